@@ -1,0 +1,345 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/switchyardhq/switchyard/internal/store"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+)
+
+// --- events ---
+
+const eventCols = `id, organization_id, workspace_id, event, resource, resource_id, status, total_rules, completed_count, failed_count, started_at, completed_at, created_by, created_at`
+
+func scanEvent(s scanner, withPayload bool) (*switchyard.Event, error) {
+	var (
+		e                      switchyard.Event
+		startedAt, completedAt sql.NullInt64
+		createdAt              int64
+		payload                string
+	)
+	dest := []any{&e.ID, &e.OrganizationID, &e.WorkspaceID, &e.Name, &e.Resource, &e.ResourceID, &e.Status, &e.TotalRules,
+		&e.CompletedCount, &e.FailedCount, &startedAt, &completedAt, &e.CreatedBy, &createdAt}
+	if withPayload {
+		dest = append(dest, &payload)
+	}
+	if err := s.Scan(dest...); err != nil {
+		return nil, err
+	}
+	e.StartedAt, e.CompletedAt = timePtr(startedAt), timePtr(completedAt)
+	e.CreatedAt = fromMicros(createdAt)
+	if withPayload {
+		e.Payload = []byte(payload)
+	}
+	return &e, nil
+}
+
+// EventInsert stores an event and its deliveries in one transaction.
+func (db *DB) EventInsert(ctx context.Context, p store.EventInsertParams) ([]*switchyard.Delivery, error) {
+	e := p.Event
+	var deliveries []*switchyard.Delivery
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		// Routing: the workspace's active rules for this event name whose resource and resource id
+		// are unset or equal to the event's, on active connections.
+		rows, err := tx.QueryContext(ctx, `
+			SELECT r.id, r.connection_id, r.type FROM rules r JOIN connections c ON c.id = r.connection_id
+			WHERE r.workspace_id = $1 AND r.event = $2 AND r.active AND c.active
+			  AND (r.resource = '' OR r.resource = $3) AND (r.resource_id = '' OR r.resource_id = $4)
+			ORDER BY r.created_at, r.id`, e.WorkspaceID, e.Name, e.Resource, e.ResourceID)
+		if err != nil {
+			return fmt.Errorf("matching rules: %w", err)
+		}
+		deliveries = deliveries[:0]
+		for rows.Next() {
+			d := &switchyard.Delivery{
+				ID: uuid.Must(uuid.NewV7()), OrganizationID: e.OrganizationID, WorkspaceID: e.WorkspaceID, EventID: e.ID,
+				EventName: e.Name, Resource: e.Resource, ResourceID: e.ResourceID, Status: switchyard.StatusPending,
+				NextAttemptAt: &e.CreatedAt, CreatedBy: e.CreatedBy, CreatedAt: e.CreatedAt,
+			}
+			if err := rows.Scan(&d.RuleID, &d.ConnectionID, &d.IntegrationType); err != nil {
+				rows.Close()
+				return fmt.Errorf("matching rules: %w", err)
+			}
+			deliveries = append(deliveries, d)
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("matching rules: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("matching rules: %w", err)
+		}
+
+		e.TotalRules = len(deliveries)
+		e.Status = switchyard.StatusPending
+		if len(deliveries) == 0 {
+			// Nothing to deliver: the event is complete the moment it is accepted.
+			e.Status = switchyard.StatusCompleted
+			e.StartedAt, e.CompletedAt = &e.CreatedAt, &e.CreatedAt
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (`+eventCols+`, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			e.ID, e.OrganizationID, e.WorkspaceID, e.Name, e.Resource, e.ResourceID, e.Status, e.TotalRules,
+			e.CompletedCount, e.FailedCount, nullMicros(e.StartedAt), nullMicros(e.CompletedAt), e.CreatedBy,
+			micros(e.CreatedAt), string(e.Payload)); err != nil {
+			return db.insertErr("event", err)
+		}
+		for _, d := range deliveries {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (`+deliveryCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+				deliveryArgs(d)...); err != nil {
+				return db.insertErr("delivery", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return deliveries, nil
+}
+
+// EventGet returns one event of the organization.
+func (db *DB) EventGet(ctx context.Context, p store.EventGetParams) (*switchyard.Event, error) {
+	cols := eventCols
+	if p.WithPayload {
+		cols += `, payload`
+	}
+	e, err := scanEvent(db.r.QueryRowContext(ctx, `SELECT `+cols+` FROM events WHERE id = $1 AND organization_id = $2`,
+		p.ID, p.OrganizationID), p.WithPayload)
+	if err != nil {
+		return nil, notFound("event", err)
+	}
+	return e, nil
+}
+
+// --- deliveries ---
+
+const deliveryCols = `id, organization_id, workspace_id, event_id, rule_id, connection_id, integration_type, event_name, resource, resource_id, status, attempt_count, next_attempt_at, started_at, completed_at, last_error, created_by, created_at, updated_at`
+
+func deliveryArgs(d *switchyard.Delivery) []any {
+	return []any{d.ID, d.OrganizationID, d.WorkspaceID, d.EventID, d.RuleID, d.ConnectionID, d.IntegrationType, d.EventName,
+		d.Resource, d.ResourceID, d.Status, d.AttemptCount, nullMicros(d.NextAttemptAt), nullMicros(d.StartedAt),
+		nullMicros(d.CompletedAt), d.LastError, d.CreatedBy, micros(d.CreatedAt), micros(d.CreatedAt)}
+}
+
+func scanDelivery(s scanner) (*switchyard.Delivery, error) {
+	var (
+		d                            switchyard.Delivery
+		next, startedAt, completedAt sql.NullInt64
+		createdAt, updatedAt         int64
+	)
+	if err := s.Scan(&d.ID, &d.OrganizationID, &d.WorkspaceID, &d.EventID, &d.RuleID, &d.ConnectionID, &d.IntegrationType,
+		&d.EventName, &d.Resource, &d.ResourceID, &d.Status, &d.AttemptCount, &next, &startedAt, &completedAt,
+		&d.LastError, &d.CreatedBy, &createdAt, &updatedAt); err != nil {
+		return nil, err
+	}
+	d.NextAttemptAt, d.StartedAt, d.CompletedAt = timePtr(next), timePtr(startedAt), timePtr(completedAt)
+	d.CreatedAt = fromMicros(createdAt)
+	return &d, nil
+}
+
+// DeliveryListByEvent returns one event's deliveries, oldest first.
+func (db *DB) DeliveryListByEvent(ctx context.Context, orgID, eventID uuid.UUID) ([]*switchyard.Delivery, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE event_id = $1 AND organization_id = $2 ORDER BY created_at, id`,
+		eventID, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("listing deliveries: %w", err)
+	}
+	return collect(rows, scanDelivery, "deliveries")
+}
+
+// collect scans every row and closes rows.
+func collect[T any](rows *sql.Rows, scan func(scanner) (T, error), what string) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	return out, nil
+}
+
+// DeliveryClaim leases due deliveries and loads what attempting them needs.
+func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([]*store.Claimed, error) {
+	lease, now := micros(p.LeaseUntil), micros(p.Now)
+	var claimed []*store.Claimed
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `
+			UPDATE deliveries SET status = 'processing', next_attempt_at = $1, started_at = COALESCE(started_at, $2), updated_at = $2
+			WHERE id IN (SELECT id FROM deliveries WHERE next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $3`+db.d.skipLocked+`)
+			RETURNING `+deliveryCols, lease, now, p.Limit)
+		if err != nil {
+			return fmt.Errorf("claiming deliveries: %w", err)
+		}
+		ds, err := collect(rows, scanDelivery, "claimed deliveries")
+		if err != nil {
+			return err
+		}
+		if len(ds) == 0 {
+			claimed = nil
+			return nil
+		}
+
+		events, rules, conns := map[uuid.UUID]*switchyard.Event{}, map[uuid.UUID]*switchyard.Rule{}, map[uuid.UUID]*switchyard.Connection{}
+		for _, d := range ds {
+			events[d.EventID], rules[d.RuleID], conns[d.ConnectionID] = nil, nil, nil
+		}
+		// The claimed events start now, if they had not already.
+		if err := loadByIDs(ctx, tx, `UPDATE events SET started_at = COALESCE(started_at, $1), status = CASE WHEN status = 'pending' THEN 'processing' ELSE status END
+			WHERE id IN (%s) RETURNING `+eventCols+`, payload`, []any{now}, events,
+			func(s scanner) (*switchyard.Event, error) { return scanEvent(s, true) }, func(e *switchyard.Event) uuid.UUID { return e.ID }); err != nil {
+			return err
+		}
+		if err := loadByIDs(ctx, tx, `SELECT `+ruleCols+` FROM rules WHERE id IN (%s)`, nil, rules, scanRule,
+			func(r *switchyard.Rule) uuid.UUID { return r.ID }); err != nil {
+			return err
+		}
+		if err := loadByIDs(ctx, tx, `SELECT `+connectionCols+` FROM connections WHERE id IN (%s)`, nil, conns, scanConnection,
+			func(c *switchyard.Connection) uuid.UUID { return c.ID }); err != nil {
+			return err
+		}
+		claimed = make([]*store.Claimed, 0, len(ds))
+		for _, d := range ds {
+			claimed = append(claimed, &store.Claimed{Delivery: d, Event: events[d.EventID], Rule: rules[d.RuleID],
+				Connection: conns[d.ConnectionID], LeaseUntil: p.LeaseUntil})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return claimed, nil
+}
+
+// loadByIDs runs query (with "%s" standing for the IN list) for the keys of into, after the
+// leading args, and stores each row under its id.
+func loadByIDs[T any](ctx context.Context, tx *sql.Tx, query string, args []any, into map[uuid.UUID]T,
+	scan func(scanner) (T, error), id func(T) uuid.UUID) error {
+	for k := range into {
+		args = append(args, k)
+	}
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(query, placeholders(len(args)-len(into)+1, len(into))), args...)
+	if err != nil {
+		return fmt.Errorf("loading claimed work: %w", err)
+	}
+	vs, err := collect(rows, scan, "claimed work")
+	if err != nil {
+		return err
+	}
+	for _, v := range vs {
+		into[id(v)] = v
+	}
+	return nil
+}
+
+// DeliveryRecord stores the outcome of a claimed delivery and updates its event.
+func (db *DB) DeliveryRecord(ctx context.Context, p store.DeliveryRecordParams) error {
+	now := micros(p.Now)
+	var completedAt any
+	if p.Status.Terminal() {
+		completedAt = now
+	}
+	inc := 0
+	if p.Attempt != nil {
+		inc = 1
+	}
+	lost := false
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		if a := p.Attempt; a != nil {
+			// The attempt happened whatever became of the lease: record it.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (id, delivery_id, event_id, number, started_at, completed_at, outcome, http_status, message, response_excerpt)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+				a.ID, a.DeliveryID, a.EventID, a.Number, micros(a.StartedAt), micros(a.CompletedAt), a.Outcome, a.HTTPStatus,
+				a.Message, a.ResponseExcerpt); err != nil {
+				return db.insertErr("attempt", err)
+			}
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = $1, next_attempt_at = $2, attempt_count = attempt_count + $3,
+			last_error = $4, completed_at = $5, updated_at = $6 WHERE id = $7 AND next_attempt_at = $8`,
+			p.Status, nullMicros(p.NextAttemptAt), inc, p.LastError, completedAt, now, p.DeliveryID, micros(p.LeaseUntil))
+		if err != nil {
+			return fmt.Errorf("recording delivery: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("recording delivery: %w", err)
+		} else if n == 0 {
+			lost = true
+			return nil
+		}
+		return db.refreshEvent(ctx, tx, p.EventID, now)
+	})
+	if err != nil {
+		return err
+	}
+	if lost {
+		return store.ErrLeaseLost
+	}
+	return nil
+}
+
+// refreshEvent derives an event's status and counters from its deliveries.
+func (db *DB) refreshEvent(ctx context.Context, tx *sql.Tx, eventID uuid.UUID, now int64) error {
+	rows, err := tx.QueryContext(ctx, `SELECT status, COUNT(*) FROM deliveries WHERE event_id = $1 GROUP BY status`, eventID)
+	if err != nil {
+		return fmt.Errorf("counting deliveries: %w", err)
+	}
+	counts := switchyard.StatusCounts{}
+	for rows.Next() {
+		var (
+			s switchyard.Status
+			n int
+		)
+		if err := rows.Scan(&s, &n); err != nil {
+			rows.Close()
+			return fmt.Errorf("counting deliveries: %w", err)
+		}
+		counts[s] = n
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("counting deliveries: %w", err)
+	}
+	status := switchyard.EventStatus(counts)
+	var completedAt any
+	if status.Terminal() {
+		completedAt = now
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE events SET status = $1, completed_count = $2, failed_count = $3,
+		completed_at = $4 WHERE id = $5`,
+		status, counts[switchyard.StatusCompleted], counts[switchyard.StatusFailed], completedAt, eventID); err != nil {
+		return fmt.Errorf("updating event: %w", err)
+	}
+	return nil
+}
+
+// --- attempts ---
+
+// AttemptListByDelivery returns one delivery's attempts, oldest first.
+func (db *DB) AttemptListByDelivery(ctx context.Context, orgID, deliveryID uuid.UUID) ([]*switchyard.Attempt, error) {
+	rows, err := db.r.QueryContext(ctx, `
+		SELECT a.id, a.delivery_id, a.event_id, a.number, a.started_at, a.completed_at, a.outcome, a.http_status, a.message, a.response_excerpt
+		FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
+		WHERE a.delivery_id = $1 AND d.organization_id = $2 ORDER BY a.number, a.started_at`, deliveryID, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("listing attempts: %w", err)
+	}
+	return collect(rows, func(s scanner) (*switchyard.Attempt, error) {
+		var (
+			a                      switchyard.Attempt
+			startedAt, completedAt int64
+		)
+		if err := s.Scan(&a.ID, &a.DeliveryID, &a.EventID, &a.Number, &startedAt, &completedAt, &a.Outcome, &a.HTTPStatus,
+			&a.Message, &a.ResponseExcerpt); err != nil {
+			return nil, err
+		}
+		a.StartedAt, a.CompletedAt = fromMicros(startedAt), fromMicros(completedAt)
+		return &a, nil
+	}, "attempts")
+}

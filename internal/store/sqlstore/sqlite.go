@@ -1,0 +1,79 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+var sqliteDialect = dialect{
+	name:  "sqlite",
+	goose: goose.DialectSQLite3,
+	isUniqueViolation: func(err error) bool {
+		var e *sqlite.Error
+		return errors.As(err, &e) &&
+			(e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+	},
+}
+
+// openSQLite opens a SQLite database file in WAL mode with one writer connection and a small
+// pool of readers.
+func openSQLite(path string) (*DB, error) {
+	if path == "" {
+		return nil, fmt.Errorf("sqlite URL has no path: use sqlite://PATH")
+	}
+	memory := path == ":memory:"
+	if memory {
+		// A shared in-memory database, private to this process; readers share the writer.
+		path = "file::memory:?cache=shared"
+	}
+	pragmas := url.Values{}
+	for _, p := range []string{
+		"journal_mode(WAL)",
+		"synchronous(NORMAL)", // durable in WAL mode across process crashes; see docs/architecture.md
+		"busy_timeout(10000)",
+		"foreign_keys(ON)",
+	} {
+		pragmas.Add("_pragma", p)
+	}
+	dsn := func(extra string) string {
+		sep := "?"
+		if memory {
+			sep = "&"
+		}
+		return "file:" + path + sep + pragmas.Encode() + extra
+	}
+	if memory {
+		dsn = func(extra string) string { return path + "&" + pragmas.Encode() + extra }
+	}
+	// _txlock=immediate takes the write lock at BEGIN, so a transaction never fails half-way
+	// when it upgrades from reading to writing.
+	w, err := sql.Open("sqlite", dsn("&_txlock=immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("opening sqlite: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if memory {
+		return &DB{d: sqliteDialect, w: w, r: w}, nil
+	}
+	r, err := sql.Open("sqlite", dsn("&_pragma=query_only(ON)"))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("opening sqlite: %w", err)
+	}
+	readers := max(4, runtime.GOMAXPROCS(0)*2)
+	r.SetMaxOpenConns(readers)
+	r.SetMaxIdleConns(readers)
+	r.SetConnMaxIdleTime(0)
+	r.SetConnMaxLifetime(0)
+	return &DB{d: sqliteDialect, w: w, r: r}, nil
+}

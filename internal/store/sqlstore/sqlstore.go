@@ -1,0 +1,169 @@
+// Package sqlstore implements store.Store on SQLite (modernc.org/sqlite, the default) and on
+// PostgreSQL (pgx). Almost all of Switchyard's SQL is portable — $N placeholders, integer
+// microsecond times, RETURNING — so the two dialects share one implementation here, and the few
+// places where they truly differ (connection setup, migrations, claiming with SKIP LOCKED,
+// recognising a unique violation) sit behind the dialect type. Each dialect keeps its own
+// migrations under migrations/<dialect>.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/switchyardhq/switchyard/internal/store"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// dialect is what differs between SQLite and PostgreSQL.
+type dialect struct {
+	name  string
+	goose goose.Dialect
+	// skipLocked is appended to the claim sub-select (PostgreSQL: FOR UPDATE SKIP LOCKED).
+	skipLocked string
+	// isUniqueViolation recognises the driver's unique-constraint error.
+	isUniqueViolation func(error) bool
+	// sessionLocker serialises migrations across processes, nil where the database does.
+	sessionLocker func(ctx context.Context, db *sql.DB) (goose.ProviderOption, error)
+}
+
+// DB is a store.Store on a SQL database.
+type DB struct {
+	d dialect
+	// w takes every write. On SQLite it holds a single connection: SQLite has one writer, and
+	// queueing in Go is cheaper and fairer than spinning on SQLITE_BUSY.
+	w *sql.DB
+	// r serves reads; on PostgreSQL it is the same pool as w.
+	r *sql.DB
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open opens the store named by url — sqlite://PATH (or sqlite::memory: for a throwaway store)
+// or postgres://… / postgresql://… — and applies pending migrations.
+func Open(ctx context.Context, url string) (*DB, error) {
+	db, err := OpenNoMigrate(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// OpenNoMigrate opens the store without touching its schema.
+func OpenNoMigrate(ctx context.Context, url string) (*DB, error) {
+	var (
+		db  *DB
+		err error
+	)
+	switch {
+	case strings.HasPrefix(url, "sqlite:"):
+		db, err = openSQLite(strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//"))
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		db, err = openPostgres(url)
+	default:
+		return nil, fmt.Errorf("unsupported database URL %q: use sqlite://PATH or postgres://…", redactURL(url))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Ping(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connecting to %s: %w", db.d.name, err)
+	}
+	return db, nil
+}
+
+// Dialect names the database: "sqlite" or "postgres".
+func (db *DB) Dialect() string { return db.d.name }
+
+// Migrate applies pending migrations and returns how many it applied.
+func (db *DB) Migrate(ctx context.Context) (int, error) {
+	sub, err := fs.Sub(migrations, "migrations/"+db.d.name)
+	if err != nil {
+		return 0, err
+	}
+	var opts []goose.ProviderOption
+	if db.d.sessionLocker != nil {
+		opt, err := db.d.sessionLocker(ctx, db.w)
+		if err != nil {
+			return 0, err
+		}
+		opts = append(opts, opt)
+	}
+	p, err := goose.NewProvider(db.d.goose, db.w, sub, opts...)
+	if err != nil {
+		return 0, fmt.Errorf("preparing migrations: %w", err)
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("migrating %s: %w", db.d.name, err)
+	}
+	return len(res), nil
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	return db.r.PingContext(ctx)
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	err := db.w.Close()
+	if db.r != db.w {
+		err = errors.Join(err, db.r.Close())
+	}
+	return err
+}
+
+// tx runs fn in a write transaction, committing if it returns nil.
+func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("beginning transaction: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	return nil
+}
+
+// insertErr turns a unique violation into store.ErrConflict.
+func (db *DB) insertErr(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if db.d.isUniqueViolation(err) {
+		return fmt.Errorf("inserting %s: %w", what, store.ErrConflict)
+	}
+	return fmt.Errorf("inserting %s: %w", what, err)
+}
+
+// redactURL drops the password from a database URL for error messages.
+func redactURL(u string) string {
+	at := strings.LastIndex(u, "@")
+	scheme := strings.Index(u, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return u
+	}
+	userinfo := u[scheme+3 : at]
+	if i := strings.Index(userinfo, ":"); i >= 0 {
+		return u[:scheme+3] + userinfo[:i] + ":xxxxx" + u[at:]
+	}
+	return u
+}

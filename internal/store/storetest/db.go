@@ -1,0 +1,97 @@
+// Package storetest holds the store conformance suite that every dialect passes, and the helpers
+// that give each test its own real database: a fresh SQLite file always, and a fresh PostgreSQL
+// schema when TEST_DATABASE_URL is set.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to create and drop schemas
+)
+
+// Dialect is one database a test can run on.
+type Dialect struct {
+	// Name is "sqlite" or "postgres".
+	Name string
+	// NewURL returns the URL of a fresh, empty database private to t, removed when t ends.
+	NewURL func(t testing.TB) string
+}
+
+// Dialects returns SQLite, and PostgreSQL when TEST_DATABASE_URL is set. With
+// SWITCHYARD_REQUIRE_POSTGRES=1 (as CI sets) a missing TEST_DATABASE_URL fails the test instead
+// of skipping the PostgreSQL run.
+func Dialects(t testing.TB) []Dialect {
+	t.Helper()
+	ds := []Dialect{{Name: "sqlite", NewURL: SQLiteURL}}
+	if os.Getenv("TEST_DATABASE_URL") != "" {
+		ds = append(ds, Dialect{Name: "postgres", NewURL: PostgresURL})
+	} else if os.Getenv("SWITCHYARD_REQUIRE_POSTGRES") == "1" {
+		t.Fatal("SWITCHYARD_REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set")
+	}
+	return ds
+}
+
+// Each runs fn as a subtest once per available dialect.
+func Each(t *testing.T, fn func(t *testing.T, d Dialect)) {
+	t.Helper()
+	for _, d := range Dialects(t) {
+		t.Run(d.Name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, d)
+		})
+	}
+}
+
+// SQLiteURL returns the URL of a new SQLite file in t's temporary directory.
+func SQLiteURL(t testing.TB) string {
+	t.Helper()
+	return "sqlite://" + filepath.Join(t.TempDir(), "switchyard.db")
+}
+
+// PostgresURL creates a new schema in the TEST_DATABASE_URL database and returns a URL whose
+// search_path selects it; the schema is dropped when t ends.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv("TEST_DATABASE_URL")
+	if base == "" {
+		t.Skip("TEST_DATABASE_URL is not set")
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatalf("opening TEST_DATABASE_URL: %v", err)
+	}
+	defer admin.Close()
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	schema := "sy_test_" + hex.EncodeToString(b)
+	ctx := context.Background()
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("creating schema: %v", err)
+	}
+	t.Cleanup(func() {
+		db, err := sql.Open("pgx", base)
+		if err != nil {
+			t.Errorf("dropping schema: %v", err)
+			return
+		}
+		defer db.Close()
+		if _, err := db.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("dropping schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parsing TEST_DATABASE_URL: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}

@@ -1,0 +1,126 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/switchyardhq/switchyard/internal/store"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+)
+
+// Tenant is an organization with one workspace and one active webhook connection, created
+// through the store's own bootstrap so every test starts from real rows.
+type Tenant struct {
+	Org        *switchyard.Organization
+	Key        *switchyard.MachineKey
+	Workspace  *switchyard.Workspace
+	Connection *switchyard.Connection
+}
+
+// T0 is the fixed time factories use, so tests control the clock.
+var T0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+// NewTenant creates an organization, key, workspace and connection. The first tenant of a store
+// is made by Bootstrap; later ones are inserted directly.
+func NewTenant(t testing.TB, s store.Store) *Tenant {
+	t.Helper()
+	ctx := context.Background()
+	tn := &Tenant{
+		Org: &switchyard.Organization{ID: uuid.New(), Name: "Org " + uuid.NewString()[:8], CreatedAt: T0},
+	}
+	tn.Key = &switchyard.MachineKey{ID: uuid.New(), OrganizationID: tn.Org.ID, Name: "owner",
+		AccessKey: "mk_" + uuid.NewString(), SecretSealed: "sealed", CreatedAt: T0}
+	tn.Workspace = NewWorkspace(tn.Org.ID, "Default")
+	res, err := s.Bootstrap(ctx, store.BootstrapParams{Organization: tn.Org, MachineKey: tn.Key, Workspace: tn.Workspace})
+	if err != nil {
+		t.Fatalf("bootstrap: %v", err)
+	}
+	if !res.Created {
+		// The store already had its first organization: this tenant needs inserting.
+		if err := s.OrganizationInsert(ctx, tn.Org); err != nil {
+			t.Fatalf("inserting organization: %v", err)
+		}
+		if err := s.MachineKeyInsert(ctx, tn.Key); err != nil {
+			t.Fatalf("inserting key: %v", err)
+		}
+		if err := s.WorkspaceInsert(ctx, tn.Workspace); err != nil {
+			t.Fatalf("inserting workspace: %v", err)
+		}
+	}
+	tn.Connection = NewConnection(tn.Workspace)
+	if err := s.ConnectionInsert(ctx, tn.Connection); err != nil {
+		t.Fatalf("inserting connection: %v", err)
+	}
+	return tn
+}
+
+// NewWorkspace builds (does not insert) a workspace.
+func NewWorkspace(orgID uuid.UUID, name string) *switchyard.Workspace {
+	return &switchyard.Workspace{ID: uuid.Must(uuid.NewV7()), OrganizationID: orgID, Name: name,
+		PublishableKey: "mesh_pub_test_" + uuid.NewString()[:8] + "_" + uuid.NewString()[:8], PublishableKeyName: "Default",
+		CreatedAt: T0, UpdatedAt: T0}
+}
+
+// NewConnection builds (does not insert) an active webhook connection.
+func NewConnection(w *switchyard.Workspace) *switchyard.Connection {
+	return &switchyard.Connection{ID: uuid.Must(uuid.NewV7()), OrganizationID: w.OrganizationID, WorkspaceID: w.ID,
+		Type: "webhook", Name: "hook", Metadata: map[string]any{"url": "https://example.com/hook"}, Active: true,
+		CreatedBy: "test", CreatedAt: T0, UpdatedAt: T0}
+}
+
+// RuleOpts customises NewRule.
+type RuleOpts struct {
+	Event, Resource, ResourceID string
+	Inactive                    bool
+	Connection                  *switchyard.Connection
+}
+
+// NewRule inserts a rule on the tenant's connection (or opts.Connection).
+func NewRule(t testing.TB, s store.Store, tn *Tenant, opts RuleOpts) *switchyard.Rule {
+	t.Helper()
+	c := tn.Connection
+	if opts.Connection != nil {
+		c = opts.Connection
+	}
+	if opts.Event == "" {
+		opts.Event = "user.signup"
+	}
+	r := &switchyard.Rule{ID: uuid.Must(uuid.NewV7()), OrganizationID: c.OrganizationID, WorkspaceID: c.WorkspaceID,
+		ConnectionID: c.ID, Type: c.Type, Event: opts.Event, Resource: opts.Resource, ResourceID: opts.ResourceID,
+		Metadata: map[string]any{"action": "send_webhook"}, Active: !opts.Inactive, CreatedBy: "test", CreatedAt: T0, UpdatedAt: T0}
+	if err := s.RuleInsert(context.Background(), r); err != nil {
+		t.Fatalf("inserting rule: %v", err)
+	}
+	return r
+}
+
+// EventOpts customises NewEvent.
+type EventOpts struct {
+	Name, Resource, ResourceID string
+	CreatedAt                  time.Time
+}
+
+// NewEvent inserts an event into the tenant's workspace and returns it with its deliveries.
+func NewEvent(t testing.TB, s store.Store, tn *Tenant, opts EventOpts) (*switchyard.Event, []*switchyard.Delivery) {
+	t.Helper()
+	if opts.Name == "" {
+		opts.Name = "user.signup"
+	}
+	if opts.Resource == "" {
+		opts.Resource = switchyard.DefaultResource
+	}
+	if opts.CreatedAt.IsZero() {
+		opts.CreatedAt = T0
+	}
+	e := &switchyard.Event{ID: uuid.Must(uuid.NewV7()), OrganizationID: tn.Org.ID, WorkspaceID: tn.Workspace.ID,
+		Name: opts.Name, Resource: opts.Resource, ResourceID: opts.ResourceID, Payload: []byte(`{"email":"a@example.com"}`),
+		CreatedBy: "test", CreatedAt: opts.CreatedAt}
+	ds, err := s.EventInsert(context.Background(), store.EventInsertParams{Event: e})
+	if err != nil {
+		t.Fatalf("inserting event: %v", err)
+	}
+	return e, ds
+}

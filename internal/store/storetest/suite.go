@@ -1,0 +1,368 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/switchyardhq/switchyard/internal/store"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+)
+
+// Run is the conformance suite: every dialect must pass it. open returns a fresh, migrated,
+// empty store private to the test that calls it.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	t.Run("Bootstrap creates the first tenant once and then reports it", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		tn := NewTenant(t, s)
+		res, err := s.Bootstrap(context.Background(), store.BootstrapParams{
+			Organization: &switchyard.Organization{ID: uuid.New(), Name: "other", CreatedAt: T0},
+			MachineKey:   &switchyard.MachineKey{ID: uuid.New(), AccessKey: "mk_other", SecretSealed: "x", CreatedAt: T0},
+			Workspace:    NewWorkspace(uuid.New(), "other"),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Created {
+			t.Fatal("second bootstrap created records")
+		}
+		if res.Organization.ID != tn.Org.ID || res.Workspace.ID != tn.Workspace.ID || res.MachineKey.AccessKey != tn.Key.AccessKey {
+			t.Fatalf("bootstrap reported %v/%v/%v, want the first tenant", res.Organization.ID, res.Workspace.ID, res.MachineKey.AccessKey)
+		}
+	})
+
+	t.Run("Machine keys are found by access key with their revocation", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		tn := NewTenant(t, s)
+		ctx := context.Background()
+		got, err := s.MachineKeyGetByAccessKey(ctx, tn.Key.AccessKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ID != tn.Key.ID || got.OrganizationID != tn.Org.ID || got.SecretSealed != "sealed" || got.RevokedAt != nil {
+			t.Fatalf("got %+v", got)
+		}
+		if _, err := s.MachineKeyGetByAccessKey(ctx, "mk_nope"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("unknown key: err = %v, want ErrNotFound", err)
+		}
+		dup := *tn.Key
+		dup.ID = uuid.New()
+		if err := s.MachineKeyInsert(ctx, &dup); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("duplicate access key: err = %v, want ErrConflict", err)
+		}
+	})
+
+	t.Run("Workspaces are isolated per organization and names are unique within one", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		a, b := NewTenant(t, s), NewTenant(t, s)
+		ctx := context.Background()
+		got, err := s.WorkspaceGet(ctx, a.Org.ID, a.Workspace.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Name != "Default" || got.PublishableKey != a.Workspace.PublishableKey || !got.CreatedAt.Equal(T0) || got.Description != nil {
+			t.Fatalf("got %+v", got)
+		}
+		if _, err := s.WorkspaceGet(ctx, b.Org.ID, a.Workspace.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("other org's workspace: err = %v, want ErrNotFound", err)
+		}
+		if err := s.WorkspaceInsert(ctx, NewWorkspace(a.Org.ID, "Default")); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("duplicate name: err = %v, want ErrConflict", err)
+		}
+		byKey, err := s.WorkspaceGetByPublishableKey(ctx, b.Workspace.PublishableKey)
+		if err != nil || byKey.ID != b.Workspace.ID {
+			t.Fatalf("by publishable key: %v, %v", byKey, err)
+		}
+		desc := "with a description"
+		w := NewWorkspace(a.Org.ID, "Second")
+		w.Description = &desc
+		if err := s.WorkspaceInsert(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.WorkspaceGet(ctx, a.Org.ID, w.ID); got == nil || got.Description == nil || *got.Description != desc {
+			t.Fatalf("description not kept: %+v", got)
+		}
+	})
+
+	t.Run("Lists page newest first and cursors survive concurrent inserts", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		tn := NewTenant(t, s)
+		ctx := context.Background()
+		want := []uuid.UUID{tn.Workspace.ID}
+		for i := range 4 {
+			w := NewWorkspace(tn.Org.ID, "ws"+string(rune('a'+i)))
+			w.CreatedAt = T0.Add(time.Duration(i+1) * time.Second)
+			if err := s.WorkspaceInsert(ctx, w); err != nil {
+				t.Fatal(err)
+			}
+			want = append([]uuid.UUID{w.ID}, want...)
+		}
+		page, err := s.WorkspaceList(ctx, store.ListParams{OrganizationID: tn.Org.ID, Limit: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []uuid.UUID
+		for _, w := range page.Records {
+			got = append(got, w.ID)
+		}
+		// A newer workspace arrives between pages: it must not shift the next page.
+		late := NewWorkspace(tn.Org.ID, "late")
+		late.CreatedAt = T0.Add(time.Hour)
+		if err := s.WorkspaceInsert(ctx, late); err != nil {
+			t.Fatal(err)
+		}
+		for page.NextCursor != "" {
+			if page, err = s.WorkspaceList(ctx, store.ListParams{OrganizationID: tn.Org.ID, Limit: 2, Cursor: page.NextCursor}); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range page.Records {
+				got = append(got, w.ID)
+			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("paged %d workspaces, want %d", len(got), len(want))
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("page order %v, want %v", got, want)
+			}
+		}
+		other := NewTenant(t, s)
+		if page, err := s.WorkspaceList(ctx, store.ListParams{OrganizationID: other.Org.ID, Limit: 50}); err != nil || len(page.Records) != 1 {
+			t.Fatalf("other org sees %d workspaces (err %v), want its own 1", len(page.Records), err)
+		}
+		if _, err := s.WorkspaceList(ctx, store.ListParams{OrganizationID: tn.Org.ID, Limit: 2, Cursor: "garbage!"}); switchyard.ErrorCode(err) != switchyard.EINVALID {
+			t.Fatalf("bad cursor: err = %v, want EINVALID", err)
+		}
+	})
+
+	t.Run("Connections and rules round-trip and stay in their organization", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		a, b := NewTenant(t, s), NewTenant(t, s)
+		ctx := context.Background()
+		c, err := s.ConnectionGet(ctx, a.Org.ID, a.Connection.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Metadata["url"] != "https://example.com/hook" || !c.Active || c.Type != "webhook" {
+			t.Fatalf("got %+v", c)
+		}
+		if _, err := s.ConnectionGet(ctx, b.Org.ID, a.Connection.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("other org's connection: err = %v", err)
+		}
+		r := NewRule(t, s, a, RuleOpts{Resource: "user"})
+		got, err := s.RuleGet(ctx, a.Org.ID, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Resource != "user" || got.ResourceID != "" || got.Metadata["action"] != "send_webhook" || !got.Active {
+			t.Fatalf("got %+v", got)
+		}
+		if _, err := s.RuleGet(ctx, b.Org.ID, r.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("other org's rule: err = %v", err)
+		}
+	})
+
+	t.Run("Events fan out to every matching active rule and to nothing else", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		tn, other := NewTenant(t, s), NewTenant(t, s)
+		ctx := context.Background()
+		any1 := NewRule(t, s, tn, RuleOpts{})
+		user := NewRule(t, s, tn, RuleOpts{Resource: "user"})
+		exact := NewRule(t, s, tn, RuleOpts{Resource: "user", ResourceID: "u1"})
+		NewRule(t, s, tn, RuleOpts{Resource: "order"})
+		NewRule(t, s, tn, RuleOpts{Resource: "user", ResourceID: "u2"})
+		NewRule(t, s, tn, RuleOpts{Event: "user.deleted"})
+		NewRule(t, s, tn, RuleOpts{Inactive: true})
+		NewRule(t, s, other, RuleOpts{})
+		deadConn := NewConnection(tn.Workspace)
+		if err := s.ConnectionInsert(ctx, deadConn); err != nil {
+			t.Fatal(err)
+		}
+		NewRule(t, s, tn, RuleOpts{Connection: deadConn})
+		if err := s.ConnectionDeactivate(ctx, store.ConnectionDeactivateParams{ConnectionID: deadConn.ID, Reason: switchyard.InactiveManuallyInactivated, Now: T0}); err != nil {
+			t.Fatal(err)
+		}
+
+		e, ds := NewEvent(t, s, tn, EventOpts{Resource: "user", ResourceID: "u1"})
+		gotRules := map[uuid.UUID]bool{}
+		for _, d := range ds {
+			gotRules[d.RuleID] = true
+			if d.Status != switchyard.StatusPending || d.EventID != e.ID || d.IntegrationType != "webhook" {
+				t.Fatalf("delivery %+v", d)
+			}
+		}
+		if len(ds) != 3 || !gotRules[any1.ID] || !gotRules[user.ID] || !gotRules[exact.ID] {
+			t.Fatalf("matched %d rules %v, want the 3 matching ones", len(ds), gotRules)
+		}
+		got, err := s.EventGet(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: e.ID, WithPayload: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.TotalRules != 3 || got.Status != switchyard.StatusPending || string(got.Payload) != `{"email":"a@example.com"}` {
+			t.Fatalf("event %+v", got)
+		}
+		if noPayload, _ := s.EventGet(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: e.ID}); noPayload == nil || noPayload.Payload != nil {
+			t.Fatal("payload returned without WithPayload")
+		}
+		if _, err := s.EventGet(ctx, store.EventGetParams{OrganizationID: other.Org.ID, ID: e.ID}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("other org's event: err = %v", err)
+		}
+		listed, err := s.DeliveryListByEvent(ctx, tn.Org.ID, e.ID)
+		if err != nil || len(listed) != 3 {
+			t.Fatalf("listed %d deliveries, err %v", len(listed), err)
+		}
+		if leaked, _ := s.DeliveryListByEvent(ctx, other.Org.ID, e.ID); len(leaked) != 0 {
+			t.Fatal("other org sees deliveries")
+		}
+
+		unmatched, none := NewEvent(t, s, tn, EventOpts{Name: "nobody.cares"})
+		if len(none) != 0 {
+			t.Fatalf("unmatched event got %d deliveries", len(none))
+		}
+		if got, _ := s.EventGet(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: unmatched.ID}); got.Status != switchyard.StatusCompleted || got.CompletedAt == nil {
+			t.Fatalf("event without rules: %+v, want completed", got)
+		}
+	})
+
+	t.Run("Claims lease each due delivery to one claimer until the lease expires", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		tn := NewTenant(t, s)
+		ctx := context.Background()
+		NewRule(t, s, tn, RuleOpts{})
+		const n = 40
+		for range n {
+			NewEvent(t, s, tn, EventOpts{})
+		}
+		if early, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: T0.Add(-time.Second), LeaseUntil: T0.Add(time.Minute), Limit: 100}); err != nil || len(early) != 0 {
+			t.Fatalf("claimed %d deliveries before they were due (err %v)", len(early), err)
+		}
+		now := T0.Add(time.Second)
+		lease := now.Add(time.Minute)
+		var (
+			mu   sync.Mutex
+			seen = map[uuid.UUID]int{}
+			wg   sync.WaitGroup
+		)
+		for range 4 {
+			wg.Go(func() {
+				for {
+					cs, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: lease, Limit: 7})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if len(cs) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, c := range cs {
+						seen[c.Delivery.ID]++
+						if c.Event == nil || c.Rule == nil || c.Connection == nil || c.Event.Payload == nil {
+							t.Errorf("claim without its work: %+v", c)
+						}
+						if c.Delivery.Status != switchyard.StatusProcessing {
+							t.Errorf("claimed delivery status %s", c.Delivery.Status)
+						}
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if len(seen) != n {
+			t.Fatalf("claimed %d distinct deliveries, want %d", len(seen), n)
+		}
+		for id, k := range seen {
+			if k != 1 {
+				t.Fatalf("delivery %s claimed %d times", id, k)
+			}
+		}
+		if again, _ := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: lease.Add(-time.Microsecond), LeaseUntil: lease.Add(time.Hour), Limit: 100}); len(again) != 0 {
+			t.Fatalf("re-claimed %d deliveries while leased", len(again))
+		}
+		expired, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: lease, LeaseUntil: lease.Add(time.Minute), Limit: 100})
+		if err != nil || len(expired) != n {
+			t.Fatalf("after lease expiry re-claimed %d, want %d (err %v)", len(expired), n, err)
+		}
+	})
+
+	t.Run("Recording outcomes moves deliveries and derives the event status and counters", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		tn, other := NewTenant(t, s), NewTenant(t, s)
+		ctx := context.Background()
+		NewRule(t, s, tn, RuleOpts{})
+		NewRule(t, s, tn, RuleOpts{})
+		e, _ := NewEvent(t, s, tn, EventOpts{})
+		now := T0.Add(time.Second)
+		cs, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10})
+		if err != nil || len(cs) != 2 {
+			t.Fatalf("claimed %d (err %v)", len(cs), err)
+		}
+		if got, _ := s.EventGet(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: e.ID}); got.Status != switchyard.StatusProcessing || got.StartedAt == nil {
+			t.Fatalf("claimed event %+v, want processing and started", got)
+		}
+		attempt := func(c *store.Claimed, o switchyard.Outcome) *switchyard.Attempt {
+			return &switchyard.Attempt{ID: uuid.Must(uuid.NewV7()), DeliveryID: c.Delivery.ID, EventID: e.ID, Number: c.Delivery.AttemptCount + 1,
+				StartedAt: now, CompletedAt: now.Add(3 * time.Millisecond), Outcome: o, HTTPStatus: 200, Message: "ok", ResponseExcerpt: "HTTP/1.1 200 OK"}
+		}
+		ok, bad := cs[0], cs[1]
+		if err := s.DeliveryRecord(ctx, store.DeliveryRecordParams{DeliveryID: ok.Delivery.ID, EventID: e.ID, LeaseUntil: ok.LeaseUntil,
+			Attempt: attempt(ok, switchyard.OutcomeDelivered), Status: switchyard.StatusCompleted, Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		retryAt := now.Add(5 * time.Second)
+		if err := s.DeliveryRecord(ctx, store.DeliveryRecordParams{DeliveryID: bad.Delivery.ID, EventID: e.ID, LeaseUntil: bad.LeaseUntil,
+			Attempt: attempt(bad, switchyard.OutcomeRejectedServerError), Status: switchyard.StatusRetrying, NextAttemptAt: &retryAt,
+			LastError: "HTTP 503", Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := s.EventGet(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: e.ID})
+		if got.Status != switchyard.StatusRetrying || got.CompletedCount != 1 || got.FailedCount != 0 || got.CompletedAt != nil {
+			t.Fatalf("event after one success, one retry: %+v", got)
+		}
+		// Recording again with the spent lease is refused.
+		if err := s.DeliveryRecord(ctx, store.DeliveryRecordParams{DeliveryID: ok.Delivery.ID, EventID: e.ID, LeaseUntil: ok.LeaseUntil,
+			Status: switchyard.StatusFailed, Now: now}); !errors.Is(err, store.ErrLeaseLost) {
+			t.Fatalf("stale record: err = %v, want ErrLeaseLost", err)
+		}
+		retry, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: retryAt, LeaseUntil: retryAt.Add(time.Minute), Limit: 10})
+		if err != nil || len(retry) != 1 || retry[0].Delivery.ID != bad.Delivery.ID || retry[0].Delivery.AttemptCount != 1 {
+			t.Fatalf("retry claim: %v (err %v)", retry, err)
+		}
+		if err := s.DeliveryRecord(ctx, store.DeliveryRecordParams{DeliveryID: bad.Delivery.ID, EventID: e.ID, LeaseUntil: retry[0].LeaseUntil,
+			Attempt: attempt(retry[0], switchyard.OutcomeDestinationGone), Status: switchyard.StatusFailed, LastError: "HTTP 410", Now: retryAt}); err != nil {
+			t.Fatal(err)
+		}
+		got, _ = s.EventGet(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: e.ID})
+		if got.Status != switchyard.StatusFailed || got.CompletedCount != 1 || got.FailedCount != 1 || got.CompletedAt == nil {
+			t.Fatalf("event after success + failure: %+v", got)
+		}
+		ds, _ := s.DeliveryListByEvent(ctx, tn.Org.ID, e.ID)
+		for _, d := range ds {
+			if d.ID == bad.Delivery.ID && (d.AttemptCount != 2 || d.LastError != "HTTP 410" || d.NextAttemptAt != nil || d.CompletedAt == nil) {
+				t.Fatalf("failed delivery %+v", d)
+			}
+		}
+		as, err := s.AttemptListByDelivery(ctx, tn.Org.ID, bad.Delivery.ID)
+		if err != nil || len(as) != 2 || as[0].Number != 1 || as[1].Number != 2 || as[1].Outcome != switchyard.OutcomeDestinationGone ||
+			as[0].Duration() != 3*time.Millisecond || as[0].ResponseExcerpt != "HTTP/1.1 200 OK" {
+			t.Fatalf("attempts %+v (err %v)", as, err)
+		}
+		if leaked, _ := s.AttemptListByDelivery(ctx, other.Org.ID, bad.Delivery.ID); len(leaked) != 0 {
+			t.Fatal("other org sees attempts")
+		}
+	})
+}
