@@ -1,0 +1,133 @@
+// Package api serves Switchyard's REST API, wire-compatible with the Meshes API v1: one function
+// lists every route, handlers return errors, and one writer turns errors into the Meshes error
+// shape (style.md conventions 6 and 13).
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/auth"
+	"github.com/switchyardhq/switchyard/internal/destination"
+	"github.com/switchyardhq/switchyard/internal/secret"
+	"github.com/switchyardhq/switchyard/internal/store"
+)
+
+// Limits bounds what one request may carry.
+type Limits struct {
+	// MaxBodyBytes is the largest request body accepted (default 5 MiB); larger bodies get 413.
+	MaxBodyBytes int64
+	// MaxPayloadBytes is the largest single event payload (default 256 KiB); larger get 413.
+	MaxPayloadBytes int
+}
+
+// DefaultLimits are product.md §5's defaults.
+var DefaultLimits = Limits{MaxBodyBytes: 5 << 20, MaxPayloadBytes: 256 << 10}
+
+// Config holds the server's dependencies.
+type Config struct {
+	Store        store.Store
+	Integrations *destination.Registry
+	// Box seals secret connection fields and opens machine-key secrets.
+	Box    *secret.Box
+	Logger *slog.Logger
+	Limits Limits
+	// DestinationOptions are passed to integrations when validating and testing connections.
+	DestinationOptions destination.Options
+	// Accepted is called after events are accepted, so the delivery engine can claim them at
+	// once instead of at its next poll. It must not block.
+	Accepted func()
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the HTTP API.
+type Server struct {
+	Config
+	log      *slog.Logger
+	verifier *auth.Verifier
+}
+
+// New builds the API server.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Limits.MaxBodyBytes == 0 {
+		cfg.Limits.MaxBodyBytes = DefaultLimits.MaxBodyBytes
+	}
+	if cfg.Limits.MaxPayloadBytes == 0 {
+		cfg.Limits.MaxPayloadBytes = DefaultLimits.MaxPayloadBytes
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Accepted == nil {
+		cfg.Accepted = func() {}
+	}
+	s := &Server{Config: cfg, log: cfg.Logger}
+	s.verifier = &auth.Verifier{Keys: keySource{s}, Now: cfg.Now}
+	return s
+}
+
+// Handler returns the HTTP handler with every route and the middleware chain.
+func (s *Server) Handler() http.Handler {
+	return s.withRequestID(s.withRecover(s.withAccessLog(s.routes())))
+}
+
+// routes lists every route of the API.
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("GET /readyz", s.handle(s.readyz))
+
+	// Event ingestion: a publishable key or a machine JWT.
+	mux.Handle("POST /api/v1/events", s.ingest(s.eventCreate))
+
+	// Management: a machine JWT.
+	mux.Handle("GET /api/v1/workspaces", s.machine(s.workspaceList))
+	mux.Handle("POST /api/v1/workspaces", s.machine(s.workspaceCreate))
+	mux.Handle("GET /api/v1/workspaces/{workspace_id}", s.machine(s.workspaceGet))
+
+	mux.Handle("POST /api/v1/connections", s.machine(s.connectionCreate))
+	mux.Handle("GET /api/v1/connections/{connection_id}", s.machine(s.connectionGet))
+
+	mux.Handle("POST /api/v1/rules", s.machine(s.ruleCreate))
+	mux.Handle("GET /api/v1/rules/{rule_id}", s.machine(s.ruleGet))
+
+	mux.Handle("GET /api/v1/events/{event_id}", s.machine(s.eventGet))
+
+	mux.Handle("/api/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return notFound("Route")
+	}))
+	return mux
+}
+
+// handlerFunc is an HTTP handler that returns its error for the one error writer.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) handle(fn handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.Store.Ping(ctx); err != nil {
+		s.log.WarnContext(ctx, "store not ready", slog.Any("error", err))
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}

@@ -1,0 +1,119 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/google/uuid"
+
+	"github.com/switchyardhq/switchyard/internal/auth"
+	"github.com/switchyardhq/switchyard/internal/store"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+)
+
+// principal is who a request authenticated as: a machine key of an organization, or a
+// workspace's publishable key (ingestion only).
+type principal struct {
+	OrganizationID uuid.UUID
+	// Key is set for machine JWTs.
+	Key *switchyard.MachineKey
+	// Workspace is set for publishable keys.
+	Workspace *switchyard.Workspace
+}
+
+// createdBy is what records made by this principal say in created_by.
+func (p *principal) createdBy() string {
+	if p.Key != nil {
+		return p.Key.AccessKey
+	}
+	return "publishable_key"
+}
+
+func principalFrom(ctx context.Context) *principal {
+	p, _ := ctx.Value(principalKey).(*principal)
+	return p
+}
+
+const publishableKeyHeader = "X-Meshes-Publishable-Key"
+
+var errNoCredentials = &switchyard.Error{Code: switchyard.EUNAUTHORIZED,
+	Message: "Missing credentials: send Authorization: Bearer <machine JWT>."}
+
+// machine requires a valid machine JWT.
+func (s *Server) machine(fn handlerFunc) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		p, err := s.authenticateJWT(r)
+		if err != nil {
+			return err
+		}
+		return fn(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
+	})
+}
+
+// ingest accepts a publishable key or a machine JWT.
+func (s *Server) ingest(fn handlerFunc) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		var (
+			p   *principal
+			err error
+		)
+		if key := r.Header.Get(publishableKeyHeader); key != "" {
+			p, err = s.authenticatePublishable(r.Context(), key)
+		} else {
+			p, err = s.authenticateJWT(r)
+			if errors.Is(err, errNoCredentials) {
+				err = &switchyard.Error{Code: switchyard.EUNAUTHORIZED,
+					Message: "Missing credentials: send X-Meshes-Publishable-Key or Authorization: Bearer <machine JWT>."}
+			}
+		}
+		if err != nil {
+			return err
+		}
+		return fn(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
+	})
+}
+
+func (s *Server) authenticateJWT(r *http.Request) (*principal, error) {
+	token, ok := auth.BearerToken(r.Header)
+	if !ok {
+		return nil, errNoCredentials
+	}
+	claims, err := s.verifier.Verify(r.Context(), token)
+	if err != nil {
+		return nil, err
+	}
+	return &principal{OrganizationID: claims.OrganizationID, Key: claims.Key}, nil
+}
+
+func (s *Server) authenticatePublishable(ctx context.Context, key string) (*principal, error) {
+	bad := &switchyard.Error{Code: switchyard.EUNAUTHORIZED, Message: "Invalid publishable key."}
+	if !auth.ValidPublishableKey(key) {
+		return nil, bad
+	}
+	ws, err := s.Store.WorkspaceGetByPublishableKey(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, bad
+	} else if err != nil {
+		return nil, err
+	}
+	return &principal{OrganizationID: ws.OrganizationID, Workspace: ws}, nil
+}
+
+// keySource gives the JWT verifier machine keys with their secrets opened.
+type keySource struct{ s *Server }
+
+func (k keySource) MachineKeySecret(ctx context.Context, accessKey string) (*switchyard.MachineKey, []byte, error) {
+	key, err := k.s.Store.MachineKeyGetByAccessKey(ctx, accessKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, fmt.Errorf("%w: %w", auth.ErrKeyNotFound, err)
+	} else if err != nil {
+		return nil, nil, err
+	}
+	secret, err := k.s.Box.Open(key.SecretSealed)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening machine key secret: %w", err)
+	}
+	return key, secret, nil
+}

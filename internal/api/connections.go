@@ -1,0 +1,114 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/google/uuid"
+
+	"github.com/switchyardhq/switchyard/internal/destination"
+	"github.com/switchyardhq/switchyard/internal/secret"
+	"github.com/switchyardhq/switchyard/internal/store"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+)
+
+type connectionRequest struct {
+	Workspace *string        `json:"workspace"`
+	Type      *string        `json:"type"`
+	Name      *string        `json:"name"`
+	Metadata  map[string]any `json:"metadata"`
+	Hidden    *bool          `json:"hidden"`
+}
+
+func (s *Server) connectionCreate(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	p := principalFrom(ctx)
+	body, err := readBody(r, s.Limits.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	var req connectionRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return err
+	}
+	var f fields
+	wsID := f.checkUUID("workspace", req.Workspace)
+	f.checkString("name", req.Name, true, 1, 128, connectionNamePattern, "may contain only letters, digits, spaces, _ and -")
+	var integration *destination.Integration
+	switch {
+	case req.Type == nil || *req.Type == "":
+		f.add("type", "is required")
+	default:
+		var ok bool
+		if integration, ok = s.Integrations.Get(*req.Type); !ok {
+			f.add("type", "is not an integration this server supports (see GET /api/v1/integrations)")
+		}
+	}
+	if req.Metadata == nil {
+		f.add("metadata", "is required and must be an object")
+	}
+	var meta map[string]any
+	if integration != nil && req.Metadata != nil {
+		var metaErrs []switchyard.FieldError
+		meta, metaErrs = integration.ValidateMetadata(req.Metadata, s.DestinationOptions)
+		f = append(f, metaErrs...)
+	}
+	if err := f.err(); err != nil {
+		return err
+	}
+	if _, err := s.Store.WorkspaceGet(ctx, p.OrganizationID, wsID); errors.Is(err, store.ErrNotFound) {
+		return notFound("Workspace")
+	} else if err != nil {
+		return err
+	}
+
+	now := s.Now().UTC()
+	conn := &switchyard.Connection{ID: uuid.Must(uuid.NewV7()), OrganizationID: p.OrganizationID, WorkspaceID: wsID,
+		Type: integration.Type, Name: *req.Name, Metadata: meta, Active: true, Hidden: req.Hidden != nil && *req.Hidden,
+		CreatedBy: p.createdBy(), CreatedAt: now, UpdatedAt: now}
+	if integration.Test != nil {
+		if err := integration.Test(ctx, s.DestinationOptions, conn); err != nil {
+			return &switchyard.Error{Code: switchyard.EUNPROCESSABLE, Message: "The connection test failed: " + err.Error(),
+				Fields: []switchyard.FieldError{{Param: "metadata", Msg: "test request failed: " + err.Error()}}}
+		}
+	}
+	sealed, err := secret.SealFields(s.Box, meta, integration.SecretFields())
+	if err != nil {
+		return err
+	}
+	stored := *conn
+	stored.Metadata = sealed
+	if err := s.Store.ConnectionInsert(ctx, &stored); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"connection": s.connectionWire(&stored)})
+	return nil
+}
+
+func (s *Server) connectionGet(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "connection_id")
+	if err != nil {
+		return err
+	}
+	conn, err := s.Store.ConnectionGet(r.Context(), principalFrom(r.Context()).OrganizationID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("Connection")
+	} else if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.connectionWire(conn))
+	return nil
+}
+
+// connectionWire renders a connection with its secret fields masked.
+func (s *Server) connectionWire(c *switchyard.Connection) *connectionJSON {
+	meta := c.Metadata
+	if integration, ok := s.Integrations.Get(c.Type); ok {
+		meta = integration.Mask(meta)
+	}
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	return &connectionJSON{ID: c.ID, Workspace: c.WorkspaceID, Type: c.Type, Name: c.Name, Metadata: meta, Active: c.Active,
+		InactiveReason: c.InactiveReason, Hidden: c.Hidden, CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+}

@@ -1,0 +1,134 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"unicode"
+
+	"github.com/google/uuid"
+
+	"github.com/switchyardhq/switchyard/internal/store"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+)
+
+// eventRequest is one event as emitted. Payload stays raw so it is stored byte for byte.
+type eventRequest struct {
+	Event      *string         `json:"event"`
+	Payload    json.RawMessage `json:"payload"`
+	Resource   *string         `json:"resource"`
+	ResourceID *string         `json:"resource_id"`
+	Type       *string         `json:"type"`
+	Workspace  *string         `json:"workspace"`
+}
+
+// maxEventNameLen bounds event names (the Meshes API does not say; 255 leaves room for any
+// dotted product-event name).
+const maxEventNameLen = 255
+
+// checkEventName validates an event name: 1–255 characters, no control characters.
+func (f *fields) checkEventName(param string, v *string) {
+	f.checkString(param, v, true, 1, maxEventNameLen, nil, "")
+	if v != nil {
+		for _, r := range *v {
+			if unicode.IsControl(r) {
+				f.add(param, "must not contain control characters")
+				return
+			}
+		}
+	}
+}
+
+// validate checks an event and returns it ready to insert, for the given principal.
+func (s *Server) validateEvent(req *eventRequest, p *principal, param string) (*switchyard.Event, error) {
+	var f fields
+	at := func(name string) string { return param + name }
+	f.checkEventName(at("event"), req.Event)
+	payload := bytes.TrimSpace(req.Payload)
+	switch {
+	case len(payload) == 0 || bytes.Equal(payload, []byte("null")):
+		f.add(at("payload"), "is required")
+	case payload[0] != '{':
+		f.add(at("payload"), "must be a JSON object")
+	case len(payload) > s.Limits.MaxPayloadBytes:
+		return nil, &switchyard.Error{Code: switchyard.ETOOLARGE,
+			Message: fmt.Sprintf("Event payload is larger than the limit of %d bytes.", s.Limits.MaxPayloadBytes),
+			Fields:  []switchyard.FieldError{{Param: at("payload"), Msg: fmt.Sprintf("must be at most %d bytes", s.Limits.MaxPayloadBytes)}}}
+	}
+	f.checkString(at("resource"), emptyAsNil(req.Resource), false, 1, 64, resourcePattern, "may contain only letters, digits and . _ : -")
+	f.checkString(at("resource_id"), emptyAsNil(req.ResourceID), false, 1, 64, resourceIDPattern, "may contain only letters, digits and . _ : -")
+	if req.Type != nil && *req.Type != "event" {
+		f.add(at("type"), `must be "event"`)
+	}
+	wsID := uuid.Nil
+	if p.Workspace != nil {
+		// A publishable key names its workspace; a workspace in the body is ignored.
+		wsID = p.Workspace.ID
+	} else {
+		wsID = f.checkUUID(at("workspace"), req.Workspace)
+	}
+	if err := f.err(); err != nil {
+		return nil, err
+	}
+	resource := deref(req.Resource)
+	if resource == "" {
+		resource = switchyard.DefaultResource
+	}
+	return &switchyard.Event{ID: uuid.Must(uuid.NewV7()), OrganizationID: p.OrganizationID, WorkspaceID: wsID,
+		Name: *req.Event, Resource: resource, ResourceID: deref(req.ResourceID), Payload: payload,
+		CreatedBy: p.createdBy(), CreatedAt: s.Now().UTC()}, nil
+}
+
+func (s *Server) eventCreate(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	p := principalFrom(ctx)
+	body, err := readBody(r, s.Limits.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	var req eventRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return err
+	}
+	e, err := s.validateEvent(&req, p, "")
+	if err != nil {
+		return err
+	}
+	if p.Workspace == nil {
+		if _, err := s.Store.WorkspaceGet(ctx, p.OrganizationID, e.WorkspaceID); errors.Is(err, store.ErrNotFound) {
+			return invalid(switchyard.FieldError{Param: "workspace", Msg: "not found"})
+		} else if err != nil {
+			return err
+		}
+	}
+	if _, err := s.Store.EventInsert(ctx, store.EventInsertParams{Event: e}); err != nil {
+		return err
+	}
+	s.Accepted()
+	writeJSON(w, http.StatusCreated, map[string]any{"event": &acceptedEventJSON{ID: e.ID, Type: "event", Event: e.Name,
+		Resource: e.Resource, ResourceID: e.ResourceID, Workspace: e.WorkspaceID, Status: string(e.Status),
+		CreatedBy: e.CreatedBy, CreatedAt: e.CreatedAt}})
+	return nil
+}
+
+func (s *Server) eventGet(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "event_id")
+	if err != nil {
+		return err
+	}
+	orgID := principalFrom(r.Context()).OrganizationID
+	e, err := s.Store.EventGet(r.Context(), store.EventGetParams{OrganizationID: orgID, ID: id})
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("Event")
+	} else if err != nil {
+		return err
+	}
+	ds, err := s.Store.DeliveryListByEvent(r.Context(), orgID, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, eventWire(e, ds))
+	return nil
+}

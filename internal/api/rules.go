@@ -1,0 +1,109 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/google/uuid"
+
+	"github.com/switchyardhq/switchyard/internal/store"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+)
+
+type ruleRequest struct {
+	Workspace  *string        `json:"workspace"`
+	Connection *string        `json:"connection"`
+	Event      *string        `json:"event"`
+	Metadata   map[string]any `json:"metadata"`
+	Resource   *string        `json:"resource"`
+	ResourceID *string        `json:"resource_id"`
+	Active     *bool          `json:"active"`
+	Hidden     *bool          `json:"hidden"`
+}
+
+func (s *Server) ruleCreate(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	p := principalFrom(ctx)
+	body, err := readBody(r, s.Limits.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	var req ruleRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return err
+	}
+	var f fields
+	wsID := f.checkUUID("workspace", req.Workspace)
+	connID := f.checkUUID("connection", req.Connection)
+	f.checkEventName("event", req.Event)
+	f.checkString("resource", emptyAsNil(req.Resource), false, 1, 64, resourcePattern, "may contain only letters, digits and . _ : -")
+	f.checkString("resource_id", emptyAsNil(req.ResourceID), false, 1, 64, resourceIDPattern, "may contain only letters, digits and . _ : -")
+	action, _ := req.Metadata["action"].(string)
+	switch {
+	case req.Metadata == nil:
+		f.add("metadata", "is required and must be an object")
+	case action == "":
+		f.add("metadata.action", "is required")
+	}
+	if err := f.err(); err != nil {
+		return err
+	}
+	if _, err := s.Store.WorkspaceGet(ctx, p.OrganizationID, wsID); errors.Is(err, store.ErrNotFound) {
+		return notFound("Workspace")
+	} else if err != nil {
+		return err
+	}
+	conn, err := s.Store.ConnectionGet(ctx, p.OrganizationID, connID)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("Connection")
+	} else if err != nil {
+		return err
+	}
+	if conn.WorkspaceID != wsID {
+		return invalid(switchyard.FieldError{Param: "connection", Msg: "belongs to another workspace"})
+	}
+	if integration, ok := s.Integrations.Get(conn.Type); ok && !integration.HasAction(action) {
+		return invalid(switchyard.FieldError{Param: "metadata.action", Msg: "is not an action of the " + conn.Type + " integration"})
+	}
+
+	now := s.Now().UTC()
+	rule := &switchyard.Rule{ID: uuid.Must(uuid.NewV7()), OrganizationID: p.OrganizationID, WorkspaceID: wsID, ConnectionID: conn.ID,
+		Type: conn.Type, Event: *req.Event, Resource: deref(req.Resource), ResourceID: deref(req.ResourceID), Metadata: req.Metadata,
+		Active: req.Active == nil || *req.Active, Hidden: req.Hidden != nil && *req.Hidden, CreatedBy: p.createdBy(),
+		CreatedAt: now, UpdatedAt: now}
+	if err := s.Store.RuleInsert(ctx, rule); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"rule": ruleWire(rule)})
+	return nil
+}
+
+func (s *Server) ruleGet(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "rule_id")
+	if err != nil {
+		return err
+	}
+	rule, err := s.Store.RuleGet(r.Context(), principalFrom(r.Context()).OrganizationID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("Rule")
+	} else if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ruleWire(rule))
+	return nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// emptyAsNil treats an empty optional string as absent.
+func emptyAsNil(s *string) *string {
+	if s != nil && *s == "" {
+		return nil
+	}
+	return s
+}

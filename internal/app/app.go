@@ -1,0 +1,145 @@
+// Package app wires Switchyard together: it opens the store, loads the encryption key, builds the
+// integration registry, the delivery engine and the HTTP API, and runs them until stopped. The
+// CLI and the end-to-end tests start the very same App.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/switchyardhq/switchyard/internal/api"
+	"github.com/switchyardhq/switchyard/internal/config"
+	"github.com/switchyardhq/switchyard/internal/delivery"
+	"github.com/switchyardhq/switchyard/internal/destination"
+	"github.com/switchyardhq/switchyard/internal/destination/builtin"
+	"github.com/switchyardhq/switchyard/internal/secret"
+	"github.com/switchyardhq/switchyard/internal/store/sqlstore"
+)
+
+// Version is the build's version, set with -ldflags "-X …/internal/app.Version=v1.2.3".
+var Version = "dev"
+
+// App is one Switchyard process: API and delivery workers on one store.
+type App struct {
+	cfg    config.Config
+	log    *slog.Logger
+	Store  *sqlstore.DB
+	box    *secret.Box
+	api    *api.Server
+	engine *delivery.Engine
+}
+
+// New opens the store (applying migrations) and builds every part. Close releases it.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	key, err := loadKey(&cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	box, err := secret.New(key)
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	registry := builtin.Registry()
+	opts := destination.Options{AllowPrivate: cfg.AllowPrivateDestinations, Logger: log, UserAgent: "Switchyard/" + Version}
+	a := &App{cfg: cfg, log: log, Store: st, box: box}
+	a.engine = delivery.New(delivery.Config{Store: st, Integrations: registry, Box: box, Options: opts, Logger: log,
+		Workers: cfg.Workers, PollInterval: cfg.PollInterval})
+	a.api = api.New(api.Config{Store: st, Integrations: registry, Box: box, Logger: log,
+		Limits:             api.Limits{MaxBodyBytes: cfg.MaxBodyBytes, MaxPayloadBytes: cfg.MaxPayloadBytes},
+		DestinationOptions: opts, Accepted: a.engine.Wake})
+	return a, nil
+}
+
+// loadKey finds the encryption key: the configured key, else the key file (created on first
+// start for SQLite), else — for a throwaway in-memory store — a fresh random key.
+func loadKey(cfg *config.Config, log *slog.Logger) ([]byte, error) {
+	if cfg.EncryptionKey != "" {
+		key, err := secret.ParseKey(cfg.EncryptionKey)
+		if err != nil {
+			return nil, fmt.Errorf("SWITCHYARD_ENCRYPTION_KEY: %w", err)
+		}
+		return key, nil
+	}
+	path := cfg.KeyFile()
+	switch {
+	case path == "" && cfg.SQLitePath() == "" && !isPostgres(cfg.DatabaseURL):
+		return secret.GenerateKey(), nil // in-memory store: nothing outlives the process
+	case path == "":
+		return nil, errors.New("PostgreSQL needs an encryption key shared by every node: set SWITCHYARD_ENCRYPTION_KEY " +
+			"(32 random bytes, base64; e.g. `openssl rand -base64 32`) or SWITCHYARD_ENCRYPTION_KEY_FILE")
+	case isPostgres(cfg.DatabaseURL):
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("reading encryption key file: %w", err)
+		}
+		return secret.ParseKey(string(b))
+	}
+	key, created, err := secret.LoadOrCreateKeyFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("encryption key file %s: %w", path, err)
+	}
+	if created {
+		log.Info("created a new encryption key file; back it up with the database", slog.String("path", path))
+	}
+	return key, nil
+}
+
+func isPostgres(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
+}
+
+// Handler is the HTTP API handler.
+func (a *App) Handler() http.Handler { return a.api.Handler() }
+
+// Run serves HTTP on ln and runs the delivery engine until ctx is canceled, then shuts both down
+// gracefully: the server stops accepting, requests in progress finish, and the engine records
+// the attempts in flight.
+func (a *App) Run(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serving HTTP: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		return srv.Shutdown(shutdownCtx)
+	})
+	g.Go(func() error { return a.engine.Run(gctx) })
+	a.log.Info("switchyard serving", slog.String("addr", ln.Addr().String()), slog.String("store", a.Store.Dialect()),
+		slog.String("version", Version))
+	return g.Wait()
+}
+
+// Close releases the store.
+func (a *App) Close() error { return a.Store.Close() }

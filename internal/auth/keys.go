@@ -1,0 +1,96 @@
+package auth
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+)
+
+// AccessKeyPrefix starts every machine access key, as in Meshes.
+const AccessKeyPrefix = "mk_"
+
+// PublishableKeyPrefix starts every publishable key; the events client refuses keys without it.
+const PublishableKeyPrefix = "mesh_pub_"
+
+// MaxPublishableKeyLen bounds the publishable keys ValidPublishableKey accepts. Generated keys
+// are 67 characters; the bound only stops absurd header values before any lookup.
+const MaxPublishableKeyLen = 200
+
+// publishableKeyPattern is the @mesheshq/events constructor's check, verbatim, so that every key
+// this server accepts is one that client would also accept.
+var publishableKeyPattern = regexp.MustCompile(`^mesh_pub_([A-Za-z0-9\-.]+)_([A-Za-z0-9\-.]+)_([^_]+)$`)
+
+// GenerateMachineKey returns a new machine key pair in the formats the @mesheshq/api client
+// validates. The access key is "mk_" and 24 base64url characters (18 random bytes), matching
+// ^mk_[A-Za-z0-9_-]{22,}$; it is public, an identifier rather than a credential. The secret is
+// 43 base64url characters (32 random bytes, 256 bits), matching ^[A-Za-z0-9_-]{43,}$. The secret
+// is used as text: its UTF-8 bytes are the HS256 key, so it is never base64-decoded.
+func GenerateMachineKey() (accessKey, secret string, err error) {
+	id, err := randomBytes(18)
+	if err != nil {
+		return "", "", err
+	}
+	sec, err := randomBytes(32)
+	if err != nil {
+		return "", "", err
+	}
+	return AccessKeyPrefix + base64.RawURLEncoding.EncodeToString(id), base64.RawURLEncoding.EncodeToString(sec), nil
+}
+
+// GeneratePublishableKey returns a new publishable key of the form
+// mesh_pub_<8 hex>_<16 hex>_<32 base62>: 67 characters carrying about 286 random bits. The
+// segments use only [0-9A-Za-z] so that the key matches the events client's pattern (which gives
+// '_' a meaning and allows '-' and '.' only in the first two segments) and survives being copied
+// from a terminal or pasted into a URL. The segments carry no meaning; the split exists only to
+// satisfy that pattern.
+func GeneratePublishableKey() (string, error) {
+	head, err := randomBytes(4 + 8)
+	if err != nil {
+		return "", err
+	}
+	tail, err := randomBase62(32)
+	if err != nil {
+		return "", err
+	}
+	return PublishableKeyPrefix + hex.EncodeToString(head[:4]) + "_" + hex.EncodeToString(head[4:]) + "_" + tail, nil
+}
+
+// ValidPublishableKey reports whether s has the shape of a publishable key: the events client's
+// pattern and at most MaxPublishableKeyLen characters. It says nothing about whether the key
+// exists; it lets the ingestion path reject garbage before touching the store.
+func ValidPublishableKey(s string) bool {
+	return len(s) <= MaxPublishableKeyLen && publishableKeyPattern.MatchString(s)
+}
+
+// randomBytes returns n bytes from crypto/rand.
+func randomBytes(n int) ([]byte, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("auth: reading random bytes: %w", err)
+	}
+	return b, nil
+}
+
+const base62Alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// randomBase62 returns n uniformly random characters of base62Alphabet. Bytes of 248 and above
+// are discarded, because 256 is not a multiple of 62 and taking them modulo 62 would make the
+// first eight characters more likely than the rest.
+func randomBase62(n int) (string, error) {
+	const limit = 256 - 256%len(base62Alphabet) // 248
+	out := make([]byte, 0, n)
+	buf := make([]byte, n+n/4)
+	for len(out) < n {
+		if _, err := rand.Read(buf); err != nil {
+			return "", fmt.Errorf("auth: reading random bytes: %w", err)
+		}
+		for _, c := range buf {
+			if int(c) < limit && len(out) < n {
+				out = append(out, base62Alphabet[int(c)%len(base62Alphabet)])
+			}
+		}
+	}
+	return string(out), nil
+}

@@ -1,0 +1,171 @@
+// Package cli is the switchyard command line: serve, init, migrate, token, receive and version.
+// Each subcommand is a struct with a Run method; flags and their environment twins come from
+// struct tags (kong).
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/switchyardhq/switchyard/internal/app"
+	"github.com/switchyardhq/switchyard/internal/config"
+	"github.com/switchyardhq/switchyard/internal/store/sqlstore"
+)
+
+// CLI is the command tree.
+type CLI struct {
+	Serve   ServeCmd   `cmd:"" help:"Run the API and the delivery workers."`
+	Init    InitCmd    `cmd:"" help:"Create the first organization, machine key and workspace, without serving."`
+	Migrate MigrateCmd `cmd:"" help:"Apply pending database migrations and exit."`
+	Token   TokenCmd   `cmd:"" help:"Mint a short-lived machine JWT (for curl and scripts)."`
+	Receive ReceiveCmd `cmd:"" help:"Run a local webhook receiver that prints what it gets (development)."`
+	Version VersionCmd `cmd:"" help:"Print the version."`
+}
+
+// env is what every command gets: where to write, and a context canceled on SIGINT/SIGTERM.
+type env struct {
+	ctx    context.Context
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// Main runs the command line and returns the process exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	var c CLI
+	parser, err := kong.New(&c, kong.Name("switchyard"),
+		kong.Description("Switchyard: emit product events once; route, deliver and track them everywhere."),
+		kong.Writers(stdout, stderr), kong.UsageOnError(), kong.Exit(func(int) {}))
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	kctx, err := parser.Parse(args)
+	if err != nil {
+		if len(args) == 0 || args[0] == "--help" || args[0] == "-h" {
+			return 0
+		}
+		fmt.Fprintln(stderr, "switchyard:", err)
+		return 2
+	}
+	if kctx == nil || kctx.Command() == "" {
+		return 0
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := kctx.Run(&env{ctx: ctx, stdout: stdout, stderr: stderr}); err != nil {
+		fmt.Fprintln(stderr, "switchyard:", err)
+		return 1
+	}
+	return 0
+}
+
+// ServeCmd runs the server.
+type ServeCmd struct {
+	config.Config `embed:""`
+}
+
+// Run bootstraps an empty store, prints first-run credentials once, and serves until signaled.
+func (c *ServeCmd) Run(e *env) error {
+	log := c.Logger()
+	a, err := app.New(e.ctx, c.Config, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	creds, err := a.Bootstrap(e.ctx)
+	if err != nil {
+		return err
+	}
+	if creds.Created {
+		printCredentials(e.stdout, creds)
+	}
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", c.Addr, err)
+	}
+	return a.Run(e.ctx, ln)
+}
+
+func printCredentials(w io.Writer, c *app.Credentials) {
+	fmt.Fprintf(w, `
+Switchyard initialized a new store. These credentials are shown once; keep the secret key safe.
+
+  organization id   %s
+  access key        %s
+  secret key        %s
+  workspace id      %s
+  publishable key   %s
+
+`, c.OrganizationID, c.AccessKey, c.SecretKey, c.WorkspaceID, c.PublishableKey)
+}
+
+// InitCmd bootstraps without serving.
+type InitCmd struct {
+	JSON          bool   `name:"json" help:"Print the result as one JSON object."`
+	DatabaseURL   string `name:"database-url" env:"SWITCHYARD_DATABASE_URL" default:"sqlite://./switchyard.db" help:"Store: sqlite://PATH or postgres://USER@HOST/DB."`
+	EncryptionKey string `name:"encryption-key" env:"SWITCHYARD_ENCRYPTION_KEY" help:"32-byte key, base64 or hex, sealing secrets at rest."`
+	KeyFile       string `name:"encryption-key-file" env:"SWITCHYARD_ENCRYPTION_KEY_FILE" help:"File holding the encryption key."`
+}
+
+// Run creates the first tenant (or reports the existing one, without secrets).
+func (c *InitCmd) Run(e *env) error {
+	cfg := config.Default()
+	cfg.DatabaseURL, cfg.EncryptionKey, cfg.EncryptionKeyFile = c.DatabaseURL, c.EncryptionKey, c.KeyFile
+	a, err := app.New(e.ctx, cfg, nil)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	creds, err := a.Bootstrap(e.ctx)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		enc := json.NewEncoder(e.stdout)
+		return enc.Encode(creds)
+	}
+	if creds.Created {
+		printCredentials(e.stdout, creds)
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "The store is already initialized (organization %s, workspace %s, access key %s).\n",
+		creds.OrganizationID, creds.WorkspaceID, creds.AccessKey)
+	return nil
+}
+
+// MigrateCmd applies migrations.
+type MigrateCmd struct {
+	DatabaseURL string `name:"database-url" env:"SWITCHYARD_DATABASE_URL" default:"sqlite://./switchyard.db" help:"Store: sqlite://PATH or postgres://USER@HOST/DB."`
+}
+
+// Run applies pending migrations.
+func (c *MigrateCmd) Run(e *env) error {
+	db, err := sqlstore.OpenNoMigrate(e.ctx, c.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	n, err := db.Migrate(e.ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Applied %d migration(s) to the %s store.\n", n, db.Dialect())
+	return nil
+}
+
+// VersionCmd prints the version.
+type VersionCmd struct{}
+
+// Run prints the version.
+func (VersionCmd) Run(e *env) error {
+	fmt.Fprintln(e.stdout, "switchyard", app.Version)
+	return nil
+}

@@ -1,0 +1,103 @@
+// Package config holds Switchyard's one configuration struct. Every field is a command-line flag
+// with an environment twin (SWITCHYARD_…); the struct is passed, never global, and tests build
+// it directly.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config is the server configuration. Tags drive the CLI parser (kong): the flag name, the
+// environment variable, the default and the help text.
+type Config struct {
+	// Addr is the HTTP listen address.
+	Addr string `name:"addr" env:"SWITCHYARD_ADDR" default:"127.0.0.1:8080" help:"HTTP listen address."`
+	// DatabaseURL selects the store: sqlite://PATH (default) or postgres://….
+	DatabaseURL string `name:"database-url" env:"SWITCHYARD_DATABASE_URL" default:"sqlite://./switchyard.db" help:"Store: sqlite://PATH or postgres://USER@HOST/DB."`
+	// AllowPrivateDestinations lifts the https-only and no-private-address rules for
+	// destinations (development and tests only).
+	AllowPrivateDestinations bool `name:"allow-private-destinations" env:"SWITCHYARD_ALLOW_PRIVATE_DESTINATIONS" help:"Allow http:// and private, loopback and link-local destination addresses (development only)."`
+	// EncryptionKey is the 32-byte key (base64 or hex) that seals secrets at rest.
+	EncryptionKey string `name:"encryption-key" env:"SWITCHYARD_ENCRYPTION_KEY" help:"32-byte key, base64 or hex, sealing secrets at rest. Default with SQLite: a key file beside the database, created on first start." json:"-"`
+	// EncryptionKeyFile is read (SQLite: created) when EncryptionKey is empty.
+	EncryptionKeyFile string `name:"encryption-key-file" env:"SWITCHYARD_ENCRYPTION_KEY_FILE" help:"File holding the encryption key (default with SQLite: switchyard.key beside the database)."`
+	// Workers is how many delivery attempts may run at once in this process.
+	Workers int `name:"workers" env:"SWITCHYARD_WORKERS" default:"64" help:"Delivery attempts in flight at once."`
+	// PollInterval is how often idle workers look for due retries.
+	PollInterval time.Duration `name:"poll-interval" env:"SWITCHYARD_POLL_INTERVAL" default:"1s" help:"How often idle workers look for due deliveries."`
+	// LogFormat is text or json.
+	LogFormat string `name:"log-format" env:"SWITCHYARD_LOG_FORMAT" default:"text" enum:"text,json" help:"Log format: text or json."`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `name:"log-level" env:"SWITCHYARD_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Log level."`
+	// MaxBodyBytes bounds request bodies.
+	MaxBodyBytes int64 `name:"max-body-bytes" env:"SWITCHYARD_MAX_BODY_BYTES" default:"5242880" help:"Largest request body accepted (bytes)."`
+	// MaxPayloadBytes bounds one event's payload.
+	MaxPayloadBytes int `name:"max-payload-bytes" env:"SWITCHYARD_MAX_PAYLOAD_BYTES" default:"262144" help:"Largest event payload accepted (bytes)."`
+}
+
+// Default returns the configuration with every default applied, as the CLI would build it.
+func Default() Config {
+	return Config{
+		Addr: "127.0.0.1:8080", DatabaseURL: "sqlite://./switchyard.db", Workers: 64, PollInterval: time.Second,
+		LogFormat: "text", LogLevel: "info", MaxBodyBytes: 5 << 20, MaxPayloadBytes: 256 << 10,
+	}
+}
+
+// Validate reports the first setting that cannot work.
+func (c *Config) Validate() error {
+	switch {
+	case !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "postgres://") &&
+		!strings.HasPrefix(c.DatabaseURL, "postgresql://"):
+		return fmt.Errorf("database URL must start with sqlite:// or postgres://")
+	case c.Workers < 1:
+		return fmt.Errorf("workers must be at least 1")
+	case c.PollInterval < 10*time.Millisecond:
+		return fmt.Errorf("poll interval must be at least 10ms")
+	case c.MaxBodyBytes < 1024:
+		return fmt.Errorf("max body bytes must be at least 1024")
+	case c.MaxPayloadBytes < 2 || int64(c.MaxPayloadBytes) > c.MaxBodyBytes:
+		return fmt.Errorf("max payload bytes must be between 2 and max body bytes")
+	}
+	return nil
+}
+
+// SQLitePath returns the database file of a sqlite:// URL, or "" for PostgreSQL and in-memory
+// stores.
+func (c *Config) SQLitePath() string {
+	if !strings.HasPrefix(c.DatabaseURL, "sqlite:") {
+		return ""
+	}
+	p := strings.TrimPrefix(strings.TrimPrefix(c.DatabaseURL, "sqlite:"), "//")
+	if p == ":memory:" {
+		return ""
+	}
+	return p
+}
+
+// KeyFile returns where the encryption key is read from (and, on SQLite, created) when no key is
+// given: the configured file, or switchyard.key beside the SQLite database.
+func (c *Config) KeyFile() string {
+	if c.EncryptionKeyFile != "" {
+		return c.EncryptionKeyFile
+	}
+	if p := c.SQLitePath(); p != "" {
+		return filepath.Join(filepath.Dir(p), "switchyard.key")
+	}
+	return ""
+}
+
+// Logger builds the slog logger the settings ask for.
+func (c *Config) Logger() *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

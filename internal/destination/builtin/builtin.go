@@ -1,0 +1,15 @@
+// Package builtin lists every integration Switchyard ships with. It is the one place a new
+// destination is registered (style.md convention 4): add its package's Integration() below.
+package builtin
+
+import (
+	"github.com/switchyardhq/switchyard/internal/destination"
+	"github.com/switchyardhq/switchyard/internal/destination/webhook"
+)
+
+// Registry returns a new registry of the built-in integrations.
+func Registry() *destination.Registry {
+	return destination.NewRegistry(
+		webhook.Integration(),
+	)
+}

@@ -1,0 +1,210 @@
+package destination
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+)
+
+// The field types a schema may declare. They are published as-is in GET /api/v1/integrations,
+// except that a secret field is always published as FieldPassword.
+const (
+	FieldText     = "text"
+	FieldPassword = "password"
+	FieldSelect   = "select"
+	FieldTextarea = "textarea"
+	FieldObject   = "object" // a JSON object; the integration's Check says what it may hold
+	FieldNumber   = "number" // normalised to float64, as encoding/json decodes numbers
+	FieldBoolean  = "boolean"
+)
+
+// The authentication families of the Meshes API.
+const (
+	AuthNone   = "none"
+	AuthAPIKey = "api_key"
+	AuthBasic  = "basic"
+	AuthOAuth  = "oauth"
+)
+
+// ValidateURL is the one Field.Validate rule: the value must be an absolute http or https URL
+// with a host. Rules that depend on server settings (https only) belong in Integration.Check.
+const ValidateURL = "url"
+
+// MaskedValue replaces a secret's value wherever metadata leaves the server. The API layer can
+// recognise it on input (a client that read a connection and sent it back) and keep the stored
+// secret instead.
+const MaskedValue = "********"
+
+// InactiveDestinationGone is the inactive_reason of a connection whose destination answered
+// 410 Gone. It extends the Meshes API's list of reasons (switchyard.Inactive*).
+const InactiveDestinationGone = "destination_gone"
+
+// Field declares one connection-metadata key of an integration.
+type Field struct {
+	// Key is the metadata key (snake_case).
+	Key string
+	// Label and HelpText are shown in forms.
+	Label    string
+	HelpText string
+	// Type is one of the Field* constants.
+	Type string
+	// Required fields must be present and non-blank (after Default is applied). A field with a
+	// DependsOn is required only while its condition holds.
+	Required bool
+	// Secret fields are sealed at rest, masked on output and published as type "password".
+	Secret bool
+	// Validate is ValidateURL or "".
+	Validate string
+	// Default fills an absent or blank value. It is published as defaultValue.
+	Default any
+	// Options are the allowed values of a select. Input is matched case-insensitively and stored
+	// as the declared Value, so declare values in their canonical form (lower-case by convention).
+	Options []Option
+	// DependsOn makes the field apply only while another field, declared earlier, has one of
+	// the listed values. While it does not apply, the field is removed from normalised metadata,
+	// so that a credential of a scheme no longer chosen is not kept.
+	DependsOn *DependsOn
+}
+
+// Option is one allowed value of a select field.
+type Option struct {
+	Label string `json:"label"`
+	Value string `json:"value"`
+}
+
+// DependsOn names the field and the values under which another field applies.
+type DependsOn struct {
+	Field string   `json:"field"`
+	Value []string `json:"value"`
+}
+
+// Action declares one rule action of an integration (the rule's metadata.action).
+type Action struct {
+	Key   string
+	Label string
+	Noun  string
+	// Fields lists the rule metadata keys the action uses; empty for an action-only action.
+	Fields  []string
+	Display *Display
+}
+
+// Display is how an action is presented in forms.
+type Display struct {
+	Label       string `json:"label"`
+	Description string `json:"description"`
+}
+
+// Options is what an integration's constructor, Check and Test receive from the server.
+type Options struct {
+	// AllowPrivate lifts the SSRF rules (https only; no private, loopback, link-local or
+	// metadata addresses). It is the server setting --allow-private-destinations, for
+	// development and tests only.
+	AllowPrivate bool
+	// Logger receives the adapter's diagnostics; nil discards them.
+	Logger *slog.Logger
+	// UserAgent is sent with every outbound request; "" leaves the adapter's default.
+	UserAgent string
+}
+
+// Integration is one kind of destination: its type string, the schema of its connection
+// metadata, its rule actions and its adapter constructor.
+type Integration struct {
+	// Type is the stable type string (a connection's and rule's "type").
+	Type string
+	// Name is the display name.
+	Name string
+	// AuthType is one of the Auth* constants.
+	AuthType string
+	// OAuthVersion is 1 or 2 when AuthType is AuthOAuth.
+	OAuthVersion int
+	// Fields is the connection-metadata schema, in display order.
+	Fields []Field
+	// Actions are the rule actions, in display order.
+	Actions []Action
+	// Check runs after the generic schema validation, for rules a schema cannot say; it may
+	// normalise values. It sees only the fields that passed the generic validation, and its
+	// errors for a parameter that already failed are dropped.
+	Check func(meta map[string]any, opts Options) []switchyard.FieldError
+	// New builds the adapter; it must have no side effects (no network, no goroutines).
+	New func(opts Options) Adapter
+	// Test, if set, makes a test request to a just-saved connection (metadata opened);
+	// nil error = OK. A failed test should be a *switchyard.Error so the API can show it.
+	Test func(ctx context.Context, opts Options, conn *switchyard.Connection) error
+}
+
+// SecretFields returns the keys of the fields declared secret, in declaration order.
+func (i *Integration) SecretFields() []string {
+	var keys []string
+	for _, f := range i.Fields {
+		if f.Secret {
+			keys = append(keys, f.Key)
+		}
+	}
+	return keys
+}
+
+// Mask returns a copy of meta in which every present secret value is replaced by MaskedValue.
+// Absent secrets stay absent, so a reader can tell "set" from "not set".
+func (i *Integration) Mask(meta map[string]any) map[string]any {
+	if meta == nil {
+		return nil
+	}
+	out := cloneMap(meta)
+	for _, f := range i.Fields {
+		if v, ok := out[f.Key]; ok && f.Secret && v != nil {
+			out[f.Key] = MaskedValue
+		}
+	}
+	return out
+}
+
+// HasAction reports whether key is one of the integration's rule actions.
+func (i *Integration) HasAction(key string) bool {
+	for _, a := range i.Actions {
+		if a.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// field returns the declared field with key, or nil.
+func (i *Integration) field(key string) *Field {
+	for n := range i.Fields {
+		if i.Fields[n].Key == key {
+			return &i.Fields[n]
+		}
+	}
+	return nil
+}
+
+// cloneMap copies m deeply enough that nested objects and arrays can be changed without
+// touching the caller's values.
+func cloneMap(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = cloneValue(v)
+	}
+	return out
+}
+
+func cloneValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		return cloneMap(v)
+	case map[string]string:
+		out := make(map[string]any, len(v))
+		for k, s := range v {
+			out[k] = s
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for n, e := range v {
+			out[n] = cloneValue(e)
+		}
+		return out
+	}
+	return v
+}

@@ -1,0 +1,238 @@
+package webhook
+
+import (
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/switchyardhq/switchyard/internal/destination"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+)
+
+func TestDescribe(t *testing.T) {
+	t.Parallel()
+
+	got, err := json.MarshalIndent(Integration().Describe(), "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "integration.golden.json", append(got, '\n'))
+}
+
+func TestIntegrationDeclaration(t *testing.T) {
+	t.Parallel()
+
+	in := Integration()
+	destination.NewRegistry(in) // panics if the declaration is malformed
+	want := []string{KeyBasicPassword, KeyBearerToken, KeyAuthHeaderValue, KeySigningSecret}
+	if got := in.SecretFields(); !reflect.DeepEqual(got, want) {
+		t.Errorf("SecretFields() = %v, want %v", got, want)
+	}
+	if !in.HasAction(ActionSendWebhook) {
+		t.Error("send_webhook is not an action")
+	}
+}
+
+func TestValidateMetadata(t *testing.T) {
+	t.Parallel()
+
+	defaults := func(extra map[string]any) map[string]any {
+		m := map[string]any{
+			KeyURL: "https://hooks.example.com/in", KeyHTTPMethod: "POST", KeyPayloadMode: "wrapped",
+			KeyAuthScheme: "none", KeySigningScheme: "none", KeyTimeoutSeconds: 15.0, KeySkipURLTest: false,
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	tests := []struct {
+		name    string
+		in      map[string]any
+		private bool
+		want    map[string]any    // nil: not checked
+		errs    map[string]string // param → part of the message
+	}{
+		{
+			name: "a URL alone gets every default",
+			in:   map[string]any{KeyURL: "https://hooks.example.com/in"},
+			want: defaults(nil),
+		},
+		{
+			name: "choices match case-insensitively; the method is stored upper-case",
+			in: map[string]any{KeyURL: "https://hooks.example.com/in", KeyHTTPMethod: "patch", KeyPayloadMode: "RAW",
+				KeyAuthScheme: "Bearer", KeyBearerToken: "tok", KeySigningScheme: "HMAC_SHA512", KeySigningSecret: "s"},
+			want: defaults(map[string]any{KeyHTTPMethod: "PATCH", KeyPayloadMode: "raw", KeyAuthScheme: "bearer", KeyBearerToken: "tok",
+				KeySigningScheme: "hmac_sha512", KeySigningSecret: "s", KeySignatureHeader: "X-Meshes-Signature"}),
+		},
+		{
+			name: "credentials of a scheme not chosen are dropped",
+			in:   map[string]any{KeyURL: "https://hooks.example.com/in", KeyBearerToken: "stale", KeySigningSecret: "stale", KeySignatureHeader: "X-Sig"},
+			want: defaults(nil),
+		},
+		{
+			name: "unknown keys are kept",
+			in:   map[string]any{KeyURL: "https://hooks.example.com/in", "note": "from the dashboard"},
+			want: defaults(map[string]any{"note": "from the dashboard"}),
+		},
+		{
+			name: "five custom headers are allowed; timeout may come as a string",
+			in: map[string]any{KeyURL: "https://hooks.example.com/in", KeyTimeoutSeconds: "60",
+				KeyCustomHeaders: map[string]any{"A": "1", "B": "2", "C": "3", "D": "4", "E": "5"}},
+			want: defaults(map[string]any{KeyTimeoutSeconds: 60.0, KeyCustomHeaders: map[string]any{"A": "1", "B": "2", "C": "3", "D": "4", "E": "5"}}),
+		},
+		{
+			name: "the custom auth header may be Authorization",
+			in:   map[string]any{KeyURL: "https://hooks.example.com/in", KeyAuthScheme: "header", KeyAuthHeaderName: "Authorization", KeyAuthHeaderValue: "Token abc"},
+			want: defaults(map[string]any{KeyAuthScheme: "header", KeyAuthHeaderName: "Authorization", KeyAuthHeaderValue: "Token abc"}),
+		},
+		{
+			name:    "http and private addresses are allowed when the server allows private destinations",
+			in:      map[string]any{KeyURL: "http://127.0.0.1:8080/in"},
+			private: true,
+			want:    defaults(map[string]any{KeyURL: "http://127.0.0.1:8080/in"}),
+		},
+		{name: "the URL is required", in: map[string]any{}, errs: map[string]string{"metadata.url": "is required"}},
+		{name: "the URL must be a URL", in: map[string]any{KeyURL: "hooks.example.com"}, errs: map[string]string{"metadata.url": "absolute http or https"}},
+		{name: "the URL must be http(s)", in: map[string]any{KeyURL: "ftp://hooks.example.com"}, errs: map[string]string{"metadata.url": "absolute http or https"}},
+		{name: "the URL must use https", in: map[string]any{KeyURL: "http://hooks.example.com"}, errs: map[string]string{"metadata.url": "must use https"}},
+		{name: "the URL must not hold credentials", in: map[string]any{KeyURL: "https://u:p@hooks.example.com"}, errs: map[string]string{"metadata.url": "credentials"}},
+		{name: "the URL must not be a private address", in: map[string]any{KeyURL: "https://10.0.0.7/in"}, errs: map[string]string{"metadata.url": "private"}},
+		{name: "the URL must not be the metadata service", in: map[string]any{KeyURL: "https://169.254.169.254/latest"}, errs: map[string]string{"metadata.url": "private"}},
+		{name: "the URL must not be localhost", in: map[string]any{KeyURL: "https://LocalHost./in"}, errs: map[string]string{"metadata.url": "private"}},
+		{name: "the URL must not be long", in: map[string]any{KeyURL: "https://hooks.example.com/" + strings.Repeat("a", 2100)}, errs: map[string]string{"metadata.url": "at most 2048"}},
+		{name: "an unknown method is refused", in: map[string]any{KeyURL: "https://h.example", KeyHTTPMethod: "GET"}, errs: map[string]string{"metadata.http_method": "POST, PUT, PATCH"}},
+		{
+			name: "more than five custom headers are refused",
+			in:   map[string]any{KeyURL: "https://h.example", KeyCustomHeaders: map[string]any{"A": "1", "B": "2", "C": "3", "D": "4", "E": "5", "F": "6"}},
+			errs: map[string]string{"metadata.custom_headers": "at most 5"},
+		},
+		{name: "Content-Type is reserved", in: map[string]any{KeyURL: "https://h.example", KeyCustomHeaders: map[string]any{"content-type": "text/plain"}}, errs: map[string]string{"metadata.custom_headers": "content-type is a reserved header"}},
+		{name: "Authorization is reserved", in: map[string]any{KeyURL: "https://h.example", KeyCustomHeaders: map[string]any{"AUTHORIZATION": "x"}}, errs: map[string]string{"metadata.custom_headers": "reserved"}},
+		{name: "X-Meshes-* is reserved", in: map[string]any{KeyURL: "https://h.example", KeyCustomHeaders: map[string]any{"x-meshes-anything": "x"}}, errs: map[string]string{"metadata.custom_headers": "reserved"}},
+		{name: "webhook-* signature headers are reserved", in: map[string]any{KeyURL: "https://h.example", KeyCustomHeaders: map[string]any{"Webhook-Signature": "x"}}, errs: map[string]string{"metadata.custom_headers": "reserved"}},
+		{
+			name: "the configured signature header is reserved",
+			in: map[string]any{KeyURL: "https://h.example", KeySigningScheme: "hmac_sha256", KeySigningSecret: "s", KeySignatureHeader: "X-Sig",
+				KeyCustomHeaders: map[string]any{"x-sig": "x"}},
+			errs: map[string]string{"metadata.custom_headers": "reserved"},
+		},
+		{
+			name: "a custom header may not repeat the auth header",
+			in: map[string]any{KeyURL: "https://h.example", KeyAuthScheme: "header", KeyAuthHeaderName: "X-API-Key", KeyAuthHeaderValue: "v",
+				KeyCustomHeaders: map[string]any{"x-api-key": "x"}},
+			errs: map[string]string{"metadata.custom_headers": "auth_header_name"},
+		},
+		{name: "custom header values must be strings", in: map[string]any{KeyURL: "https://h.example", KeyCustomHeaders: map[string]any{"X-N": 5.0}}, errs: map[string]string{"metadata.custom_headers": "must be a string"}},
+		{name: "custom header values must not inject lines", in: map[string]any{KeyURL: "https://h.example", KeyCustomHeaders: map[string]any{"X-N": "a\r\nHost: evil"}}, errs: map[string]string{"metadata.custom_headers": "control characters"}},
+		{name: "custom header names must be tokens", in: map[string]any{KeyURL: "https://h.example", KeyCustomHeaders: map[string]any{"X N": "a"}}, errs: map[string]string{"metadata.custom_headers": "not a valid header name"}},
+		{name: "basic auth needs a password", in: map[string]any{KeyURL: "https://h.example", KeyAuthScheme: "basic", KeyBasicUsername: "u"}, errs: map[string]string{"metadata.basic_password": "is required"}},
+		{name: "basic usernames have no colon", in: map[string]any{KeyURL: "https://h.example", KeyAuthScheme: "basic", KeyBasicUsername: "u:v", KeyBasicPassword: "p"}, errs: map[string]string{"metadata.basic_username": "colon"}},
+		{name: "bearer auth needs a token", in: map[string]any{KeyURL: "https://h.example", KeyAuthScheme: "bearer"}, errs: map[string]string{"metadata.bearer_token": "is required"}},
+		{
+			name: "header auth needs a name and a value",
+			in:   map[string]any{KeyURL: "https://h.example", KeyAuthScheme: "header"},
+			errs: map[string]string{"metadata.auth_header_name": "is required", "metadata.auth_header_value": "is required"},
+		},
+		{name: "the auth header may not be reserved", in: map[string]any{KeyURL: "https://h.example", KeyAuthScheme: "header", KeyAuthHeaderName: "X-Meshes-Key", KeyAuthHeaderValue: "v"}, errs: map[string]string{"metadata.auth_header_name": "reserved"}},
+		{name: "signing needs a secret", in: map[string]any{KeyURL: "https://h.example", KeySigningScheme: "standard_webhooks"}, errs: map[string]string{"metadata.signing_secret": "is required"}},
+		{name: "a secret list needs one secret", in: map[string]any{KeyURL: "https://h.example", KeySigningScheme: "hmac_sha256", KeySigningSecret: " , ,"}, errs: map[string]string{"metadata.signing_secret": "at least one"}},
+		{name: "a whsec_ secret must be base64", in: map[string]any{KeyURL: "https://h.example", KeySigningScheme: "standard_webhooks", KeySigningSecret: "whsec_ok, whsec_!!!"}, errs: map[string]string{"metadata.signing_secret": "secret 2"}},
+		{
+			name: "the signature header may not be one Switchyard sets",
+			in:   map[string]any{KeyURL: "https://h.example", KeySigningScheme: "hmac_sha256", KeySigningSecret: "s", KeySignatureHeader: "Content-Type"},
+			errs: map[string]string{"metadata.signature_header": "sets itself"},
+		},
+		{name: "the timeout is at least 1", in: map[string]any{KeyURL: "https://h.example", KeyTimeoutSeconds: 0}, errs: map[string]string{"metadata.timeout_seconds": "from 1 to 60"}},
+		{name: "the timeout is at most 60", in: map[string]any{KeyURL: "https://h.example", KeyTimeoutSeconds: 61}, errs: map[string]string{"metadata.timeout_seconds": "from 1 to 60"}},
+		{name: "the timeout is whole seconds", in: map[string]any{KeyURL: "https://h.example", KeyTimeoutSeconds: 1.5}, errs: map[string]string{"metadata.timeout_seconds": "whole number"}},
+		{name: "skip_url_test is a boolean", in: map[string]any{KeyURL: "https://h.example", KeySkipURLTest: "yes please"}, errs: map[string]string{"metadata.skip_url_test": "true or false"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, errs := Integration().ValidateMetadata(tt.in, destination.Options{AllowPrivate: tt.private})
+			gotErrs := make(map[string]string)
+			for _, e := range errs {
+				gotErrs[e.Param] = e.Msg
+			}
+			if len(gotErrs) != len(tt.errs) {
+				t.Errorf("errors = %v, want %v", gotErrs, tt.errs)
+			}
+			for param, part := range tt.errs {
+				if !strings.Contains(gotErrs[param], part) {
+					t.Errorf("error for %s = %q, want it to contain %q", param, gotErrs[param], part)
+				}
+			}
+			if tt.want != nil && !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("metadata = %#v\nwant       %#v", got, tt.want)
+			}
+			if len(errs) == 0 {
+				// What passes validation must be deliverable as it is stored.
+				if _, errs := parseConfig(got); len(errs) > 0 {
+					t.Errorf("validated metadata does not parse for delivery: %v", errs)
+				}
+			}
+		})
+	}
+}
+
+func TestMask(t *testing.T) {
+	t.Parallel()
+
+	got := Integration().Mask(map[string]any{KeyURL: "https://h.example", KeyAuthScheme: "bearer", KeyBearerToken: "tok", KeySigningSecret: "a,b"})
+	want := map[string]any{KeyURL: "https://h.example", KeyAuthScheme: "bearer", KeyBearerToken: "********", KeySigningSecret: "********"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Mask() = %v, want %v", got, want)
+	}
+}
+
+func TestConnectionTest(t *testing.T) {
+	t.Parallel()
+
+	in := Integration()
+
+	t.Run("a working endpoint passes and receives switchyard.test", func(t *testing.T) {
+		t.Parallel()
+		dest := newRecorder(t, nil)
+		conn := &switchyard.Connection{Metadata: map[string]any{KeyURL: dest.URL, KeySigningScheme: "standard_webhooks", KeySigningSecret: testWhsec}}
+		if err := in.Test(t.Context(), local(), conn); err != nil {
+			t.Fatalf("Test() = %v", err)
+		}
+		got := dest.only(t)
+		contains(t, "test body", string(got.Body), `"event":"switchyard.test"`)
+		if err := standardWebhooksVerify(testWhsec, got.Header, got.Body); err != nil {
+			t.Errorf("the test request is not signed like a delivery: %v", err)
+		}
+	})
+
+	t.Run("a failing endpoint fails with the outcome's message on metadata.url", func(t *testing.T) {
+		t.Parallel()
+		dest := newRecorder(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNotFound) })
+		err := in.Test(t.Context(), local(), &switchyard.Connection{Metadata: map[string]any{KeyURL: dest.URL}})
+		var e *switchyard.Error
+		if !errors.As(err, &e) || e.Code != switchyard.EINVALID || len(e.Fields) != 1 || e.Fields[0].Param != "metadata.url" {
+			t.Fatalf("Test() = %#v, want an invalid error on metadata.url", err)
+		}
+		contains(t, "message", e.Message, "HTTP 404 Not Found")
+		contains(t, "field message", e.Fields[0].Msg, "destination_not_found")
+	})
+
+	t.Run("skip_url_test sends nothing", func(t *testing.T) {
+		t.Parallel()
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		_ = l.Close()
+		conn := &switchyard.Connection{Metadata: map[string]any{KeyURL: "http://" + addr, KeySkipURLTest: true}}
+		if err := in.Test(t.Context(), local(), conn); err != nil {
+			t.Errorf("Test() = %v, want nil", err)
+		}
+	})
+}
