@@ -1,0 +1,253 @@
+package delivery_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/switchyardhq/switchyard/internal/delivery"
+	"github.com/switchyardhq/switchyard/internal/destination"
+	"github.com/switchyardhq/switchyard/internal/destination/builtin"
+	"github.com/switchyardhq/switchyard/internal/secret"
+	"github.com/switchyardhq/switchyard/internal/store"
+	"github.com/switchyardhq/switchyard/internal/store/sqlstore"
+	"github.com/switchyardhq/switchyard/internal/store/storetest"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+)
+
+// fixture is a real store with one tenant whose webhook connection points at a local server.
+type fixture struct {
+	store  store.Store
+	tenant *storetest.Tenant
+	conn   *switchyard.Connection
+	hits   atomic.Int64
+}
+
+// setup opens a store of the dialect, points a webhook connection at a server answering with
+// respond (called with the 1-based request number), and adds a rule for user.signup.
+func setup(t *testing.T, d storetest.Dialect, respond func(n int64, w http.ResponseWriter)) *fixture {
+	t.Helper()
+	db, err := sqlstore.Open(context.Background(), d.NewURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	f := &fixture{store: db}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		respond(f.hits.Add(1), w)
+	}))
+	t.Cleanup(srv.Close)
+	f.tenant = storetest.NewTenant(t, db)
+	f.conn = storetest.NewConnection(f.tenant.Workspace)
+	f.conn.Metadata = map[string]any{"url": srv.URL, "skip_url_test": true}
+	if err := db.ConnectionInsert(context.Background(), f.conn); err != nil {
+		t.Fatal(err)
+	}
+	storetest.NewRule(t, db, f.tenant, storetest.RuleOpts{Connection: f.conn})
+	return f
+}
+
+// run starts an engine with a fast retry schedule until the test ends.
+func (f *fixture) run(t *testing.T, schedule ...time.Duration) {
+	t.Helper()
+	box, err := secret.New(secret.GenerateKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := delivery.New(delivery.Config{Store: f.store, Integrations: builtin.Registry(), Box: box,
+		Options: destination.Options{AllowPrivate: true}, PollInterval: 10 * time.Millisecond, Schedule: schedule})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("engine: %v", err)
+		}
+	})
+}
+
+// emit inserts an event now and returns it.
+func (f *fixture) emit(t *testing.T) *switchyard.Event {
+	t.Helper()
+	e, ds := storetest.NewEvent(t, f.store, f.tenant, storetest.EventOpts{CreatedAt: time.Now()})
+	if len(ds) != 1 {
+		t.Fatalf("event matched %d rules, want 1", len(ds))
+	}
+	return e
+}
+
+// waitEvent polls the event until cond holds or the deadline passes.
+func (f *fixture) waitEvent(t *testing.T, id uuid.UUID, what string, cond func(*switchyard.Event) bool) *switchyard.Event {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		e, err := f.store.EventGet(context.Background(), store.EventGetParams{OrganizationID: f.tenant.Org.ID, ID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cond(e) {
+			return e
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; event is %+v", what, e)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (f *fixture) delivery(t *testing.T, eventID uuid.UUID) (*switchyard.Delivery, []*switchyard.Attempt) {
+	t.Helper()
+	ds, err := f.store.DeliveryListByEvent(context.Background(), f.tenant.Org.ID, eventID)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("deliveries: %v (err %v)", ds, err)
+	}
+	as, err := f.store.AttemptListByDelivery(context.Background(), f.tenant.Org.ID, ds[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds[0], as
+}
+
+func outcomes(as []*switchyard.Attempt) []switchyard.Outcome {
+	var out []switchyard.Outcome
+	for _, a := range as {
+		out = append(out, a.Outcome)
+	}
+	return out
+}
+
+func terminal(e *switchyard.Event) bool { return e.Status.Terminal() }
+
+func TestEngine(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		t.Run("a failing destination is retried until it accepts", func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, d, func(n int64, w http.ResponseWriter) {
+				if n <= 2 {
+					w.WriteHeader(http.StatusServiceUnavailable)
+					return
+				}
+				w.WriteHeader(http.StatusOK)
+			})
+			f.run(t, 10*time.Millisecond, 10*time.Millisecond, 10*time.Millisecond)
+			ev := f.waitEvent(t, f.emit(t).ID, "completion", terminal)
+			if ev.Status != switchyard.StatusCompleted || ev.CompletedCount != 1 {
+				t.Fatalf("event %+v, want completed", ev)
+			}
+			del, as := f.delivery(t, ev.ID)
+			got := outcomes(as)
+			want := []switchyard.Outcome{switchyard.OutcomeRejectedServerError, switchyard.OutcomeRejectedServerError, switchyard.OutcomeDelivered}
+			if len(got) != 3 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+				t.Fatalf("attempt outcomes %v, want %v", got, want)
+			}
+			if del.AttemptCount != 3 || del.Status != switchyard.StatusCompleted || as[0].HTTPStatus != 503 || as[2].Number != 3 {
+				t.Fatalf("delivery %+v attempts %+v", del, as)
+			}
+		})
+
+		t.Run("a delivery fails once its schedule is spent", func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, d, func(_ int64, w http.ResponseWriter) { w.WriteHeader(http.StatusInternalServerError) })
+			f.run(t, 5*time.Millisecond, 5*time.Millisecond)
+			ev := f.waitEvent(t, f.emit(t).ID, "failure", terminal)
+			del, as := f.delivery(t, ev.ID)
+			if ev.Status != switchyard.StatusFailed || ev.FailedCount != 1 || del.Status != switchyard.StatusFailed || len(as) != 3 || f.hits.Load() != 3 {
+				t.Fatalf("event %+v delivery %+v, %d attempts, %d requests; want failed after 3", ev, del, len(as), f.hits.Load())
+			}
+			if del.LastError == "" || del.NextAttemptAt != nil {
+				t.Fatalf("failed delivery %+v, want last_error and no next attempt", del)
+			}
+		})
+
+		t.Run("a client error fails at once without retrying", func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, d, func(_ int64, w http.ResponseWriter) { w.WriteHeader(http.StatusBadRequest) })
+			f.run(t, 5*time.Millisecond)
+			ev := f.waitEvent(t, f.emit(t).ID, "failure", terminal)
+			_, as := f.delivery(t, ev.ID)
+			if ev.Status != switchyard.StatusFailed || len(as) != 1 || as[0].Outcome != switchyard.OutcomeRejectedClientError {
+				t.Fatalf("event %+v attempts %v", ev, outcomes(as))
+			}
+		})
+
+		t.Run("410 Gone fails the delivery and deactivates the connection", func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, d, func(_ int64, w http.ResponseWriter) { w.WriteHeader(http.StatusGone) })
+			f.run(t, 5*time.Millisecond)
+			ev := f.waitEvent(t, f.emit(t).ID, "failure", terminal)
+			_, as := f.delivery(t, ev.ID)
+			if ev.Status != switchyard.StatusFailed || len(as) != 1 || as[0].Outcome != switchyard.OutcomeDestinationGone {
+				t.Fatalf("event %+v attempts %v", ev, outcomes(as))
+			}
+			c, err := f.store.ConnectionGet(context.Background(), f.tenant.Org.ID, f.conn.ID)
+			if err != nil || c.Active || c.InactiveReason != "destination_gone" {
+				t.Fatalf("connection %+v (err %v), want inactive with reason destination_gone", c, err)
+			}
+			// A later event matches no rule on the inactive connection.
+			if _, ds := storetest.NewEvent(t, f.store, f.tenant, storetest.EventOpts{}); len(ds) != 0 {
+				t.Fatalf("event after deactivation got %d deliveries", len(ds))
+			}
+		})
+
+		t.Run("Retry-After from the destination sets the next attempt", func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, d, func(_ int64, w http.ResponseWriter) {
+				w.Header().Set("Retry-After", "120")
+				w.WriteHeader(http.StatusTooManyRequests)
+			})
+			f.run(t, 5*time.Millisecond, 5*time.Millisecond)
+			ev := f.emit(t)
+			f.waitEvent(t, ev.ID, "a retry to be scheduled", func(e *switchyard.Event) bool { return e.Status == switchyard.StatusRetrying })
+			del, as := f.delivery(t, ev.ID)
+			if len(as) != 1 || as[0].Outcome != switchyard.OutcomeRateLimited || del.NextAttemptAt == nil {
+				t.Fatalf("delivery %+v attempts %v", del, outcomes(as))
+			}
+			if wait := del.NextAttemptAt.Sub(as[0].CompletedAt); wait < 119*time.Second || wait > 121*time.Second {
+				t.Fatalf("next attempt in %v, want the 120 s the destination asked for", wait)
+			}
+		})
+
+		t.Run("a delivery whose claimer died is delivered when the lease expires", func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, d, func(_ int64, w http.ResponseWriter) { w.WriteHeader(http.StatusOK) })
+			ev := f.emit(t)
+			now := time.Now()
+			claimed, err := f.store.DeliveryClaim(context.Background(), store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(300 * time.Millisecond), Limit: 10})
+			if err != nil || len(claimed) != 1 {
+				t.Fatalf("claim: %d (err %v)", len(claimed), err)
+			}
+			// The claimer "crashes": it never records. A fresh engine must pick the delivery up.
+			f.run(t, 5*time.Millisecond)
+			done := f.waitEvent(t, ev.ID, "completion", terminal)
+			if done.Status != switchyard.StatusCompleted || f.hits.Load() != 1 {
+				t.Fatalf("event %+v after %d requests", done, f.hits.Load())
+			}
+			if del, _ := f.delivery(t, ev.ID); del.CompletedAt == nil || del.CompletedAt.Before(now.Add(300*time.Millisecond)) {
+				t.Fatalf("delivered at %v, before the lease expired", del.CompletedAt)
+			}
+		})
+
+		t.Run("a delivery to a connection deactivated meanwhile fails without an attempt", func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, d, func(_ int64, w http.ResponseWriter) { w.WriteHeader(http.StatusOK) })
+			ev := f.emit(t)
+			if err := f.store.ConnectionDeactivate(context.Background(), store.ConnectionDeactivateParams{
+				ConnectionID: f.conn.ID, Reason: switchyard.InactiveManuallyInactivated, Now: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			f.run(t, 5*time.Millisecond)
+			done := f.waitEvent(t, ev.ID, "failure", terminal)
+			del, as := f.delivery(t, ev.ID)
+			if done.Status != switchyard.StatusFailed || len(as) != 0 || f.hits.Load() != 0 || del.LastError == "" {
+				t.Fatalf("event %+v delivery %+v attempts %d requests %d", done, del, len(as), f.hits.Load())
+			}
+		})
+	})
+}
