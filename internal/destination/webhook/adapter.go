@@ -127,6 +127,9 @@ func (a *Adapter) deliver(ctx context.Context, req *destination.Request) destina
 	if sentAt.IsZero() {
 		sentAt = time.Now()
 	}
+	if c.Raw && !(validHeaderValue(req.Event.Name) && validHeaderValue(req.Event.Resource) && validHeaderValue(req.Event.ResourceID)) {
+		return destination.Result{Outcome: switchyard.OutcomeInvalidRequest, Message: "the event name, resource or resource id cannot be sent in a raw-mode header"}
+	}
 	body, err := buildBody(c, req.Event, sentAt)
 	if err != nil {
 		return destination.Result{Outcome: switchyard.OutcomeInvalidRequest, Message: err.Error()}

@@ -315,6 +315,13 @@ func TestInvalidConnection(t *testing.T) {
 	}
 	contains(t, "message", res.Message, "metadata.timeout_seconds")
 
+	req := testRequest(map[string]any{KeyURL: "https://hooks.example.com", KeyPayloadMode: "raw"})
+	req.Event.ResourceID = "usr\r\nX-Injected: 1"
+	res = New(local()).Deliver(t.Context(), req)
+	if res.Outcome != switchyard.OutcomeInvalidRequest {
+		t.Errorf("outcome with a header-breaking resource id in raw mode = %s, want invalid_request", res.Outcome)
+	}
+
 	res = New(local()).Deliver(t.Context(), &destination.Request{})
 	if res.Outcome != switchyard.OutcomeInvalidRequest {
 		t.Errorf("outcome without event = %s, want invalid_request", res.Outcome)
