@@ -1,11 +1,11 @@
 // Package delivery is the delivery engine: it claims due deliveries from the store with a lease,
-// runs each through its connection's adapter, records the attempt, and schedules retries with
-// backoff. Adapters only report outcomes; every retry decision is made here (style.md §5).
+// fairly across connections, runs each through its connection's adapter, records the attempt,
+// and schedules retries with backoff. Adapters only report outcomes; every retry, pause and
+// circuit decision is made here (style.md §5). docs/delivery.md explains the whole design.
 package delivery
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/switchyardhq/switchyard/internal/destination"
+	"github.com/switchyardhq/switchyard/internal/metrics"
 	"github.com/switchyardhq/switchyard/internal/secret"
 	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
@@ -28,20 +29,61 @@ type Config struct {
 	// Options are passed to every adapter constructor.
 	Options destination.Options
 	Logger  *slog.Logger
+	Metrics *metrics.Metrics
 	// Workers is how many attempts may be in flight at once (default 64).
 	Workers int
+	// ConnectionConcurrency is how many attempts one connection may have in flight on this
+	// node unless its max_concurrency says otherwise (default 16).
+	ConnectionConcurrency int
 	// PollInterval is how often the engine looks for due work when nothing wakes it (default 1 s).
 	PollInterval time.Duration
 	// Lease is how long a claimed delivery stays reserved for its claimer (default 2 min; it
 	// must exceed the longest connection timeout, 60 s). A delivery whose claimer died becomes
 	// due again when its lease runs out.
 	Lease time.Duration
-	// Schedule is the wait before each retry (default DefaultSchedule).
+	// Schedule is the wait before each retry (default DefaultSchedule), unless the connection's
+	// retry_schedule says otherwise.
 	Schedule []time.Duration
 	// InternalRetry is the wait after a failure on Switchyard's own side (default 30 s).
 	InternalRetry time.Duration
+	// BreakerThreshold is how many consecutive failures (timeouts, network errors, 5xx) open a
+	// connection's circuit (default 5); BreakerCooldown the first open period (default 30 s),
+	// doubling after each failed probe up to BreakerMaxCooldown (default 10 min).
+	BreakerThreshold   int
+	BreakerCooldown    time.Duration
+	BreakerMaxCooldown time.Duration
+	// ShutdownGrace is how long Run waits for attempts in flight when it stops (default 20 s);
+	// attempts still running then are abandoned and their deliveries handed back, due at once.
+	ShutdownGrace time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	setDefault(&c.Workers, 64)
+	setDefault(&c.ConnectionConcurrency, 16)
+	setDefault(&c.PollInterval, time.Second)
+	setDefault(&c.Lease, 2*time.Minute)
+	setDefault(&c.InternalRetry, 30*time.Second)
+	setDefault(&c.BreakerThreshold, 5)
+	setDefault(&c.BreakerCooldown, 30*time.Second)
+	setDefault(&c.BreakerMaxCooldown, 10*time.Minute)
+	setDefault(&c.ShutdownGrace, 20*time.Second)
+	if c.Schedule == nil {
+		c.Schedule = DefaultSchedule
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+func setDefault[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 // Engine delivers due deliveries until its context ends.
@@ -49,33 +91,17 @@ type Engine struct {
 	cfg      Config
 	log      *slog.Logger
 	adapters map[string]destination.Adapter
+	ctl      *controller
 	wake     chan struct{}
 }
 
 // New builds an engine and the adapters of every registered integration.
 func New(cfg Config) *Engine {
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = 64
-	}
-	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = time.Second
-	}
-	if cfg.Lease <= 0 {
-		cfg.Lease = 2 * time.Minute
-	}
-	if cfg.Schedule == nil {
-		cfg.Schedule = DefaultSchedule
-	}
-	if cfg.InternalRetry <= 0 {
-		cfg.InternalRetry = 30 * time.Second
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	e := &Engine{cfg: cfg, log: cfg.Logger, adapters: map[string]destination.Adapter{}, wake: make(chan struct{}, 1)}
+	cfg.setDefaults()
+	e := &Engine{cfg: cfg, log: cfg.Logger, adapters: map[string]destination.Adapter{}, wake: make(chan struct{}, 1),
+		ctl: newController(cfg.ConnectionConcurrency, cfg.Schedule,
+			breakerConfig{threshold: cfg.BreakerThreshold, cooldown: cfg.BreakerCooldown, maxCooldown: cfg.BreakerMaxCooldown},
+			cfg.Metrics)}
 	for _, in := range cfg.Integrations.List() {
 		e.adapters[in.Type] = in.New(cfg.Options)
 	}
@@ -90,29 +116,29 @@ func (e *Engine) Wake() {
 	}
 }
 
-// Run claims and delivers until ctx is canceled, then waits for the attempts in flight to be
-// recorded. Attempts run on their own contexts bounded by the connection timeout, so stopping
-// never turns an in-flight attempt into a spurious failure.
+// Run claims and delivers until ctx is canceled. Then it stops claiming, lets the attempts in
+// flight finish for up to ShutdownGrace, hands back those that do not, and writes every outcome
+// before it returns.
 func (e *Engine) Run(ctx context.Context) error {
+	// hard ends the attempts still running when the grace period is over.
+	hard, abandon := context.WithCancel(context.Background())
+	defer abandon()
+	rec := newRecorder(e.cfg.Store, e.log, 256)
 	var (
 		wg   sync.WaitGroup
 		sem  = make(chan struct{}, e.cfg.Workers)
 		done = make(chan struct{}, 1) // a worker finished: there is room again
 	)
-	defer wg.Wait()
+	if e.cfg.Metrics != nil {
+		wg.Go(func() { e.sampleQueue(ctx) })
+	}
 	ticker := time.NewTicker(e.cfg.PollInterval)
 	defer ticker.Stop()
-	for {
+	for ctx.Err() == nil {
 		free := cap(sem) - len(sem)
-		claimed := 0
+		launched := 0
 		if free > 0 {
-			now := e.cfg.Now()
-			work, err := e.cfg.Store.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(e.cfg.Lease), Limit: free})
-			if err != nil && ctx.Err() == nil {
-				e.log.Error("claiming deliveries", slog.Any("error", err))
-			}
-			claimed = len(work)
-			for _, c := range work {
+			launched = e.claim(ctx, free, func(c *store.Claimed) {
 				sem <- struct{}{}
 				wg.Go(func() {
 					defer func() {
@@ -122,97 +148,159 @@ func (e *Engine) Run(ctx context.Context) error {
 						default:
 						}
 					}()
-					e.attempt(c)
+					rec.add(e.attempt(hard, c))
 				})
-			}
+			}, rec)
 		}
-		if claimed > 0 && claimed == free {
-			// A full batch: there is probably more due work; take it as soon as there is room.
+		if launched > 0 && launched == free {
+			// Every worker is busy and there is probably more due work: take it as soon as
+			// there is room.
 			select {
 			case <-ctx.Done():
-				return nil
 			case <-done:
 			}
 			continue
 		}
 		select {
 		case <-ctx.Done():
-			return nil
 		case <-e.wake:
 		case <-done:
 		case <-ticker.C:
 		}
 	}
+
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(e.cfg.ShutdownGrace):
+		e.log.Warn("shutdown grace period over; handing back the deliveries still in flight")
+		abandon()
+		<-finished
+	}
+	rec.close()
+	return nil
 }
 
-// attempt makes one attempt at a claimed delivery and records its outcome.
-func (e *Engine) attempt(c *store.Claimed) {
-	d := c.Delivery
-	log := e.log.With(slog.String("delivery_id", d.ID.String()), slog.String("event_id", d.EventID.String()))
-	rec := store.DeliveryRecordParams{DeliveryID: d.ID, EventID: d.EventID, LeaseUntil: c.LeaseUntil}
+// claim leases up to free due deliveries and starts (via launch) those whose connection may
+// take another attempt now. It returns how many it launched.
+func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed), rec *recorder) int {
+	now := e.cfg.Now()
+	work, err := e.cfg.Store.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(e.cfg.Lease),
+		Limit: free, PerConnection: e.cfg.ConnectionConcurrency, Exclude: e.ctl.blocked(now)})
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Error("claiming deliveries", slog.Any("error", err))
+		}
+		return 0
+	}
+	launched := 0
+	var giveBack []store.ClaimRef
+	for _, c := range work {
+		switch {
+		case c.Rule == nil || c.Connection == nil || !c.Connection.Active:
+			rec.add(e.unattemptable(c))
+		case e.ctl.acquire(c.Connection, now):
+			launch(c)
+			launched++
+		default:
+			// Over this connection's budget (the claim's per-connection cap is coarser than the
+			// controller's): hand it back, due at once; the next claim skips the connection.
+			giveBack = append(giveBack, store.ClaimRef{DeliveryID: c.Delivery.ID, LeaseUntil: c.LeaseUntil})
+		}
+	}
+	if len(giveBack) > 0 {
+		if err := e.cfg.Store.DeliveryRelease(ctx, store.DeliveryReleaseParams{Claims: giveBack, DueAt: now, Now: now}); err != nil {
+			e.log.Error("handing back deliveries", slog.Any("error", err))
+		}
+	}
+	return launched
+}
 
-	integration, known := e.cfg.Integrations.Get(d.IntegrationType)
-	adapter := e.adapters[d.IntegrationType]
+// unattemptable settles a delivery that can no longer be attempted, without an attempt.
+func (e *Engine) unattemptable(c *store.Claimed) store.DeliveryRecordParams {
+	rec := store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID, LeaseUntil: c.LeaseUntil, Now: e.cfg.Now()}
 	switch {
 	case c.Rule == nil:
 		rec.Status, rec.LastError = switchyard.StatusCanceled, "The rule was deleted before the delivery was attempted."
 	case c.Connection == nil:
 		rec.Status, rec.LastError = switchyard.StatusCanceled, "The connection was deleted before the delivery was attempted."
-	case !c.Connection.Active:
-		rec.Status, rec.LastError = switchyard.StatusFailed, "The connection is inactive ("+c.Connection.InactiveReason+")."
-	case !known || adapter == nil:
-		rec.Status, rec.LastError = switchyard.StatusFailed, "This server has no "+d.IntegrationType+" integration."
 	default:
-		e.deliver(c, integration, adapter, &rec, log)
+		rec.Status, rec.LastError = switchyard.StatusFailed, "The connection is inactive ("+c.Connection.InactiveReason+")."
 	}
-	rec.Now = e.cfg.Now()
-	err := e.cfg.Store.DeliveryRecord(context.Background(), rec)
-	switch {
-	case errors.Is(err, store.ErrLeaseLost):
-		log.Warn("delivery lease expired before its outcome was recorded; another worker retries it")
-	case err != nil:
-		// The lease will expire and the delivery will be tried again: at least once, never lost.
-		log.Error("recording delivery outcome", slog.Any("error", err))
-	}
+	return rec
 }
 
-// deliver runs the adapter and fills rec with the attempt and the delivery's next state.
-func (e *Engine) deliver(c *store.Claimed, integration *destination.Integration, adapter destination.Adapter,
-	rec *store.DeliveryRecordParams, log *slog.Logger) {
+// attempt makes one attempt at a claimed delivery (whose connection slot is held) and returns
+// its outcome to record.
+func (e *Engine) attempt(hard context.Context, c *store.Claimed) store.DeliveryRecordParams {
 	d := c.Delivery
+	log := e.log.With(slog.String("delivery_id", d.ID.String()), slog.String("event_id", d.EventID.String()))
+	rec := store.DeliveryRecordParams{DeliveryID: d.ID, EventID: d.EventID, LeaseUntil: c.LeaseUntil}
+	outcome, attempted, retryAfter := e.deliver(hard, c, &rec, log)
+	rec.Now = e.cfg.Now()
+	if until := e.ctl.release(c.Connection.ID, outcome, attempted, retryAfter, rec.Now); !until.IsZero() {
+		log.Warn("circuit opened: deferring the connection's waiting deliveries", slog.String("connection_id", c.Connection.ID.String()),
+			slog.Time("until", until))
+		if _, err := e.cfg.Store.DeliveryDefer(context.Background(), store.DeliveryDeferParams{
+			ConnectionID: c.Connection.ID, Until: until, Now: rec.Now}); err != nil {
+			log.Error("deferring deliveries", slog.Any("error", err))
+		}
+	}
+	return rec
+}
+
+// deliver runs the adapter and fills rec with the attempt and the delivery's next state. It
+// reports the outcome, whether an attempt was really made, and the destination's Retry-After.
+func (e *Engine) deliver(hard context.Context, c *store.Claimed, rec *store.DeliveryRecordParams,
+	log *slog.Logger) (switchyard.Outcome, bool, time.Duration) {
+	d := c.Delivery
+	integration, known := e.cfg.Integrations.Get(d.IntegrationType)
+	adapter := e.adapters[d.IntegrationType]
+	if !known || adapter == nil {
+		rec.Status, rec.LastError = switchyard.StatusFailed, "This server has no "+d.IntegrationType+" integration."
+		return switchyard.OutcomeInternalError, false, 0
+	}
 	conn := *c.Connection
 	meta, err := secret.OpenFields(e.cfg.Box, conn.Metadata, integration.SecretFields())
 	if err != nil {
 		// Our failure, not the destination's: retry later without using up an attempt.
 		log.Error("opening connection secrets", slog.Any("error", err))
-		e.internalRetry(rec, "Switchyard could not open the connection's secrets.")
-		return
+		e.internalRetry(rec, d, "Switchyard could not open the connection's secrets.", e.cfg.InternalRetry)
+		return switchyard.OutcomeInternalError, false, 0
 	}
 	conn.Metadata = meta
 
 	start := e.cfg.Now()
 	// The adapter bounds the call by the connection's own timeout; this outer bound only guards
-	// against an adapter that forgets to.
-	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Lease/2)
+	// against an adapter that forgets to. hard is canceled when a shutdown's grace period ends.
+	ctx, cancel := context.WithTimeout(hard, e.cfg.Lease/2)
 	res := adapter.Deliver(ctx, &destination.Request{DeliveryID: d.ID, Attempt: d.AttemptCount + 1, Event: c.Event,
 		Rule: c.Rule, Connection: &conn, SentAt: start})
 	cancel()
 	end := e.cfg.Now()
 
+	if hard.Err() != nil {
+		// Abandoned at shutdown: hand the delivery back, due at once, with no attempt counted.
+		e.internalRetry(rec, d, "The attempt was interrupted by a shutdown.", 0)
+		return switchyard.OutcomeInternalError, false, 0
+	}
 	if res.Outcome == switchyard.OutcomeInternalError {
 		log.Error("adapter failed on our side", slog.String("message", res.Message))
-		e.internalRetry(rec, res.Message)
-		return
+		e.internalRetry(rec, d, res.Message, e.cfg.InternalRetry)
+		return res.Outcome, false, 0
 	}
+	e.cfg.Metrics.Attempt(string(res.Outcome), end.Sub(start))
 	rec.Attempt = &switchyard.Attempt{ID: uuid.Must(uuid.NewV7()), DeliveryID: d.ID, EventID: d.EventID,
 		Number: d.AttemptCount + 1, StartedAt: start, CompletedAt: end, Outcome: res.Outcome, HTTPStatus: res.HTTPStatus,
 		Message: res.Message, ResponseExcerpt: res.Response}
 	switch {
 	case res.Outcome == switchyard.OutcomeDelivered:
 		rec.Status = switchyard.StatusCompleted
+		e.cfg.Metrics.Delivered(end.Sub(c.Event.CreatedAt))
 	case res.Outcome.Retryable():
 		rec.LastError = res.Message
-		if wait, ok := retryDelay(e.cfg.Schedule, rec.Attempt.Number, res.RetryAfter); ok {
+		if wait, ok := retryDelay(e.ctl.scheduleOf(c.Connection), rec.Attempt.Number, res.RetryAfter); ok {
 			next := end.Add(wait)
 			rec.Status, rec.NextAttemptAt = switchyard.StatusRetrying, &next
 		} else {
@@ -230,11 +318,36 @@ func (e *Engine) deliver(c *store.Claimed, integration *destination.Integration,
 			log.Warn("connection deactivated", slog.String("connection_id", conn.ID.String()), slog.String("reason", res.Deactivate))
 		}
 	}
+	return res.Outcome, true, res.RetryAfter
 }
 
-// internalRetry schedules the delivery again after a failure on Switchyard's side, recording no
-// attempt so the customer's attempt budget is untouched.
-func (e *Engine) internalRetry(rec *store.DeliveryRecordParams, msg string) {
-	next := e.cfg.Now().Add(e.cfg.InternalRetry)
+// internalRetry hands the delivery back after a failure on Switchyard's side, due after wait,
+// recording no attempt so the customer's attempt budget is untouched.
+func (e *Engine) internalRetry(rec *store.DeliveryRecordParams, d *switchyard.Delivery, msg string, wait time.Duration) {
+	next := e.cfg.Now().Add(wait)
 	rec.Status, rec.NextAttemptAt, rec.LastError = switchyard.StatusRetrying, &next, msg
+	if d.AttemptCount == 0 {
+		rec.Status = switchyard.StatusPending
+	}
+}
+
+// sampleQueue reports the queue depth and the age of the oldest due delivery every few seconds.
+func (e *Engine) sampleQueue(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		now := e.cfg.Now()
+		if s, err := e.cfg.Store.DeliveryQueueStats(ctx, store.DeliveryQueueStatsParams{Now: now}); err == nil {
+			age := time.Duration(0)
+			if s.OldestDue != nil {
+				age = now.Sub(*s.OldestDue)
+			}
+			e.cfg.Metrics.Queue(s.Due, age)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -240,18 +240,18 @@ func TestRegistry(t *testing.T) {
 	a.Type, b.Type = "zeta", "alpha"
 	r := destination.NewRegistry(a, b)
 
-	if got, ok := r.Get("zeta"); !ok || got != a {
+	if got, ok := r.Get("zeta"); !ok || got.Type != "zeta" || got.Name != a.Name {
 		t.Errorf("Get(zeta) = %v, %v", got, ok)
 	}
 	if _, ok := r.Get("missing"); ok {
 		t.Error("Get(missing) found something")
 	}
 	list := r.List()
-	if len(list) != 2 || list[0] != b || list[1] != a {
+	if len(list) != 2 || list[0].Type != "alpha" || list[1].Type != "zeta" {
 		t.Errorf("List() is not sorted by type: %v", list)
 	}
 	list[0] = nil
-	if r.List()[0] != b {
+	if r.List()[0] == nil {
 		t.Error("List() shares its slice with the registry")
 	}
 }
@@ -319,5 +319,50 @@ func golden(t *testing.T, path string, got []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs (run with -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+func TestRegistryAddsDeliverySettings(t *testing.T) {
+	t.Parallel()
+	in, _ := destination.NewRegistry(sample()).Get(sample().Type)
+	declared := map[string]bool{}
+	for _, f := range in.Fields {
+		declared[f.Key] = true
+	}
+	for _, k := range []string{destination.KeyMaxConcurrency, destination.KeyRateLimitPerSecond, destination.KeyRetrySchedule} {
+		if !declared[k] {
+			t.Errorf("registered integration does not declare %s", k)
+		}
+	}
+	base := map[string]any{"api_url": "https://api.example.com", "api_key": "k", "eu_tenant": "x"}
+	for _, tc := range []struct {
+		name  string
+		key   string
+		value any
+		ok    bool
+	}{
+		{"a whole concurrency in range is accepted", destination.KeyMaxConcurrency, 8, true},
+		{"a concurrency of zero is refused", destination.KeyMaxConcurrency, 0, false},
+		{"a fractional concurrency is refused", destination.KeyMaxConcurrency, 2.5, false},
+		{"a concurrency over the cap is refused", destination.KeyMaxConcurrency, 1000, false},
+		{"a rate limit is accepted", destination.KeyRateLimitPerSecond, "12.5", true},
+		{"a negative rate limit is refused", destination.KeyRateLimitPerSecond, -1, false},
+		{"a retry schedule of durations is accepted", destination.KeyRetrySchedule, "5s, 1m,2h", true},
+		{"a retry schedule with a sub-second step is refused", destination.KeyRetrySchedule, "5s,10ms", false},
+		{"a retry schedule that is not durations is refused", destination.KeyRetrySchedule, "soon", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			meta := map[string]any{tc.key: tc.value}
+			for k, v := range base {
+				meta[k] = v
+			}
+			_, errs := in.ValidateMetadata(meta, destination.Options{})
+			if tc.ok != (len(errs) == 0) {
+				t.Fatalf("ValidateMetadata(%s=%v) errors %v, want ok=%v", tc.key, tc.value, errs, tc.ok)
+			}
+			if !tc.ok && errs[0].Param != "metadata."+tc.key {
+				t.Fatalf("error names %s, want metadata.%s", errs[0].Param, tc.key)
+			}
+		})
 	}
 }

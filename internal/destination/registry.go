@@ -2,6 +2,7 @@ package destination
 
 import (
 	"fmt"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
 	"slices"
 	"strings"
 )
@@ -22,6 +23,7 @@ func NewRegistry(integrations ...*Integration) *Registry {
 		if err := in.check(); err != nil {
 			panic(fmt.Sprintf("destination: integration %q: %v", in.Type, err))
 		}
+		in = withDeliveryFields(in)
 		if _, dup := r.byType[in.Type]; dup {
 			panic(fmt.Sprintf("destination: integration %q registered twice", in.Type))
 		}
@@ -98,4 +100,25 @@ func (i *Integration) check() error {
 		actions[a.Key] = true
 	}
 	return nil
+}
+
+// withDeliveryFields returns a copy of in whose schema also declares the delivery settings
+// every connection accepts, and whose Check also checks them.
+func withDeliveryFields(in *Integration) *Integration {
+	out := *in
+	out.Fields = slices.Clone(in.Fields)
+	for _, f := range deliveryFields {
+		if in.field(f.Key) == nil {
+			out.Fields = append(out.Fields, f)
+		}
+	}
+	check := in.Check
+	out.Check = func(meta map[string]any, opts Options) []switchyard.FieldError {
+		errs := checkDeliveryFields(meta)
+		if check != nil {
+			errs = append(errs, check(meta, opts)...)
+		}
+		return errs
+	}
+	return &out
 }

@@ -21,6 +21,10 @@ var ErrNotFound = errors.New("not found")
 // ErrConflict is returned when a write would violate a uniqueness rule.
 var ErrConflict = errors.New("conflict")
 
+// ErrTooEarly is returned by DeliveryRetry when the delivery is in flight or its next attempt is
+// imminent anyway: a manual retry would add nothing.
+var ErrTooEarly = errors.New("too early")
+
 // ErrLeaseLost is returned by DeliveryRecord when the delivery's lease was taken over by another
 // worker (it expired) before the result was recorded.
 var ErrLeaseLost = errors.New("delivery lease lost")
@@ -82,10 +86,83 @@ type Store interface {
 	// its new status and due time, and the event's derived status and counters, in one
 	// transaction. It returns ErrLeaseLost when the lease was no longer held.
 	DeliveryRecord(ctx context.Context, p DeliveryRecordParams) error
+	// DeliveryRecordBatch records many outcomes in one transaction. The returned slice holds one
+	// error per record: nil, or ErrLeaseLost for a record whose lease no longer held.
+	DeliveryRecordBatch(ctx context.Context, ps []DeliveryRecordParams) ([]error, error)
+	// DeliveryRelease hands claimed deliveries back without an attempt, due again at DueAt.
+	DeliveryRelease(ctx context.Context, p DeliveryReleaseParams) error
+	// DeliveryDefer pushes a connection's waiting deliveries due before Until back to Until and
+	// returns how many it moved.
+	DeliveryDefer(ctx context.Context, p DeliveryDeferParams) (int, error)
+	// DeliveryQueueStats reports the due, unclaimed deliveries.
+	DeliveryQueueStats(ctx context.Context, p DeliveryQueueStatsParams) (*QueueStats, error)
+	// EventDeleteBefore deletes up to Limit finished events created before Before, with their
+	// deliveries and attempts (retention), and returns how many events it deleted.
+	EventDeleteBefore(ctx context.Context, p EventDeleteBeforeParams) (int, error)
 	// ConnectionDeactivate marks a connection inactive with a reason.
 	ConnectionDeactivate(ctx context.Context, p ConnectionDeactivateParams) error
 	// AttemptListByDelivery returns the attempts of one delivery, oldest first.
 	AttemptListByDelivery(ctx context.Context, orgID, deliveryID uuid.UUID) ([]*switchyard.Attempt, error)
+
+	// The rest of the Meshes API surface (params in params_api.go).
+
+	// WorkspaceUpdate replaces a workspace's name and description and returns it; ErrConflict if
+	// the name is taken in the organization.
+	WorkspaceUpdate(ctx context.Context, p WorkspaceUpdateParams) (*switchyard.Workspace, error)
+
+	// ConnectionList lists the organization's connections (or one workspace's), newest first.
+	ConnectionList(ctx context.Context, p ConnectionListParams) (*Page[*switchyard.Connection], error)
+	// ConnectionUpdate replaces a connection's name, metadata and hidden flag, reactivates it,
+	// and returns it.
+	ConnectionUpdate(ctx context.Context, p ConnectionUpdateParams) (*switchyard.Connection, error)
+	// ConnectionDelete deletes a connection with its rules and stored mappings, and cancels its
+	// unfinished deliveries, in one transaction. Without Force it returns ErrConflict when the
+	// connection has an active rule. It returns the deleted connection.
+	ConnectionDelete(ctx context.Context, p ConnectionDeleteParams) (*switchyard.Connection, error)
+
+	// RuleList lists the organization's rules (or one workspace's), newest first, filtered.
+	RuleList(ctx context.Context, p RuleListParams) (*Page[*switchyard.Rule], error)
+	// RuleDelete deletes a rule and cancels its unfinished deliveries in one transaction, and
+	// returns the deleted rule.
+	RuleDelete(ctx context.Context, p RuleDeleteParams) (*switchyard.Rule, error)
+
+	// CatalogList returns a workspace's event types or resources, by key.
+	CatalogList(ctx context.Context, p CatalogListParams) ([]*switchyard.CatalogEntry, error)
+
+	// MappingGet returns the latest stored version of a connection's default mapping;
+	// ErrNotFound when none was saved (or the connection is another organization's).
+	MappingGet(ctx context.Context, p MappingGetParams) (*switchyard.Mapping, error)
+	// MappingSave stores a new version of a connection's default mapping and returns it.
+	// ErrConflict when ExpectedVersion or MappingID is set and does not match the latest
+	// version, or when a concurrent save took the version; ErrNotFound for an unknown connection.
+	MappingSave(ctx context.Context, p MappingSaveParams) (*switchyard.Mapping, error)
+
+	// EventList lists the organization's events (or one workspace's), newest first, filtered.
+	EventList(ctx context.Context, p EventListParams) (*Page[*switchyard.Event], error)
+	// EventInsertBatch does what EventInsert does for each event, all in one transaction: all
+	// are stored or none. It returns each event's deliveries, in input order.
+	EventInsertBatch(ctx context.Context, p EventInsertBatchParams) ([][]*switchyard.Delivery, error)
+	// EventCancel cancels every unfinished delivery of an event and returns the event with its
+	// status re-derived.
+	EventCancel(ctx context.Context, p EventCancelParams) (*switchyard.Event, error)
+
+	// DeliveryListByEvents returns the deliveries of several events, oldest first.
+	DeliveryListByEvents(ctx context.Context, p DeliveryListByEventsParams) ([]*switchyard.Delivery, error)
+	// DeliveryGet returns the delivery of one event through one rule.
+	DeliveryGet(ctx context.Context, p DeliveryGetParams) (*switchyard.Delivery, error)
+	// DeliveryRetry makes a failed, canceled or later-scheduled delivery due now (pending) and
+	// re-derives its event. ErrConflict when the delivery completed; ErrTooEarly when it is in
+	// flight or already due within ImminentWithin.
+	DeliveryRetry(ctx context.Context, p DeliveryRetryParams) (*switchyard.Delivery, error)
+	// DeliveryCancel cancels an unfinished delivery and re-derives its event; ErrConflict when
+	// it already finished. An attempt in flight finishes, but its outcome no longer changes the
+	// delivery (its recorder gets ErrLeaseLost).
+	DeliveryCancel(ctx context.Context, p DeliveryCancelParams) (*switchyard.Delivery, error)
+
+	// AttemptList lists one delivery's attempts, newest first.
+	AttemptList(ctx context.Context, p AttemptListParams) (*Page[*switchyard.Attempt], error)
+	// AttemptGet returns one attempt of one delivery.
+	AttemptGet(ctx context.Context, p AttemptGetParams) (*switchyard.Attempt, error)
 }
 
 // BootstrapParams holds the records Bootstrap creates on an empty store.
@@ -136,7 +213,12 @@ type EventGetParams struct {
 type DeliveryClaimParams struct {
 	Now        time.Time
 	LeaseUntil time.Time
-	Limit      int
+	// Limit is the most deliveries to claim.
+	Limit int
+	// PerConnection is the most deliveries of any one connection to claim (0: no cap).
+	PerConnection int
+	// Exclude lists connections whose deliveries must not be claimed now.
+	Exclude []uuid.UUID
 }
 
 // Claimed is a leased delivery with everything needed to attempt it.
@@ -170,4 +252,42 @@ type ConnectionDeactivateParams struct {
 	ConnectionID uuid.UUID
 	Reason       string
 	Now          time.Time
+}
+
+// ClaimRef identifies one claim: a delivery and the lease it was claimed with.
+type ClaimRef struct {
+	DeliveryID uuid.UUID
+	LeaseUntil time.Time
+}
+
+// DeliveryReleaseParams hands claims back.
+type DeliveryReleaseParams struct {
+	Claims []ClaimRef
+	DueAt  time.Time
+	Now    time.Time
+}
+
+// DeliveryDeferParams defers one connection's waiting deliveries.
+type DeliveryDeferParams struct {
+	ConnectionID uuid.UUID
+	Until        time.Time
+	Now          time.Time
+}
+
+// DeliveryQueueStatsParams asks for queue statistics as of Now.
+type DeliveryQueueStatsParams struct {
+	Now time.Time
+}
+
+// QueueStats describes the due, unclaimed deliveries.
+type QueueStats struct {
+	Due int
+	// OldestDue is the earliest due time among them, nil when there are none.
+	OldestDue *time.Time
+}
+
+// EventDeleteBeforeParams selects finished events to delete.
+type EventDeleteBeforeParams struct {
+	Before time.Time
+	Limit  int
 }

@@ -38,11 +38,28 @@ func scanEvent(s scanner, withPayload bool) (*switchyard.Event, error) {
 	return &e, nil
 }
 
-// EventInsert stores an event and its deliveries in one transaction.
+// EventInsert stores an event and its deliveries in one transaction, and catalogues the event's
+// name and resource in its workspace.
 func (db *DB) EventInsert(ctx context.Context, p store.EventInsertParams) ([]*switchyard.Delivery, error) {
-	e := p.Event
 	var deliveries []*switchyard.Delivery
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if deliveries, err = db.insertEvent(ctx, tx, p.Event); err != nil {
+			return err
+		}
+		return db.catalogue(ctx, tx, []*switchyard.Event{p.Event})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return deliveries, nil
+}
+
+// insertEvent routes an event to its workspace's matching rules and inserts it with one pending
+// delivery per rule, inside tx.
+func (db *DB) insertEvent(ctx context.Context, tx *sql.Tx, e *switchyard.Event) ([]*switchyard.Delivery, error) {
+	var deliveries []*switchyard.Delivery
+	err := func() error {
 		// Routing: the workspace's active rules for this event name whose resource and resource id
 		// are unset or equal to the event's, on active connections.
 		rows, err := tx.QueryContext(ctx, `
@@ -93,7 +110,7 @@ func (db *DB) EventInsert(ctx context.Context, p store.EventInsertParams) ([]*sw
 			}
 		}
 		return nil
-	})
+	}()
 	if err != nil {
 		return nil, err
 	}
@@ -167,15 +184,42 @@ func collect[T any](rows *sql.Rows, scan func(scanner) (T, error), what string) 
 	return out, nil
 }
 
-// DeliveryClaim leases due deliveries and loads what attempting them needs.
+// DeliveryClaim leases due deliveries fairly and loads what attempting them needs.
+//
+// Fairness: among the oldest due candidates it takes each connection's oldest delivery first,
+// then each connection's second, and so on (ROW_NUMBER per connection), at most PerConnection
+// from any one connection, and never from the Exclude list (connections that are saturated,
+// paused or open-circuited on this node). The candidate window is bounded so that a claim costs
+// the same however large the backlog is.
 func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([]*store.Claimed, error) {
 	lease, now := micros(p.LeaseUntil), micros(p.Now)
+	perConn := p.PerConnection
+	if perConn <= 0 {
+		perConn = p.Limit
+	}
+	window := max(p.Limit*8, 256)
+	args := []any{lease, now, p.Limit, window, perConn}
+	exclude := ""
+	if len(p.Exclude) > 0 {
+		exclude = " AND connection_id NOT IN (" + placeholders(len(args)+1, len(p.Exclude)) + ")"
+		for _, id := range p.Exclude {
+			args = append(args, id)
+		}
+	}
+	// The ids to take. On PostgreSQL they are then locked with SKIP LOCKED, re-checking that
+	// each is still due, so concurrent claimers on other nodes never take the same row.
+	ids := db.d.lockDue(`
+		SELECT id FROM (
+			SELECT id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY connection_id ORDER BY next_attempt_at, id) AS rn
+			FROM (SELECT id, connection_id, next_attempt_at FROM deliveries
+			      WHERE next_attempt_at <= $2` + exclude + ` ORDER BY next_attempt_at LIMIT $4) candidates
+		) ranked WHERE rn <= $5 ORDER BY rn, next_attempt_at LIMIT $3`)
 	var claimed []*store.Claimed
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `
 			UPDATE deliveries SET status = 'processing', next_attempt_at = $1, started_at = COALESCE(started_at, $2), updated_at = $2
-			WHERE id IN (SELECT id FROM deliveries WHERE next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $3`+db.d.skipLocked+`)
-			RETURNING `+deliveryCols, lease, now, p.Limit)
+			WHERE id IN (`+ids+`) AND next_attempt_at <= $2
+			RETURNING `+deliveryCols, args...)
 		if err != nil {
 			return fmt.Errorf("claiming deliveries: %w", err)
 		}
@@ -240,49 +284,75 @@ func loadByIDs[T any](ctx context.Context, tx *sql.Tx, query string, args []any,
 	return nil
 }
 
-// DeliveryRecord stores the outcome of a claimed delivery and updates its event.
+// DeliveryRecord stores the outcome of one claimed delivery and updates its event.
 func (db *DB) DeliveryRecord(ctx context.Context, p store.DeliveryRecordParams) error {
+	errs, err := db.DeliveryRecordBatch(ctx, []store.DeliveryRecordParams{p})
+	if err != nil {
+		return err
+	}
+	return errs[0]
+}
+
+// DeliveryRecordBatch stores many outcomes in one transaction (a group commit): each attempt,
+// each delivery's new state while its lease holds, and each touched event's derived status.
+func (db *DB) DeliveryRecordBatch(ctx context.Context, ps []store.DeliveryRecordParams) ([]error, error) {
+	errs := make([]error, len(ps))
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		touched := map[uuid.UUID]int64{}
+		for i, p := range ps {
+			errs[i] = nil
+			held, err := db.recordOne(ctx, tx, &p)
+			if err != nil {
+				return err
+			}
+			if !held {
+				errs[i] = store.ErrLeaseLost
+				continue
+			}
+			touched[p.EventID] = max(touched[p.EventID], micros(p.Now))
+		}
+		for id, now := range touched {
+			if err := db.refreshEvent(ctx, tx, id, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return errs, nil
+}
+
+// recordOne records one outcome and reports whether the lease still held.
+func (db *DB) recordOne(ctx context.Context, tx *sql.Tx, p *store.DeliveryRecordParams) (bool, error) {
 	now := micros(p.Now)
 	var completedAt any
 	if p.Status.Terminal() {
 		completedAt = now
 	}
 	inc := 0
-	if p.Attempt != nil {
+	if a := p.Attempt; a != nil {
 		inc = 1
+		// The attempt happened whatever became of the lease: record it.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (id, delivery_id, event_id, number, started_at, completed_at, outcome, http_status, message, response_excerpt)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			a.ID, a.DeliveryID, a.EventID, a.Number, micros(a.StartedAt), micros(a.CompletedAt), a.Outcome, a.HTTPStatus,
+			a.Message, a.ResponseExcerpt); err != nil {
+			return false, db.insertErr("attempt", err)
+		}
 	}
-	lost := false
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		if a := p.Attempt; a != nil {
-			// The attempt happened whatever became of the lease: record it.
-			if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (id, delivery_id, event_id, number, started_at, completed_at, outcome, http_status, message, response_excerpt)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-				a.ID, a.DeliveryID, a.EventID, a.Number, micros(a.StartedAt), micros(a.CompletedAt), a.Outcome, a.HTTPStatus,
-				a.Message, a.ResponseExcerpt); err != nil {
-				return db.insertErr("attempt", err)
-			}
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = $1, next_attempt_at = $2, attempt_count = attempt_count + $3,
-			last_error = $4, completed_at = $5, updated_at = $6 WHERE id = $7 AND next_attempt_at = $8`,
-			p.Status, nullMicros(p.NextAttemptAt), inc, p.LastError, completedAt, now, p.DeliveryID, micros(p.LeaseUntil))
-		if err != nil {
-			return fmt.Errorf("recording delivery: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("recording delivery: %w", err)
-		} else if n == 0 {
-			lost = true
-			return nil
-		}
-		return db.refreshEvent(ctx, tx, p.EventID, now)
-	})
+	res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = $1, next_attempt_at = $2, attempt_count = attempt_count + $3,
+		last_error = $4, completed_at = $5, updated_at = $6 WHERE id = $7 AND next_attempt_at = $8`,
+		p.Status, nullMicros(p.NextAttemptAt), inc, p.LastError, completedAt, now, p.DeliveryID, micros(p.LeaseUntil))
 	if err != nil {
-		return err
+		return false, fmt.Errorf("recording delivery: %w", err)
 	}
-	if lost {
-		return store.ErrLeaseLost
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("recording delivery: %w", err)
 	}
-	return nil
+	return n == 1, nil
 }
 
 // refreshEvent derives an event's status and counters from its deliveries.

@@ -14,9 +14,11 @@ import (
 )
 
 var postgresDialect = dialect{
-	name:       "postgres",
-	goose:      goose.DialectPostgres,
-	skipLocked: " FOR UPDATE SKIP LOCKED",
+	name:  "postgres",
+	goose: goose.DialectPostgres,
+	lockDue: func(ids string) string {
+		return `SELECT id FROM deliveries WHERE id IN (` + ids + `) AND next_attempt_at <= $2 FOR UPDATE SKIP LOCKED`
+	},
 	isUniqueViolation: func(err error) bool {
 		var e *pgconn.PgError
 		return errors.As(err, &e) && e.Code == "23505"

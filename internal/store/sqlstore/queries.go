@@ -173,38 +173,9 @@ func (db *DB) WorkspaceList(ctx context.Context, p store.ListParams) (*store.Pag
 // listPage reads one newest-first page of table where scopeCol = scope.
 func listPage[T any](ctx context.Context, db *DB, p store.ListParams, table, cols, scopeCol string, scope uuid.UUID,
 	scan func(scanner) (T, error), key func(T) (time.Time, uuid.UUID)) (*store.Page[T], error) {
-	q := `SELECT ` + cols + ` FROM ` + table + ` WHERE ` + scopeCol + ` = $1`
-	args := []any{scope}
-	if p.Cursor != "" {
-		c, err := decodeCursor(p.Cursor)
-		if err != nil {
-			return nil, err
-		}
-		q += ` AND (created_at < $2 OR (created_at = $2 AND id < $3))`
-		args = append(args, c.createdAt, c.id)
-	}
-	q += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT %d`, p.Limit+1)
-	rows, err := db.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("listing %s: %w", table, err)
-	}
-	defer rows.Close()
-	page := &store.Page[T]{}
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing %s: %w", table, err)
-		}
-		page.Records = append(page.Records, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing %s: %w", table, err)
-	}
-	if len(page.Records) > p.Limit {
-		page.Records = page.Records[:p.Limit]
-		page.NextCursor = encodeCursor(key(page.Records[p.Limit-1]))
-	}
-	return page, nil
+	var w where
+	w.eq(scopeCol, scope)
+	return listWhere(ctx, db, table, cols, "created_at", w, p, scan, key)
 }
 
 // --- connections ---

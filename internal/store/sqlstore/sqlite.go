@@ -13,8 +13,9 @@ import (
 )
 
 var sqliteDialect = dialect{
-	name:  "sqlite",
-	goose: goose.DialectSQLite3,
+	name:    "sqlite",
+	goose:   goose.DialectSQLite3,
+	lockDue: func(ids string) string { return ids },
 	isUniqueViolation: func(err error) bool {
 		var e *sqlite.Error
 		return errors.As(err, &e) &&

@@ -27,8 +27,10 @@ var migrations embed.FS
 type dialect struct {
 	name  string
 	goose goose.Dialect
-	// skipLocked is appended to the claim sub-select (PostgreSQL: FOR UPDATE SKIP LOCKED).
-	skipLocked string
+	// lockDue wraps a query selecting due delivery ids ($2 is now) so that the rows are locked
+	// for the claiming transaction (PostgreSQL: FOR UPDATE SKIP LOCKED, re-checking dueness).
+	// SQLite has one writer, so the query stands as it is.
+	lockDue func(ids string) string
 	// isUniqueViolation recognises the driver's unique-constraint error.
 	isUniqueViolation func(error) bool
 	// sessionLocker serialises migrations across processes, nil where the database does.

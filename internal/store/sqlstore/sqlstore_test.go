@@ -13,14 +13,17 @@ import (
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
-		storetest.Run(t, func(t *testing.T) store.Store {
+		open := func(t *testing.T) store.Store {
 			db, err := sqlstore.Open(context.Background(), d.NewURL(t))
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { db.Close() })
 			return db
-		})
+		}
+		storetest.Run(t, open)
+		storetest.RunEngine(t, open)
+		storetest.RunAPI(t, open)
 	})
 }
 

@@ -1,0 +1,206 @@
+package delivery
+
+import (
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/time/rate"
+
+	"github.com/switchyardhq/switchyard/internal/destination"
+	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+)
+
+// Breaker states.
+type breakerState int
+
+const (
+	closed breakerState = iota
+	halfOpen
+	open
+)
+
+// conn is this node's view of one connection: what is in flight, how much it may take, and
+// whether it is healthy. It is only touched under controller.mu.
+type conn struct {
+	id       uuid.UUID
+	version  time.Time // the connection's UpdatedAt its settings were read from
+	inflight int
+	// max is the connection's concurrency ceiling; limit the current, adaptive one (AIMD:
+	// halved on 429, grown by 1/limit per success).
+	max      int
+	limit    float64
+	limiter  *rate.Limiter // nil: no rate limit
+	pausedTo time.Time     // after a 429: no new attempts before this
+	schedule []time.Duration
+
+	state    breakerState
+	failures int           // consecutive failures while closed
+	openTo   time.Time     // open: no attempts before this; then half-open
+	cooldown time.Duration // the current open period; doubles on a failed probe
+}
+
+// breakerConfig sets the circuit breaker.
+type breakerConfig struct {
+	threshold   int           // consecutive failures that open the circuit
+	cooldown    time.Duration // first open period
+	maxCooldown time.Duration
+}
+
+// controller decides, per connection, whether another attempt may start now: concurrency,
+// rate limit, 429 pauses and the circuit breaker. It keeps fairness and isolation local and
+// cheap; the store keeps the durable state.
+type controller struct {
+	mu       sync.Mutex
+	conns    map[uuid.UUID]*conn
+	defMax   int
+	schedule []time.Duration
+	breaker  breakerConfig
+	metrics  *metrics.Metrics
+}
+
+func newController(defMax int, schedule []time.Duration, b breakerConfig, m *metrics.Metrics) *controller {
+	return &controller{conns: map[uuid.UUID]*conn{}, defMax: defMax, schedule: schedule, breaker: b, metrics: m}
+}
+
+// get returns the state of c, (re)reading its settings when the connection changed.
+func (ctl *controller) get(c *switchyard.Connection) *conn {
+	st := ctl.conns[c.ID]
+	if st == nil {
+		st = &conn{id: c.ID, cooldown: ctl.breaker.cooldown}
+		ctl.conns[c.ID] = st
+	}
+	if !st.version.Equal(c.UpdatedAt) || st.max == 0 {
+		st.version = c.UpdatedAt
+		st.max = ctl.defMax
+		if v, ok := c.Metadata[destination.KeyMaxConcurrency].(float64); ok && v >= 1 {
+			st.max = int(v)
+		}
+		st.limit = float64(st.max)
+		st.limiter = nil
+		if v, ok := c.Metadata[destination.KeyRateLimitPerSecond].(float64); ok && v > 0 {
+			st.limiter = rate.NewLimiter(rate.Limit(v), max(1, int(v)))
+		}
+		st.schedule = ctl.schedule
+		if v, ok := c.Metadata[destination.KeyRetrySchedule].(string); ok && v != "" {
+			if s, err := destination.ParseRetrySchedule(v); err == nil {
+				st.schedule = s
+			}
+		}
+	}
+	return st
+}
+
+// blocked lists the connections that may not start an attempt now, for the claim to skip.
+func (ctl *controller) blocked(now time.Time) []uuid.UUID {
+	ctl.mu.Lock()
+	defer ctl.mu.Unlock()
+	var ids []uuid.UUID
+	for id, st := range ctl.conns {
+		if !st.available(now) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// available reports whether one more attempt may start now.
+func (st *conn) available(now time.Time) bool {
+	switch {
+	case now.Before(st.pausedTo):
+		return false
+	case st.state == open && now.Before(st.openTo):
+		return false
+	case st.state == open || st.state == halfOpen:
+		return st.inflight == 0 // one probe at a time
+	case float64(st.inflight) >= st.limit:
+		return false
+	case st.limiter != nil && st.limiter.TokensAt(now) < 1:
+		return false
+	}
+	return true
+}
+
+// acquire takes a slot for an attempt on c, or reports that it may not start now.
+func (ctl *controller) acquire(c *switchyard.Connection, now time.Time) bool {
+	ctl.mu.Lock()
+	defer ctl.mu.Unlock()
+	st := ctl.get(c)
+	if !st.available(now) {
+		return false
+	}
+	if st.state == open {
+		st.state = halfOpen // the cool-down is over: this attempt is the probe
+		ctl.metrics.Circuit(st.id.String(), metrics.CircuitHalfOpen)
+	}
+	if st.limiter != nil && !st.limiter.AllowN(now, 1) {
+		return false
+	}
+	st.inflight++
+	return true
+}
+
+// scheduleOf returns the retry schedule of a connection.
+func (ctl *controller) scheduleOf(c *switchyard.Connection) []time.Duration {
+	ctl.mu.Lock()
+	defer ctl.mu.Unlock()
+	return ctl.get(c).schedule
+}
+
+// breakerFailure reports whether an outcome says the destination is unhealthy (as opposed to
+// refusing one request).
+func breakerFailure(o switchyard.Outcome) bool {
+	switch o {
+	case switchyard.OutcomeTimeout, switchyard.OutcomeNetworkError, switchyard.OutcomeRejectedServerError,
+		switchyard.OutcomeDestinationTimeout:
+		return true
+	}
+	return false
+}
+
+// release returns the slot of a finished attempt and learns from its outcome. It returns the
+// time until which the connection's waiting deliveries should be deferred (zero for none): set
+// when the circuit opens.
+func (ctl *controller) release(id uuid.UUID, outcome switchyard.Outcome, attempted bool, retryAfter time.Duration, now time.Time) time.Time {
+	ctl.mu.Lock()
+	defer ctl.mu.Unlock()
+	st := ctl.conns[id]
+	if st == nil {
+		return time.Time{}
+	}
+	st.inflight--
+	if !attempted {
+		if st.state == halfOpen {
+			st.state = open // the probe never ran: probe again at once
+		}
+		return time.Time{}
+	}
+	switch {
+	case outcome == switchyard.OutcomeRateLimited:
+		// Adaptive slow-down: halve the concurrency and pause new attempts for what the
+		// destination asked (at least a second, at most a minute).
+		st.limit = max(1, st.limit/2)
+		st.pausedTo = now.Add(min(max(retryAfter, time.Second), time.Minute))
+	case breakerFailure(outcome):
+		st.failures++
+		if st.state == halfOpen {
+			st.cooldown = min(st.cooldown*2, ctl.breaker.maxCooldown)
+		}
+		if st.state == halfOpen || st.failures >= ctl.breaker.threshold {
+			st.state, st.openTo = open, now.Add(st.cooldown)
+			ctl.metrics.Circuit(st.id.String(), metrics.CircuitOpen)
+			return st.openTo
+		}
+	default:
+		// The destination answered (delivered, or refused this one request): it is healthy.
+		if st.state != closed {
+			ctl.metrics.Circuit(st.id.String(), metrics.CircuitClosed)
+		}
+		st.state, st.failures, st.cooldown = closed, 0, ctl.breaker.cooldown
+		if outcome == switchyard.OutcomeDelivered {
+			st.limit = min(float64(st.max), st.limit+1/st.limit)
+		}
+	}
+	return time.Time{}
+}

@@ -1,0 +1,175 @@
+package delivery
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/switchyardhq/switchyard/internal/destination"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+)
+
+var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+func testConn(meta map[string]any) *switchyard.Connection {
+	return &switchyard.Connection{ID: uuid.New(), Metadata: meta, UpdatedAt: t0, Active: true}
+}
+
+func newTestController() *controller {
+	return newController(4, DefaultSchedule, breakerConfig{threshold: 3, cooldown: time.Second, maxCooldown: 4 * time.Second}, nil)
+}
+
+func TestControllerConcurrency(t *testing.T) {
+	t.Parallel()
+	ctl := newTestController()
+	c := testConn(map[string]any{destination.KeyMaxConcurrency: 2.0})
+	if !ctl.acquire(c, t0) || !ctl.acquire(c, t0) {
+		t.Fatal("could not take the connection's two slots")
+	}
+	if ctl.acquire(c, t0) {
+		t.Fatal("took a third slot over max_concurrency 2")
+	}
+	if b := ctl.blocked(t0); len(b) != 1 || b[0] != c.ID {
+		t.Fatalf("blocked = %v, want the saturated connection", b)
+	}
+	ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, t0)
+	if len(ctl.blocked(t0)) != 0 || !ctl.acquire(c, t0) {
+		t.Fatal("a released slot was not available again")
+	}
+	other := testConn(nil)
+	for range 4 {
+		if !ctl.acquire(other, t0) {
+			t.Fatal("the server default of 4 did not apply")
+		}
+	}
+	if ctl.acquire(other, t0) {
+		t.Fatal("took a fifth slot over the default of 4")
+	}
+}
+
+func TestControllerSlowsDownOn429(t *testing.T) {
+	t.Parallel()
+	ctl := newTestController()
+	c := testConn(map[string]any{destination.KeyMaxConcurrency: 8.0})
+	ctl.acquire(c, t0)
+	ctl.release(c.ID, switchyard.OutcomeRateLimited, true, 3*time.Second, t0)
+	if ctl.acquire(c, t0.Add(2*time.Second)) {
+		t.Fatal("started an attempt during the 429 pause")
+	}
+	after := t0.Add(3 * time.Second)
+	n := 0
+	for ctl.acquire(c, after) {
+		n++
+	}
+	if n != 4 {
+		t.Fatalf("after a 429, %d slots; want the limit halved from 8 to 4", n)
+	}
+	// Successes grow the limit back, one step at a time.
+	for range 4 {
+		ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, after)
+	}
+	if got := ctl.conns[c.ID].limit; got <= 4 || got > 8 {
+		t.Fatalf("limit after four successes = %v, want between 4 and 8", got)
+	}
+}
+
+func TestControllerRateLimit(t *testing.T) {
+	t.Parallel()
+	ctl := newTestController()
+	c := testConn(map[string]any{destination.KeyRateLimitPerSecond: 2.0, destination.KeyMaxConcurrency: 100.0})
+	n := 0
+	for ctl.acquire(c, t0) {
+		n++
+		ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, t0)
+	}
+	if n != 2 {
+		t.Fatalf("%d attempts in the same instant, want the burst of 2", n)
+	}
+	if !ctl.acquire(c, t0.Add(500*time.Millisecond)) {
+		t.Fatal("no token after half a second at 2/s")
+	}
+}
+
+func TestControllerCircuitBreaker(t *testing.T) {
+	t.Parallel()
+	ctl := newTestController()
+	c := testConn(nil)
+	fail := func(at time.Time) time.Time {
+		t.Helper()
+		if !ctl.acquire(c, at) {
+			t.Fatalf("could not start an attempt at %v", at.Sub(t0))
+		}
+		return ctl.release(c.ID, switchyard.OutcomeTimeout, true, 0, at)
+	}
+	if !fail(t0).IsZero() || !fail(t0).IsZero() {
+		t.Fatal("the circuit opened before the threshold")
+	}
+	// A refused request shows the destination answering: it resets the count of failures.
+	ctl.acquire(c, t0)
+	ctl.release(c.ID, switchyard.OutcomeRejectedClientError, true, 0, t0)
+	fail(t0)
+	fail(t0)
+	until := fail(t0)
+	if !until.Equal(t0.Add(time.Second)) {
+		t.Fatalf("third consecutive failure: defer until %v, want the 1 s cool-down", until)
+	}
+	if ctl.acquire(c, t0.Add(500*time.Millisecond)) {
+		t.Fatal("attempt allowed while the circuit is open")
+	}
+	probeAt := t0.Add(time.Second)
+	if !ctl.acquire(c, probeAt) {
+		t.Fatal("no probe after the cool-down")
+	}
+	if ctl.acquire(c, probeAt) {
+		t.Fatal("a second attempt while the probe is in flight")
+	}
+	until = ctl.release(c.ID, switchyard.OutcomeNetworkError, true, 0, probeAt)
+	if !until.Equal(probeAt.Add(2 * time.Second)) {
+		t.Fatalf("failed probe: defer until %v, want the doubled 2 s cool-down", until.Sub(probeAt))
+	}
+	probeAt = probeAt.Add(2 * time.Second)
+	if !ctl.acquire(c, probeAt) {
+		t.Fatal("no second probe")
+	}
+	ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, probeAt)
+	for range 4 {
+		if !ctl.acquire(c, probeAt) {
+			t.Fatal("the closed circuit did not give back the full concurrency")
+		}
+	}
+	if st := ctl.conns[c.ID]; st.state != closed || st.cooldown != time.Second {
+		t.Fatalf("after a good probe: state %v cooldown %v, want closed and reset", st.state, st.cooldown)
+	}
+}
+
+func TestControllerReadsNewSettings(t *testing.T) {
+	t.Parallel()
+	ctl := newTestController()
+	c := testConn(map[string]any{destination.KeyRetrySchedule: "1s,2s"})
+	if s := ctl.scheduleOf(c); len(s) != 2 || s[1] != 2*time.Second {
+		t.Fatalf("schedule %v, want the connection's", s)
+	}
+	c.Metadata = map[string]any{}
+	c.UpdatedAt = t0.Add(time.Minute)
+	if s := ctl.scheduleOf(c); len(s) != len(DefaultSchedule) {
+		t.Fatalf("after the connection changed, schedule %v, want the default", s)
+	}
+}
+
+func TestRetryDelay(t *testing.T) {
+	t.Parallel()
+	s := []time.Duration{10 * time.Second, time.Minute}
+	if d, ok := retryDelay(s, 1, 0); !ok || d < 9*time.Second || d > 11*time.Second {
+		t.Fatalf("after attempt 1: %v %v, want 10 s ± 10 %%", d, ok)
+	}
+	if d, ok := retryDelay(s, 2, 5*time.Second); !ok || d != 5*time.Second {
+		t.Fatalf("Retry-After 5 s: %v %v", d, ok)
+	}
+	if d, _ := retryDelay(s, 2, 5*time.Hour); d != MaxRetryAfter {
+		t.Fatalf("Retry-After 5 h: %v, want the cap %v", d, MaxRetryAfter)
+	}
+	if _, ok := retryDelay(s, 3, 0); ok {
+		t.Fatal("a retry after the schedule is spent")
+	}
+}

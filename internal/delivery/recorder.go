@@ -1,0 +1,87 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/store"
+)
+
+// recorder writes delivery outcomes in batches: whatever has queued up while the previous
+// transaction ran goes into the next one (a group commit). On SQLite, whose one writer is the
+// bottleneck, this turns thousands of small transactions a second into a few larger ones.
+type recorder struct {
+	store    store.Store
+	log      *slog.Logger
+	in       chan store.DeliveryRecordParams
+	done     chan struct{}
+	maxBatch int
+}
+
+func newRecorder(s store.Store, log *slog.Logger, maxBatch int) *recorder {
+	r := &recorder{store: s, log: log, in: make(chan store.DeliveryRecordParams, maxBatch*4),
+		done: make(chan struct{}), maxBatch: maxBatch}
+	go r.run()
+	return r
+}
+
+// add queues one outcome. It blocks only while the queue is full, which slows the workers down
+// to what the database can take.
+func (r *recorder) add(p store.DeliveryRecordParams) { r.in <- p }
+
+// close writes everything queued and stops.
+func (r *recorder) close() {
+	close(r.in)
+	<-r.done
+}
+
+func (r *recorder) run() {
+	defer close(r.done)
+	batch := make([]store.DeliveryRecordParams, 0, r.maxBatch)
+	for first := range r.in {
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < r.maxBatch {
+			select {
+			case p, ok := <-r.in:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, p)
+			default:
+				break fill
+			}
+		}
+		r.write(batch)
+	}
+}
+
+// write stores one batch, trying again briefly if the database fails. Should it keep failing,
+// the outcomes are dropped: the leases expire and the deliveries are attempted again — at
+// least once, never lost.
+func (r *recorder) write(batch []store.DeliveryRecordParams) {
+	var (
+		errs []error
+		err  error
+	)
+	for try, wait := 0, 50*time.Millisecond; try < 5; try, wait = try+1, wait*3 {
+		if errs, err = r.store.DeliveryRecordBatch(context.Background(), batch); err == nil {
+			break
+		}
+		r.log.Error("recording delivery outcomes", slog.Int("batch", len(batch)), slog.Any("error", err))
+		time.Sleep(wait)
+	}
+	if err != nil {
+		r.log.Error("giving up on recording delivery outcomes; their leases will expire and they will be retried",
+			slog.Int("batch", len(batch)))
+		return
+	}
+	for i, e := range errs {
+		if errors.Is(e, store.ErrLeaseLost) {
+			r.log.Warn("delivery lease expired or was revoked before its outcome was recorded",
+				slog.String("delivery_id", batch[i].DeliveryID.String()))
+		}
+	}
+}

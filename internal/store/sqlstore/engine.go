@@ -1,0 +1,79 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/switchyardhq/switchyard/internal/store"
+)
+
+// DeliveryRelease gives claimed deliveries back without an attempt: they become due at DueAt
+// and keep their previous status (pending before any attempt, retrying after).
+func (db *DB) DeliveryRelease(ctx context.Context, p store.DeliveryReleaseParams) error {
+	if len(p.Claims) == 0 {
+		return nil
+	}
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		for _, c := range p.Claims {
+			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = $1, updated_at = $2,
+				status = CASE WHEN attempt_count = 0 THEN 'pending' ELSE 'retrying' END
+				WHERE id = $3 AND next_attempt_at = $4 AND status = 'processing'`,
+				micros(p.DueAt), micros(p.Now), c.DeliveryID, micros(c.LeaseUntil)); err != nil {
+				return fmt.Errorf("releasing delivery: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// DeliveryDefer moves a connection's waiting deliveries that are due before Until to Until,
+// without touching attempts: the circuit breaker and 429 pauses use it.
+func (db *DB) DeliveryDefer(ctx context.Context, p store.DeliveryDeferParams) (int, error) {
+	res, err := db.w.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = $1, updated_at = $2
+		WHERE connection_id = $3 AND status IN ('pending', 'retrying') AND next_attempt_at < $1`,
+		micros(p.Until), micros(p.Now), p.ConnectionID)
+	if err != nil {
+		return 0, fmt.Errorf("deferring deliveries: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// DeliveryQueueStats counts the deliveries due now that no one holds, and finds the oldest due
+// time among them.
+func (db *DB) DeliveryQueueStats(ctx context.Context, p store.DeliveryQueueStatsParams) (*store.QueueStats, error) {
+	var (
+		n      int
+		oldest sql.NullInt64
+	)
+	if err := db.r.QueryRowContext(ctx, `SELECT COUNT(*), MIN(next_attempt_at) FROM deliveries
+		WHERE next_attempt_at <= $1 AND status <> 'processing'`, micros(p.Now)).Scan(&n, &oldest); err != nil {
+		return nil, fmt.Errorf("reading queue stats: %w", err)
+	}
+	return &store.QueueStats{Due: n, OldestDue: timePtr(oldest)}, nil
+}
+
+// EventDeleteBefore deletes up to Limit finished events created before Before, with their
+// deliveries and attempts, and returns how many it deleted. Small batches keep each write
+// transaction short, so ingestion is never blocked for long.
+func (db *DB) EventDeleteBefore(ctx context.Context, p store.EventDeleteBeforeParams) (int, error) {
+	var n int
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		where := `SELECT id FROM events WHERE created_at < $1 AND status IN ('completed', 'failed', 'canceled') ORDER BY created_at LIMIT $2`
+		if _, err := tx.ExecContext(ctx, `DELETE FROM attempts WHERE event_id IN (`+where+`)`, micros(p.Before), p.Limit); err != nil {
+			return fmt.Errorf("deleting attempts: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE event_id IN (`+where+`)`, micros(p.Before), p.Limit); err != nil {
+			return fmt.Errorf("deleting deliveries: %w", err)
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE id IN (`+where+`)`, micros(p.Before), p.Limit)
+		if err != nil {
+			return fmt.Errorf("deleting events: %w", err)
+		}
+		rows, err := res.RowsAffected()
+		n = int(rows)
+		return err
+	})
+	return n, err
+}

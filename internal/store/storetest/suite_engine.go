@@ -1,0 +1,190 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/switchyardhq/switchyard/internal/store"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+)
+
+// RunEngine is the conformance suite for what the delivery engine needs beyond Run: fair
+// claims, batched records, releases, deferrals, queue statistics and retention.
+func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
+	t.Run("Claims take every connection's oldest delivery before any connection's second", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		tn := NewTenant(t, s)
+		ctx := context.Background()
+		busy, quiet := tn.Connection, NewConnection(tn.Workspace)
+		if err := s.ConnectionInsert(ctx, quiet); err != nil {
+			t.Fatal(err)
+		}
+		NewRule(t, s, tn, RuleOpts{Event: "busy", Connection: busy})
+		NewRule(t, s, tn, RuleOpts{Event: "quiet", Connection: quiet})
+		for i := range 20 {
+			NewEvent(t, s, tn, EventOpts{Name: "busy", CreatedAt: T0.Add(time.Duration(i) * time.Millisecond)})
+		}
+		NewEvent(t, s, tn, EventOpts{Name: "quiet", CreatedAt: T0.Add(time.Second)})
+		now := T0.Add(time.Minute)
+		cs, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 4, PerConnection: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		perConn := map[uuid.UUID]int{}
+		for _, c := range cs {
+			perConn[c.Delivery.ConnectionID]++
+		}
+		if len(cs) != 4 || perConn[quiet.ID] != 1 || perConn[busy.ID] != 3 {
+			t.Fatalf("claimed %d: %v; want the quiet connection's one and 3 of the busy one's", len(cs), perConn)
+		}
+		excluded, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10, Exclude: []uuid.UUID{busy.ID}})
+		if err != nil || len(excluded) != 0 {
+			t.Fatalf("claimed %d deliveries of an excluded connection (err %v)", len(excluded), err)
+		}
+	})
+
+	t.Run("A batch of records is applied per record, refusing lost leases", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		tn := NewTenant(t, s)
+		ctx := context.Background()
+		NewRule(t, s, tn, RuleOpts{})
+		e1, _ := NewEvent(t, s, tn, EventOpts{})
+		e2, _ := NewEvent(t, s, tn, EventOpts{})
+		now := T0.Add(time.Second)
+		cs, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10})
+		if err != nil || len(cs) != 2 {
+			t.Fatalf("claimed %d (err %v)", len(cs), err)
+		}
+		var ps []store.DeliveryRecordParams
+		for _, c := range cs {
+			ps = append(ps, store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID, LeaseUntil: c.LeaseUntil,
+				Attempt: &switchyard.Attempt{ID: uuid.Must(uuid.NewV7()), DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID,
+					Number: 1, StartedAt: now, CompletedAt: now, Outcome: switchyard.OutcomeDelivered, HTTPStatus: 200},
+				Status: switchyard.StatusCompleted, Now: now})
+		}
+		ps[1].LeaseUntil = now // a lease this claimer never held
+		errs, err := s.DeliveryRecordBatch(ctx, ps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if errs[0] != nil || errs[1] != store.ErrLeaseLost {
+			t.Fatalf("per-record errors %v, want [nil ErrLeaseLost]", errs)
+		}
+		done := 0
+		for _, id := range []uuid.UUID{e1.ID, e2.ID} {
+			if e, _ := s.EventGet(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: id}); e.Status == switchyard.StatusCompleted {
+				done++
+			}
+		}
+		if done != 1 {
+			t.Fatalf("%d events completed, want exactly the one whose lease held", done)
+		}
+	})
+
+	t.Run("Released claims are due again with their previous status", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		tn := NewTenant(t, s)
+		ctx := context.Background()
+		NewRule(t, s, tn, RuleOpts{})
+		NewEvent(t, s, tn, EventOpts{})
+		now := T0.Add(time.Second)
+		cs, _ := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10})
+		if len(cs) != 1 {
+			t.Fatalf("claimed %d", len(cs))
+		}
+		if err := s.DeliveryRelease(ctx, store.DeliveryReleaseParams{Claims: []store.ClaimRef{{DeliveryID: cs[0].Delivery.ID, LeaseUntil: cs[0].LeaseUntil}},
+			DueAt: now, Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		again, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10})
+		if err != nil || len(again) != 1 || again[0].Delivery.AttemptCount != 0 {
+			t.Fatalf("after release claimed %v (err %v)", again, err)
+		}
+		ds, _ := s.DeliveryListByEvent(ctx, tn.Org.ID, again[0].Delivery.EventID)
+		if ds[0].Status != switchyard.StatusProcessing {
+			t.Fatalf("status %s", ds[0].Status)
+		}
+	})
+
+	t.Run("Deferring a connection moves only its waiting deliveries", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		tn := NewTenant(t, s)
+		ctx := context.Background()
+		other := NewConnection(tn.Workspace)
+		if err := s.ConnectionInsert(ctx, other); err != nil {
+			t.Fatal(err)
+		}
+		NewRule(t, s, tn, RuleOpts{})
+		NewRule(t, s, tn, RuleOpts{Connection: other})
+		for range 3 {
+			NewEvent(t, s, tn, EventOpts{})
+		}
+		until := T0.Add(time.Hour)
+		n, err := s.DeliveryDefer(ctx, store.DeliveryDeferParams{ConnectionID: tn.Connection.ID, Until: until, Now: T0})
+		if err != nil || n != 3 {
+			t.Fatalf("deferred %d (err %v), want 3", n, err)
+		}
+		stats, err := s.DeliveryQueueStats(ctx, store.DeliveryQueueStatsParams{Now: T0.Add(time.Minute)})
+		if err != nil || stats.Due != 3 || stats.OldestDue == nil || !stats.OldestDue.Equal(T0) {
+			t.Fatalf("queue stats %+v (err %v), want the other connection's 3 due since T0", stats, err)
+		}
+		cs, _ := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: T0.Add(time.Minute), LeaseUntil: T0.Add(2 * time.Minute), Limit: 10})
+		for _, c := range cs {
+			if c.Delivery.ConnectionID != other.ID {
+				t.Fatal("claimed a deferred delivery")
+			}
+		}
+		if empty, _ := s.DeliveryQueueStats(ctx, store.DeliveryQueueStatsParams{Now: T0.Add(time.Minute)}); empty.Due != 0 || empty.OldestDue != nil {
+			t.Fatalf("stats with everything claimed or deferred: %+v", empty)
+		}
+	})
+
+	t.Run("Retention deletes old finished events with their deliveries and keeps the rest", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		tn := NewTenant(t, s)
+		ctx := context.Background()
+		var old []uuid.UUID
+		for i := range 5 {
+			e, _ := NewEvent(t, s, tn, EventOpts{CreatedAt: T0.Add(time.Duration(i) * time.Second)}) // no rules: completed at once
+			old = append(old, e.ID)
+		}
+		NewRule(t, s, tn, RuleOpts{})
+		pending, _ := NewEvent(t, s, tn, EventOpts{CreatedAt: T0})
+		recent, _ := NewEvent(t, s, tn, EventOpts{Name: "other", CreatedAt: T0.Add(48 * time.Hour)})
+		total := 0
+		for {
+			n, err := s.EventDeleteBefore(ctx, store.EventDeleteBeforeParams{Before: T0.Add(24 * time.Hour), Limit: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+			total += n
+		}
+		if total != 5 {
+			t.Fatalf("deleted %d events, want the 5 old finished ones", total)
+		}
+		for _, id := range old {
+			if _, err := s.EventGet(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: id}); err == nil {
+				t.Fatal("an old event survived")
+			}
+		}
+		for _, id := range []uuid.UUID{pending.ID, recent.ID} {
+			if _, err := s.EventGet(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: id}); err != nil {
+				t.Fatalf("kept event %s: %v", id, err)
+			}
+		}
+		if ds, _ := s.DeliveryListByEvent(ctx, tn.Org.ID, pending.ID); len(ds) != 1 {
+			t.Fatal("the pending event lost its delivery")
+		}
+	})
+}
