@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/auth"
 	"github.com/switchyardhq/switchyard/internal/destination"
+	"github.com/switchyardhq/switchyard/internal/metrics"
 	"github.com/switchyardhq/switchyard/internal/secret"
 	"github.com/switchyardhq/switchyard/internal/store"
 )
@@ -36,6 +37,8 @@ type Config struct {
 	Limits Limits
 	// DestinationOptions are passed to integrations when validating and testing connections.
 	DestinationOptions destination.Options
+	// Metrics, when set, is served at /metrics and counts accepted events.
+	Metrics *metrics.Metrics
 	// Accepted is called after events are accepted, so the delivery engine can claim them at
 	// once instead of at its next poll. It must not block.
 	Accepted func()
@@ -82,6 +85,9 @@ func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /readyz", s.handle(s.readyz))
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.Metrics.Handler())
+	}
 
 	// Event ingestion: a publishable key or a machine JWT.
 	mux.Handle("POST /api/v1/events", s.ingest(s.eventCreate))

@@ -39,17 +39,30 @@ type errorDetail struct {
 // writeError writes err in the Meshes error shape. Internal errors are logged with the request
 // id and shown to the caller only as a generic message.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, store.ErrNotFound) {
+	status, body := errorResponse(err)
+	if status == http.StatusInternalServerError {
+		s.log.ErrorContext(r.Context(), "request failed", slog.String("request_id", requestID(r.Context())),
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
+	}
+	writeJSON(w, status, body)
+}
+
+// errorResponse maps err to its HTTP status and Meshes error body: the one place where that
+// happens (bulk ingestion uses it for its per-item error records too). Store sentinels that a
+// handler did not translate get their generic status rather than a 500.
+func errorResponse(err error) (int, errorBody) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		err = &switchyard.Error{Code: switchyard.ENOTFOUND, Message: "Not found."}
+	case errors.Is(err, store.ErrConflict) && switchyard.ErrorCode(err) == switchyard.EINTERNAL:
+		err = &switchyard.Error{Code: switchyard.ECONFLICT, Message: "The request conflicts with the current state."}
+	case errors.Is(err, store.ErrTooEarly) && switchyard.ErrorCode(err) == switchyard.EINTERNAL:
+		err = &switchyard.Error{Code: switchyard.ETOOEARLY, Message: "Too early: try again shortly."}
 	}
 	code := switchyard.ErrorCode(err)
 	status, ok := errorStatus[code]
 	if !ok {
 		status = http.StatusInternalServerError
-	}
-	if status == http.StatusInternalServerError {
-		s.log.ErrorContext(r.Context(), "request failed", slog.String("request_id", requestID(r.Context())),
-			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
 	}
 	body := errorBody{
 		Message: http.StatusText(status),
@@ -62,7 +75,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &e) {
 		body.Error.Data = e.Fields
 	}
-	writeJSON(w, status, body)
+	return status, body
 }
 
 // invalid returns a 400 error naming the failing fields.

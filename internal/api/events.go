@@ -106,6 +106,7 @@ func (s *Server) eventCreate(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.Store.EventInsert(ctx, store.EventInsertParams{Event: e}); err != nil {
 		return err
 	}
+	s.Metrics.EventsAccepted(1)
 	s.Accepted()
 	writeJSON(w, http.StatusCreated, map[string]any{"event": &acceptedEventJSON{ID: e.ID, Type: "event", Event: e.Name,
 		Resource: e.Resource, ResourceID: e.ResourceID, Workspace: e.WorkspaceID, Status: string(e.Status),

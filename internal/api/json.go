@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -108,6 +109,8 @@ func (f *fields) checkString(param string, v *string, required bool, minLen, max
 		}
 	case !utf8.ValidString(*v):
 		f.add(param, "must be valid UTF-8")
+	case strings.ContainsRune(*v, 0):
+		f.add(param, "must not contain NUL characters")
 	case utf8.RuneCountInString(*v) < minLen || utf8.RuneCountInString(*v) > maxLen:
 		f.add(param, fmt.Sprintf("must be %d to %d characters", minLen, maxLen))
 	case pattern != nil && !pattern.MatchString(*v):

@@ -21,6 +21,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/delivery"
 	"github.com/switchyardhq/switchyard/internal/destination"
 	"github.com/switchyardhq/switchyard/internal/destination/builtin"
+	"github.com/switchyardhq/switchyard/internal/metrics"
 	"github.com/switchyardhq/switchyard/internal/secret"
 	"github.com/switchyardhq/switchyard/internal/store/sqlstore"
 )
@@ -30,12 +31,14 @@ var Version = "dev"
 
 // App is one Switchyard process: API and delivery workers on one store.
 type App struct {
-	cfg    config.Config
-	log    *slog.Logger
-	Store  *sqlstore.DB
-	box    *secret.Box
-	api    *api.Server
-	engine *delivery.Engine
+	cfg     config.Config
+	log     *slog.Logger
+	Store   *sqlstore.DB
+	box     *secret.Box
+	api     *api.Server
+	engine  *delivery.Engine
+	cleaner *delivery.Cleaner
+	metrics *metrics.Metrics
 }
 
 // New opens the store (applying migrations) and builds every part. Close releases it.
@@ -60,10 +63,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	}
 	registry := builtin.Registry()
 	opts := destination.Options{AllowPrivate: cfg.AllowPrivateDestinations, Logger: log, UserAgent: "Switchyard/" + Version}
-	a := &App{cfg: cfg, log: log, Store: st, box: box}
+	a := &App{cfg: cfg, log: log, Store: st, box: box, metrics: metrics.New()}
 	a.engine = delivery.New(delivery.Config{Store: st, Integrations: registry, Box: box, Options: opts, Logger: log,
-		Workers: cfg.Workers, PollInterval: cfg.PollInterval})
-	a.api = api.New(api.Config{Store: st, Integrations: registry, Box: box, Logger: log,
+		Metrics: a.metrics, Workers: cfg.Workers, ConnectionConcurrency: cfg.ConnectionConcurrency,
+		PollInterval: cfg.PollInterval, Lease: cfg.DeliveryLease, ShutdownGrace: cfg.ShutdownGrace})
+	a.cleaner = &delivery.Cleaner{Store: st, Retention: cfg.Retention, Logger: log}
+	a.api = api.New(api.Config{Store: st, Integrations: registry, Box: box, Logger: log, Metrics: a.metrics,
 		Limits:             api.Limits{MaxBodyBytes: cfg.MaxBodyBytes, MaxPayloadBytes: cfg.MaxPayloadBytes},
 		DestinationOptions: opts, Accepted: a.engine.Wake})
 	return a, nil
@@ -136,6 +141,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		return srv.Shutdown(shutdownCtx)
 	})
 	g.Go(func() error { return a.engine.Run(gctx) })
+	g.Go(func() error { a.cleaner.Run(gctx); return nil })
 	a.log.Info("switchyard serving", slog.String("addr", ln.Addr().String()), slog.String("store", a.Store.Dialect()),
 		slog.String("version", Version))
 	return g.Wait()

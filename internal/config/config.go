@@ -28,6 +28,16 @@ type Config struct {
 	EncryptionKeyFile string `name:"encryption-key-file" env:"SWITCHYARD_ENCRYPTION_KEY_FILE" help:"File holding the encryption key (default with SQLite: switchyard.key beside the database)."`
 	// Workers is how many delivery attempts may run at once in this process.
 	Workers int `name:"workers" env:"SWITCHYARD_WORKERS" default:"64" help:"Delivery attempts in flight at once."`
+	// ConnectionConcurrency is how many attempts one connection may have in flight per node,
+	// unless the connection's max_concurrency says otherwise.
+	ConnectionConcurrency int `name:"connection-concurrency" env:"SWITCHYARD_CONNECTION_CONCURRENCY" default:"16" help:"Attempts in flight per connection per node (a connection's max_concurrency overrides it)."`
+	// DeliveryLease is how long a claimed delivery is reserved for its worker; after a crash it
+	// is delivered again once the lease runs out. It must exceed the longest connection timeout.
+	DeliveryLease time.Duration `name:"delivery-lease" env:"SWITCHYARD_DELIVERY_LEASE" default:"2m" help:"How long a claimed delivery stays reserved (crash recovery delay); must exceed connection timeouts."`
+	// ShutdownGrace is how long a stopping server lets attempts in flight finish.
+	ShutdownGrace time.Duration `name:"shutdown-grace" env:"SWITCHYARD_SHUTDOWN_GRACE" default:"20s" help:"How long shutdown waits for attempts in flight before handing them back."`
+	// Retention is how long events, deliveries and attempts are kept.
+	Retention time.Duration `name:"retention" env:"SWITCHYARD_RETENTION" default:"720h" help:"How long events and their delivery history are kept."`
 	// PollInterval is how often idle workers look for due retries.
 	PollInterval time.Duration `name:"poll-interval" env:"SWITCHYARD_POLL_INTERVAL" default:"1s" help:"How often idle workers look for due deliveries."`
 	// LogFormat is text or json.
@@ -44,6 +54,7 @@ type Config struct {
 func Default() Config {
 	return Config{
 		Addr: "127.0.0.1:8080", DatabaseURL: "sqlite://./switchyard.db", Workers: 64, PollInterval: time.Second,
+		ConnectionConcurrency: 16, DeliveryLease: 2 * time.Minute, ShutdownGrace: 20 * time.Second, Retention: 720 * time.Hour,
 		LogFormat: "text", LogLevel: "info", MaxBodyBytes: 5 << 20, MaxPayloadBytes: 256 << 10,
 	}
 }
@@ -56,6 +67,14 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("database URL must start with sqlite:// or postgres://")
 	case c.Workers < 1:
 		return fmt.Errorf("workers must be at least 1")
+	case c.ConnectionConcurrency < 1:
+		return fmt.Errorf("connection concurrency must be at least 1")
+	case c.DeliveryLease < 2*time.Second:
+		return fmt.Errorf("delivery lease must be at least 2s")
+	case c.ShutdownGrace < 0:
+		return fmt.Errorf("shutdown grace must not be negative")
+	case c.Retention < time.Hour:
+		return fmt.Errorf("retention must be at least 1h")
 	case c.PollInterval < 10*time.Millisecond:
 		return fmt.Errorf("poll interval must be at least 10ms")
 	case c.MaxBodyBytes < 1024:

@@ -251,3 +251,30 @@ func TestEngine(t *testing.T) {
 		})
 	})
 }
+
+func TestCleaner(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		s := openStore(t, d)
+		tn := storetest.NewTenant(t, s)
+		for i := range 7 {
+			storetest.NewEvent(t, s, tn, storetest.EventOpts{CreatedAt: storetest.T0.Add(time.Duration(i) * time.Minute)})
+		}
+		fresh, _ := storetest.NewEvent(t, s, tn, storetest.EventOpts{CreatedAt: storetest.T0.Add(40 * 24 * time.Hour)})
+		c := &delivery.Cleaner{Store: s, Batch: 3, Now: func() time.Time { return storetest.T0.Add(35 * 24 * time.Hour) }}
+		c.Run(canceled()) // defaults applied, returns at once
+		n, err := c.Clean(context.Background())
+		if err != nil || n != 7 {
+			t.Fatalf("cleaned %d (err %v), want the 7 events older than 30 days", n, err)
+		}
+		if _, err := s.EventGet(context.Background(), store.EventGetParams{OrganizationID: tn.Org.ID, ID: fresh.ID}); err != nil {
+			t.Fatalf("a recent event was deleted: %v", err)
+		}
+	})
+}
+
+func canceled() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
