@@ -1,0 +1,54 @@
+package app_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/switchyardhq/switchyard/internal/store/storetest"
+)
+
+func TestMetricsEndpoint(t *testing.T) {
+	t.Parallel()
+	s := startApp(t, storetest.Dialects(t)[0])
+	_, hookURL := newReceiver(t)
+	var conn struct {
+		Connection struct{ ID string } `json:"connection"`
+	}
+	s.call(t, "POST", "/api/v1/connections", map[string]any{"workspace": s.creds.WorkspaceID, "type": "webhook", "name": "m",
+		"metadata": map[string]any{"url": hookURL, "skip_url_test": true}}, nil, &conn)
+	s.call(t, "POST", "/api/v1/rules", map[string]any{"workspace": s.creds.WorkspaceID, "connection": conn.Connection.ID,
+		"event": "m.e", "metadata": map[string]any{"action": "send_webhook"}}, nil, nil)
+	if code := s.call(t, "POST", "/api/v1/events", map[string]any{"event": "m.e", "payload": map[string]any{"a": 1}},
+		map[string]string{"X-Meshes-Publishable-Key": s.creds.PublishableKey}, nil); code != 201 {
+		t.Fatalf("emit: %d", code)
+	}
+	scrape := func() string {
+		resp, err := http.Get(s.url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("/metrics: %d", resp.StatusCode)
+		}
+		return string(b)
+	}
+	eventually(t, "the delivery to be counted", func() bool {
+		return strings.Contains(scrape(), `switchyard_delivery_attempts_total{outcome="delivered"} 1`)
+	})
+	body := scrape()
+	for _, want := range []string{
+		"switchyard_events_accepted_total 1",
+		"switchyard_delivery_attempt_duration_seconds_count 1",
+		"switchyard_event_delivered_latency_seconds_count 1",
+		"switchyard_delivery_queue_due",
+		"go_goroutines",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
