@@ -14,6 +14,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/metrics"
 	"github.com/switchyardhq/switchyard/internal/secret"
 	"github.com/switchyardhq/switchyard/internal/store"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
 
 // Limits bounds what one request may carry.
@@ -51,7 +52,15 @@ type Server struct {
 	Config
 	log      *slog.Logger
 	verifier *auth.Verifier
+	// Credential caches (see ttlCache): publishable key → workspace (nil: no such key), and
+	// access key → machine key with its secret opened.
+	pubKeys     *ttlCache[string, *switchyard.Workspace]
+	machineKeys *ttlCache[string, cachedKey]
 }
+
+// credentialTTL is how long a credential lookup is remembered: how long another node may still
+// accept a machine key revoked, or a publishable key rotated, elsewhere.
+const credentialTTL = 5 * time.Second
 
 // New builds the API server.
 func New(cfg Config) *Server {
@@ -70,7 +79,9 @@ func New(cfg Config) *Server {
 	if cfg.Accepted == nil {
 		cfg.Accepted = func() {}
 	}
-	s := &Server{Config: cfg, log: cfg.Logger}
+	s := &Server{Config: cfg, log: cfg.Logger,
+		pubKeys:     newTTLCache[string, *switchyard.Workspace](credentialTTL, 10000),
+		machineKeys: newTTLCache[string, cachedKey](credentialTTL, 10000)}
 	s.verifier = &auth.Verifier{Keys: keySource{s}, Now: cfg.Now}
 	return s
 }
@@ -91,19 +102,47 @@ func (s *Server) routes() *http.ServeMux {
 
 	// Event ingestion: a publishable key or a machine JWT.
 	mux.Handle("POST /api/v1/events", s.ingest(s.eventCreate))
+	mux.Handle("POST /api/v1/events/bulk", s.ingest(s.eventBulkCreate))
 
 	// Management: a machine JWT.
 	mux.Handle("GET /api/v1/workspaces", s.machine(s.workspaceList))
 	mux.Handle("POST /api/v1/workspaces", s.machine(s.workspaceCreate))
 	mux.Handle("GET /api/v1/workspaces/{workspace_id}", s.machine(s.workspaceGet))
+	mux.Handle("PUT /api/v1/workspaces/{workspace_id}", s.machine(s.workspaceUpdate))
+	mux.Handle("GET /api/v1/workspaces/{workspace_id}/connections", s.machine(s.workspaceConnections))
+	mux.Handle("GET /api/v1/workspaces/{workspace_id}/rules", s.machine(s.workspaceRules))
+	mux.Handle("GET /api/v1/workspaces/{workspace_id}/events", s.machine(s.workspaceEvents))
+	mux.Handle("GET /api/v1/workspaces/{workspace_id}/event-types", s.machine(s.workspaceEventTypes))
+	mux.Handle("GET /api/v1/workspaces/{workspace_id}/resources", s.machine(s.workspaceResources))
 
+	mux.Handle("GET /api/v1/connections", s.machine(s.connectionList))
 	mux.Handle("POST /api/v1/connections", s.machine(s.connectionCreate))
 	mux.Handle("GET /api/v1/connections/{connection_id}", s.machine(s.connectionGet))
+	mux.Handle("PUT /api/v1/connections/{connection_id}", s.machine(s.connectionUpdate))
+	mux.Handle("DELETE /api/v1/connections/{connection_id}", s.machine(s.connectionDelete))
+	mux.Handle("GET /api/v1/connections/{connection_id}/actions", s.machine(s.connectionActions))
+	mux.Handle("GET /api/v1/connections/{connection_id}/fields", s.machine(s.connectionFields))
+	mux.Handle("GET /api/v1/connections/{connection_id}/mappings/default", s.machine(s.connectionMappingGet))
+	mux.Handle("PUT /api/v1/connections/{connection_id}/mappings/default", s.machine(s.connectionMappingPut))
 
+	mux.Handle("GET /api/v1/integrations", s.machine(s.integrationList))
+
+	mux.Handle("GET /api/v1/rules", s.machine(s.ruleList))
 	mux.Handle("POST /api/v1/rules", s.machine(s.ruleCreate))
 	mux.Handle("GET /api/v1/rules/{rule_id}", s.machine(s.ruleGet))
+	mux.Handle("DELETE /api/v1/rules/{rule_id}", s.machine(s.ruleDelete))
 
+	mux.Handle("GET /api/v1/events", s.machine(s.eventList))
 	mux.Handle("GET /api/v1/events/{event_id}", s.machine(s.eventGet))
+	mux.Handle("GET /api/v1/events/{event_id}/payload", s.machine(s.eventPayload))
+	mux.Handle("POST /api/v1/events/{event_id}/cancel", s.machine(s.eventCancel))
+
+	// Delivery control: a rule delivery is addressed by its event and its rule.
+	mux.Handle("GET /api/v1/events/{event_id}/rules/{rule_id}/attempts", s.machine(s.attemptList))
+	mux.Handle("GET /api/v1/events/{event_id}/rules/{rule_id}/attempts/{attempt_id}", s.machine(s.attemptGet))
+	mux.Handle("GET /api/v1/events/{event_id}/rules/{rule_id}/attempts/{attempt_id}/response-details", s.machine(s.attemptResponseDetails))
+	mux.Handle("POST /api/v1/events/{event_id}/rules/{rule_id}/retry", s.machine(s.deliveryRetry))
+	mux.Handle("POST /api/v1/events/{event_id}/rules/{rule_id}/cancel", s.machine(s.deliveryCancel))
 
 	mux.Handle("/api/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return notFound("Route")

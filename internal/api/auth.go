@@ -92,21 +92,44 @@ func (s *Server) authenticatePublishable(ctx context.Context, key string) (*prin
 	if !auth.ValidPublishableKey(key) {
 		return nil, bad
 	}
-	ws, err := s.Store.WorkspaceGetByPublishableKey(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
+	now := s.Now()
+	ws, cached := s.pubKeys.get(key, now)
+	if !cached {
+		var err error
+		ws, err = s.Store.WorkspaceGetByPublishableKey(ctx, key)
+		if errors.Is(err, store.ErrNotFound) {
+			ws = nil // remembered too, so a flood of bad keys costs no database reads
+		} else if err != nil {
+			return nil, err
+		}
+		s.pubKeys.put(key, ws, now)
+	}
+	if ws == nil {
 		return nil, bad
-	} else if err != nil {
-		return nil, err
 	}
 	return &principal{OrganizationID: ws.OrganizationID, Workspace: ws}, nil
+}
+
+// cachedKey is a machine key with its secret opened, or a remembered miss (key nil).
+type cachedKey struct {
+	key    *switchyard.MachineKey
+	secret []byte
 }
 
 // keySource gives the JWT verifier machine keys with their secrets opened.
 type keySource struct{ s *Server }
 
 func (k keySource) MachineKeySecret(ctx context.Context, accessKey string) (*switchyard.MachineKey, []byte, error) {
+	now := k.s.Now()
+	if c, ok := k.s.machineKeys.get(accessKey, now); ok {
+		if c.key == nil {
+			return nil, nil, auth.ErrKeyNotFound
+		}
+		return c.key, c.secret, nil
+	}
 	key, err := k.s.Store.MachineKeyGetByAccessKey(ctx, accessKey)
 	if errors.Is(err, store.ErrNotFound) {
+		k.s.machineKeys.put(accessKey, cachedKey{}, now)
 		return nil, nil, fmt.Errorf("%w: %w", auth.ErrKeyNotFound, err)
 	} else if err != nil {
 		return nil, nil, err
@@ -115,5 +138,6 @@ func (k keySource) MachineKeySecret(ctx context.Context, accessKey string) (*swi
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening machine key secret: %w", err)
 	}
+	k.s.machineKeys.put(accessKey, cachedKey{key: key, secret: secret}, now)
 	return key, secret, nil
 }

@@ -1,0 +1,58 @@
+package api
+
+import (
+	"sync"
+	"time"
+)
+
+// ttlCache remembers values for a short time. It fronts the credential lookups every request
+// makes (machine keys, publishable keys), so a burst of requests costs one database read per key
+// and TTL instead of one per request. The TTL bounds how long another node may still accept a
+// revoked or rotated credential; this node forgets it at once (forget).
+type ttlCache[K comparable, V any] struct {
+	mu      sync.Mutex
+	ttl     time.Duration
+	max     int
+	entries map[K]ttlEntry[V]
+}
+
+type ttlEntry[V any] struct {
+	v       V
+	expires time.Time
+}
+
+func newTTLCache[K comparable, V any](ttl time.Duration, max int) *ttlCache[K, V] {
+	return &ttlCache[K, V]{ttl: ttl, max: max, entries: make(map[K]ttlEntry[V])}
+}
+
+func (c *ttlCache[K, V]) get(k K, now time.Time) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[k]
+	if !ok || now.After(e.expires) {
+		var zero V
+		return zero, false
+	}
+	return e.v, true
+}
+
+func (c *ttlCache[K, V]) put(k K, v V, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= c.max {
+		// Crude but bounded: a cache this small is cheaper to refill than to manage.
+		clear(c.entries)
+	}
+	c.entries[k] = ttlEntry[V]{v: v, expires: now.Add(c.ttl)}
+}
+
+// forget drops every entry for which match is true.
+func (c *ttlCache[K, V]) forget(match func(K, V) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.entries {
+		if match(k, e.v) {
+			delete(c.entries, k)
+		}
+	}
+}
