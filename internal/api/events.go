@@ -108,9 +108,7 @@ func (s *Server) eventCreate(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.Metrics.EventsAccepted(1)
 	s.Accepted()
-	writeJSON(w, http.StatusCreated, map[string]any{"event": &acceptedEventJSON{ID: e.ID, Type: "event", Event: e.Name,
-		Resource: e.Resource, ResourceID: e.ResourceID, Workspace: e.WorkspaceID, Status: string(e.Status),
-		CreatedBy: e.CreatedBy, CreatedAt: e.CreatedAt}})
+	writeJSON(w, http.StatusCreated, map[string]any{"event": acceptedEventWire(e)})
 	return nil
 }
 

@@ -26,6 +26,7 @@ import (
 type server struct {
 	url   string
 	creds *app.Credentials
+	app   *app.App
 }
 
 // startApp runs the real app on 127.0.0.1:0 against a fresh store of the dialect.
@@ -61,7 +62,7 @@ func startApp(t *testing.T, d storetest.Dialect) *server {
 		}
 		a.Close()
 	})
-	return &server{url: "http://" + ln.Addr().String(), creds: creds}
+	return &server{url: "http://" + ln.Addr().String(), creds: creds, app: a}
 }
 
 // call sends a request with a fresh machine JWT (or the given headers) and decodes the reply.
