@@ -43,6 +43,9 @@ type Config struct {
 	// Accepted is called after events are accepted, so the delivery engine can claim them at
 	// once instead of at its next poll. It must not block.
 	Accepted func()
+	// IngestWriters is how many transactions may write single events at once (default 1, right
+	// for SQLite's one writer; more suit PostgreSQL).
+	IngestWriters int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -56,6 +59,7 @@ type Server struct {
 	// access key → machine key with its secret opened.
 	pubKeys     *ttlCache[string, *switchyard.Workspace]
 	machineKeys *ttlCache[string, cachedKey]
+	ingester    *ingester
 }
 
 // credentialTTL is how long a credential lookup is remembered: how long another node may still
@@ -83,8 +87,13 @@ func New(cfg Config) *Server {
 		pubKeys:     newTTLCache[string, *switchyard.Workspace](credentialTTL, 10000),
 		machineKeys: newTTLCache[string, cachedKey](credentialTTL, 10000)}
 	s.verifier = &auth.Verifier{Keys: keySource{s}, Now: cfg.Now}
+	s.ingester = newIngester(cfg.Store, max(1, cfg.IngestWriters), 256)
 	return s
 }
+
+// Close stops the background writers after writing what they hold. Call it after the HTTP
+// server has shut down.
+func (s *Server) Close() { s.ingester.close() }
 
 // Handler returns the HTTP handler with every route and the middleware chain.
 func (s *Server) Handler() http.Handler {

@@ -103,7 +103,7 @@ func (s *Server) eventCreate(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if _, err := s.Store.EventInsert(ctx, store.EventInsertParams{Event: e}); err != nil {
+	if err := s.ingester.insert(ctx, e); err != nil {
 		return err
 	}
 	s.Metrics.EventsAccepted(1)

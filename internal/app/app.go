@@ -70,7 +70,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.cleaner = &delivery.Cleaner{Store: st, Retention: cfg.Retention, Logger: log}
 	a.api = api.New(api.Config{Store: st, Integrations: registry, Box: box, Logger: log, Metrics: a.metrics,
 		Limits:             api.Limits{MaxBodyBytes: cfg.MaxBodyBytes, MaxPayloadBytes: cfg.MaxPayloadBytes},
-		DestinationOptions: opts, Accepted: a.engine.Wake})
+		DestinationOptions: opts, Accepted: a.engine.Wake, IngestWriters: ingestWriters(st.Dialect())})
 	return a, nil
 }
 
@@ -112,6 +112,15 @@ func isPostgres(url string) bool {
 	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
 }
 
+// ingestWriters is how many transactions write single events at once: SQLite has one writer,
+// so more would only queue; PostgreSQL takes several.
+func ingestWriters(dialect string) int {
+	if dialect == "postgres" {
+		return 4
+	}
+	return 1
+}
+
 // Handler is the HTTP API handler.
 func (a *App) Handler() http.Handler { return a.api.Handler() }
 
@@ -138,7 +147,9 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 		<-gctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		return srv.Shutdown(shutdownCtx)
+		err := srv.Shutdown(shutdownCtx)
+		a.api.Close()
+		return err
 	})
 	g.Go(func() error { return a.engine.Run(gctx) })
 	g.Go(func() error { a.cleaner.Run(gctx); return nil })
