@@ -43,6 +43,8 @@ type Config struct {
 	// Accepted is called after events are accepted, so the delivery engine can claim them at
 	// once instead of at its next poll. It must not block.
 	Accepted func()
+	// RateLimits are the per-key request rates (zero value: no limits; see DefaultRateLimits).
+	RateLimits RateLimits
 	// IngestWriters is how many transactions may write single events at once (default 1, right
 	// for SQLite's one writer; more suit PostgreSQL).
 	IngestWriters int
@@ -60,6 +62,8 @@ type Server struct {
 	pubKeys     *ttlCache[string, *switchyard.Workspace]
 	machineKeys *ttlCache[string, cachedKey]
 	ingester    *ingester
+	// Token buckets per machine key and per publishable key; nil when off.
+	machineLimits, publishableLimits *limiters
 }
 
 // credentialTTL is how long a credential lookup is remembered: how long another node may still
@@ -87,6 +91,7 @@ func New(cfg Config) *Server {
 		pubKeys:     newTTLCache[string, *switchyard.Workspace](credentialTTL, 10000),
 		machineKeys: newTTLCache[string, cachedKey](credentialTTL, 10000)}
 	s.verifier = &auth.Verifier{Keys: keySource{s}, Now: cfg.Now}
+	s.machineLimits, s.publishableLimits = newLimiters(cfg.RateLimits.Machine), newLimiters(cfg.RateLimits.Publishable)
 	s.ingester = newIngester(cfg.Store, max(1, cfg.IngestWriters), 256)
 	return s
 }
@@ -110,8 +115,10 @@ func (s *Server) routes() *http.ServeMux {
 	}
 
 	// Event ingestion: a publishable key or a machine JWT.
-	mux.Handle("POST /api/v1/events", s.ingest(s.eventCreate))
-	mux.Handle("POST /api/v1/events/bulk", s.ingest(s.eventBulkCreate))
+	mux.Handle("POST /api/v1/events", withCORS(s.ingest(s.eventCreate)))
+	mux.Handle("POST /api/v1/events/bulk", withCORS(s.ingest(s.eventBulkCreate)))
+	mux.HandleFunc("OPTIONS /api/v1/events", corsPreflight)
+	mux.HandleFunc("OPTIONS /api/v1/events/bulk", corsPreflight)
 
 	// Management: a machine JWT.
 	mux.Handle("GET /api/v1/workspaces", s.machine(s.workspaceList))

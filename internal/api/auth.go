@@ -48,8 +48,19 @@ func (s *Server) machine(fn handlerFunc) http.Handler {
 		if err != nil {
 			return err
 		}
+		if err := s.rateLimit(w, p); err != nil {
+			return err
+		}
 		return fn(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
 	})
+}
+
+// rateLimit takes a token from the principal's bucket.
+func (s *Server) rateLimit(w http.ResponseWriter, p *principal) error {
+	if p.Key != nil {
+		return s.machineLimits.allow(w, p.Key.AccessKey, s.Now())
+	}
+	return s.publishableLimits.allow(w, p.Workspace.PublishableKey, s.Now())
 }
 
 // ingest accepts a publishable key or a machine JWT.
@@ -69,6 +80,9 @@ func (s *Server) ingest(fn handlerFunc) http.Handler {
 			}
 		}
 		if err != nil {
+			return err
+		}
+		if err := s.rateLimit(w, p); err != nil {
 			return err
 		}
 		return fn(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))

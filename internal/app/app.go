@@ -70,7 +70,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.cleaner = &delivery.Cleaner{Store: st, Retention: cfg.Retention, Logger: log}
 	a.api = api.New(api.Config{Store: st, Integrations: registry, Box: box, Logger: log, Metrics: a.metrics,
 		Limits:             api.Limits{MaxBodyBytes: cfg.MaxBodyBytes, MaxPayloadBytes: cfg.MaxPayloadBytes},
-		DestinationOptions: opts, Accepted: a.engine.Wake, IngestWriters: ingestWriters(st.Dialect())})
+		DestinationOptions: opts, Accepted: a.engine.Wake, IngestWriters: ingestWriters(st.Dialect()),
+		RateLimits: api.RateLimits{Machine: cfg.RateLimitMachine, Publishable: cfg.RateLimitPublishable}})
 	return a, nil
 }
 

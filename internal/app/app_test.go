@@ -29,14 +29,18 @@ type server struct {
 	app   *app.App
 }
 
-// startApp runs the real app on 127.0.0.1:0 against a fresh store of the dialect.
-func startApp(t *testing.T, d storetest.Dialect) *server {
+// startApp runs the real app on 127.0.0.1:0 against a fresh store of the dialect; opts adjust
+// the configuration.
+func startApp(t *testing.T, d storetest.Dialect, opts ...func(*config.Config)) *server {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DatabaseURL = d.NewURL(t)
 	cfg.AllowPrivateDestinations = true
 	cfg.EncryptionKey = base64.StdEncoding.EncodeToString(secret.GenerateKey())
 	cfg.PollInterval = 50 * time.Millisecond
+	for _, o := range opts {
+		o(&cfg)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg, nil)
 	if err != nil {

@@ -40,6 +40,10 @@ type Config struct {
 	Retention time.Duration `name:"retention" env:"SWITCHYARD_RETENTION" default:"720h" help:"How long events and their delivery history are kept."`
 	// PollInterval is how often idle workers look for due retries.
 	PollInterval time.Duration `name:"poll-interval" env:"SWITCHYARD_POLL_INTERVAL" default:"1s" help:"How often idle workers look for due deliveries."`
+	// RateLimitMachine is the request rate allowed per machine key (burst twice that); 0 = off.
+	RateLimitMachine float64 `name:"rate-limit-machine" env:"SWITCHYARD_RATE_LIMIT_MACHINE" default:"1000" help:"Requests per second per machine key (burst 2x; 0 = no limit)."`
+	// RateLimitPublishable is the request rate allowed per publishable key; 0 = off.
+	RateLimitPublishable float64 `name:"rate-limit-publishable" env:"SWITCHYARD_RATE_LIMIT_PUBLISHABLE" default:"1000" help:"Requests per second per publishable key (burst 2x; 0 = no limit)."`
 	// LogFormat is text or json.
 	LogFormat string `name:"log-format" env:"SWITCHYARD_LOG_FORMAT" default:"text" enum:"text,json" help:"Log format: text or json."`
 	// LogLevel is debug, info, warn or error.
@@ -54,6 +58,7 @@ type Config struct {
 func Default() Config {
 	return Config{
 		Addr: "127.0.0.1:8080", DatabaseURL: "sqlite://./switchyard.db", Workers: 64, PollInterval: time.Second,
+		RateLimitMachine: 1000, RateLimitPublishable: 1000,
 		ConnectionConcurrency: 16, DeliveryLease: 2 * time.Minute, ShutdownGrace: 20 * time.Second, Retention: 720 * time.Hour,
 		LogFormat: "text", LogLevel: "info", MaxBodyBytes: 5 << 20, MaxPayloadBytes: 256 << 10,
 	}
@@ -67,6 +72,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("database URL must start with sqlite:// or postgres://")
 	case c.Workers < 1:
 		return fmt.Errorf("workers must be at least 1")
+	case c.RateLimitMachine < 0 || c.RateLimitPublishable < 0:
+		return fmt.Errorf("rate limits must not be negative")
 	case c.ConnectionConcurrency < 1:
 		return fmt.Errorf("connection concurrency must be at least 1")
 	case c.DeliveryLease < 2*time.Second:
