@@ -96,11 +96,11 @@ func (s *Server) attemptList(w http.ResponseWriter, r *http.Request) error {
 
 // attempt loads the attempt the path names, under its delivery.
 func (s *Server) attempt(r *http.Request) (*switchyard.Attempt, *switchyard.Delivery, error) {
-	d, err := s.delivery(r)
+	id, err := pathID(r, "attempt_id")
 	if err != nil {
 		return nil, nil, err
 	}
-	id, err := pathID(r, "attempt_id")
+	d, err := s.delivery(r)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -28,6 +28,7 @@ type CLI struct {
 	Token   TokenCmd   `cmd:"" help:"Mint a short-lived machine JWT (for curl and scripts)."`
 	Receive ReceiveCmd `cmd:"" help:"Run a local webhook receiver that prints what it gets (development)."`
 	Version VersionCmd `cmd:"" help:"Print the version."`
+	Bench   BenchCmd   `cmd:"" help:"Measure throughput and latency on this machine (in-process server, local endpoint; docs/benchmarks.md)."`
 }
 
 // env is what every command gets: where to write, and a context canceled on SIGINT/SIGTERM.

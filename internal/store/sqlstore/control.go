@@ -57,7 +57,11 @@ func (db *DB) DeliveryRetry(ctx context.Context, p store.DeliveryRetryParams) (*
 			d.NextAttemptAt != nil && !d.NextAttemptAt.After(p.Now.Add(p.ImminentWithin)):
 			return "", nil, fmt.Errorf("next attempt due at %s: %w", d.NextAttemptAt.Format(time.RFC3339), store.ErrTooEarly)
 		}
-		return `status = 'pending', next_attempt_at = $1, completed_at = NULL`, []any{now}, nil
+		// attempt_count is re-synced with the attempt log: an attempt whose recorder lost its
+		// lease (the delivery was canceled while it was in flight) is logged but not counted,
+		// and the next attempt must not reuse its number.
+		return `status = 'pending', next_attempt_at = $1, completed_at = NULL,
+			attempt_count = (SELECT COUNT(*) FROM attempts WHERE attempts.delivery_id = deliveries.id)`, []any{now}, nil
 	})
 }
 

@@ -3,9 +3,13 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
@@ -73,7 +77,10 @@ func (db *DB) ConnectionDelete(ctx context.Context, p store.ConnectionDeletePara
 			`DELETE FROM connection_mappings WHERE connection_id = $1`,
 			`DELETE FROM connections WHERE id = $1`,
 		} {
-			if _, err := tx.ExecContext(ctx, q, p.ID); err != nil {
+			if _, err := tx.ExecContext(ctx, q, p.ID); isForeignKeyViolation(err) {
+				// A rule or mapping was added meanwhile: the caller may try again.
+				return fmt.Errorf("connection gained references while being deleted: %w", store.ErrConflict)
+			} else if err != nil {
 				return fmt.Errorf("deleting connection: %w", err)
 			}
 		}
@@ -139,4 +146,15 @@ func (db *DB) refreshEvents(ctx context.Context, tx *sql.Tx, ids []uuid.UUID, no
 		}
 	}
 	return nil
+}
+
+// isForeignKeyViolation recognises a reference to a row that a concurrent transaction deleted
+// (or a row that gained a reference meanwhile), in either dialect.
+func isForeignKeyViolation(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23503"
+	}
+	var lite *sqlite.Error
+	return errors.As(err, &lite) && lite.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 }

@@ -74,7 +74,9 @@ func (db *DB) MappingSave(ctx context.Context, p store.MappingSaveParams) (*swit
 		if _, err := tx.ExecContext(ctx, `INSERT INTO connection_mappings (`+mappingCols+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 			m.ID, m.MappingID, m.OrganizationID, m.WorkspaceID, m.ConnectionID, m.IntegrationType, m.Version, m.Name,
-			string(m.Schema), m.CreatedBy, micros(m.CreatedAt), micros(m.UpdatedAt)); err != nil {
+			string(m.Schema), m.CreatedBy, micros(m.CreatedAt), micros(m.UpdatedAt)); isForeignKeyViolation(err) {
+			return fmt.Errorf("connection deleted meanwhile: %w", store.ErrNotFound)
+		} else if err != nil {
 			return db.insertErr("mapping", err)
 		}
 		saved = m

@@ -483,6 +483,10 @@ func RunAPI(t *testing.T, open func(t *testing.T) store.Store) {
 		if _, err := s.DeliveryCancel(ctx, cancel); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("canceling twice: err = %v, want ErrConflict", err)
 		}
+		retried, err := s.DeliveryRetry(ctx, store.DeliveryRetryParams{DeliveryGetParams: cancel.DeliveryGetParams, Now: now.Add(time.Minute)})
+		if err != nil || retried.Status != switchyard.StatusPending || retried.AttemptCount != 1 {
+			t.Fatalf("retrying after the cancel: %+v, %v; want pending with the logged attempt counted", retried, err)
+		}
 		other := cancel
 		other.OrganizationID = b.Org.ID
 		if _, err := s.DeliveryCancel(ctx, other); !errors.Is(err, store.ErrNotFound) {

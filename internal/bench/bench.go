@@ -1,0 +1,375 @@
+// Package bench is Switchyard's load tool (`switchyard bench`, docs/benchmarks.md). It starts
+// Switchyard in-process on a fresh store (SQLite in a temporary directory, or a throwaway
+// PostgreSQL database), a local receiving endpoint, and drives load over loopback: ingest
+// throughput, end-to-end delivery throughput and latency, fan-out and isolation. Every run
+// also measures the machine's own limits — a trivial Go handler's request rate with the same
+// client, and the store's raw batched insert rate — so that each result can be read as a
+// fraction of what the machine allows. CPU and allocation profiles cover the measured phases
+// only.
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Scenario names, in the order a run measures them.
+const (
+	ScenarioLimits        = "limits"
+	ScenarioIngestSingle  = "ingest-single"
+	ScenarioIngestBulk    = "ingest-bulk"
+	ScenarioE2EThroughput = "e2e-throughput"
+	ScenarioE2ELatency    = "e2e-latency"
+	ScenarioFanout        = "fanout"
+	ScenarioIsolation     = "isolation"
+)
+
+// Scenarios lists every scenario in the order a run measures them.
+func Scenarios() []string {
+	return []string{ScenarioLimits, ScenarioIngestSingle, ScenarioIngestBulk, ScenarioE2EThroughput, ScenarioE2ELatency,
+		ScenarioFanout, ScenarioIsolation}
+}
+
+// Options configures a bench invocation. Zero values take the defaults noted.
+type Options struct {
+	// Scenarios to run (default: all). The limits are measured in every run whatever is
+	// selected, since the ratios need them.
+	Scenarios []string
+	// Duration of each measured phase (default 10 s); Warmup precedes it, unmeasured (default 2 s).
+	Duration, Warmup time.Duration
+	// Concurrency is the closed-loop client count (default 64).
+	Concurrency int
+	// Rate is the open-loop offered rate in events per second (default 1000).
+	Rate int
+	// DatabaseURL is a PostgreSQL admin URL; empty means SQLite in a temporary directory.
+	DatabaseURL string
+	// CPUProfile and MemProfile name pprof files covering the measured phases. With more than
+	// one measured phase in the invocation, each phase gets its own file: the scenario, the
+	// variant and the run are inserted before the extension.
+	CPUProfile, MemProfile string
+	// Runs is how many times everything is repeated; the report gives medians (default 1).
+	Runs int
+	// Workers and ConnectionConcurrency configure the server's delivery engine (defaults 64
+	// and 16, as `switchyard serve`).
+	Workers, ConnectionConcurrency int
+	// DrainTimeout bounds the wait for deliveries after a delivery scenario's load stops
+	// (default 60 s).
+	DrainTimeout time.Duration
+	// Progress receives the one-line progress display (default: discarded).
+	Progress io.Writer
+	// Logger receives the server's logs (default: discarded).
+	Logger *slog.Logger
+}
+
+func (o *Options) normalize() error {
+	if len(o.Scenarios) == 0 || slices.Contains(o.Scenarios, "all") {
+		o.Scenarios = Scenarios()
+	}
+	for _, s := range o.Scenarios {
+		if !slices.Contains(Scenarios(), s) {
+			return fmt.Errorf("unknown scenario %q (have %s)", s, strings.Join(Scenarios(), ", "))
+		}
+	}
+	// Run them in the canonical order, each once.
+	var ordered []string
+	for _, s := range Scenarios() {
+		if slices.Contains(o.Scenarios, s) {
+			ordered = append(ordered, s)
+		}
+	}
+	o.Scenarios = ordered
+	setDefault(&o.Duration, 10*time.Second)
+	setDefault(&o.Warmup, 2*time.Second)
+	setDefault(&o.Concurrency, 64)
+	setDefault(&o.Rate, 1000)
+	setDefault(&o.Runs, 1)
+	setDefault(&o.Workers, 64)
+	setDefault(&o.ConnectionConcurrency, 16)
+	setDefault(&o.DrainTimeout, 60*time.Second)
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	switch {
+	case o.Duration < 100*time.Millisecond:
+		return errors.New("duration must be at least 100ms")
+	case o.Concurrency > 4096:
+		return errors.New("concurrency must be at most 4096")
+	case o.Rate > 100000:
+		return errors.New("rate must be at most 100000 events/s")
+	case o.Runs > 100:
+		return errors.New("runs must be at most 100")
+	}
+	return nil
+}
+
+func setDefault[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
+// Run measures every selected scenario Options.Runs times and returns the report. On an error
+// (or when ctx ends) it returns what it measured so far with the error.
+func Run(ctx context.Context, opts Options) (*Report, error) {
+	if err := opts.normalize(); err != nil {
+		return nil, err
+	}
+	be, err := newBackend(ctx, opts.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{opts: opts, clock: newClock(), backend: be, client: newClient(max(opts.Concurrency, 256)),
+		key: base64.StdEncoding.EncodeToString(randomKey()), tty: isTerminal(opts.Progress)}
+	r.prof = newProfiler(opts.CPUProfile, opts.MemProfile, r.measuredPhases() > 1)
+	defer r.client.CloseIdleConnections()
+
+	rep := &Report{Started: time.Now().UTC(), Machine: machineInfo(), Settings: Settings{Store: be.name(),
+		Scenarios: opts.Scenarios, Duration: opts.Duration.String(), Warmup: opts.Warmup.String(), Concurrency: opts.Concurrency,
+		Rate: opts.Rate, Runs: opts.Runs, Workers: opts.Workers, ConnectionConcurrency: opts.ConnectionConcurrency}}
+	err = r.runAll(ctx, rep)
+	rep.Summary = summarizeRuns(rep.Runs, be.name())
+	rep.Profiles = r.prof.written
+	if cerr := be.close(); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	if perr := r.prof.err(); perr != nil {
+		err = errors.Join(err, perr)
+	}
+	return rep, err
+}
+
+func (r *runner) runAll(ctx context.Context, rep *Report) error {
+	for run := 1; run <= r.opts.Runs; run++ {
+		r.run = run
+		rr := RunResult{Run: run, LoadBefore: loadAverage()}
+		err := r.runOnce(ctx, &rr)
+		rr.LoadAfter = loadAverage()
+		rep.Runs = append(rep.Runs, rr)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runOnce measures the limits, then each selected scenario.
+func (r *runner) runOnce(ctx context.Context, rr *RunResult) error {
+	for _, lim := range []func(context.Context) (Result, error){r.measureHTTPLimit, r.measureStoreLimit} {
+		res, err := lim(ctx)
+		rr.Results = append(rr.Results, res)
+		if err != nil {
+			return fmt.Errorf("measuring the limits: %w", err)
+		}
+	}
+	for _, name := range r.opts.Scenarios {
+		fn := r.scenario(name)
+		if fn == nil {
+			continue // limits: measured above
+		}
+		results, err := fn(ctx)
+		rr.Results = append(rr.Results, results...)
+		if err != nil {
+			return fmt.Errorf("scenario %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// scenario returns a scenario's function, nil for limits.
+func (r *runner) scenario(name string) func(context.Context) ([]Result, error) {
+	switch name {
+	case ScenarioIngestSingle:
+		return r.ingestSingle
+	case ScenarioIngestBulk:
+		return r.ingestBulk
+	case ScenarioE2EThroughput:
+		return r.e2eThroughput
+	case ScenarioE2ELatency:
+		return r.e2eLatency
+	case ScenarioFanout:
+		return r.fanout
+	case ScenarioIsolation:
+		return r.isolation
+	}
+	return nil
+}
+
+// measuredPhases counts the measured phases the invocation will profile.
+func (r *runner) measuredPhases() int {
+	n := 0
+	for _, s := range r.opts.Scenarios {
+		switch s {
+		case ScenarioLimits:
+		case ScenarioFanout:
+			n += len(fanoutWidths)
+		case ScenarioIsolation:
+			n += len(isolationVariants)
+		default:
+			n++
+		}
+	}
+	return n * r.opts.Runs
+}
+
+// runner holds what every scenario of an invocation shares.
+type runner struct {
+	opts    Options
+	run     int
+	clock   *clock
+	backend backend
+	client  *http.Client
+	// key is the encryption key every server of the invocation uses (base64).
+	key    string
+	limits limits
+	prof   *profiler
+	tty    bool
+}
+
+func randomKey() []byte {
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	return k
+}
+
+// isTerminal reports whether w is a terminal, where the progress line updates in place.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// progress prints one line a second while a phase runs: what was sent, the accepted rate over
+// the last second, what was delivered, and the errors.
+type progress struct {
+	*meter
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// newMeter starts the progress line for one phase; recv (optional) supplies the deliveries.
+func (r *runner) newMeter(label string, recv *receiver) *progress {
+	p := &progress{meter: &meter{}, stop: make(chan struct{})}
+	p.setPhase("setup")
+	start := time.Now()
+	prefix := fmt.Sprintf("[%s, run %d/%d]", label, r.run, r.opts.Runs)
+	print := func(rate float64, final bool) {
+		var delivered int64
+		if recv != nil {
+			delivered = recv.total.Load()
+		}
+		line := fmt.Sprintf("%s %-7s %4.0fs  sent %d  accepted %.0f/s  delivered %d  errors %d", prefix, *p.phase.Load(),
+			time.Since(start).Seconds(), p.sent.Load(), rate, delivered, p.errors.Load())
+		switch {
+		case r.tty && final:
+			fmt.Fprintf(r.opts.Progress, "\r%s\x1b[K\n", line)
+		case r.tty:
+			fmt.Fprintf(r.opts.Progress, "\r%s\x1b[K", line)
+		default:
+			fmt.Fprintln(r.opts.Progress, line)
+		}
+	}
+	p.wg.Go(func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		last, lastAt := int64(0), time.Now()
+		for {
+			select {
+			case <-p.stop:
+				print(0, true)
+				return
+			case now := <-t.C:
+				cur := p.accepted.Load()
+				print(float64(cur-last)/now.Sub(lastAt).Seconds(), false)
+				last, lastAt = cur, now
+			}
+		}
+	})
+	return p
+}
+
+// done ends the progress line.
+func (p *progress) done() {
+	close(p.stop)
+	p.wg.Wait()
+}
+
+// span is a measured phase in progress: its profiles run and its CPU time is counted.
+type span struct {
+	wall time.Time
+	cpu  time.Duration
+	// busy and total are the machine's CPU ticks (ok: known).
+	busy, total int64
+	ok          bool
+}
+
+// cpuUse is the CPU a measured phase used, in cores: this process's, and the rest of the
+// machine's (other engineers' tests, and the PostgreSQL server when it is the store).
+type cpuUse struct {
+	process, other float64
+}
+
+// begin starts a measured phase: the profiles (labelled for their file names) and the CPU
+// clocks.
+func (r *runner) begin(label string) *span {
+	r.prof.start(fmt.Sprintf("%s-r%d", label, r.run))
+	return startCPU()
+}
+
+// end stops a measured phase's profiles and returns the CPU it used (zeros when the phase
+// never began).
+func (r *runner) end(s *span) cpuUse {
+	r.prof.stop()
+	return s.use()
+}
+
+// startCPU starts counting CPU time.
+func startCPU() *span {
+	s := &span{wall: time.Now(), cpu: processCPU()}
+	s.busy, s.total, s.ok = machineCPU()
+	return s
+}
+
+// use returns the CPU used since startCPU, zeros where unknown.
+func (s *span) use() cpuUse {
+	if s == nil {
+		return cpuUse{}
+	}
+	var u cpuUse
+	wall := time.Since(s.wall)
+	if cpu := processCPU() - s.cpu; wall > 0 && cpu > 0 {
+		u.process = cpu.Seconds() / wall.Seconds()
+	}
+	if busy, total, ok := machineCPU(); ok && s.ok && total > s.total {
+		machine := float64(busy-s.busy) / float64(total-s.total) * float64(runtime.NumCPU())
+		u.other = max(0, machine-u.process)
+	}
+	return u
+}
+
+// addCPU adds a phase's CPU use to a result.
+func (res *Result) addCPU(u cpuUse) {
+	if u.process > 0 {
+		res.add("process CPU", u.process, "cores")
+	}
+	if u.other > 0 {
+		res.add("other CPU", u.other, "cores")
+	}
+}

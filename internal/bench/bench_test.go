@@ -1,0 +1,242 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+func TestPercentileUsesNearestRank(t *testing.T) {
+	t.Parallel()
+	ms := func(vs ...int) []time.Duration {
+		out := make([]time.Duration, len(vs))
+		for i, v := range vs {
+			out[i] = time.Duration(v) * time.Millisecond
+		}
+		return out
+	}
+	hundred := make([]time.Duration, 100)
+	for i := range hundred {
+		hundred[i] = time.Duration(i+1) * time.Millisecond
+	}
+	for _, tc := range []struct {
+		name   string
+		sorted []time.Duration
+		p      float64
+		want   time.Duration
+	}{
+		{"no values give zero", nil, 50, 0},
+		{"one value is every percentile", ms(7), 99, 7 * time.Millisecond},
+		{"p50 of 1..100 is 50", hundred, 50, 50 * time.Millisecond},
+		{"p99 of 1..100 is 99", hundred, 99, 99 * time.Millisecond},
+		{"p100 is the maximum", hundred, 100, 100 * time.Millisecond},
+		{"p0 is the minimum", hundred, 0, time.Millisecond},
+		{"p50 of four rounds up the rank", ms(1, 2, 3, 4), 50, 2 * time.Millisecond},
+		{"p95 of four is the largest", ms(1, 2, 3, 4), 95, 4 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := percentile(tc.sorted, tc.p); got != tc.want {
+				t.Fatalf("percentile(%v, %v) = %v, want %v", tc.sorted, tc.p, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSummarizeSortsAndReportsMax(t *testing.T) {
+	t.Parallel()
+	l := summarize([]time.Duration{5, 1, 4, 2, 3})
+	if l.N != 5 || l.P50 != 3 || l.Max != 5 || l.P99 != 5 {
+		t.Fatalf("summarize = %+v", l)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	t.Parallel()
+	in := []float64{3, 1, 2}
+	if got := median(in); got != 2 {
+		t.Fatalf("median of 3 values = %v, want 2", got)
+	}
+	if in[0] != 3 {
+		t.Fatal("median reordered its input")
+	}
+	if got := median([]float64{4, 1, 3, 2}); got != 2.5 {
+		t.Fatalf("median of 4 values = %v, want 2.5", got)
+	}
+	if got := median(nil); got != 0 {
+		t.Fatalf("median of none = %v", got)
+	}
+}
+
+func TestFormatValue(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		v    float64
+		unit string
+		want string
+	}{
+		{1234567, "events/s", "1,234,567"},
+		{999.6, "events/s", "1,000"},
+		{123.4, "ms", "123"},
+		{12.34, "ms", "12.3"},
+		{1.234, "ms", "1.23"},
+		{42, "count", "42"},
+		{-4321, "count", "-4,321"},
+	} {
+		if got := formatValue(tc.v, tc.unit); got != tc.want {
+			t.Errorf("formatValue(%v, %q) = %q, want %q", tc.v, tc.unit, got, tc.want)
+		}
+	}
+}
+
+func TestReportGivesMediansTargetsAndSetup(t *testing.T) {
+	t.Parallel()
+	run := func(n int, accepted, p99 float64) RunResult {
+		return RunResult{Run: n, Results: []Result{
+			{Scenario: ScenarioIngestSingle, Setup: "64 clients", Metrics: []Metric{{"accepted", accepted, "events/s"}}},
+			{Scenario: ScenarioE2ELatency, Setup: "open loop", Metrics: []Metric{{"p99", p99, "ms"}},
+				Errors: []ErrorCount{{Message: "HTTP 500: boom", Count: 2}}},
+		}}
+	}
+	runs := []RunResult{run(1, 6000, 80), run(2, 4000, 20), run(3, 5500, 40)}
+
+	sum := summarizeRuns(runs, "sqlite")
+	if len(sum) != 2 {
+		t.Fatalf("summary has %d rows, want 2: %+v", len(sum), sum)
+	}
+	if sum[0].Median != 5500 || sum[0].Met == nil || !*sum[0].Met || sum[0].Target != "≥ 5,000" {
+		t.Fatalf("ingest summary = %+v", sum[0])
+	}
+	if sum[1].Median != 40 || sum[1].Met == nil || !*sum[1].Met || sum[1].Target != "≤ 50.0" {
+		t.Fatalf("latency summary = %+v", sum[1])
+	}
+	if pg := summarizeRuns(runs, "postgres"); pg[0].Target != "" || pg[0].Met != nil {
+		t.Fatalf("PostgreSQL has no targets, got %+v", pg[0])
+	}
+
+	rep := &Report{Settings: Settings{Store: "sqlite", Runs: 3}, Runs: runs, Summary: sum}
+	var table bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ingest-single", "5,500", "6,000 4,000 5,500", "≥ 5,000 ok", "64 clients",
+		"run 1 e2e-latency : 2 × HTTP 500: boom"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+	var js bytes.Buffer
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Summary) != 2 || back.Summary[0].Median != 5500 {
+		t.Fatalf("JSON round trip: %v %+v", err, back.Summary)
+	}
+}
+
+func TestEnvelopeIDPrefersTheEnvelopeThenTheHeader(t *testing.T) {
+	t.Parallel()
+	id, other := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
+	h := http.Header{"X-Meshes-Event-Id": {other.String()}}
+	if got, ok := envelopeID([]byte(`{"uuid":"`+id.String()+`","event":"x"}`), h); !ok || got != id {
+		t.Fatalf("from the envelope: %v %v", got, ok)
+	}
+	if got, ok := envelopeID([]byte(`{"raw":true}`), h); !ok || got != other {
+		t.Fatalf("from the header: %v %v", got, ok)
+	}
+	if _, ok := envelopeID([]byte(`{}`), http.Header{}); ok {
+		t.Fatal("found an id in nothing")
+	}
+	if got := answerID([]byte(`{"event":{"id":"` + id.String() + `","type":"event"}}`)); got != id {
+		t.Fatalf("answerID = %v", got)
+	}
+}
+
+func TestProfilePathsPerPhase(t *testing.T) {
+	t.Parallel()
+	one := newProfiler("cpu.pprof", "", false)
+	if got := one.path("cpu.pprof", "ingest-single-r1", ""); got != "cpu.pprof" {
+		t.Fatalf("single phase: %s", got)
+	}
+	many := newProfiler("out/cpu.pprof", "", true)
+	if got := many.path("out/cpu.pprof", "fanout-10-r2", ".base"); got != filepath.Join("out", "cpu-fanout-10-r2.base.pprof") {
+		t.Fatalf("several phases: %s", got)
+	}
+}
+
+func TestEventBodiesAreValidJSONOfTheIntendedSize(t *testing.T) {
+	t.Parallel()
+	if n := len(eventPayload(12345)); n < 190 || n > 220 {
+		t.Fatalf("payload is %d bytes, want about 200", n)
+	}
+	for _, b := range append(eventBodies("a.b", 3), bulkBodies("a.b", 2, 100)...) {
+		if !json.Valid(b) {
+			t.Fatalf("invalid body %s", b)
+		}
+	}
+	var bulk []map[string]any
+	if err := json.Unmarshal(bulkBodies("a.b", 1, 100)[0], &bulk); err != nil || len(bulk) != 100 {
+		t.Fatalf("bulk body: %v, %d events", err, len(bulk))
+	}
+}
+
+// TestRunMeasuresIngestAndLatencyEndToEnd runs two scenarios for a fraction of a second on
+// SQLite: the whole path (server, API setup, load, receiver, tracking, report) must work.
+func TestRunMeasuresIngestAndLatencyEndToEnd(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("starts servers and drives load for a few seconds")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	rep, err := Run(ctx, Options{Scenarios: []string{ScenarioIngestSingle, ScenarioE2ELatency}, Duration: 500 * time.Millisecond,
+		Warmup: 200 * time.Millisecond, Concurrency: 8, Rate: 200, DrainTimeout: 20 * time.Second,
+		CPUProfile: filepath.Join(dir, "cpu.pprof")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(scenario, variant, name string) float64 {
+		t.Helper()
+		for _, s := range rep.Summary {
+			if s.Scenario == scenario && s.Variant == variant && s.Name == name {
+				return s.Median
+			}
+		}
+		t.Fatalf("no %s %s %s in %+v", scenario, variant, name, rep.Summary)
+		return 0
+	}
+	if v := get(ScenarioLimits, "http", "requests"); v <= 0 {
+		t.Errorf("HTTP limit = %v", v)
+	}
+	if v := get(ScenarioLimits, "store-insert", "rows"); v <= 0 {
+		t.Errorf("store limit = %v", v)
+	}
+	if v := get(ScenarioIngestSingle, "", "accepted"); v <= 0 {
+		t.Errorf("ingest-single accepted = %v", v)
+	}
+	if v := get(ScenarioIngestSingle, "", "errors"); v != 0 {
+		t.Errorf("ingest-single errors = %v", v)
+	}
+	accepted, delivered := get(ScenarioE2ELatency, "", "accepted"), get(ScenarioE2ELatency, "", "delivered")
+	if accepted < 50 || delivered != accepted {
+		t.Errorf("e2e-latency accepted %v, delivered %v: want every accepted event delivered", accepted, delivered)
+	}
+	if p50, p99 := get(ScenarioE2ELatency, "", "p50"), get(ScenarioE2ELatency, "", "p99"); p50 <= 0 || p99 < p50 {
+		t.Errorf("e2e-latency p50 %v, p99 %v", p50, p99)
+	}
+	if len(rep.Profiles) != 2 {
+		t.Errorf("profiles written: %v, want one per measured phase", rep.Profiles)
+	}
+	var table bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil || !strings.Contains(table.String(), "e2e-latency") {
+		t.Fatalf("table: %v\n%s", err, table.String())
+	}
+}

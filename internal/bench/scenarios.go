@@ -1,0 +1,436 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// rig is one scenario variant's world: a fresh Switchyard, the receiving endpoints, and the
+// progress line.
+type rig struct {
+	in   *instance
+	recv *receiver
+	line *progress
+}
+
+func (r *runner) newRig(ctx context.Context, label string) (*rig, error) {
+	recv := newReceiver(r.clock)
+	in, err := r.startInstance(ctx, label)
+	if err != nil {
+		recv.close()
+		return nil, err
+	}
+	return &rig{in: in, recv: recv, line: r.newMeter(label, recv)}, nil
+}
+
+// close ends the progress line, stops the endpoints (ending hanging requests), then the server.
+func (g *rig) close() error {
+	g.line.done()
+	g.recv.close()
+	return g.in.close()
+}
+
+// withRig runs fn on a fresh rig and closes it, keeping the first error.
+func (r *runner) withRig(ctx context.Context, label string, fn func(g *rig) (Result, error)) (Result, error) {
+	g, err := r.newRig(ctx, label)
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := fn(g)
+	if cerr := g.close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	return res, err
+}
+
+// deliveryBudget bounds the deliveries a delivery scenario's measured phase may create, so that
+// the backlog left when the load stops drains in bounded time: 5,000 per second of --duration.
+func (r *runner) deliveryBudget() int64 {
+	return max(5000, int64(5000*r.opts.Duration.Seconds()))
+}
+
+// ingestBudget bounds the events an ingest scenario may accept in its measured phase.
+const ingestBudget = 10_000_000
+
+// ingestSingle measures single-event ingest: POST /api/v1/events, closed loop. The workspace
+// has one rule, for another event name, so every event is routed (the rule query runs) and
+// matches nothing: the number is ingest alone, with no delivery competing for the store.
+func (r *runner) ingestSingle(ctx context.Context) ([]Result, error) {
+	res, err := r.withRig(ctx, ScenarioIngestSingle, func(g *rig) (Result, error) {
+		url, err := g.recv.endpoint(answerOK)
+		if err != nil {
+			return Result{}, err
+		}
+		conn, err := g.in.connection(ctx, "Bench hook", url, 0)
+		if err != nil {
+			return Result{}, err
+		}
+		if err := g.in.rule(ctx, conn, "bench.unrouted"); err != nil {
+			return Result{}, err
+		}
+		bodies := eventBodies("bench.ingest", 1024)
+		var sp *span
+		load := &closedLoad{workers: r.opts.Concurrency, warmup: r.opts.Warmup, duration: r.opts.Duration, budget: ingestBudget,
+			send: func(ctx context.Context, seq uint64, buf *bytes.Buffer) outcome {
+				return r.post(ctx, g.in.eventsURL(), g.in.pubKey, bodies[seq%uint64(len(bodies))], buf, 1, false)
+			},
+			onMeasure: func() { sp = r.begin(ScenarioIngestSingle) }}
+		lr := load.run(ctx, r.clock, g.line.meter)
+		cpu := r.end(sp)
+		out := Result{Scenario: ScenarioIngestSingle,
+			Setup: fmt.Sprintf("POST /api/v1/events with the publishable key, %d clients closed loop, ~320-byte body; "+
+				"1 rule in the workspace, matching none of the events (no deliveries); %s window",
+				r.opts.Concurrency, lr.window().Round(time.Millisecond)),
+			Errors: lr.errorCounts()}
+		r.ingestMetrics(&out, &lr, 1, cpu)
+		return out, nil
+	})
+	return []Result{res}, err
+}
+
+// ingestBulk measures bulk ingest: POST /api/v1/events/bulk with 100 events, closed loop, the
+// same single non-matching rule as ingest-single.
+func (r *runner) ingestBulk(ctx context.Context) ([]Result, error) {
+	const size = 100
+	res, err := r.withRig(ctx, ScenarioIngestBulk, func(g *rig) (Result, error) {
+		url, err := g.recv.endpoint(answerOK)
+		if err != nil {
+			return Result{}, err
+		}
+		conn, err := g.in.connection(ctx, "Bench hook", url, 0)
+		if err != nil {
+			return Result{}, err
+		}
+		if err := g.in.rule(ctx, conn, "bench.unrouted"); err != nil {
+			return Result{}, err
+		}
+		bodies := bulkBodies("bench.ingest", 16, size)
+		var sp *span
+		load := &closedLoad{workers: r.opts.Concurrency, warmup: r.opts.Warmup, duration: r.opts.Duration, budget: ingestBudget,
+			send: func(ctx context.Context, seq uint64, buf *bytes.Buffer) outcome {
+				return r.post(ctx, g.in.bulkURL(), g.in.pubKey, bodies[seq%uint64(len(bodies))], buf, size, false)
+			},
+			onMeasure: func() { sp = r.begin(ScenarioIngestBulk) }}
+		lr := load.run(ctx, r.clock, g.line.meter)
+		cpu := r.end(sp)
+		out := Result{Scenario: ScenarioIngestBulk,
+			Setup: fmt.Sprintf("POST /api/v1/events/bulk, %d events per request (~%d KB), %d clients closed loop; "+
+				"1 rule matching none (no deliveries); %s window",
+				size, len(bodies[0])/1024, r.opts.Concurrency, lr.window().Round(time.Millisecond)),
+			Errors: lr.errorCounts()}
+		r.ingestMetrics(&out, &lr, size, cpu)
+		return out, nil
+	})
+	return []Result{res}, err
+}
+
+// ingestMetrics adds an ingest scenario's numbers: events and requests per second, the share
+// of each limit, the answer times, the errors and the CPU used.
+func (r *runner) ingestMetrics(out *Result, lr *loadResult, perRequest int, cpu cpuUse) {
+	events := perSecond(lr.events, lr.window())
+	requests := perSecond(lr.requests, lr.window())
+	out.add("accepted", events, "events/s")
+	if perRequest > 1 {
+		out.add("requests", requests, "req/s")
+	}
+	out.add("of HTTP limit", 100*ratio(requests, r.limits.httpRPS), "%")
+	out.add("of store limit", 100*ratio(events, r.limits.storeRows), "%")
+	l := summarize(lr.latencies)
+	out.add("answer p50", ms(l.P50), "ms")
+	out.add("answer p99", ms(l.P99), "ms")
+	out.add("errors", float64(lr.errors), "count")
+	out.addCPU(cpu)
+}
+
+// e2eConnections is how many connections e2e-throughput spreads its events over: enough that
+// the per-connection concurrency (16) does not cap the engine's 64 workers.
+func (r *runner) e2eConnections() int {
+	return max(1, (r.opts.Workers+r.opts.ConnectionConcurrency-1)/r.opts.ConnectionConcurrency)
+}
+
+// e2eThroughput measures deliveries completed per second under saturating load: closed-loop
+// single-event ingest at --concurrency, each event routed by one rule to one of a few
+// connections. After an unmeasured warm-up whose deliveries are drained, the measured phase
+// sends for --duration (or until the delivery budget is accepted); the rate is the deliveries
+// of those events over the time from the first accept to the last receipt.
+func (r *runner) e2eThroughput(ctx context.Context) ([]Result, error) {
+	res, err := r.withRig(ctx, ScenarioE2EThroughput, func(g *rig) (Result, error) {
+		conns := r.e2eConnections()
+		name := func(i int) string { return fmt.Sprintf("bench.e2e.%d", i%conns) }
+		if err := g.in.routes(ctx, g.recv, conns, answerOK, 0, "Bench hook", name); err != nil {
+			return Result{}, err
+		}
+		bodies := eventBodiesFor(name, 1024)
+		st, lr, cpu := r.deliveryLoad(ctx, g, ScenarioE2EThroughput, bodies, 1, r.deliveryBudget())
+		out := Result{Scenario: ScenarioE2EThroughput,
+			Setup: fmt.Sprintf("POST /api/v1/events, %d clients closed loop; %d connections (signed webhooks, one local endpoint each), "+
+				"1 matching rule per event; sent for %s (budget %d events), then drained",
+				r.opts.Concurrency, conns, lr.window().Round(time.Millisecond), r.deliveryBudget()),
+			Errors: lr.errorCounts()}
+		r.deliveryMetrics(&out, &lr, &st, cpu)
+		return out, nil
+	})
+	return []Result{res}, err
+}
+
+// deliveryLoad runs a delivery scenario's load: an unmeasured warm-up (its deliveries are
+// waited for), then the measured closed-loop phase tracking every accepted event, then the
+// drain. The profiles cover the measured phase and the drain.
+func (r *runner) deliveryLoad(ctx context.Context, g *rig, label string, bodies [][]byte, rules int,
+	budget int64) (deliveryStats, loadResult, cpuUse) {
+	eventBudget := max(1, budget/int64(rules))
+	send := func(ctx context.Context, seq uint64, buf *bytes.Buffer) outcome {
+		return r.post(ctx, g.in.eventsURL(), g.in.pubKey, bodies[seq%uint64(len(bodies))], buf, 1, true)
+	}
+	warm := &closedLoad{workers: r.opts.Concurrency, duration: r.opts.Warmup, budget: max(1, eventBudget/10), send: send}
+	before := g.recv.total.Load()
+	wr := warm.run(ctx, r.clock, g.line.meter)
+	g.line.setPhase("drain")
+	waitTotal(ctx, g.recv, before+wr.events*int64(rules), r.opts.DrainTimeout)
+
+	var sp *span
+	load := &closedLoad{workers: r.opts.Concurrency, duration: r.opts.Duration, budget: eventBudget, track: true, send: send,
+		onMeasure: func() { sp = r.begin(label) }}
+	lr := load.run(ctx, r.clock, g.line.meter)
+	g.line.setPhase("drain")
+	st := awaitDeliveries(ctx, g.recv, lr.tracked, func(int) int { return rules }, r.opts.DrainTimeout)
+	return st, lr, r.end(sp)
+}
+
+// deliveryMetrics adds a delivery scenario's numbers.
+func (r *runner) deliveryMetrics(out *Result, lr *loadResult, st *deliveryStats, cpu cpuUse) {
+	delivered := st.rate()
+	out.add("delivered", delivered, "deliveries/s")
+	out.add("accepted", perSecond(lr.events, lr.window()), "events/s")
+	out.add("of HTTP limit", 100*ratio(delivered, r.limits.httpRPS), "%")
+	out.add("of store limit", 100*ratio(delivered, r.limits.storeRows), "%")
+	out.add("deliveries", float64(st.delivered), "count")
+	out.add("undelivered", float64(st.expected-st.delivered), "count")
+	if st.duplicates > 0 {
+		out.add("duplicates", float64(st.duplicates), "count")
+	}
+	if st.lastReceipt > lr.t1 {
+		out.add("drain after load", ms(time.Duration(st.lastReceipt-lr.t1))/1000, "s")
+	}
+	l := summarize(st.latencies)
+	out.add("first delivery p50", ms(l.P50), "ms")
+	out.add("first delivery p99", ms(l.P99), "ms")
+	out.add("errors", float64(lr.errors), "count")
+	out.addCPU(cpu)
+}
+
+// waitTotal waits until the receiver has seen n deliveries, or timeout passes, or ctx ends.
+func waitTotal(ctx context.Context, recv *receiver, n int64, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for recv.total.Load() < n && ctx.Err() == nil && time.Now().Before(deadline) {
+		sleepCtx(ctx, 20*time.Millisecond)
+	}
+}
+
+// maxInFlight bounds an open loop's outstanding requests: past it requests are dropped (and
+// reported), so that a stalled server cannot make the bench grow without bound.
+func (r *runner) maxInFlight() int64 { return int64(max(1024, r.opts.Rate)) }
+
+// e2eLatency measures ingest→delivered latency at a fixed offered rate (open loop): for every
+// event sent in the measured window, its delivery's receipt time minus its request's start.
+func (r *runner) e2eLatency(ctx context.Context) ([]Result, error) {
+	res, err := r.withRig(ctx, ScenarioE2ELatency, func(g *rig) (Result, error) {
+		if err := g.in.routes(ctx, g.recv, 1, answerOK, 0, "Bench hook", func(int) string { return "bench.latency" }); err != nil {
+			return Result{}, err
+		}
+		bodies := eventBodies("bench.latency", 1024)
+		var sp *span
+		load := &openLoad{rate: float64(r.opts.Rate), warmup: r.opts.Warmup, duration: r.opts.Duration, maxInFlight: r.maxInFlight(),
+			track: true,
+			send: func(ctx context.Context, seq uint64, buf *bytes.Buffer) outcome {
+				return r.post(ctx, g.in.eventsURL(), g.in.pubKey, bodies[seq%uint64(len(bodies))], buf, 1, true)
+			},
+			onMeasure: func() { sp = r.begin(ScenarioE2ELatency) }}
+		lr := load.run(ctx, r.clock, g.line.meter)
+		g.line.setPhase("drain")
+		st := awaitDeliveries(ctx, g.recv, lr.tracked, func(int) int { return 1 }, r.opts.DrainTimeout)
+		cpu := r.end(sp)
+		out := Result{Scenario: ScenarioE2ELatency,
+			Setup: fmt.Sprintf("POST /api/v1/events open loop at %d events/s (1 ms pacer, one goroutine per event); 1 connection, "+
+				"1 rule; latency = receipt at the endpoint − request start; %s window", r.opts.Rate, lr.window().Round(time.Millisecond)),
+			Errors: lr.errorCounts()}
+		l := summarize(st.latencies)
+		out.add("p50", ms(l.P50), "ms")
+		out.add("p95", ms(l.P95), "ms")
+		out.add("p99", ms(l.P99), "ms")
+		out.add("max", ms(l.Max), "ms")
+		out.add("offered", perSecond(lr.issued, lr.window()), "events/s")
+		out.add("accepted", float64(lr.events), "count")
+		out.add("delivered", float64(st.delivered), "count")
+		out.add("undelivered", float64(st.expected-st.delivered), "count")
+		a := summarize(lr.latencies)
+		out.add("answer p50", ms(a.P50), "ms")
+		out.add("answer p99", ms(a.P99), "ms")
+		out.add("errors", float64(lr.errors), "count")
+		if lr.dropped > 0 {
+			out.add("dropped (client)", float64(lr.dropped), "count")
+		}
+		out.addCPU(cpu)
+		return out, nil
+	})
+	return []Result{res}, err
+}
+
+// fanoutWidths are the rule counts fanout measures.
+var fanoutWidths = []int{1, 10, 100}
+
+// fanout measures one event routed to 1, 10 and 100 rules, each rule its own connection to its
+// own local endpoint: events accepted per second (each insert writes that many deliveries) and
+// deliveries completed per second, closed loop like e2e-throughput.
+func (r *runner) fanout(ctx context.Context) ([]Result, error) {
+	var out []Result
+	for _, n := range fanoutWidths {
+		variant := fmt.Sprintf("%d rules", n)
+		if n == 1 {
+			variant = "1 rule"
+		}
+		label := fmt.Sprintf("%s-%d", ScenarioFanout, n)
+		res, err := r.withRig(ctx, label, func(g *rig) (Result, error) {
+			if err := g.in.routes(ctx, g.recv, n, answerOK, 0, "Bench hook", func(int) string { return "bench.fanout" }); err != nil {
+				return Result{}, err
+			}
+			bodies := eventBodies("bench.fanout", 1024)
+			st, lr, cpu := r.deliveryLoad(ctx, g, label, bodies, n, r.deliveryBudget())
+			res := Result{Scenario: ScenarioFanout, Variant: variant,
+				Setup: fmt.Sprintf("%d rule(s) on %d connection(s), one endpoint each; %d clients closed loop for %s (budget %d deliveries), then drained",
+					n, n, r.opts.Concurrency, lr.window().Round(time.Millisecond), r.deliveryBudget()),
+				Errors: lr.errorCounts()}
+			r.deliveryMetrics(&res, &lr, &st, cpu)
+			return res, nil
+		})
+		if err != nil {
+			return out, err
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// isolationVariant is one isolation run: the healthy traffic alone, or with bad connections.
+type isolationVariant struct {
+	name string
+	bad  endpointMode
+	// hasBad is false for the baseline.
+	hasBad bool
+}
+
+var isolationVariants = []isolationVariant{
+	{name: "baseline"},
+	{name: "hang", bad: answerHang, hasBad: true},
+	{name: "http-500", bad: answer500, hasBad: true},
+}
+
+// Isolation shape: healthy and bad connections, and the bad ones' timeout.
+const (
+	isolationHealthy = 5
+	isolationBad     = 5
+	isolationTimeout = 5 // seconds
+)
+
+// Event tags in isolation.
+const (
+	tagHealthy = iota
+	tagBad
+)
+
+// isolation measures the healthy connections' delivery latency while bad connections hang
+// until their 5 s timeout or answer 500, beside a baseline of the same healthy traffic alone.
+// Open loop: the healthy load is --rate/2 events/s over 5 healthy connections in every
+// variant; the bad variants add --rate/2 events/s over 5 bad connections.
+func (r *runner) isolation(ctx context.Context) ([]Result, error) {
+	var (
+		out         []Result
+		base50, b99 float64
+	)
+	for _, v := range isolationVariants {
+		label := ScenarioIsolation + "-" + v.name
+		res, err := r.withRig(ctx, label, func(g *rig) (Result, error) {
+			healthy := func(i int) string { return fmt.Sprintf("bench.healthy.%d", i%isolationHealthy) }
+			bad := func(i int) string { return fmt.Sprintf("bench.bad.%d", i%isolationBad) }
+			if err := g.in.routes(ctx, g.recv, isolationHealthy, answerOK, isolationTimeout, "Healthy", healthy); err != nil {
+				return Result{}, err
+			}
+			rate := float64(r.opts.Rate) / 2
+			if v.hasBad {
+				if err := g.in.routes(ctx, g.recv, isolationBad, v.bad, isolationTimeout, "Bad", bad); err != nil {
+					return Result{}, err
+				}
+				rate = float64(r.opts.Rate)
+			}
+			good, poor := eventBodiesFor(healthy, 1000), eventBodiesFor(bad, 1000)
+			var sp *span
+			load := &openLoad{rate: rate, warmup: r.opts.Warmup, duration: r.opts.Duration, maxInFlight: r.maxInFlight(), track: true,
+				send: func(ctx context.Context, seq uint64, buf *bytes.Buffer) outcome {
+					if v.hasBad && seq%2 == 0 {
+						o := r.post(ctx, g.in.eventsURL(), g.in.pubKey, poor[(seq/2)%uint64(len(poor))], buf, 1, true)
+						o.tag = tagBad
+						return o
+					}
+					o := r.post(ctx, g.in.eventsURL(), g.in.pubKey, good[(seq/2)%uint64(len(good))], buf, 1, true)
+					o.tag = tagHealthy
+					return o
+				},
+				onMeasure: func() { sp = r.begin(label) }}
+			lr := load.run(ctx, r.clock, g.line.meter)
+			g.line.setPhase("drain")
+			st := awaitDeliveries(ctx, g.recv, lr.tracked, func(tag int) int {
+				if tag == tagHealthy {
+					return 1
+				}
+				return 0
+			}, r.opts.DrainTimeout)
+			cpu := r.end(sp)
+			badSeen := int64(0)
+			for _, e := range lr.tracked {
+				if e.tag == tagBad {
+					if rc, ok := g.recv.lookup(e.id); ok {
+						badSeen += int64(rc.count)
+					}
+				}
+			}
+			setup := fmt.Sprintf("open loop, %.0f events/s to %d healthy connections", float64(r.opts.Rate)/2, isolationHealthy)
+			if v.hasBad {
+				what := map[endpointMode]string{answerHang: "hang until their 5 s timeout", answer500: "answer 500"}[v.bad]
+				setup += fmt.Sprintf(" + %.0f events/s to %d connections that %s", float64(r.opts.Rate)/2, isolationBad, what)
+			}
+			res := Result{Scenario: ScenarioIsolation, Variant: v.name,
+				Setup:  setup + fmt.Sprintf("; healthy latency = receipt − request start; %s window", lr.window().Round(time.Millisecond)),
+				Errors: lr.errorCounts()}
+			l := summarize(st.latencies)
+			res.add("p50", ms(l.P50), "ms")
+			res.add("p99", ms(l.P99), "ms")
+			res.add("max", ms(l.Max), "ms")
+			if v.hasBad {
+				res.add("p50 vs baseline", ratio(ms(l.P50), base50), "×")
+				res.add("p99 vs baseline", ratio(ms(l.P99), b99), "×")
+				res.add("bad attempts seen", float64(badSeen), "count")
+			} else {
+				base50, b99 = ms(l.P50), ms(l.P99)
+			}
+			res.add("healthy delivered", float64(st.delivered), "count")
+			res.add("healthy undelivered", float64(st.expected-st.delivered), "count")
+			res.add("errors", float64(lr.errors), "count")
+			res.addCPU(cpu)
+			return res, nil
+		})
+		if err != nil {
+			return out, err
+		}
+		out = append(out, res)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("isolation measured nothing")
+	}
+	return out, nil
+}

@@ -1,0 +1,222 @@
+package sqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/switchyardhq/switchyard/internal/store"
+	"github.com/switchyardhq/switchyard/internal/store/sqlstore"
+	"github.com/switchyardhq/switchyard/internal/store/storetest"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+)
+
+// The store benchmarks run on SQLite in a temporary directory, and on PostgreSQL too when
+// TEST_DATABASE_URL is set (a fresh schema each). Each builds its rows through the store itself.
+
+// benchPayload is an event payload of about 200 bytes, the size `switchyard bench` sends.
+var benchPayload = []byte(`{"email":"user2048@example.com","name":"Ada Lovelace","plan":"pro","seats":3,"source":"switchyard-bench",` +
+	`"utm":{"campaign":"spring_launch","medium":"email"},"note":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`)
+
+// eachDialect runs fn as a sub-benchmark per available dialect on a fresh store.
+func eachDialect(b *testing.B, fn func(b *testing.B, db *sqlstore.DB)) {
+	for _, d := range storetest.Dialects(b) {
+		b.Run(d.Name, func(b *testing.B) {
+			db, err := sqlstore.Open(context.Background(), d.NewURL(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { db.Close() })
+			fn(b, db)
+		})
+	}
+}
+
+// benchTenant is a tenant whose workspace routes "bench.event" through rules rules, each on its
+// own connection, plus one rule for another event that never matches (so routing always has a
+// rule to skip).
+func benchTenant(b *testing.B, db store.Store, rules int) *storetest.Tenant {
+	b.Helper()
+	tn := storetest.NewTenant(b, db)
+	storetest.NewRule(b, db, tn, storetest.RuleOpts{Event: "bench.other"})
+	for range rules {
+		c := storetest.NewConnection(tn.Workspace)
+		if err := db.ConnectionInsert(context.Background(), c); err != nil {
+			b.Fatal(err)
+		}
+		storetest.NewRule(b, db, tn, storetest.RuleOpts{Event: "bench.event", Connection: c})
+	}
+	return tn
+}
+
+// benchEvent builds (does not insert) an accepted event of the tenant's workspace.
+func benchEvent(tn *storetest.Tenant, name string) *switchyard.Event {
+	return &switchyard.Event{ID: uuid.Must(uuid.NewV7()), OrganizationID: tn.Org.ID, WorkspaceID: tn.Workspace.ID, Name: name,
+		Resource: "user", ResourceID: "usr_2048", Payload: benchPayload, CreatedBy: "publishable_key", CreatedAt: time.Now().UTC()}
+}
+
+// BenchmarkEventInsert measures routing and inserting one event with its deliveries in one
+// transaction (store.EventInsert), with 0, 1 and 10 matching rules.
+func BenchmarkEventInsert(b *testing.B) {
+	eachDialect(b, func(b *testing.B, db *sqlstore.DB) {
+		for _, rules := range []int{0, 1, 10} {
+			b.Run(fmt.Sprintf("rules=%d", rules), func(b *testing.B) {
+				tn := benchTenant(b, db, rules)
+				ctx := context.Background()
+				b.ReportAllocs()
+				for b.Loop() {
+					ds, err := db.EventInsert(ctx, store.EventInsertParams{Event: benchEvent(tn, "bench.event")})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(ds) != rules {
+						b.Fatalf("%d deliveries, want %d", len(ds), rules)
+					}
+				}
+			})
+		}
+	})
+}
+
+// BenchmarkEventInsertBatch100 measures store.EventInsertBatch with 100 events (a bulk request,
+// or a full group commit of single events), with 0 and 1 matching rules. ns/event is per event.
+func BenchmarkEventInsertBatch100(b *testing.B) {
+	eachDialect(b, func(b *testing.B, db *sqlstore.DB) {
+		for _, rules := range []int{0, 1} {
+			b.Run(fmt.Sprintf("rules=%d", rules), func(b *testing.B) {
+				tn := benchTenant(b, db, rules)
+				ctx := context.Background()
+				events := make([]*switchyard.Event, 100)
+				b.ReportAllocs()
+				for b.Loop() {
+					for i := range events {
+						events[i] = benchEvent(tn, "bench.event")
+					}
+					if _, err := db.EventInsertBatch(ctx, store.EventInsertBatchParams{Events: events}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(events)), "ns/event")
+			})
+		}
+	})
+}
+
+// claimBatch is the engine's claim size with its default 64 workers, spread over connections
+// of the default per-connection concurrency (16).
+const (
+	claimBatch   = 64
+	claimPerConn = 16
+)
+
+// claimTenant is a tenant with claimBatch/claimPerConn connections, each routing its own event
+// name, so that one claim of claimBatch takes claimPerConn deliveries of each.
+func claimTenant(b *testing.B, db store.Store) (*storetest.Tenant, []string) {
+	b.Helper()
+	tn := storetest.NewTenant(b, db)
+	var names []string
+	for i := range claimBatch / claimPerConn {
+		c := storetest.NewConnection(tn.Workspace)
+		if err := db.ConnectionInsert(context.Background(), c); err != nil {
+			b.Fatal(err)
+		}
+		name := fmt.Sprintf("bench.claim.%d", i)
+		storetest.NewRule(b, db, tn, storetest.RuleOpts{Event: name, Connection: c})
+		names = append(names, name)
+	}
+	return tn, names
+}
+
+// queueBatch inserts claimBatch events, each with one due delivery.
+func queueBatch(b *testing.B, db store.Store, tn *storetest.Tenant, names []string) {
+	b.Helper()
+	events := make([]*switchyard.Event, claimBatch)
+	for i := range events {
+		events[i] = benchEvent(tn, names[i%len(names)])
+	}
+	if _, err := db.EventInsertBatch(context.Background(), store.EventInsertBatchParams{Events: events}); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// claim leases up to claimBatch due deliveries, as the engine does.
+func claim(b *testing.B, db store.Store) []*store.Claimed {
+	b.Helper()
+	now := time.Now()
+	cs, err := db.DeliveryClaim(context.Background(), store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(2 * time.Minute),
+		Limit: claimBatch, PerConnection: claimPerConn})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(cs) != claimBatch {
+		b.Fatalf("claimed %d, want %d", len(cs), claimBatch)
+	}
+	return cs
+}
+
+// delivered is the successful outcome of each claim, as the engine records it.
+func delivered(cs []*store.Claimed) []store.DeliveryRecordParams {
+	now := time.Now()
+	out := make([]store.DeliveryRecordParams, len(cs))
+	for i, c := range cs {
+		out[i] = store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID, LeaseUntil: c.LeaseUntil,
+			Status: switchyard.StatusCompleted, Now: now,
+			Attempt: &switchyard.Attempt{ID: uuid.Must(uuid.NewV7()), DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID, Number: 1,
+				StartedAt: now.Add(-time.Millisecond), CompletedAt: now, Outcome: switchyard.OutcomeDelivered, HTTPStatus: 200,
+				ResponseExcerpt: "HTTP/1.1 200 OK\r\n"}}
+	}
+	return out
+}
+
+// BenchmarkDeliveryClaim measures one claim of 64 due deliveries over 4 connections (fair
+// ordering, lease, and loading events with payloads, rules and connections). Each iteration
+// queues the 64 deliveries first and records them afterwards, untimed. ns/delivery is per
+// claimed delivery.
+func BenchmarkDeliveryClaim(b *testing.B) {
+	eachDialect(b, func(b *testing.B, db *sqlstore.DB) {
+		tn, names := claimTenant(b, db)
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			queueBatch(b, db, tn, names)
+			b.StartTimer()
+			cs := claim(b, db)
+			b.StopTimer()
+			if _, err := db.DeliveryRecordBatch(context.Background(), delivered(cs)); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*claimBatch), "ns/delivery")
+	})
+}
+
+// BenchmarkDeliveryRecordBatch measures recording 64 successful outcomes in one transaction
+// (attempts, fenced delivery updates, each event's derived status), as the recorder's group
+// commit does. Each iteration queues and claims the 64 deliveries first, untimed.
+func BenchmarkDeliveryRecordBatch(b *testing.B) {
+	eachDialect(b, func(b *testing.B, db *sqlstore.DB) {
+		tn, names := claimTenant(b, db)
+		ctx := context.Background()
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			queueBatch(b, db, tn, names)
+			records := delivered(claim(b, db))
+			b.StartTimer()
+			errs, err := db.DeliveryRecordBatch(ctx, records)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, err := range errs {
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*claimBatch), "ns/delivery")
+	})
+}
