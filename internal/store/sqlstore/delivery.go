@@ -352,6 +352,13 @@ func (db *DB) recordOne(ctx context.Context, tx *sql.Tx, p *store.DeliveryRecord
 	if err != nil {
 		return false, fmt.Errorf("recording delivery: %w", err)
 	}
+	if n == 0 && inc == 1 {
+		// The lease was lost (canceled, retried or expired meanwhile) but the attempt was made
+		// and logged: count it, so attempt numbers stay unique and the count matches the log.
+		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET attempt_count = attempt_count + 1 WHERE id = $1`, p.DeliveryID); err != nil {
+			return false, fmt.Errorf("counting attempt: %w", err)
+		}
+	}
 	return n == 1, nil
 }
 

@@ -33,6 +33,8 @@ type dialect struct {
 	lockDue func(ids string) string
 	// isUniqueViolation recognises the driver's unique-constraint error.
 	isUniqueViolation func(error) bool
+	// isForeignKeyViolation recognises the driver's foreign-key error.
+	isForeignKeyViolation func(error) bool
 	// sessionLocker serialises migrations across processes, nil where the database does.
 	sessionLocker func(ctx context.Context, db *sql.DB) (goose.ProviderOption, error)
 }
@@ -150,8 +152,12 @@ func (db *DB) insertErr(what string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if db.d.isUniqueViolation(err) {
+	switch {
+	case db.d.isUniqueViolation(err):
 		return fmt.Errorf("inserting %s: %w", what, store.ErrConflict)
+	case db.d.isForeignKeyViolation(err):
+		// What the row refers to is gone (deleted concurrently): report it as not found.
+		return fmt.Errorf("inserting %s: a referenced record does not exist: %w", what, store.ErrNotFound)
 	}
 	return fmt.Errorf("inserting %s: %w", what, err)
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -83,6 +84,45 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 		if done != 1 {
 			t.Fatalf("%d events completed, want exactly the one whose lease held", done)
+		}
+	})
+
+	t.Run("An attempt whose lease was lost is still counted", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		tn := NewTenant(t, s)
+		ctx := context.Background()
+		NewRule(t, s, tn, RuleOpts{})
+		e, _ := NewEvent(t, s, tn, EventOpts{})
+		now := T0.Add(time.Second)
+		cs, _ := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 1})
+		if len(cs) != 1 {
+			t.Fatalf("claimed %d", len(cs))
+		}
+		c := cs[0]
+		err := s.DeliveryRecord(ctx, store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: e.ID, LeaseUntil: now, // not our lease
+			Attempt: &switchyard.Attempt{ID: uuid.Must(uuid.NewV7()), DeliveryID: c.Delivery.ID, EventID: e.ID, Number: 1,
+				StartedAt: now, CompletedAt: now, Outcome: switchyard.OutcomeDelivered},
+			Status: switchyard.StatusCompleted, Now: now})
+		if err != store.ErrLeaseLost {
+			t.Fatalf("err = %v, want ErrLeaseLost", err)
+		}
+		ds, _ := s.DeliveryListByEvent(ctx, tn.Org.ID, e.ID)
+		as, _ := s.AttemptListByDelivery(ctx, tn.Org.ID, c.Delivery.ID)
+		if ds[0].AttemptCount != 1 || len(as) != 1 || ds[0].Status != switchyard.StatusProcessing {
+			t.Fatalf("delivery %+v with %d attempts; want the attempt logged and counted, the status untouched", ds[0], len(as))
+		}
+	})
+
+	t.Run("Inserting a rule on a connection that no longer exists is not found", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		tn := NewTenant(t, s)
+		r := &switchyard.Rule{ID: uuid.Must(uuid.NewV7()), OrganizationID: tn.Org.ID, WorkspaceID: tn.Workspace.ID,
+			ConnectionID: uuid.New(), Type: "webhook", Event: "e", Metadata: map[string]any{"action": "send_webhook"},
+			Active: true, CreatedBy: "test", CreatedAt: T0, UpdatedAt: T0}
+		if err := s.RuleInsert(context.Background(), r); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("err = %v, want ErrNotFound", err)
 		}
 	})
 
