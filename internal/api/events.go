@@ -22,6 +22,9 @@ type eventRequest struct {
 	ResourceID *string         `json:"resource_id"`
 	Type       *string         `json:"type"`
 	Workspace  *string         `json:"workspace"`
+	// IdempotencyKey is Switchyard's per-event key (bulk items); single events may use the
+	// Idempotency-Key header instead.
+	IdempotencyKey *string `json:"idempotency_key"`
 }
 
 // maxEventNameLen bounds event names (the Meshes API does not say; 255 leaves room for any
@@ -46,6 +49,7 @@ func (s *Server) validateEvent(req *eventRequest, p *principal, param string) (*
 	var f fields
 	at := func(name string) string { return param + name }
 	f.checkEventName(at("event"), req.Event)
+	f.checkIdempotencyKey(at("idempotency_key"), req.IdempotencyKey)
 	payload := bytes.TrimSpace(req.Payload)
 	switch {
 	case len(payload) == 0 || bytes.Equal(payload, []byte("null")):
@@ -77,7 +81,8 @@ func (s *Server) validateEvent(req *eventRequest, p *principal, param string) (*
 		resource = switchyard.DefaultResource
 	}
 	return &switchyard.Event{ID: uuid.Must(uuid.NewV7()), OrganizationID: p.OrganizationID, WorkspaceID: wsID,
-		Name: *req.Event, Resource: resource, ResourceID: deref(req.ResourceID), Payload: payload,
+		IdempotencyKey: deref(req.IdempotencyKey),
+		Name:           *req.Event, Resource: resource, ResourceID: deref(req.ResourceID), Payload: payload,
 		CreatedBy: p.createdBy(), CreatedAt: s.Now().UTC()}, nil
 }
 
@@ -91,6 +96,9 @@ func (s *Server) eventCreate(w http.ResponseWriter, r *http.Request) error {
 	var req eventRequest
 	if err := decodeJSON(body, &req); err != nil {
 		return err
+	}
+	if key := r.Header.Get(idempotencyKeyHeader); key != "" {
+		req.IdempotencyKey = &key
 	}
 	e, err := s.validateEvent(&req, p, "")
 	if err != nil {
@@ -106,10 +114,33 @@ func (s *Server) eventCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := s.ingester.insert(ctx, e); err != nil {
 		return err
 	}
-	s.Metrics.EventsAccepted(1)
-	s.Accepted()
+	if e.Replayed {
+		// The same status and event as the first time; nothing new was stored or delivered.
+		w.Header().Set("Idempotent-Replayed", "true")
+	} else {
+		s.Metrics.EventsAccepted(1)
+		s.Accepted()
+	}
 	writeJSON(w, http.StatusCreated, map[string]any{"event": acceptedEventWire(e)})
 	return nil
+}
+
+// idempotencyKeyHeader names the header that makes an emit idempotent (product.md §4).
+const idempotencyKeyHeader = "Idempotency-Key"
+
+// checkIdempotencyKey validates an optional idempotency key: 1–255 characters, none of them
+// control characters.
+func (f *fields) checkIdempotencyKey(param string, v *string) {
+	if v == nil {
+		return
+	}
+	f.checkString(param, v, true, 1, 255, nil, "")
+	for _, r := range *v {
+		if unicode.IsControl(r) {
+			f.add(param, "must not contain control characters")
+			return
+		}
+	}
 }
 
 func (s *Server) eventGet(w http.ResponseWriter, r *http.Request) error {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/google/uuid"
 
@@ -119,11 +120,18 @@ func (s *Server) eventBulkCreate(w http.ResponseWriter, r *http.Request) error {
 		records[i] = body
 		errorCount++
 	}
+	// An Idempotency-Key header on a bulk request gives each item without its own key the key
+	// "<header>:<index>", so that retrying the same request stores nothing twice.
+	bulkKey := r.Header.Get(idempotencyKeyHeader)
 	for i, raw := range items {
 		var req eventRequest
 		if err := decodeJSON(raw, &req); err != nil {
 			fail(i, err)
 			continue
+		}
+		if bulkKey != "" && req.IdempotencyKey == nil {
+			k := bulkKey + ":" + strconv.Itoa(i)
+			req.IdempotencyKey = &k
 		}
 		e, err := s.validateEvent(&req, p, "")
 		if err != nil {
@@ -153,7 +161,16 @@ func (s *Server) eventBulkCreate(w http.ResponseWriter, r *http.Request) error {
 		if _, err := s.Store.EventInsertBatch(ctx, store.EventInsertBatchParams{Events: accepted}); err != nil {
 			return err
 		}
-		s.Accepted()
+		fresh := 0
+		for _, e := range accepted {
+			if !e.Replayed {
+				fresh++
+			}
+		}
+		if fresh > 0 {
+			s.Metrics.EventsAccepted(fresh)
+			s.Accepted()
+		}
 	}
 	for i, rec := range records {
 		if e, ok := rec.(*switchyard.Event); ok {

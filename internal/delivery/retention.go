@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/store"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
 
 // Cleaner removes finished events older than the retention period, with their deliveries and
@@ -52,8 +53,19 @@ func (c *Cleaner) Run(ctx context.Context) {
 	}
 }
 
-// Clean deletes everything past retention now and returns how many events it deleted.
+// Clean deletes everything past retention now, and idempotency keys past their window, and
+// returns how many events it deleted.
 func (c *Cleaner) Clean(ctx context.Context) (int, error) {
+	keysBefore := c.Now().Add(-switchyard.IdempotencyWindow)
+	for {
+		n, err := c.Store.IdempotencyKeyDeleteBefore(ctx, store.IdempotencyKeyDeleteBeforeParams{Before: keysBefore, Limit: c.Batch})
+		if err != nil {
+			return 0, err
+		}
+		if n < c.Batch {
+			break
+		}
+	}
 	total := 0
 	cutoff := c.Now().Add(-c.Retention)
 	for {

@@ -50,6 +50,24 @@ type Store interface {
 	// MachineKeyGetByAccessKey finds a key (revoked or not) by its access key.
 	MachineKeyGetByAccessKey(ctx context.Context, accessKey string) (*switchyard.MachineKey, error)
 
+	// Keys and tenancy (params in params_keys.go).
+
+	// OrganizationCreate stores a new organization with its first machine key and workspace in
+	// one transaction: all three or none.
+	OrganizationCreate(ctx context.Context, p OrganizationCreateParams) error
+	// OrganizationGet returns one organization; with ID uuid.Nil, the first one created (the
+	// one Bootstrap made). ErrNotFound when there is none.
+	OrganizationGet(ctx context.Context, p OrganizationGetParams) (*switchyard.Organization, error)
+	// MachineKeyList lists the organization's machine keys, revoked ones included, newest first.
+	MachineKeyList(ctx context.Context, p MachineKeyListParams) (*Page[*switchyard.MachineKey], error)
+	// MachineKeyRevoke marks one of the organization's keys revoked as of Now and returns it. It
+	// is idempotent: revoking a revoked key changes nothing and returns it with its first
+	// revocation time.
+	MachineKeyRevoke(ctx context.Context, p MachineKeyRevokeParams) (*switchyard.MachineKey, error)
+	// WorkspacePublishableKeyRotate replaces a workspace's publishable key and returns the
+	// workspace; the old key finds nothing from then on.
+	WorkspacePublishableKeyRotate(ctx context.Context, p WorkspacePublishableKeyRotateParams) (*switchyard.Workspace, error)
+
 	// WorkspaceInsert stores a new workspace; ErrConflict if its name is taken in the organization.
 	WorkspaceInsert(ctx context.Context, w *switchyard.Workspace) error
 	// WorkspaceGet returns one workspace of the organization.
@@ -99,6 +117,9 @@ type Store interface {
 	// EventDeleteBefore deletes up to Limit finished events created before Before, with their
 	// deliveries and attempts (retention), and returns how many events it deleted.
 	EventDeleteBefore(ctx context.Context, p EventDeleteBeforeParams) (int, error)
+	// IdempotencyKeyDeleteBefore removes up to Limit idempotency keys created before Before and
+	// returns how many it removed.
+	IdempotencyKeyDeleteBefore(ctx context.Context, p IdempotencyKeyDeleteBeforeParams) (int, error)
 	// ConnectionDeactivate marks a connection inactive with a reason.
 	ConnectionDeactivate(ctx context.Context, p ConnectionDeactivateParams) error
 	// AttemptListByDelivery returns the attempts of one delivery, oldest first.
@@ -188,6 +209,10 @@ type ListParams struct {
 	Limit int
 	// Cursor is the opaque NextCursor of the previous page, or "".
 	Cursor string
+	// Workspaces, when not empty, limits the list to records of these workspaces (the
+	// workspaces themselves, for WorkspaceList): what a workspace-limited machine key sees.
+	// Lists of records that belong to no workspace (MachineKeyList) ignore it.
+	Workspaces []uuid.UUID
 }
 
 // Page is one page of a list, newest first. NextCursor is "" on the last page.
@@ -288,6 +313,12 @@ type QueueStats struct {
 
 // EventDeleteBeforeParams selects finished events to delete.
 type EventDeleteBeforeParams struct {
+	Before time.Time
+	Limit  int
+}
+
+// IdempotencyKeyDeleteBeforeParams selects expired idempotency keys.
+type IdempotencyKeyDeleteBeforeParams struct {
 	Before time.Time
 	Limit  int
 }

@@ -34,6 +34,11 @@ type MachineKey struct {
 	CreatedAt    time.Time
 	// RevokedAt is set once the key is revoked; a revoked key authenticates nothing.
 	RevokedAt *time.Time
+	// Workspaces limits the key to these workspaces of its organization; empty means all of
+	// them, including workspaces created later (see keys.go).
+	Workspaces []uuid.UUID
+	// Permissions limits what the key may do; empty means every permission.
+	Permissions []Permission
 }
 
 // Workspace is the isolation boundary inside an organization: it owns connections, rules,
@@ -115,7 +120,17 @@ type Event struct {
 	CompletedAt    *time.Time
 	CreatedBy      string
 	CreatedAt      time.Time
+
+	// IdempotencyKey, when set on insert, makes the insert idempotent within the workspace for
+	// IdempotencyWindow: a second insert with the same key stores nothing.
+	IdempotencyKey string
+	// Replayed is set by an insert that found an earlier event with the same idempotency key;
+	// the Event then describes that earlier event.
+	Replayed bool
 }
+
+// IdempotencyWindow is how long an idempotency key deduplicates events (product.md §4).
+const IdempotencyWindow = 24 * time.Hour
 
 // Delivery is the delivery of one event through one rule (a "rule event" in the Meshes API).
 type Delivery struct {

@@ -58,6 +58,11 @@ func (db *DB) EventInsert(ctx context.Context, p store.EventInsertParams) ([]*sw
 // insertEvent routes an event to its workspace's matching rules and inserts it with one pending
 // delivery per rule, inside tx.
 func (db *DB) insertEvent(ctx context.Context, tx *sql.Tx, e *switchyard.Event) ([]*switchyard.Delivery, error) {
+	if e.IdempotencyKey != "" {
+		if replayed, err := db.claimIdempotencyKey(ctx, tx, e); err != nil || replayed {
+			return nil, err
+		}
+	}
 	var deliveries []*switchyard.Delivery
 	err := func() error {
 		// Routing: the workspace's active rules for this event name whose resource and resource id

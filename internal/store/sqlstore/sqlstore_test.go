@@ -23,7 +23,9 @@ func TestConformance(t *testing.T) {
 		}
 		storetest.Run(t, open)
 		storetest.RunEngine(t, open)
+		storetest.RunIdempotency(t, open)
 		storetest.RunAPI(t, open)
+		storetest.RunKeys(t, open)
 	})
 }
 
