@@ -41,7 +41,8 @@ const publishableKeyHeader = "X-Meshes-Publishable-Key"
 var errNoCredentials = &switchyard.Error{Code: switchyard.EUNAUTHORIZED,
 	Message: "Missing credentials: send Authorization: Bearer <machine JWT>."}
 
-// machine requires a valid machine JWT.
+// machine requires a valid machine JWT (else 401) whose key holds the permission the method
+// needs (else 403; see authz.go).
 func (s *Server) machine(fn handlerFunc) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		p, err := s.authenticateJWT(r)
@@ -49,6 +50,9 @@ func (s *Server) machine(fn handlerFunc) http.Handler {
 			return err
 		}
 		if err := s.rateLimit(w, p); err != nil {
+			return err
+		}
+		if err := p.require(methodPermission(r.Method)); err != nil {
 			return err
 		}
 		return fn(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
@@ -63,7 +67,7 @@ func (s *Server) rateLimit(w http.ResponseWriter, p *principal) error {
 	return s.publishableLimits.allow(w, p.Workspace.PublishableKey, s.Now())
 }
 
-// ingest accepts a publishable key or a machine JWT.
+// ingest accepts a publishable key or a machine JWT whose key holds events:emit.
 func (s *Server) ingest(fn handlerFunc) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		var (
@@ -83,6 +87,9 @@ func (s *Server) ingest(fn handlerFunc) http.Handler {
 			return err
 		}
 		if err := s.rateLimit(w, p); err != nil {
+			return err
+		}
+		if err := p.require(switchyard.PermissionEmit); err != nil {
 			return err
 		}
 		return fn(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
@@ -109,6 +116,7 @@ func (s *Server) authenticatePublishable(ctx context.Context, key string) (*prin
 	now := s.Now()
 	ws, cached := s.pubKeys.get(key, now)
 	if !cached {
+		gen := s.pubKeys.generation()
 		var err error
 		ws, err = s.Store.WorkspaceGetByPublishableKey(ctx, key)
 		if errors.Is(err, store.ErrNotFound) {
@@ -116,7 +124,7 @@ func (s *Server) authenticatePublishable(ctx context.Context, key string) (*prin
 		} else if err != nil {
 			return nil, err
 		}
-		s.pubKeys.put(key, ws, now)
+		s.pubKeys.putUnlessForgotten(key, ws, now, gen)
 	}
 	if ws == nil {
 		return nil, bad
@@ -141,9 +149,10 @@ func (k keySource) MachineKeySecret(ctx context.Context, accessKey string) (*swi
 		}
 		return c.key, c.secret, nil
 	}
+	gen := k.s.machineKeys.generation()
 	key, err := k.s.Store.MachineKeyGetByAccessKey(ctx, accessKey)
 	if errors.Is(err, store.ErrNotFound) {
-		k.s.machineKeys.put(accessKey, cachedKey{}, now)
+		k.s.machineKeys.putUnlessForgotten(accessKey, cachedKey{}, now, gen)
 		return nil, nil, fmt.Errorf("%w: %w", auth.ErrKeyNotFound, err)
 	} else if err != nil {
 		return nil, nil, err
@@ -152,6 +161,6 @@ func (k keySource) MachineKeySecret(ctx context.Context, accessKey string) (*swi
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening machine key secret: %w", err)
 	}
-	k.s.machineKeys.put(accessKey, cachedKey{key: key, secret: secret}, now)
+	k.s.machineKeys.putUnlessForgotten(accessKey, cachedKey{key: key, secret: secret}, now, gen)
 	return key, secret, nil
 }

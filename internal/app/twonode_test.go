@@ -94,6 +94,7 @@ func twoNodeStart(t *testing.T, dbURL, key string) *twoNode {
 	cfg.EncryptionKey = key
 	cfg.AllowPrivateDestinations = true
 	cfg.PollInterval = 50 * time.Millisecond
+	cfg.RateLimitMachine, cfg.RateLimitPublishable = 0, 0 // the test emits thousands of events a second
 	n := &twoNode{log: newCrashLog()}
 	logger := slog.New(slog.NewJSONHandler(n.log, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithCancel(context.Background())

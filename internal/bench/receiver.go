@@ -45,7 +45,9 @@ const receiverShards = 64
 // delivery, and answers each endpoint in its mode.
 type receiver struct {
 	clock *clock
+	// total counts every request received; hits counts them by endpoint mode.
 	total atomic.Int64
+	hits  [answer500 + 1]atomic.Int64
 	srvs  []*http.Server
 	wg    sync.WaitGroup
 	// stop ends hanging requests when the receiver closes.
@@ -88,6 +90,7 @@ func (r *receiver) handler(mode endpointMode) http.Handler {
 			w.WriteHeader(http.StatusBadRequest)
 			return
 		}
+		r.hits[mode].Add(1)
 		if id, ok := envelopeID(body, req.Header); ok {
 			r.record(id, at)
 		}

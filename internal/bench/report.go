@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -88,6 +89,9 @@ type Machine struct {
 	MemoryMiB  int64  `json:"memory_mib"`
 	GoVersion  string `json:"go_version"`
 	OS         string `json:"os"`
+	// Revision is the VCS revision the binary was built from ("+dirty" with local changes),
+	// when the build recorded it.
+	Revision string `json:"revision,omitempty"`
 }
 
 // Settings are the options that shaped the numbers.
@@ -179,8 +183,12 @@ func summarizeRuns(runs []RunResult, store string) []Summary {
 func (r *Report) WriteTable(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	m := r.Machine
-	fmt.Fprintf(bw, "Switchyard bench: %s store, median of %d run(s); %d CPUs (%s), %d MiB, %s %s\n",
+	fmt.Fprintf(bw, "Switchyard bench: %s store, median of %d run(s); %d CPUs (%s), %d MiB, %s %s",
 		r.Settings.Store, r.Settings.Runs, m.CPUs, m.CPUModel, m.MemoryMiB, m.GoVersion, m.OS)
+	if m.Revision != "" {
+		fmt.Fprintf(bw, ", revision %s", m.Revision)
+	}
+	fmt.Fprintln(bw)
 	fmt.Fprintf(bw, "duration %s after %s warm-up; %d clients (closed loop); %d events/s offered (open loop); %d workers, %d per connection\n",
 		r.Settings.Duration, r.Settings.Warmup, r.Settings.Concurrency, r.Settings.Rate, r.Settings.Workers, r.Settings.ConnectionConcurrency)
 	for _, run := range r.Runs {
@@ -295,6 +303,16 @@ func groupThousands(s string) string {
 func machineInfo() Machine {
 	m := Machine{CPUs: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
 		OS: runtime.GOOS + "/" + runtime.GOARCH, CPUModel: "unknown"}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, kv := range bi.Settings {
+			switch {
+			case kv.Key == "vcs.revision":
+				m.Revision = kv.Value + m.Revision
+			case kv.Key == "vcs.modified" && kv.Value == "true":
+				m.Revision += "+dirty"
+			}
+		}
+	}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for line := range strings.Lines(string(b)) {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {

@@ -163,6 +163,13 @@ func (db *DB) AttemptList(ctx context.Context, p store.AttemptListParams) (*stor
 	var w where
 	w.eq("delivery_id", p.DeliveryID)
 	attemptTenant(&w, p.OrganizationID)
+	if len(p.Workspaces) > 0 {
+		var in where
+		in.args = w.args
+		in.inIf("d.workspace_id", p.Workspaces)
+		w.args = in.args
+		w.conds = append(w.conds, `EXISTS (SELECT 1 FROM deliveries d WHERE d.id = attempts.delivery_id AND `+in.conds[0]+`)`)
+	}
 	return listWhere(ctx, db, "attempts", attemptCols, "started_at", w, p.ListParams, scanAttempt,
 		func(a *switchyard.Attempt) (time.Time, uuid.UUID) { return a.StartedAt, a.ID })
 }

@@ -49,6 +49,19 @@ func (w *where) eqIf(col string, v any) {
 	w.eq(col, v)
 }
 
+// inIf adds "col IN (ids…)" unless ids is empty: an unset filter. It is how a
+// workspace-limited machine key's lists are confined to its workspaces.
+func (w *where) inIf(col string, ids []uuid.UUID) {
+	if len(ids) == 0 {
+		return
+	}
+	ps := make([]string, len(ids))
+	for i, id := range ids {
+		ps[i] = w.arg(id)
+	}
+	w.conds = append(w.conds, col+" IN ("+strings.Join(ps, ", ")+")")
+}
+
 // listWhere reads one page of table, newest first by (sortCol, id), under the conditions of w.
 // It is the one implementation of the API's pagination: the cursor encodes the last row's sort
 // key and id, so rows inserted meanwhile never shift a page.
@@ -88,6 +101,7 @@ func (db *DB) ConnectionList(ctx context.Context, p store.ConnectionListParams) 
 	var w where
 	w.eq("organization_id", p.OrganizationID)
 	w.eqIf("workspace_id", p.WorkspaceID)
+	w.inIf("workspace_id", p.Workspaces)
 	return listWhere(ctx, db, "connections", connectionCols, "created_at", w, p.ListParams, scanConnection,
 		func(c *switchyard.Connection) (time.Time, uuid.UUID) { return c.CreatedAt, c.ID })
 }
@@ -97,6 +111,7 @@ func (db *DB) RuleList(ctx context.Context, p store.RuleListParams) (*store.Page
 	var w where
 	w.eq("organization_id", p.OrganizationID)
 	w.eqIf("workspace_id", p.WorkspaceID)
+	w.inIf("workspace_id", p.Workspaces)
 	w.eqIf("event", p.Event)
 	w.eqIf("resource", p.Resource)
 	w.eqIf("resource_id", p.ResourceID)
@@ -109,6 +124,7 @@ func (db *DB) EventList(ctx context.Context, p store.EventListParams) (*store.Pa
 	var w where
 	w.eq("organization_id", p.OrganizationID)
 	w.eqIf("workspace_id", p.WorkspaceID)
+	w.inIf("workspace_id", p.Workspaces)
 	w.eqIf("event", p.Event)
 	w.eqIf("status", p.Status)
 	w.eqIf("resource", p.Resource)

@@ -26,19 +26,25 @@ func notFound(what string, err error) error {
 
 // --- organizations and machine keys ---
 
-const machineKeyCols = `id, organization_id, name, access_key, secret_sealed, created_at, revoked_at`
+const machineKeyCols = `id, organization_id, name, access_key, secret_sealed, created_at, revoked_at, workspaces, permissions`
 
 func scanMachineKey(s scanner) (*switchyard.MachineKey, error) {
 	var (
-		k         switchyard.MachineKey
-		createdAt int64
-		revokedAt sql.NullInt64
+		k                       switchyard.MachineKey
+		createdAt               int64
+		revokedAt               sql.NullInt64
+		workspaces, permissions string
 	)
-	if err := s.Scan(&k.ID, &k.OrganizationID, &k.Name, &k.AccessKey, &k.SecretSealed, &createdAt, &revokedAt); err != nil {
+	if err := s.Scan(&k.ID, &k.OrganizationID, &k.Name, &k.AccessKey, &k.SecretSealed, &createdAt, &revokedAt,
+		&workspaces, &permissions); err != nil {
 		return nil, err
 	}
 	k.CreatedAt = fromMicros(createdAt)
 	k.RevokedAt = timePtr(revokedAt)
+	var err error
+	if k.Workspaces, k.Permissions, err = unmarshalKeyLimits(workspaces, permissions); err != nil {
+		return nil, err
+	}
 	return &k, nil
 }
 
@@ -47,8 +53,13 @@ type execer interface {
 }
 
 func (db *DB) insertMachineKey(ctx context.Context, e execer, k *switchyard.MachineKey) error {
-	_, err := e.ExecContext(ctx, `INSERT INTO machine_keys (`+machineKeyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		k.ID, k.OrganizationID, k.Name, k.AccessKey, k.SecretSealed, micros(k.CreatedAt), nullMicros(k.RevokedAt))
+	workspaces, permissions, err := marshalKeyLimits(k)
+	if err != nil {
+		return err
+	}
+	_, err = e.ExecContext(ctx, `INSERT INTO machine_keys (`+machineKeyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		k.ID, k.OrganizationID, k.Name, k.AccessKey, k.SecretSealed, micros(k.CreatedAt), nullMicros(k.RevokedAt),
+		workspaces, permissions)
 	return db.insertErr("machine key", err)
 }
 
@@ -166,7 +177,10 @@ func (db *DB) WorkspaceGetByPublishableKey(ctx context.Context, key string) (*sw
 
 // WorkspaceList lists the organization's workspaces, newest first.
 func (db *DB) WorkspaceList(ctx context.Context, p store.ListParams) (*store.Page[*switchyard.Workspace], error) {
-	return listPage(ctx, db, p, "workspaces", workspaceCols, "organization_id", p.OrganizationID, scanWorkspace,
+	var w where
+	w.eq("organization_id", p.OrganizationID)
+	w.inIf("id", p.Workspaces)
+	return listWhere(ctx, db, "workspaces", workspaceCols, "created_at", w, p, scanWorkspace,
 		func(w *switchyard.Workspace) (time.Time, uuid.UUID) { return w.CreatedAt, w.ID })
 }
 
