@@ -59,10 +59,7 @@ func openSQLite(path string) (*DB, error) {
 	}
 	// _txlock=immediate takes the write lock at BEGIN, so a transaction never fails half-way
 	// when it upgrades from reading to writing.
-	w, err := sql.Open("sqlite", dsn("&_txlock=immediate"))
-	if err != nil {
-		return nil, fmt.Errorf("opening sqlite: %w", err)
-	}
+	w := sql.OpenDB(&cachingConnector{drv: &sqlite.Driver{}, dsn: dsn("&_txlock=immediate")})
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
@@ -70,11 +67,7 @@ func openSQLite(path string) (*DB, error) {
 	if memory {
 		return &DB{d: sqliteDialect, w: w, r: w}, nil
 	}
-	r, err := sql.Open("sqlite", dsn("&_pragma=query_only(ON)"))
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("opening sqlite: %w", err)
-	}
+	r := sql.OpenDB(&cachingConnector{drv: &sqlite.Driver{}, dsn: dsn("&_pragma=query_only(ON)")})
 	readers := max(4, runtime.GOMAXPROCS(0)*2)
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
