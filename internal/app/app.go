@@ -66,7 +66,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a := &App{cfg: cfg, log: log, Store: st, box: box, metrics: metrics.New()}
 	a.engine = delivery.New(delivery.Config{Store: st, Integrations: registry, Box: box, Options: opts, Logger: log,
 		Metrics: a.metrics, Workers: cfg.Workers, ConnectionConcurrency: cfg.ConnectionConcurrency,
-		PollInterval: cfg.PollInterval, Lease: cfg.DeliveryLease, ShutdownGrace: cfg.ShutdownGrace})
+		PollInterval: cfg.PollInterval, Lease: cfg.DeliveryLease, ShutdownGrace: cfg.ShutdownGrace,
+		RecordWriters: ingestWriters(st.Dialect())})
 	a.cleaner = &delivery.Cleaner{Store: st, Retention: cfg.Retention, Logger: log}
 	a.api = api.New(api.Config{Store: st, Integrations: registry, Box: box, Logger: log, Metrics: a.metrics,
 		Limits:             api.Limits{MaxBodyBytes: cfg.MaxBodyBytes, MaxPayloadBytes: cfg.MaxPayloadBytes},
@@ -113,8 +114,8 @@ func isPostgres(url string) bool {
 	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
 }
 
-// ingestWriters is how many transactions write single events at once: SQLite has one writer,
-// so more would only queue; PostgreSQL takes several.
+// ingestWriters is how many transactions write single events (and, likewise, delivery outcomes)
+// at once: SQLite has one writer, so more would only queue; PostgreSQL takes several.
 func ingestWriters(dialect string) int {
 	if dialect == "postgres" {
 		return 4

@@ -55,6 +55,9 @@ type Config struct {
 	// ShutdownGrace is how long Run waits for attempts in flight when it stops (default 20 s);
 	// attempts still running then are abandoned and their deliveries handed back, due at once.
 	ShutdownGrace time.Duration
+	// RecordWriters is how many transactions may record outcomes at once (default 1, right for
+	// SQLite's one writer; more suit PostgreSQL).
+	RecordWriters int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -72,6 +75,7 @@ func (c *Config) setDefaults() {
 	setDefault(&c.BreakerCooldown, 30*time.Second)
 	setDefault(&c.BreakerMaxCooldown, 10*time.Minute)
 	setDefault(&c.ShutdownGrace, 20*time.Second)
+	setDefault(&c.RecordWriters, 1)
 	if c.Schedule == nil {
 		c.Schedule = DefaultSchedule
 	}
@@ -123,7 +127,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	// hard ends the attempts still running when the grace period is over.
 	hard, abandon := context.WithCancel(context.Background())
 	defer abandon()
-	rec := newRecorder(e.cfg.Store, e.log, 256)
+	rec := newRecorder(e.cfg.Store, e.log, 256, e.cfg.RecordWriters)
 	var (
 		wg   sync.WaitGroup
 		sem  = make(chan struct{}, e.cfg.Workers)
@@ -185,13 +189,19 @@ func (e *Engine) Run(ctx context.Context) error {
 // claim leases up to free due deliveries and starts (via launch) those whose connection may
 // take another attempt now. It returns how many it launched.
 func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed), rec *recorder) int {
+	if ctx.Err() != nil {
+		return 0
+	}
+	// The claim must not be abandoned half-way by a shutdown: a claim the database committed
+	// but whose commit the driver reported as canceled would leave rows leased to no one until
+	// the lease expired. So store calls here ignore ctx's cancellation (bounded by a timeout).
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	now := e.cfg.Now()
-	work, err := e.cfg.Store.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(e.cfg.Lease),
+	work, err := e.cfg.Store.DeliveryClaim(sctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(e.cfg.Lease),
 		Limit: free, PerConnection: e.cfg.ConnectionConcurrency, Exclude: e.ctl.blocked(now)})
 	if err != nil {
-		if ctx.Err() == nil {
-			e.log.Error("claiming deliveries", slog.Any("error", err))
-		}
+		e.log.Error("claiming deliveries", slog.Any("error", err))
 		return 0
 	}
 	launched := 0
@@ -210,7 +220,7 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 		}
 	}
 	if len(giveBack) > 0 {
-		if err := e.cfg.Store.DeliveryRelease(ctx, store.DeliveryReleaseParams{Claims: giveBack, DueAt: now, Now: now}); err != nil {
+		if err := e.cfg.Store.DeliveryRelease(sctx, store.DeliveryReleaseParams{Claims: giveBack, DueAt: now, Now: now}); err != nil {
 			e.log.Error("handing back deliveries", slog.Any("error", err))
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/store"
@@ -11,19 +12,23 @@ import (
 
 // recorder writes delivery outcomes in batches: whatever has queued up while the previous
 // transaction ran goes into the next one (a group commit). On SQLite, whose one writer is the
-// bottleneck, this turns thousands of small transactions a second into a few larger ones.
+// bottleneck, this turns thousands of small transactions a second into a few larger ones; on
+// PostgreSQL several writers run such batches side by side. The queue is short on purpose: an
+// outcome delivered but not yet recorded is delivered again after a crash, so workers wait for
+// the recorder rather than run far ahead of it.
 type recorder struct {
 	store    store.Store
 	log      *slog.Logger
 	in       chan store.DeliveryRecordParams
-	done     chan struct{}
+	wg       sync.WaitGroup
 	maxBatch int
 }
 
-func newRecorder(s store.Store, log *slog.Logger, maxBatch int) *recorder {
-	r := &recorder{store: s, log: log, in: make(chan store.DeliveryRecordParams, maxBatch*4),
-		done: make(chan struct{}), maxBatch: maxBatch}
-	go r.run()
+func newRecorder(s store.Store, log *slog.Logger, maxBatch, writers int) *recorder {
+	r := &recorder{store: s, log: log, in: make(chan store.DeliveryRecordParams, maxBatch), maxBatch: maxBatch}
+	for range max(1, writers) {
+		r.wg.Go(r.run)
+	}
 	return r
 }
 
@@ -34,11 +39,10 @@ func (r *recorder) add(p store.DeliveryRecordParams) { r.in <- p }
 // close writes everything queued and stops.
 func (r *recorder) close() {
 	close(r.in)
-	<-r.done
+	r.wg.Wait()
 }
 
 func (r *recorder) run() {
-	defer close(r.done)
 	batch := make([]store.DeliveryRecordParams, 0, r.maxBatch)
 	for first := range r.in {
 		batch = append(batch[:0], first)

@@ -1,9 +1,12 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -316,8 +319,10 @@ func (db *DB) DeliveryRecordBatch(ctx context.Context, ps []store.DeliveryRecord
 			}
 			touched[p.EventID] = max(touched[p.EventID], micros(p.Now))
 		}
-		for id, now := range touched {
-			if err := db.refreshEvent(ctx, tx, id, now); err != nil {
+		// Events are updated in id order, so that concurrent recorders (PostgreSQL) lock them in
+		// the same order and cannot deadlock.
+		for _, id := range slices.SortedFunc(maps.Keys(touched), func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) }) {
+			if err := db.refreshEvent(ctx, tx, id, touched[id]); err != nil {
 				return err
 			}
 		}
