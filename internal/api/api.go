@@ -106,10 +106,11 @@ func (s *Server) Handler() http.Handler {
 }
 
 // routes lists every route of the API.
-func (s *Server) routes() *http.ServeMux {
-	mux := http.NewServeMux()
+func (s *Server) routes() *routeMux {
+	mux := newRouteMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /readyz", s.handle(s.readyz))
+	mux.HandleFunc("GET /api/v1/openapi.json", openAPIDocument)
 	if s.Metrics != nil {
 		mux.Handle("GET /metrics", s.Metrics.Handler())
 	}
@@ -130,6 +131,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("GET /api/v1/workspaces/{workspace_id}/events", s.machine(s.workspaceEvents))
 	mux.Handle("GET /api/v1/workspaces/{workspace_id}/event-types", s.machine(s.workspaceEventTypes))
 	mux.Handle("GET /api/v1/workspaces/{workspace_id}/resources", s.machine(s.workspaceResources))
+	mux.Handle("POST /api/v1/workspaces/{workspace_id}/publishable-key/rotate", s.machine(s.publishableKeyRotate))
 
 	mux.Handle("GET /api/v1/connections", s.machine(s.connectionList))
 	mux.Handle("POST /api/v1/connections", s.machine(s.connectionCreate))
@@ -142,6 +144,11 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("PUT /api/v1/connections/{connection_id}/mappings/default", s.machine(s.connectionMappingPut))
 
 	mux.Handle("GET /api/v1/integrations", s.machine(s.integrationList))
+
+	// Machine keys (an extension of the Meshes API): only a key without limits manages them.
+	mux.Handle("GET /api/v1/machine-keys", s.machine(s.machineKeyList))
+	mux.Handle("POST /api/v1/machine-keys", s.machine(s.machineKeyCreate))
+	mux.Handle("DELETE /api/v1/machine-keys/{key_id}", s.machine(s.machineKeyRevoke))
 
 	mux.Handle("GET /api/v1/rules", s.machine(s.ruleList))
 	mux.Handle("POST /api/v1/rules", s.machine(s.ruleCreate))

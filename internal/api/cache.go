@@ -39,12 +39,6 @@ func (c *ttlCache[K, V]) get(k K, now time.Time) (V, bool) {
 	return e.v, true
 }
 
-func (c *ttlCache[K, V]) put(k K, v V, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.putLocked(k, v, now)
-}
-
 func (c *ttlCache[K, V]) putLocked(k K, v V, now time.Time) {
 	if len(c.entries) >= c.max {
 		// Crude but bounded: a cache this small is cheaper to refill than to manage.

@@ -1,14 +1,12 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/google/uuid"
 
 	"github.com/switchyardhq/switchyard/internal/destination"
 	"github.com/switchyardhq/switchyard/internal/secret"
-	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
 
@@ -57,9 +55,7 @@ func (s *Server) connectionCreate(w http.ResponseWriter, r *http.Request) error 
 	if err := f.err(); err != nil {
 		return err
 	}
-	if _, err := s.Store.WorkspaceGet(ctx, p.OrganizationID, wsID); errors.Is(err, store.ErrNotFound) {
-		return notFound("Workspace")
-	} else if err != nil {
+	if _, err := s.workspace(r, wsID); err != nil {
 		return err
 	}
 
@@ -87,14 +83,8 @@ func (s *Server) connectionCreate(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) connectionGet(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "connection_id")
+	conn, err := s.connection(r)
 	if err != nil {
-		return err
-	}
-	conn, err := s.Store.ConnectionGet(r.Context(), principalFrom(r.Context()).OrganizationID, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound("Connection")
-	} else if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, s.connectionWire(conn))

@@ -42,17 +42,24 @@ func (s *Server) listConnections(w http.ResponseWriter, r *http.Request, wsID uu
 	return nil
 }
 
-// connection loads the path's connection_id in the caller's organization.
+// connection loads the path's connection_id in the caller's organization; one in a workspace
+// outside the caller's limit is not found either.
 func (s *Server) connection(r *http.Request) (*switchyard.Connection, error) {
 	id, err := pathID(r, "connection_id")
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.Store.ConnectionGet(r.Context(), principalFrom(r.Context()).OrganizationID, id)
+	p := principalFrom(r.Context())
+	c, err := s.Store.ConnectionGet(r.Context(), p.OrganizationID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, notFound("Connection")
+	} else if err != nil {
+		return nil, err
 	}
-	return c, err
+	if err := p.visible(c.WorkspaceID, "Connection"); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // connectionUpdateRequest is the body of PUT /connections/{id}. The type and workspace of a
@@ -164,6 +171,11 @@ func (s *Server) connectionDelete(w http.ResponseWriter, r *http.Request) error 
 	id, err := pathID(r, "connection_id")
 	if err != nil {
 		return err
+	}
+	if principalFrom(ctx).limited() {
+		if _, err := s.connection(r); err != nil {
+			return err
+		}
 	}
 	body, err := readBody(r, s.Limits.MaxBodyBytes)
 	if err != nil {

@@ -33,14 +33,15 @@ func deliveryRef(r *http.Request) (store.DeliveryGetParams, error) {
 var errDeliveryNotFound = &switchyard.Error{Code: switchyard.ENOTFOUND,
 	Message: "Rule delivery not found: the event has no delivery through this rule."}
 
-// delivery loads the delivery the path names.
+// delivery loads the delivery the path names; one in a workspace outside the caller's limit is
+// not found either.
 func (s *Server) delivery(r *http.Request) (*switchyard.Delivery, error) {
 	ref, err := deliveryRef(r)
 	if err != nil {
 		return nil, err
 	}
 	d, err := s.Store.DeliveryGet(r.Context(), ref)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && !principalFrom(r.Context()).canWorkspace(d.WorkspaceID) {
 		return nil, errDeliveryNotFound
 	}
 	return d, err
@@ -155,6 +156,11 @@ func (s *Server) deliveryRetry(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if principalFrom(r.Context()).limited() {
+		if _, err := s.delivery(r); err != nil {
+			return err
+		}
+	}
 	d, err := s.Store.DeliveryRetry(r.Context(), store.DeliveryRetryParams{DeliveryGetParams: ref, ImminentWithin: retryImminent,
 		Now: s.Now().UTC()})
 	switch {
@@ -181,6 +187,11 @@ func (s *Server) deliveryCancel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if principalFrom(r.Context()).limited() {
+		if _, err := s.delivery(r); err != nil {
+			return err
+		}
+	}
 	d, err := s.Store.DeliveryCancel(r.Context(), store.DeliveryCancelParams{DeliveryGetParams: ref, Now: s.Now().UTC()})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -202,7 +213,19 @@ func (s *Server) eventCancel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	orgID := principalFrom(ctx).OrganizationID
+	p := principalFrom(ctx)
+	orgID := p.OrganizationID
+	if p.limited() {
+		e, err := s.Store.EventGet(ctx, store.EventGetParams{OrganizationID: orgID, ID: id})
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound("Event")
+		} else if err != nil {
+			return err
+		}
+		if err := p.visible(e.WorkspaceID, "Event"); err != nil {
+			return err
+		}
+	}
 	e, err := s.Store.EventCancel(ctx, store.EventCancelParams{OrganizationID: orgID, ID: id, Now: s.Now().UTC()})
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound("Event")

@@ -105,6 +105,9 @@ func (s *Server) eventCreate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if p.Workspace == nil {
+		if err := p.requireWorkspace(e.WorkspaceID); err != nil {
+			return err
+		}
 		if _, err := s.Store.WorkspaceGet(ctx, p.OrganizationID, e.WorkspaceID); errors.Is(err, store.ErrNotFound) {
 			return invalid(switchyard.FieldError{Param: "workspace", Msg: "not found"})
 		} else if err != nil {
@@ -153,6 +156,9 @@ func (s *Server) eventGet(w http.ResponseWriter, r *http.Request) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound("Event")
 	} else if err != nil {
+		return err
+	}
+	if err := principalFrom(r.Context()).visible(e.WorkspaceID, "Event"); err != nil {
 		return err
 	}
 	ds, err := s.Store.DeliveryListByEvent(r.Context(), orgID, id)

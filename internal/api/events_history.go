@@ -64,6 +64,9 @@ func (s *Server) eventPayload(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
+	if err := principalFrom(r.Context()).visible(e.WorkspaceID, "Event"); err != nil {
+		return err
+	}
 	ds, err := s.Store.DeliveryListByEvent(r.Context(), orgID, id)
 	if err != nil {
 		return err
@@ -139,6 +142,10 @@ func (s *Server) eventBulkCreate(w http.ResponseWriter, r *http.Request) error {
 			continue
 		}
 		if p.Workspace == nil {
+			if err := p.requireWorkspace(e.WorkspaceID); err != nil {
+				fail(i, err)
+				continue
+			}
 			werr, seen := workspaces[e.WorkspaceID]
 			if !seen {
 				_, werr = s.Store.WorkspaceGet(ctx, p.OrganizationID, e.WorkspaceID)

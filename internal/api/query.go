@@ -79,9 +79,10 @@ func parseListQuery(r *http.Request, accept int) (*listQuery, error) {
 	return lq, nil
 }
 
-// list returns the store paging parameters of the query for an organization.
+// list returns the store paging parameters of the query for a principal: its organization's
+// records, confined to its workspaces when its key is limited to some.
 func (lq *listQuery) list(p *principal) store.ListParams {
-	return store.ListParams{OrganizationID: p.OrganizationID, Limit: lq.limit, Cursor: lq.cursor}
+	return store.ListParams{OrganizationID: p.OrganizationID, Limit: lq.limit, Cursor: lq.cursor, Workspaces: p.workspaces()}
 }
 
 // checkNoNUL reports strings (keys included) containing NUL anywhere in a decoded JSON value:

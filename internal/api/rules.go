@@ -49,15 +49,16 @@ func (s *Server) ruleCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := f.err(); err != nil {
 		return err
 	}
-	if _, err := s.Store.WorkspaceGet(ctx, p.OrganizationID, wsID); errors.Is(err, store.ErrNotFound) {
-		return notFound("Workspace")
-	} else if err != nil {
+	if _, err := s.workspace(r, wsID); err != nil {
 		return err
 	}
 	conn, err := s.Store.ConnectionGet(ctx, p.OrganizationID, connID)
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound("Connection")
 	} else if err != nil {
+		return err
+	}
+	if err := p.visible(conn.WorkspaceID, "Connection"); err != nil {
 		return err
 	}
 	if conn.WorkspaceID != wsID {
@@ -80,18 +81,32 @@ func (s *Server) ruleCreate(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) ruleGet(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "rule_id")
+	rule, err := s.rule(r)
 	if err != nil {
-		return err
-	}
-	rule, err := s.Store.RuleGet(r.Context(), principalFrom(r.Context()).OrganizationID, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound("Rule")
-	} else if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, ruleWire(rule))
 	return nil
+}
+
+// rule loads the path's rule_id in the caller's organization; one in a workspace outside the
+// caller's limit is not found either.
+func (s *Server) rule(r *http.Request) (*switchyard.Rule, error) {
+	id, err := pathID(r, "rule_id")
+	if err != nil {
+		return nil, err
+	}
+	p := principalFrom(r.Context())
+	rule, err := s.Store.RuleGet(r.Context(), p.OrganizationID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFound("Rule")
+	} else if err != nil {
+		return nil, err
+	}
+	if err := p.visible(rule.WorkspaceID, "Rule"); err != nil {
+		return nil, err
+	}
+	return rule, nil
 }
 
 func deref(s *string) string {

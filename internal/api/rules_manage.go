@@ -50,6 +50,11 @@ func (s *Server) ruleDelete(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if principalFrom(ctx).limited() {
+		if _, err := s.rule(r); err != nil {
+			return err
+		}
+	}
 	rule, err := s.Store.RuleDelete(ctx, store.RuleDeleteParams{OrganizationID: principalFrom(ctx).OrganizationID, ID: id, Now: s.Now().UTC()})
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound("Rule")

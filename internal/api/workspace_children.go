@@ -73,9 +73,14 @@ func (s *Server) workspaceUpdate(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// workspace loads the workspace of the path's workspace_id in the caller's organization.
+// workspace loads workspace id of the caller's organization: 403 when the caller's key is
+// limited to other workspaces (decided before the lookup), 404 when there is no such workspace.
 func (s *Server) workspace(r *http.Request, id uuid.UUID) (*switchyard.Workspace, error) {
-	ws, err := s.Store.WorkspaceGet(r.Context(), principalFrom(r.Context()).OrganizationID, id)
+	p := principalFrom(r.Context())
+	if err := p.requireWorkspace(id); err != nil {
+		return nil, err
+	}
+	ws, err := s.Store.WorkspaceGet(r.Context(), p.OrganizationID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, notFound("Workspace")
 	}

@@ -25,6 +25,9 @@ func (req *workspaceRequest) validate() error {
 
 func (s *Server) workspaceCreate(w http.ResponseWriter, r *http.Request) error {
 	p := principalFrom(r.Context())
+	if err := p.requireAllWorkspaces("creating a workspace"); err != nil {
+		return err
+	}
 	body, err := readBody(r, s.Limits.MaxBodyBytes)
 	if err != nil {
 		return err
@@ -58,10 +61,8 @@ func (s *Server) workspaceGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ws, err := s.Store.WorkspaceGet(r.Context(), principalFrom(r.Context()).OrganizationID, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound("Workspace")
-	} else if err != nil {
+	ws, err := s.workspace(r, id)
+	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, workspaceWire(ws, true))
@@ -73,8 +74,9 @@ func (s *Server) workspaceList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, err := s.Store.WorkspaceList(r.Context(), store.ListParams{OrganizationID: principalFrom(r.Context()).OrganizationID,
-		Limit: limit, Cursor: r.URL.Query().Get("cursor")})
+	p := principalFrom(r.Context())
+	page, err := s.Store.WorkspaceList(r.Context(), store.ListParams{OrganizationID: p.OrganizationID,
+		Limit: limit, Cursor: r.URL.Query().Get("cursor"), Workspaces: p.workspaces()})
 	if err != nil {
 		return err
 	}

@@ -206,11 +206,16 @@ func newHook(t *testing.T, status int) *hook {
 
 func (h *hook) url() string { return h.srv.URL + "/hook" }
 
-// hold makes requests wait until open is called.
+// hold makes requests wait until open is called. It forgets the requests that arrived before,
+// so that waitRequest waits for one that is held (a stale notification once let a test cancel a
+// delivery before it was even claimed).
 func (h *hook) hold() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.gate = make(chan struct{})
+	for len(h.got) > 0 {
+		<-h.got
+	}
 }
 
 // open releases held requests and stops holding.

@@ -105,6 +105,7 @@ func (s *server) call(t *testing.T, method, path string, body any, headers map[s
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkResponse(t, req, resp.StatusCode, resp.Header, raw) // against docs/openapi.json
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
 			t.Fatalf("%s %s: decoding %q: %v", method, path, raw, err)

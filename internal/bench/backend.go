@@ -27,6 +27,9 @@ type backend interface {
 	// openRaw opens a store URL from newStore with the driver, pragmas and pool size sqlstore
 	// uses, for the raw insert limit. It also returns how many writers that pool allows.
 	openRaw(url string) (*sql.DB, int, error)
+	// serverMatch is a string in the command line of the database server processes that work
+	// for the bench (PostgreSQL backends show their database), "" for an embedded store.
+	serverMatch() string
 	// close removes everything the backend created.
 	close() error
 }
@@ -81,6 +84,8 @@ func (b *sqliteBackend) openRaw(storeURL string) (*sql.DB, int, error) {
 	db.SetMaxIdleConns(1)
 	return db, 1, nil
 }
+
+func (b *sqliteBackend) serverMatch() string { return "" }
 
 func (b *sqliteBackend) close() error {
 	if err := os.RemoveAll(b.dir); err != nil {
@@ -158,6 +163,8 @@ func (b *postgresBackend) openRaw(storeURL string) (*sql.DB, int, error) {
 	db.SetMaxIdleConns(postgresWriters)
 	return db, postgresWriters, nil
 }
+
+func (b *postgresBackend) serverMatch() string { return " " + b.dbName + " " }
 
 // close drops the bench database, disconnecting whatever is still connected to it.
 func (b *postgresBackend) close() error {

@@ -67,6 +67,16 @@ type Options struct {
 	// DrainTimeout bounds the wait for deliveries after a delivery scenario's load stops
 	// (default 60 s).
 	DrainTimeout time.Duration
+	// WaitIdle, when positive, makes every scenario (and limit) first wait up to this long
+	// for a second in which the rest of the machine uses less than IdleCores cores: on a
+	// shared machine, other work is the largest source of noise.
+	WaitIdle time.Duration
+	// IdleCores is the other processes' CPU use WaitIdle waits for (default 0.25).
+	IdleCores float64
+	// NoiseRetries is how many times a measured phase (a limit, or a scenario variant) is
+	// measured again when the rest of the machine used more than IdleCores cores during it;
+	// the last attempt is reported, with the number of attempts.
+	NoiseRetries int
 	// Progress receives the one-line progress display (default: discarded).
 	Progress io.Writer
 	// Logger receives the server's logs (default: discarded).
@@ -98,6 +108,9 @@ func (o *Options) normalize() error {
 	setDefault(&o.Workers, 64)
 	setDefault(&o.ConnectionConcurrency, 16)
 	setDefault(&o.DrainTimeout, 60*time.Second)
+	if o.IdleCores <= 0 {
+		o.IdleCores = 0.25
+	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
@@ -141,6 +154,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	rep := &Report{Started: time.Now().UTC(), Machine: machineInfo(), Settings: Settings{Store: be.name(),
 		Scenarios: opts.Scenarios, Duration: opts.Duration.String(), Warmup: opts.Warmup.String(), Concurrency: opts.Concurrency,
 		Rate: opts.Rate, Runs: opts.Runs, Workers: opts.Workers, ConnectionConcurrency: opts.ConnectionConcurrency}}
+	if opts.WaitIdle > 0 {
+		rep.Settings.WaitIdle = opts.WaitIdle.String()
+	}
+	if opts.WaitIdle > 0 || opts.NoiseRetries > 0 {
+		rep.Settings.NoiseRetries, rep.Settings.IdleCores = opts.NoiseRetries, opts.IdleCores
+	}
 	err = r.runAll(ctx, rep)
 	rep.Summary = summarizeRuns(rep.Runs, be.name())
 	rep.Profiles = r.prof.written
@@ -169,8 +188,11 @@ func (r *runner) runAll(ctx context.Context, rep *Report) error {
 
 // runOnce measures the limits, then each selected scenario.
 func (r *runner) runOnce(ctx context.Context, rr *RunResult) error {
-	for _, lim := range []func(context.Context) (Result, error){r.measureHTTPLimit, r.measureStoreLimit} {
-		res, err := lim(ctx)
+	for _, lim := range []struct {
+		label string
+		fn    func(context.Context) (Result, error)
+	}{{"limits-http", r.measureHTTPLimit}, {"limits-store", r.measureStoreLimit}} {
+		res, err := r.measure(ctx, lim.label, func() (Result, error) { return lim.fn(ctx) })
 		rr.Results = append(rr.Results, res)
 		if err != nil {
 			return fmt.Errorf("measuring the limits: %w", err)
@@ -188,6 +210,53 @@ func (r *runner) runOnce(ctx context.Context, rr *RunResult) error {
 		}
 	}
 	return nil
+}
+
+// waitIdle waits, up to Options.WaitIdle, for a second in which the other processes of the
+// machine use less than Options.IdleCores cores.
+func (r *runner) waitIdle(ctx context.Context, label string) {
+	if r.opts.WaitIdle <= 0 {
+		return
+	}
+	deadline := time.Now().Add(r.opts.WaitIdle)
+	for ctx.Err() == nil {
+		s := r.startCPU()
+		sleepCtx(ctx, time.Second)
+		u := s.use()
+		if u.other < r.opts.IdleCores || time.Now().After(deadline) {
+			return
+		}
+		line := fmt.Sprintf("[%s, run %d/%d] waiting for an idle machine: other processes use %.2f cores", label, r.run,
+			r.opts.Runs, u.other)
+		if r.tty {
+			fmt.Fprintf(r.opts.Progress, "\r%s\x1b[K", line)
+		} else {
+			fmt.Fprintln(r.opts.Progress, line)
+		}
+	}
+}
+
+// measure runs one measured phase (a limit, or a scenario variant) after waitIdle. When the
+// rest of the machine used more than IdleCores cores during it, it measures again, up to
+// NoiseRetries times, and keeps the last attempt, which says how many attempts were made.
+func (r *runner) measure(ctx context.Context, label string, fn func() (Result, error)) (Result, error) {
+	for attempt := 1; ; attempt++ {
+		r.waitIdle(ctx, label)
+		res, err := fn()
+		if err != nil {
+			return res, err
+		}
+		other, _ := res.metric("other CPU")
+		if other <= r.opts.IdleCores || attempt > r.opts.NoiseRetries || ctx.Err() != nil {
+			if r.opts.NoiseRetries > 0 {
+				res.add("attempts", float64(attempt), "count")
+			}
+			return res, nil
+		}
+		line := fmt.Sprintf("[%s, run %d/%d] other processes used %.2f cores while it was measured: measuring again",
+			label, r.run, r.opts.Runs, other)
+		fmt.Fprintln(r.opts.Progress, line)
+	}
 }
 
 // scenario returns a scenario's function, nil for limits.
@@ -270,7 +339,7 @@ func (r *runner) newMeter(label string, recv *receiver) *progress {
 	p.setPhase("setup")
 	start := time.Now()
 	prefix := fmt.Sprintf("[%s, run %d/%d]", label, r.run, r.opts.Runs)
-	print := func(rate float64, final bool) {
+	show := func(rate float64, final bool) {
 		var delivered int64
 		if recv != nil {
 			delivered = recv.total.Load()
@@ -293,11 +362,11 @@ func (r *runner) newMeter(label string, recv *receiver) *progress {
 		for {
 			select {
 			case <-p.stop:
-				print(0, true)
+				show(0, true)
 				return
 			case now := <-t.C:
 				cur := p.accepted.Load()
-				print(float64(cur-last)/now.Sub(lastAt).Seconds(), false)
+				show(float64(cur-last)/now.Sub(lastAt).Seconds(), false)
 				last, lastAt = cur, now
 			}
 		}
@@ -318,19 +387,23 @@ type span struct {
 	// busy and total are the machine's CPU ticks (ok: known).
 	busy, total int64
 	ok          bool
+	// match selects the database server's processes working for the bench; server holds
+	// their CPU ticks at the start.
+	match  string
+	server map[int]int64
 }
 
-// cpuUse is the CPU a measured phase used, in cores: this process's, and the rest of the
-// machine's (other engineers' tests, and the PostgreSQL server when it is the store).
+// cpuUse is the CPU a measured phase used, in cores: this process's, the database server's
+// on the bench's behalf (PostgreSQL), and the rest of the machine's (other work: noise).
 type cpuUse struct {
-	process, other float64
+	process, server, other float64
 }
 
 // begin starts a measured phase: the profiles (labelled for their file names) and the CPU
 // clocks.
 func (r *runner) begin(label string) *span {
 	r.prof.start(fmt.Sprintf("%s-r%d", label, r.run))
-	return startCPU()
+	return r.startCPU()
 }
 
 // end stops a measured phase's profiles and returns the CPU it used (zeros when the phase
@@ -341,9 +414,10 @@ func (r *runner) end(s *span) cpuUse {
 }
 
 // startCPU starts counting CPU time.
-func startCPU() *span {
-	s := &span{wall: time.Now(), cpu: processCPU()}
+func (r *runner) startCPU() *span {
+	s := &span{wall: time.Now(), cpu: processCPU(), match: r.backend.serverMatch()}
 	s.busy, s.total, s.ok = machineCPU()
+	s.server = serverTicks(s.match)
 	return s
 }
 
@@ -354,12 +428,18 @@ func (s *span) use() cpuUse {
 	}
 	var u cpuUse
 	wall := time.Since(s.wall)
-	if cpu := processCPU() - s.cpu; wall > 0 && cpu > 0 {
+	if wall <= 0 {
+		return u
+	}
+	if cpu := processCPU() - s.cpu; cpu > 0 {
 		u.process = cpu.Seconds() / wall.Seconds()
+	}
+	if s.server != nil {
+		u.server = float64(ticksSince(s.server, serverTicks(s.match))) / clockTicks / wall.Seconds()
 	}
 	if busy, total, ok := machineCPU(); ok && s.ok && total > s.total {
 		machine := float64(busy-s.busy) / float64(total-s.total) * float64(runtime.NumCPU())
-		u.other = max(0, machine-u.process)
+		u.other = max(0, machine-u.process-u.server)
 	}
 	return u
 }
@@ -368,6 +448,9 @@ func (s *span) use() cpuUse {
 func (res *Result) addCPU(u cpuUse) {
 	if u.process > 0 {
 		res.add("process CPU", u.process, "cores")
+	}
+	if u.server > 0 {
+		res.add("postgres CPU", u.server, "cores")
 	}
 	if u.other > 0 {
 		res.add("other CPU", u.other, "cores")

@@ -57,7 +57,7 @@ func (r *runner) measureHTTPLimit(ctx context.Context) (Result, error) {
 			return r.post(ctx, url, "", bodies[seq%uint64(len(bodies))], buf, 1, false)
 		}}
 	var sp *span
-	load.onMeasure = func() { sp = startCPU() }
+	load.onMeasure = func() { sp = r.startCPU() }
 	res := load.run(ctx, r.clock, m.meter)
 	cpu := sp.use()
 	out := Result{Scenario: "limits", Variant: "http",
@@ -135,7 +135,7 @@ func (r *runner) measureStoreLimit(ctx context.Context) (Result, error) {
 	m.setPhase("warm-up")
 	sleepCtx(ctx, min(r.opts.Warmup, time.Second))
 	m.setPhase("measure")
-	t0, sp := time.Now(), startCPU()
+	t0, sp := time.Now(), r.startCPU()
 	phase.Store(phaseMeasure)
 	sleepCtx(ctx, min(r.opts.Duration, limitWindow))
 	phase.Store(phaseStopped)

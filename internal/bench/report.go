@@ -105,6 +105,9 @@ type Settings struct {
 	Runs                  int      `json:"runs"`
 	Workers               int      `json:"workers"`
 	ConnectionConcurrency int      `json:"connection_concurrency"`
+	WaitIdle              string   `json:"wait_idle,omitempty"`
+	NoiseRetries          int      `json:"noise_retries,omitempty"`
+	IdleCores             float64  `json:"idle_cores,omitempty"`
 }
 
 // Report is everything one bench invocation measured.
@@ -191,6 +194,13 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintln(bw)
 	fmt.Fprintf(bw, "duration %s after %s warm-up; %d clients (closed loop); %d events/s offered (open loop); %d workers, %d per connection\n",
 		r.Settings.Duration, r.Settings.Warmup, r.Settings.Concurrency, r.Settings.Rate, r.Settings.Workers, r.Settings.ConnectionConcurrency)
+	if r.Settings.WaitIdle != "" {
+		fmt.Fprintf(bw, "each phase waited up to %s for other processes to use < %.2f cores\n", r.Settings.WaitIdle, r.Settings.IdleCores)
+	}
+	if r.Settings.NoiseRetries > 0 {
+		fmt.Fprintf(bw, "a phase during which other processes used > %.2f cores was measured again (up to %d times)\n",
+			r.Settings.IdleCores, r.Settings.NoiseRetries)
+	}
 	for _, run := range r.Runs {
 		fmt.Fprintf(bw, "run %d: load average %.2f before, %.2f after\n", run.Run, run.LoadBefore, run.LoadAfter)
 	}

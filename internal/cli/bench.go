@@ -27,6 +27,9 @@ type BenchCmd struct {
 	Workers               int           `name:"workers" default:"64" help:"The server's delivery workers (as serve --workers)."`
 	ConnectionConcurrency int           `name:"connection-concurrency" default:"16" help:"The server's attempts per connection (as serve --connection-concurrency)."`
 	DrainTimeout          time.Duration `name:"drain-timeout" default:"60s" help:"How long a delivery scenario waits for its deliveries after the load stops."`
+	WaitIdle              time.Duration `name:"wait-idle" default:"0s" help:"Before each scenario, wait up to this long for a second in which other processes use less than --idle-cores (shared machines)."`
+	IdleCores             float64       `name:"idle-cores" default:"0.25" help:"CPU cores other processes may use for --wait-idle to count the machine as idle."`
+	NoiseRetries          int           `name:"noise-retries" default:"0" help:"Measure a scenario again, up to N times, when other processes used more than --idle-cores during it (shared machines)."`
 	LogLevel              string        `name:"log-level" default:"error" enum:"debug,info,warn,error" help:"The server's log level (logs go to stderr)."`
 }
 
@@ -37,7 +40,7 @@ func (c *BenchCmd) Run(e *env) error {
 	rep, err := bench.Run(e.ctx, bench.Options{Scenarios: c.Scenario, Duration: c.Duration, Warmup: c.Warmup,
 		Concurrency: c.Concurrency, Rate: c.Rate, DatabaseURL: c.DatabaseURL, CPUProfile: c.CPUProfile, MemProfile: c.MemProfile,
 		Runs: c.Runs, Workers: c.Workers, ConnectionConcurrency: c.ConnectionConcurrency, DrainTimeout: c.DrainTimeout,
-		Progress: e.stderr, Logger: logCfg.Logger()})
+		WaitIdle: c.WaitIdle, IdleCores: c.IdleCores, NoiseRetries: c.NoiseRetries, Progress: e.stderr, Logger: logCfg.Logger()})
 	if rep == nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-// Package cli is the switchyard command line: serve, init, migrate, token, receive and version.
+// Package cli is the switchyard command line: serve, init, keys, migrate, token, receive and version.
 // Each subcommand is a struct with a Run method; flags and their environment twins come from
 // struct tags (kong).
 package cli
@@ -25,6 +25,7 @@ type CLI struct {
 	Serve   ServeCmd   `cmd:"" help:"Run the API and the delivery workers."`
 	Init    InitCmd    `cmd:"" help:"Create the first organization, machine key and workspace, without serving."`
 	Migrate MigrateCmd `cmd:"" help:"Apply pending database migrations and exit."`
+	Keys    KeysCmd    `cmd:"" help:"Create, list and revoke machine keys in the store."`
 	Token   TokenCmd   `cmd:"" help:"Mint a short-lived machine JWT (for curl and scripts)."`
 	Receive ReceiveCmd `cmd:"" help:"Run a local webhook receiver that prints what it gets (development)."`
 	Version VersionCmd `cmd:"" help:"Print the version."`
@@ -41,14 +42,20 @@ type env struct {
 // Main runs the command line and returns the process exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
 	var c CLI
+	// kong "exits" after printing --help; remember that instead of exiting the process (or of
+	// going on to run the command, which `keys create --help` once did).
+	exited := -1
 	parser, err := kong.New(&c, kong.Name("switchyard"),
 		kong.Description("Switchyard: emit product events once; route, deliver and track them everywhere."),
-		kong.Writers(stdout, stderr), kong.UsageOnError(), kong.Exit(func(int) {}))
+		kong.Writers(stdout, stderr), kong.UsageOnError(), kong.Exit(func(code int) { exited = code }))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
 	kctx, err := parser.Parse(args)
+	if exited >= 0 {
+		return exited
+	}
 	if err != nil {
 		if len(args) == 0 || args[0] == "--help" || args[0] == "-h" {
 			return 0

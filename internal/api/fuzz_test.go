@@ -1,0 +1,251 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/switchyardhq/switchyard/internal/store"
+	"github.com/switchyardhq/switchyard/internal/store/sqlstore"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+)
+
+// The two ingestion bodies are the API's most exposed parsers: anyone holding a publishable key
+// (which ships in browsers) can send them anything. These targets feed them arbitrary bytes and
+// hold them to one rule: never panic, and either accept the event(s) — and then only what the
+// documented rules allow — or refuse with a 4xx in the Meshes error shape, never a 500.
+//
+// Run one with, for example:
+//
+//	go test ./internal/api -run '^$' -fuzz FuzzEventBody -fuzztime 30s
+//
+// Seeds live in testdata/fuzz/<target>; a failing input found by the fuzzer is written there too
+// and then runs with every `go test`.
+
+// fuzzLimits keep the payload limit small, so that the fuzzer reaches the 413 path.
+var fuzzLimits = Limits{MaxBodyBytes: 64 << 10, MaxPayloadBytes: 512}
+
+// fuzzWorkspace is the workspace every fuzzed principal may emit into; any other is unknown.
+var fuzzWorkspace = uuid.MustParse("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b")
+
+// fuzzPrincipal is a publishable key's principal, or a machine key's (whose events name their
+// workspace in the body).
+func fuzzPrincipal(machine bool) *principal {
+	org := uuid.MustParse("6e9f1d2c-3b4a-4c5d-9e8f-7a6b5c4d3e2f")
+	if machine {
+		return &principal{OrganizationID: org, Key: &switchyard.MachineKey{OrganizationID: org, AccessKey: "mk_fuzzfuzzfuzzfuzzfuzzfuzz"}}
+	}
+	return &principal{OrganizationID: org, Workspace: &switchyard.Workspace{ID: fuzzWorkspace, OrganizationID: org}}
+}
+
+// fuzzStore is a real SQLite store holding the fuzz organization and its workspace, so that the
+// bulk target runs the real workspace lookups and batch inserts.
+func fuzzStore(f *testing.F) store.Store {
+	f.Helper()
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(f.TempDir(), "fuzz.db"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { db.Close() })
+	p := fuzzPrincipal(true)
+	now := time.Now().UTC()
+	if _, err := db.Bootstrap(ctx, store.BootstrapParams{
+		Organization: &switchyard.Organization{ID: p.OrganizationID, Name: "Fuzz", CreatedAt: now},
+		MachineKey: &switchyard.MachineKey{ID: uuid.New(), OrganizationID: p.OrganizationID, Name: "fuzz",
+			AccessKey: p.Key.AccessKey, SecretSealed: "unused", CreatedAt: now},
+		Workspace: &switchyard.Workspace{ID: fuzzWorkspace, OrganizationID: p.OrganizationID, Name: "Fuzz",
+			PublishableKey: "mesh_pub_fuzz_fuzz_fuzz", PublishableKeyName: "Default", CreatedAt: now, UpdatedAt: now},
+	}); err != nil {
+		f.Fatal(err)
+	}
+	return db
+}
+
+// eventSeeds are bodies of POST /events: valid ones in each client's shape, and the ways a
+// body goes wrong.
+var eventSeeds = []string{
+	`{"event":"user.signup","payload":{"email":"ada@example.com"},"resource":"user","resource_id":"usr_2048"}`,
+	`{"workspace":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","event":"user.signup","payload":{"email":"ada@example.com"}}`,
+	`{"event":"invoice.paid","payload":{"amount":1e400,"nested":{"a":[1,2,{"b":null}]}},"type":"event","idempotency_key":"k-1"}`,
+	`{"event":"a","payload":{},"resource":"","resource_id":""}`,
+	`{"event":"","payload":[],"resource":"bad resource!","resource_id":"` + strings.Repeat("x", 65) + `"}`,
+	`{"event":"user.signup","payload":"{\"not\":\"an object\"}"}`,
+	`{"event":"user\u0000signup","payload":{"k":"\u0000"},"idempotency_key":"\u0007"}`,
+	`{"event":1,"payload":{"x":1}}`,
+	`{"event":"e","payload":null,"workspace":"not-a-uuid","type":"rule"}`,
+	`{"event":"e","payload":{"x":1}} {"trailing":true}`,
+	`{"event":"e","payload":{"x":"` + strings.Repeat("y", 600) + `"}}`,
+	`[{"event":"e","payload":{"x":1}}]`,
+	`{"event":"e","payload":{"x":1}`,
+	"\xff\xfe{}",
+	``,
+	`null`,
+}
+
+func FuzzEventBody(f *testing.F) {
+	for _, seed := range eventSeeds {
+		f.Add([]byte(seed), false)
+		f.Add([]byte(seed), true)
+	}
+	s := New(Config{Limits: fuzzLimits})
+	f.Cleanup(s.Close)
+	f.Fuzz(func(t *testing.T, body []byte, machine bool) {
+		p := fuzzPrincipal(machine)
+		var req eventRequest
+		err := decodeJSON(body, &req)
+		var e *switchyard.Event
+		if err == nil {
+			e, err = s.validateEvent(&req, p, "")
+		}
+		if err != nil {
+			requireClientError(t, err)
+			return
+		}
+		checkAccepted(t, e, p)
+	})
+}
+
+// bulkSeeds are bodies of POST /events/bulk.
+var bulkSeeds = []string{
+	`[{"event":"user.signup","payload":{"email":"ada@example.com"}},{"event":"page.viewed","payload":{"path":"/"},"resource":"page"}]`,
+	`[{"workspace":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","event":"a","payload":{"x":1},"idempotency_key":"k"},` +
+		`{"workspace":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c","event":"a","payload":{"x":1}}]`,
+	`[{"event":"ok","payload":{"x":1}},{"event":"","payload":{}},7,null,"str",[],{"event":"e","payload":{"x":"` + strings.Repeat("y", 600) + `"}}]`,
+	`[]`,
+	`[` + strings.Repeat(`{"event":"e","payload":{"x":1}},`, 100) + `{"event":"e","payload":{"x":1}}]`,
+	`{"events":[{"event":"e","payload":{"x":1}}]}`,
+	`[{"event":"e","payload":{"x":1}}] []`,
+	`[{"event":"e","payload":{"x":1}}`,
+	` 	[{"event":"e","payload":{"x":1},"resource_id":"ok:1.2-3_4"}]`,
+	``,
+}
+
+func FuzzBulkBody(f *testing.F) {
+	for _, seed := range bulkSeeds {
+		f.Add([]byte(seed), false, "")
+		f.Add([]byte(seed), true, "retry-7")
+	}
+	s := New(Config{Store: fuzzStore(f), Limits: fuzzLimits})
+	f.Cleanup(s.Close)
+	h := s.handle(s.eventBulkCreate)
+	f.Fuzz(func(t *testing.T, body []byte, machine bool, idempotencyKey string) {
+		p := fuzzPrincipal(machine)
+		req := httptest.NewRequest(http.MethodPost, "/api/v1/events/bulk", bytes.NewReader(body))
+		if idempotencyKey != "" && !strings.ContainsAny(idempotencyKey, "\r\n") {
+			req.Header.Set(idempotencyKeyHeader, idempotencyKey)
+		}
+		req = req.WithContext(context.WithValue(req.Context(), principalKey, p))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+
+		var out struct {
+			Count      *int              `json:"count"`
+			ErrorCount *int              `json:"error_count"`
+			Records    []json.RawMessage `json:"records"`
+		}
+		switch rec.Code {
+		case http.StatusCreated, http.StatusMultiStatus:
+		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+			requireErrorBody(t, rec.Body.Bytes())
+			return
+		default:
+			t.Fatalf("status %d for a bulk body: %s", rec.Code, rec.Body)
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.Count == nil {
+			t.Fatalf("answer %s: %v", rec.Body, err)
+		}
+		var items []json.RawMessage
+		if err := json.Unmarshal(body, &items); err != nil {
+			t.Fatalf("accepted a body that is not a JSON array: %q", body)
+		}
+		errorCount := 0
+		if out.ErrorCount != nil {
+			errorCount = *out.ErrorCount
+		}
+		if len(out.Records) != len(items) || *out.Count+errorCount != len(items) || len(items) < 1 || len(items) > maxBulkEvents {
+			t.Fatalf("%d items gave %d records, count %d, error_count %d", len(items), len(out.Records), *out.Count, errorCount)
+		}
+		if (rec.Code == http.StatusCreated) != (out.ErrorCount == nil) || (out.ErrorCount != nil && *out.ErrorCount == 0) {
+			t.Fatalf("status %d with error_count %v", rec.Code, out.ErrorCount)
+		}
+		refused := 0
+		for _, r := range out.Records {
+			var rec map[string]json.RawMessage
+			if err := json.Unmarshal(r, &rec); err != nil {
+				t.Fatalf("record %s: %v", r, err)
+			}
+			if _, isError := rec["error"]; isError {
+				requireErrorBody(t, r)
+				refused++
+			}
+		}
+		if refused != errorCount {
+			t.Fatalf("%d error records, error_count %d", refused, errorCount)
+		}
+	})
+}
+
+// requireClientError fails unless err is a *switchyard.Error that maps to a 4xx.
+func requireClientError(t *testing.T, err error) {
+	t.Helper()
+	var e *switchyard.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("a bad body gave %T %v, not a *switchyard.Error (it would be a 500)", err, err)
+	}
+	if status, _ := errorResponse(err); status < 400 || status > 499 || e.Message == "" {
+		t.Fatalf("a bad body gave status %d: %v", status, err)
+	}
+}
+
+// requireErrorBody fails unless b is the Meshes error shape of a 4xx.
+func requireErrorBody(t *testing.T, b []byte) {
+	t.Helper()
+	var e errorBody
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil || e.Error.Message == "" {
+		t.Fatalf("not the Meshes error shape: %s (%v)", b, err)
+	}
+	switch e.Message {
+	case http.StatusText(http.StatusBadRequest), http.StatusText(http.StatusForbidden),
+		http.StatusText(http.StatusRequestEntityTooLarge):
+	default:
+		t.Fatalf("an error %q, want a refusal of the caller's input: %s", e.Message, b)
+	}
+}
+
+// checkAccepted fails unless an accepted event keeps the documented rules: a 1–255 character
+// name without control characters, a JSON object payload within the limit, resource and
+// resource_id matching their pattern (resource global by default), the principal's workspace,
+// and text that PostgreSQL can store (no NUL, valid UTF-8).
+func checkAccepted(t *testing.T, e *switchyard.Event, p *principal) {
+	t.Helper()
+	n := utf8.RuneCountInString(e.Name)
+	if n < 1 || n > maxEventNameLen || !utf8.ValidString(e.Name) || strings.ContainsFunc(e.Name, unicode.IsControl) {
+		t.Fatalf("accepted the event name %q", e.Name)
+	}
+	if len(e.Payload) == 0 || e.Payload[0] != '{' || !json.Valid(e.Payload) || len(e.Payload) > fuzzLimits.MaxPayloadBytes {
+		t.Fatalf("accepted the payload %q", e.Payload)
+	}
+	if !resourcePattern.MatchString(e.Resource) || (e.ResourceID != "" && !resourceIDPattern.MatchString(e.ResourceID)) {
+		t.Fatalf("accepted resource %q, resource_id %q", e.Resource, e.ResourceID)
+	}
+	if k := e.IdempotencyKey; utf8.RuneCountInString(k) > 255 || !utf8.ValidString(k) || strings.ContainsFunc(k, unicode.IsControl) {
+		t.Fatalf("accepted the idempotency key %q", k)
+	}
+	if p.Workspace != nil && e.WorkspaceID != p.Workspace.ID || e.WorkspaceID == uuid.Nil || e.OrganizationID != p.OrganizationID {
+		t.Fatalf("accepted workspace %s of organization %s for %+v", e.WorkspaceID, e.OrganizationID, p)
+	}
+}
