@@ -246,7 +246,8 @@ func (e *Engine) unattemptable(c *store.Claimed) store.DeliveryRecordParams {
 func (e *Engine) attempt(hard context.Context, c *store.Claimed) store.DeliveryRecordParams {
 	d := c.Delivery
 	log := e.log.With(slog.String("delivery_id", d.ID.String()), slog.String("event_id", d.EventID.String()))
-	rec := store.DeliveryRecordParams{DeliveryID: d.ID, EventID: d.EventID, LeaseUntil: c.LeaseUntil}
+	rec := store.DeliveryRecordParams{DeliveryID: d.ID, EventID: d.EventID, LeaseUntil: c.LeaseUntil,
+		EventTotalRules: c.Event.TotalRules}
 	outcome, attempted, retryAfter := e.deliver(hard, c, &rec, log)
 	rec.Now = e.cfg.Now()
 	if until := e.ctl.release(c.Connection.ID, outcome, attempted, retryAfter, rec.Now); !until.IsZero() {

@@ -270,6 +270,9 @@ type DeliveryRecordParams struct {
 	NextAttemptAt *time.Time
 	LastError     string
 	Now           time.Time
+	// EventTotalRules, when 1, tells the store the event has no other delivery, so its status
+	// follows from this one without counting (a hint for the common case; 0 means unknown).
+	EventTotalRules int
 }
 
 // ConnectionDeactivateParams marks one connection inactive.

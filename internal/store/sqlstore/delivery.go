@@ -306,7 +306,13 @@ func (db *DB) DeliveryRecord(ctx context.Context, p store.DeliveryRecordParams) 
 func (db *DB) DeliveryRecordBatch(ctx context.Context, ps []store.DeliveryRecordParams) ([]error, error) {
 	errs := make([]error, len(ps))
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		touched := map[uuid.UUID]int64{}
+		// touched events: the latest time, and — for an event with one delivery — that
+		// delivery's new status, from which the event's status follows without a count.
+		type touch struct {
+			now  int64
+			only *switchyard.Status
+		}
+		touched := map[uuid.UUID]*touch{}
 		for i, p := range ps {
 			errs[i] = nil
 			held, err := db.recordOne(ctx, tx, &p)
@@ -317,12 +323,27 @@ func (db *DB) DeliveryRecordBatch(ctx context.Context, ps []store.DeliveryRecord
 				errs[i] = store.ErrLeaseLost
 				continue
 			}
-			touched[p.EventID] = max(touched[p.EventID], micros(p.Now))
+			t := touched[p.EventID]
+			if t == nil {
+				t = &touch{}
+				touched[p.EventID] = t
+				if p.EventTotalRules == 1 {
+					t.only = &ps[i].Status
+				}
+			}
+			t.now = max(t.now, micros(p.Now))
 		}
 		// Events are updated in id order, so that concurrent recorders (PostgreSQL) lock them in
 		// the same order and cannot deadlock.
 		for _, id := range slices.SortedFunc(maps.Keys(touched), func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) }) {
-			if err := db.refreshEvent(ctx, tx, id, touched[id]); err != nil {
+			t := touched[id]
+			var err error
+			if t.only != nil {
+				err = db.setEventStatus(ctx, tx, id, switchyard.StatusCounts{*t.only: 1}, t.now)
+			} else {
+				err = db.refreshEvent(ctx, tx, id, t.now)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -393,6 +414,11 @@ func (db *DB) refreshEvent(ctx context.Context, tx *sql.Tx, eventID uuid.UUID, n
 	if err := rows.Close(); err != nil {
 		return fmt.Errorf("counting deliveries: %w", err)
 	}
+	return db.setEventStatus(ctx, tx, eventID, counts, now)
+}
+
+// setEventStatus stores the status and counters that counts imply for an event.
+func (db *DB) setEventStatus(ctx context.Context, tx *sql.Tx, eventID uuid.UUID, counts switchyard.StatusCounts, now int64) error {
 	status := switchyard.EventStatus(counts)
 	var completedAt any
 	if status.Terminal() {

@@ -87,6 +87,38 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("An event with one delivery follows that delivery's status", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		tn := NewTenant(t, s)
+		ctx := context.Background()
+		NewRule(t, s, tn, RuleOpts{})
+		e, _ := NewEvent(t, s, tn, EventOpts{})
+		for _, step := range []struct {
+			status                  switchyard.Status
+			wantCompleted, wantFail int
+		}{{switchyard.StatusRetrying, 0, 0}, {switchyard.StatusFailed, 0, 1}} {
+			now := T0.Add(time.Hour)
+			cs, _ := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 1})
+			if len(cs) != 1 {
+				t.Fatalf("claimed %d", len(cs))
+			}
+			var next *time.Time
+			if !step.status.Terminal() {
+				next = &now
+			}
+			if err := s.DeliveryRecord(ctx, store.DeliveryRecordParams{DeliveryID: cs[0].Delivery.ID, EventID: e.ID,
+				LeaseUntil: cs[0].LeaseUntil, Status: step.status, NextAttemptAt: next, Now: now, EventTotalRules: 1}); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := s.EventGet(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: e.ID})
+			if got.Status != step.status || got.CompletedCount != step.wantCompleted || got.FailedCount != step.wantFail ||
+				(got.CompletedAt != nil) != step.status.Terminal() {
+				t.Fatalf("after %s: event %+v", step.status, got)
+			}
+		}
+	})
+
 	t.Run("An attempt whose lease was lost is still counted", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
