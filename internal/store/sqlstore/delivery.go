@@ -240,40 +240,62 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 			return nil
 		}
 
-		events, rules, conns := map[uuid.UUID]*switchyard.Event{}, map[uuid.UUID]*switchyard.Rule{}, map[uuid.UUID]*switchyard.Connection{}
+		eventIDs := make(map[uuid.UUID]bool, len(ds))
 		for _, d := range ds {
-			events[d.EventID], rules[d.RuleID], conns[d.ConnectionID] = nil, nil, nil
+			eventIDs[d.EventID] = true
 		}
 		// The claimed events start now, if they had not already.
-		if err := loadByIDs(ctx, tx, `UPDATE events SET started_at = COALESCE(started_at, $1), status = CASE WHEN status = 'pending' THEN 'processing' ELSE status END
-			WHERE id IN (%s) RETURNING `+eventCols+`, payload`, []any{now}, events,
-			func(s scanner) (*switchyard.Event, error) { return scanEvent(s, true) }, func(e *switchyard.Event) uuid.UUID { return e.ID }); err != nil {
-			return err
+		args := []any{now}
+		for id := range eventIDs {
+			args = append(args, id)
 		}
-		if err := loadByIDs(ctx, tx, `SELECT `+ruleCols+` FROM rules WHERE id IN (%s)`, nil, rules, scanRule,
-			func(r *switchyard.Rule) uuid.UUID { return r.ID }); err != nil {
-			return err
-		}
-		if err := loadByIDs(ctx, tx, `SELECT `+connectionCols+` FROM connections WHERE id IN (%s)`, nil, conns, scanConnection,
-			func(c *switchyard.Connection) uuid.UUID { return c.ID }); err != nil {
-			return err
+		if _, err := tx.ExecContext(ctx, `UPDATE events SET started_at = COALESCE(started_at, $1),
+			status = CASE WHEN status = 'pending' THEN 'processing' ELSE status END
+			WHERE id IN (`+placeholders(2, len(eventIDs))+`)`, args...); err != nil {
+			return fmt.Errorf("starting events: %w", err)
 		}
 		claimed = make([]*store.Claimed, 0, len(ds))
 		for _, d := range ds {
-			claimed = append(claimed, &store.Claimed{Delivery: d, Event: events[d.EventID], Rule: rules[d.RuleID],
-				Connection: conns[d.ConnectionID], LeaseUntil: p.LeaseUntil})
+			claimed = append(claimed, &store.Claimed{Delivery: d, LeaseUntil: p.LeaseUntil})
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil || len(claimed) == 0 {
 		return nil, err
+	}
+
+	// What the attempts need is read after the commit, through the read pool: on SQLite the one
+	// writer is held only for the two updates above.
+	events, rules, conns := map[uuid.UUID]*switchyard.Event{}, map[uuid.UUID]*switchyard.Rule{}, map[uuid.UUID]*switchyard.Connection{}
+	for _, c := range claimed {
+		events[c.Delivery.EventID], rules[c.Delivery.RuleID], conns[c.Delivery.ConnectionID] = nil, nil, nil
+	}
+	if err := loadByIDs(ctx, db.r, `SELECT `+eventCols+`, payload FROM events WHERE id IN (%s)`, nil, events,
+		func(s scanner) (*switchyard.Event, error) { return scanEvent(s, true) }, func(e *switchyard.Event) uuid.UUID { return e.ID }); err != nil {
+		return nil, err
+	}
+	if err := loadByIDs(ctx, db.r, `SELECT `+ruleCols+` FROM rules WHERE id IN (%s)`, nil, rules, scanRule,
+		func(r *switchyard.Rule) uuid.UUID { return r.ID }); err != nil {
+		return nil, err
+	}
+	if err := loadByIDs(ctx, db.r, `SELECT `+connectionCols+` FROM connections WHERE id IN (%s)`, nil, conns, scanConnection,
+		func(c *switchyard.Connection) uuid.UUID { return c.ID }); err != nil {
+		return nil, err
+	}
+	for _, c := range claimed {
+		c.Event, c.Rule, c.Connection = events[c.Delivery.EventID], rules[c.Delivery.RuleID], conns[c.Delivery.ConnectionID]
 	}
 	return claimed, nil
 }
 
+// queryer runs queries: a transaction or a pool.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
 // loadByIDs runs query (with "%s" standing for the IN list) for the keys of into, after the
 // leading args, and stores each row under its id.
-func loadByIDs[T any](ctx context.Context, tx *sql.Tx, query string, args []any, into map[uuid.UUID]T,
+func loadByIDs[T any](ctx context.Context, tx queryer, query string, args []any, into map[uuid.UUID]T,
 	scan func(scanner) (T, error), id func(T) uuid.UUID) error {
 	for k := range into {
 		args = append(args, k)
