@@ -27,7 +27,7 @@ type Config struct {
 	// EncryptionKeyFile is read (SQLite: created) when EncryptionKey is empty.
 	EncryptionKeyFile string `name:"encryption-key-file" env:"SWITCHYARD_ENCRYPTION_KEY_FILE" help:"File holding the encryption key (default with SQLite: switchyard.key beside the database)."`
 	// Workers is how many delivery attempts may run at once in this process.
-	Workers int `name:"workers" env:"SWITCHYARD_WORKERS" default:"64" help:"Delivery attempts in flight at once."`
+	Workers int `name:"workers" env:"SWITCHYARD_WORKERS" default:"512" help:"Delivery attempts in flight at once (mostly waiting on the network)."`
 	// ConnectionConcurrency is how many attempts one connection may have in flight per node,
 	// unless the connection's max_concurrency says otherwise.
 	ConnectionConcurrency int `name:"connection-concurrency" env:"SWITCHYARD_CONNECTION_CONCURRENCY" default:"16" help:"Attempts in flight per connection per node (a connection's max_concurrency overrides it)."`
@@ -57,7 +57,7 @@ type Config struct {
 // Default returns the configuration with every default applied, as the CLI would build it.
 func Default() Config {
 	return Config{
-		Addr: "127.0.0.1:8080", DatabaseURL: "sqlite://./switchyard.db", Workers: 64, PollInterval: time.Second,
+		Addr: "127.0.0.1:8080", DatabaseURL: "sqlite://./switchyard.db", Workers: 512, PollInterval: time.Second,
 		RateLimitMachine: 1000, RateLimitPublishable: 1000,
 		ConnectionConcurrency: 16, DeliveryLease: 2 * time.Minute, ShutdownGrace: 20 * time.Second, Retention: 720 * time.Hour,
 		LogFormat: "text", LogLevel: "info", MaxBodyBytes: 5 << 20, MaxPayloadBytes: 256 << 10,

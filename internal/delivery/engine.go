@@ -30,7 +30,10 @@ type Config struct {
 	Options destination.Options
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
-	// Workers is how many attempts may be in flight at once (default 64).
+	// Workers is how many attempts may be in flight at once (default 512). Attempts mostly wait
+	// on the network, so this is a bound on memory and sockets, not on CPU; it is large so that
+	// connections that hang until their timeout, each capped by its own concurrency, cannot use
+	// up the workers the healthy ones need.
 	Workers int
 	// ConnectionConcurrency is how many attempts one connection may have in flight on this
 	// node unless its max_concurrency says otherwise (default 16).
@@ -66,7 +69,7 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	setDefault(&c.Workers, 64)
+	setDefault(&c.Workers, 512)
 	setDefault(&c.ConnectionConcurrency, 16)
 	setDefault(&c.PollInterval, time.Second)
 	setDefault(&c.Lease, 2*time.Minute)
@@ -139,10 +142,10 @@ func (e *Engine) Run(ctx context.Context) error {
 	ticker := time.NewTicker(e.cfg.PollInterval)
 	defer ticker.Stop()
 	for ctx.Err() == nil {
-		free := cap(sem) - len(sem)
-		launched := 0
-		if free > 0 {
-			launched = e.claim(ctx, free, func(c *store.Claimed) {
+		want := min(cap(sem)-len(sem), maxClaimBatch)
+		claimed := 0
+		if want > 0 {
+			claimed = e.claim(ctx, want, func(c *store.Claimed) {
 				sem <- struct{}{}
 				wg.Go(func() {
 					defer func() {
@@ -156,9 +159,12 @@ func (e *Engine) Run(ctx context.Context) error {
 				})
 			}, rec)
 		}
-		if launched > 0 && launched == free {
-			// Every worker is busy and there is probably more due work: take it as soon as
-			// there is room.
+		if claimed > 0 && claimed == want {
+			// A full batch: there is probably more due work. Claim again at once if a worker
+			// is free, else as soon as one is.
+			if len(sem) < cap(sem) {
+				continue
+			}
 			select {
 			case <-ctx.Done():
 			case <-done:
@@ -186,8 +192,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	return nil
 }
 
+// maxClaimBatch bounds one claim, so that claims stay short however many workers are free.
+const maxClaimBatch = 128
+
 // claim leases up to free due deliveries and starts (via launch) those whose connection may
-// take another attempt now. It returns how many it launched.
+// take another attempt now. It returns how many it claimed (launched, settled or handed back).
 func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed), rec *recorder) int {
 	if ctx.Err() != nil {
 		return 0
@@ -204,7 +213,6 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 		e.log.Error("claiming deliveries", slog.Any("error", err))
 		return 0
 	}
-	launched := 0
 	var giveBack []store.ClaimRef
 	for _, c := range work {
 		switch {
@@ -212,7 +220,6 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 			rec.add(e.unattemptable(c))
 		case e.ctl.acquire(c.Connection, now):
 			launch(c)
-			launched++
 		default:
 			// Over this connection's budget (the claim's per-connection cap is coarser than the
 			// controller's): hand it back, due at once; the next claim skips the connection.
@@ -224,7 +231,7 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 			e.log.Error("handing back deliveries", slog.Any("error", err))
 		}
 	}
-	return launched
+	return len(work)
 }
 
 // unattemptable settles a delivery that can no longer be attempted, without an attempt.
