@@ -21,12 +21,8 @@ type connectionRequest struct {
 func (s *Server) connectionCreate(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := principalFrom(ctx)
-	body, err := readBody(r, s.Limits.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
 	var req connectionRequest
-	if err := decodeJSON(body, &req); err != nil {
+	if err := s.decodeBody(r, &req); err != nil {
 		return err
 	}
 	var f fields

@@ -85,12 +85,8 @@ func (s *Server) connectionUpdate(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	body, err := readBody(r, s.Limits.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
 	var req connectionUpdateRequest
-	if err := decodeJSON(body, &req); err != nil {
+	if err := s.decodeBody(r, &req); err != nil {
 		return err
 	}
 	var f fields
@@ -352,12 +348,8 @@ func (s *Server) connectionMappingPut(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	body, err := readBody(r, s.Limits.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
 	var req mappingRequest
-	if err := decodeJSON(body, &req); err != nil {
+	if err := s.decodeBody(r, &req); err != nil {
 		return err
 	}
 	var f fields

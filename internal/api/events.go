@@ -89,12 +89,8 @@ func (s *Server) validateEvent(req *eventRequest, p *principal, param string) (*
 func (s *Server) eventCreate(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := principalFrom(ctx)
-	body, err := readBody(r, s.Limits.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
 	var req eventRequest
-	if err := decodeJSON(body, &req); err != nil {
+	if err := s.decodeBody(r, &req); err != nil {
 		return err
 	}
 	if key := r.Header.Get(idempotencyKeyHeader); key != "" {
@@ -146,13 +142,20 @@ func (f *fields) checkIdempotencyKey(param string, v *string) {
 	}
 }
 
+// eventGet returns an event with its rule_events.
 func (s *Server) eventGet(w http.ResponseWriter, r *http.Request) error {
+	return s.writeEvent(w, r, false)
+}
+
+// writeEvent answers with the event named in the path and its rule_events, with its payload if
+// withPayload.
+func (s *Server) writeEvent(w http.ResponseWriter, r *http.Request, withPayload bool) error {
 	id, err := pathID(r, "event_id")
 	if err != nil {
 		return err
 	}
 	orgID := principalFrom(r.Context()).OrganizationID
-	e, err := s.Store.EventGet(r.Context(), store.EventGetParams{OrganizationID: orgID, ID: id})
+	e, err := s.Store.EventGet(r.Context(), store.EventGetParams{OrganizationID: orgID, ID: id, WithPayload: withPayload})
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound("Event")
 	} else if err != nil {

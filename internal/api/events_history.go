@@ -53,26 +53,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, wsID uuid.UU
 
 // eventPayload returns an event with its rule_events and its payload as it was emitted.
 func (s *Server) eventPayload(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "event_id")
-	if err != nil {
-		return err
-	}
-	orgID := principalFrom(r.Context()).OrganizationID
-	e, err := s.Store.EventGet(r.Context(), store.EventGetParams{OrganizationID: orgID, ID: id, WithPayload: true})
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound("Event")
-	} else if err != nil {
-		return err
-	}
-	if err := principalFrom(r.Context()).visible(e.WorkspaceID, "Event"); err != nil {
-		return err
-	}
-	ds, err := s.Store.DeliveryListByEvent(r.Context(), orgID, id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, eventWire(e, ds))
-	return nil
+	return s.writeEvent(w, r, true)
 }
 
 // maxBulkEvents is the most events one bulk request may carry.

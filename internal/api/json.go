@@ -39,6 +39,15 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	return b, nil
 }
 
+// decodeBody reads the request body (up to the size limit) and decodes it into v.
+func (s *Server) decodeBody(r *http.Request, v any) error {
+	body, err := readBody(r, s.Limits.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(body, v)
+}
+
 // decodeJSON decodes a JSON body into v, turning syntax and type errors into 400s that name the
 // offending field.
 func decodeJSON(body []byte, v any) error {

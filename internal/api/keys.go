@@ -82,12 +82,8 @@ func (s *Server) machineKeyCreate(w http.ResponseWriter, r *http.Request) error 
 	if err := p.requireUnlimited(); err != nil {
 		return err
 	}
-	body, err := readBody(r, s.Limits.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
 	var req machineKeyRequest
-	if err := decodeJSON(body, &req); err != nil {
+	if err := s.decodeBody(r, &req); err != nil {
 		return err
 	}
 	var f fields

@@ -27,12 +27,8 @@ func (s *Server) workspaceUpdate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := readBody(r, s.Limits.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
 	var req workspaceUpdateRequest
-	if err := decodeJSON(body, &req); err != nil {
+	if err := s.decodeBody(r, &req); err != nil {
 		return err
 	}
 	var (

@@ -28,12 +28,8 @@ func (s *Server) workspaceCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := p.requireAllWorkspaces("creating a workspace"); err != nil {
 		return err
 	}
-	body, err := readBody(r, s.Limits.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
 	var req workspaceRequest
-	if err := decodeJSON(body, &req); err != nil {
+	if err := s.decodeBody(r, &req); err != nil {
 		return err
 	}
 	if err := req.validate(); err != nil {
