@@ -397,6 +397,9 @@ type span struct {
 // on the bench's behalf (PostgreSQL), and the rest of the machine's (other work: noise).
 type cpuUse struct {
 	process, server, other float64
+	// known is false where the machine's CPU time cannot be read; server is measured only
+	// for PostgreSQL.
+	known, hasServer bool
 }
 
 // begin starts a measured phase: the profiles (labelled for their file names) and the CPU
@@ -435,24 +438,26 @@ func (s *span) use() cpuUse {
 		u.process = cpu.Seconds() / wall.Seconds()
 	}
 	if s.server != nil {
+		u.hasServer = true
 		u.server = float64(ticksSince(s.server, serverTicks(s.match))) / clockTicks / wall.Seconds()
 	}
 	if busy, total, ok := machineCPU(); ok && s.ok && total > s.total {
 		machine := float64(busy-s.busy) / float64(total-s.total) * float64(runtime.NumCPU())
 		u.other = max(0, machine-u.process-u.server)
+		u.known = true
 	}
 	return u
 }
 
 // addCPU adds a phase's CPU use to a result.
+// Every run of a scenario reports the same metrics, so that their medians line up.
 func (res *Result) addCPU(u cpuUse) {
-	if u.process > 0 {
-		res.add("process CPU", u.process, "cores")
+	if !u.known {
+		return
 	}
-	if u.server > 0 {
+	res.add("process CPU", u.process, "cores")
+	if u.hasServer {
 		res.add("postgres CPU", u.server, "cores")
 	}
-	if u.other > 0 {
-		res.add("other CPU", u.other, "cores")
-	}
+	res.add("other CPU", u.other, "cores")
 }

@@ -240,3 +240,17 @@ func TestRunMeasuresIngestAndLatencyEndToEnd(t *testing.T) {
 		t.Fatalf("table: %v\n%s", err, table.String())
 	}
 }
+
+func TestMoveLastKeepsTheOthersInOrder(t *testing.T) {
+	t.Parallel()
+	r := Result{Metrics: []Metric{{Name: "a"}, {Name: "b"}, {Name: "c"}}}
+	r.moveLast("a")
+	r.moveLast("missing")
+	var got []string
+	for _, m := range r.Metrics {
+		got = append(got, m.Name)
+	}
+	if strings.Join(got, ",") != "b,c,a" {
+		t.Fatalf("order %v", got)
+	}
+}

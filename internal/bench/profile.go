@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 )
 
@@ -61,7 +62,7 @@ func (p *profiler) start(label string) {
 			return
 		}
 		p.cpu = f
-		p.written = append(p.written, path)
+		p.wrote(path)
 	}
 }
 
@@ -93,7 +94,14 @@ func (p *profiler) writeHeap(path string) {
 	if err := f.Close(); err != nil {
 		p.errs = append(p.errs, fmt.Errorf("writing the allocation profile: %w", err))
 	}
-	p.written = append(p.written, path)
+	p.wrote(path)
+}
+
+// wrote notes a file written (once: a phase measured again rewrites its files).
+func (p *profiler) wrote(path string) {
+	if !slices.Contains(p.written, path) {
+		p.written = append(p.written, path)
+	}
 }
 
 func (p *profiler) err() error { return errors.Join(p.errs...) }

@@ -52,6 +52,16 @@ func (r *Result) metric(name string) (float64, bool) {
 	return 0, false
 }
 
+// moveLast moves the named metric, if present, to the end.
+func (r *Result) moveLast(name string) {
+	for i, m := range r.Metrics {
+		if m.Name == name {
+			r.Metrics = append(append(r.Metrics[:i:i], r.Metrics[i+1:]...), m)
+			return
+		}
+	}
+}
+
 func (r *Result) add(name string, value float64, unit string) {
 	r.Metrics = append(r.Metrics, Metric{Name: name, Value: value, Unit: unit})
 }

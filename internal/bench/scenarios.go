@@ -428,6 +428,10 @@ func (r *runner) isolation(ctx context.Context) ([]Result, error) {
 			b99, _ := out[0].metric("p99")
 			res.add("p50 vs baseline", ratio(p50, b50), "×")
 			res.add("p99 vs baseline", ratio(p99, b99), "×")
+			for _, name := range []string{"bad endpoint requests (all phases)", "healthy delivered", "healthy undelivered", "errors",
+				"process CPU", "postgres CPU", "other CPU", "attempts"} {
+				res.moveLast(name)
+			}
 		}
 		out = append(out, res)
 	}
