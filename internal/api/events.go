@@ -118,7 +118,9 @@ func (s *Server) eventCreate(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Idempotent-Replayed", "true")
 	} else {
 		s.Metrics.EventsAccepted(1)
-		s.Accepted()
+		if e.TotalRules > 0 {
+			s.Accepted() // only events with deliveries give the engine work
+		}
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"event": acceptedEventWire(e)})
 	return nil

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -146,17 +147,20 @@ func (s *Server) eventBulkCreate(w http.ResponseWriter, r *http.Request) error {
 		accepted = append(accepted, e)
 	}
 	if len(accepted) > 0 {
-		if _, err := s.Store.EventInsertBatch(ctx, store.EventInsertBatchParams{Events: accepted}); err != nil {
+		// Not canceled with the request: once started, the batch commits or fails as a whole
+		// (and an uncancelable context spares the drivers a watcher goroutine per statement).
+		if _, err := s.Store.EventInsertBatch(context.WithoutCancel(ctx), store.EventInsertBatchParams{Events: accepted}); err != nil {
 			return err
 		}
-		fresh := 0
+		fresh, routed := 0, false
 		for _, e := range accepted {
 			if !e.Replayed {
 				fresh++
+				routed = routed || e.TotalRules > 0
 			}
 		}
-		if fresh > 0 {
-			s.Metrics.EventsAccepted(fresh)
+		s.Metrics.EventsAccepted(fresh)
+		if routed {
 			s.Accepted()
 		}
 	}

@@ -137,7 +137,7 @@ func setDefault[T int | time.Duration](v *T, def T) {
 }
 
 // Run measures every selected scenario Options.Runs times and returns the report. On an error
-// (or when ctx ends) it returns what it measured so far with the error.
+// (or when ctx ends) it returns the phases it completed so far with the error.
 func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err := opts.normalize(); err != nil {
 		return nil, err
@@ -193,10 +193,10 @@ func (r *runner) runOnce(ctx context.Context, rr *RunResult) error {
 		fn    func(context.Context) (Result, error)
 	}{{"limits-http", r.measureHTTPLimit}, {"limits-store", r.measureStoreLimit}} {
 		res, err := r.measure(ctx, lim.label, func() (Result, error) { return lim.fn(ctx) })
-		rr.Results = append(rr.Results, res)
 		if err != nil {
 			return fmt.Errorf("measuring the limits: %w", err)
 		}
+		rr.Results = append(rr.Results, res)
 	}
 	for _, name := range r.opts.Scenarios {
 		fn := r.scenario(name)

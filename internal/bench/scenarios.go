@@ -57,6 +57,15 @@ func (r *runner) withRigOnce(ctx context.Context, label string, fn func(g *rig) 
 	return res, err
 }
 
+// one returns a single-variant scenario's result, or none when it failed: a phase cut short
+// measured nothing worth reporting.
+func one(res Result, err error) ([]Result, error) {
+	if err != nil {
+		return nil, err
+	}
+	return []Result{res}, nil
+}
+
 // deliveryBudget bounds the deliveries a delivery scenario's measured phase may create, so that
 // the backlog left when the load stops drains in bounded time: 5,000 per second of --duration.
 func (r *runner) deliveryBudget() int64 {
@@ -99,7 +108,7 @@ func (r *runner) ingestSingle(ctx context.Context) ([]Result, error) {
 		r.ingestMetrics(&out, &lr, 1, cpu)
 		return out, nil
 	})
-	return []Result{res}, err
+	return one(res, err)
 }
 
 // ingestBulk measures bulk ingest: POST /api/v1/events/bulk with 100 events, closed loop, the
@@ -135,7 +144,7 @@ func (r *runner) ingestBulk(ctx context.Context) ([]Result, error) {
 		r.ingestMetrics(&out, &lr, size, cpu)
 		return out, nil
 	})
-	return []Result{res}, err
+	return one(res, err)
 }
 
 // ingestMetrics adds an ingest scenario's numbers: events and requests per second, the share
@@ -184,7 +193,7 @@ func (r *runner) e2eThroughput(ctx context.Context) ([]Result, error) {
 		r.deliveryMetrics(&out, &lr, &st, cpu)
 		return out, nil
 	})
-	return []Result{res}, err
+	return one(res, err)
 }
 
 // deliveryLoad runs a delivery scenario's load: an unmeasured warm-up (its deliveries are
@@ -220,12 +229,8 @@ func (r *runner) deliveryMetrics(out *Result, lr *loadResult, st *deliveryStats,
 	out.add("of store limit", 100*ratio(delivered, r.limits.storeRows), "%")
 	out.add("deliveries", float64(st.delivered), "count")
 	out.add("undelivered", float64(st.expected-st.delivered), "count")
-	if st.duplicates > 0 {
-		out.add("duplicates", float64(st.duplicates), "count")
-	}
-	if st.lastReceipt > lr.t1 {
-		out.add("drain after load", ms(time.Duration(st.lastReceipt-lr.t1))/1000, "s")
-	}
+	out.add("duplicates", float64(st.duplicates), "count")
+	out.add("drain after load", ms(time.Duration(max(0, st.lastReceipt-lr.t1)))/1000, "s")
 	l := summarize(st.latencies)
 	out.add("first delivery p50", ms(l.P50), "ms")
 	out.add("first delivery p99", ms(l.P99), "ms")
@@ -281,13 +286,11 @@ func (r *runner) e2eLatency(ctx context.Context) ([]Result, error) {
 		out.add("answer p50", ms(a.P50), "ms")
 		out.add("answer p99", ms(a.P99), "ms")
 		out.add("errors", float64(lr.errors), "count")
-		if lr.dropped > 0 {
-			out.add("dropped (client)", float64(lr.dropped), "count")
-		}
+		out.add("dropped (client)", float64(lr.dropped), "count")
 		out.addCPU(cpu)
 		return out, nil
 	})
-	return []Result{res}, err
+	return one(res, err)
 }
 
 // fanoutWidths are the rule counts fanout measures.

@@ -24,7 +24,7 @@ type BenchCmd struct {
 	MemProfile            string        `name:"memprofile" placeholder:"FILE" help:"Write allocation profiles at the start (FILE.base) and end of the measured phase(s)."`
 	Runs                  int           `name:"runs" default:"1" help:"Repeat everything N times and report the median."`
 	JSON                  string        `name:"json" placeholder:"FILE" help:"Also write the report as JSON to FILE."`
-	Workers               int           `name:"workers" default:"64" help:"The server's delivery workers (as serve --workers)."`
+	Workers               int           `name:"workers" default:"512" help:"The server's delivery workers (as serve --workers)."`
 	ConnectionConcurrency int           `name:"connection-concurrency" default:"16" help:"The server's attempts per connection (as serve --connection-concurrency)."`
 	DrainTimeout          time.Duration `name:"drain-timeout" default:"60s" help:"How long a delivery scenario waits for its deliveries after the load stops."`
 	WaitIdle              time.Duration `name:"wait-idle" default:"0s" help:"Before each scenario, wait up to this long for a second in which other processes use less than --idle-cores (shared machines)."`

@@ -63,7 +63,7 @@ func New(opts destination.Options) *Adapter {
 		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout:    10 * time.Second,
 		MaxIdleConns:           1024,
-		MaxIdleConnsPerHost:    32,
+		MaxIdleConnsPerHost:    256, // many deliveries in flight to one host must not reconnect each time
 		IdleConnTimeout:        90 * time.Second,
 		ExpectContinueTimeout:  time.Second,
 		MaxResponseHeaderBytes: 64 << 10,

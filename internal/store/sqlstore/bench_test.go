@@ -105,7 +105,7 @@ func BenchmarkEventInsertBatch100(b *testing.B) {
 	})
 }
 
-// claimBatch is the engine's claim size with its default 64 workers, spread over connections
+// claimBatch is the engine's largest claim with its default 64 workers, spread over connections
 // of the default per-connection concurrency (16).
 const (
 	claimBatch   = 64
@@ -130,10 +130,10 @@ func claimTenant(b *testing.B, db store.Store) (*storetest.Tenant, []string) {
 	return tn, names
 }
 
-// queueBatch inserts claimBatch events, each with one due delivery.
-func queueBatch(b *testing.B, db store.Store, tn *storetest.Tenant, names []string) {
+// queueBatch inserts n events, each with one due delivery, spread over the tenant's connections.
+func queueBatch(b *testing.B, db store.Store, tn *storetest.Tenant, names []string, n int) {
 	b.Helper()
-	events := make([]*switchyard.Event, claimBatch)
+	events := make([]*switchyard.Event, n)
 	for i := range events {
 		events[i] = benchEvent(tn, names[i%len(names)])
 	}
@@ -142,17 +142,17 @@ func queueBatch(b *testing.B, db store.Store, tn *storetest.Tenant, names []stri
 	}
 }
 
-// claim leases up to claimBatch due deliveries, as the engine does.
-func claim(b *testing.B, db store.Store) []*store.Claimed {
+// claim leases up to n due deliveries, as the engine does with n free workers.
+func claim(b *testing.B, db store.Store, n int) []*store.Claimed {
 	b.Helper()
 	now := time.Now()
 	cs, err := db.DeliveryClaim(context.Background(), store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(2 * time.Minute),
-		Limit: claimBatch, PerConnection: claimPerConn})
+		Limit: n, PerConnection: claimPerConn})
 	if err != nil {
 		b.Fatal(err)
 	}
-	if len(cs) != claimBatch {
-		b.Fatalf("claimed %d, want %d", len(cs), claimBatch)
+	if len(cs) != n {
+		b.Fatalf("claimed %d, want %d", len(cs), n)
 	}
 	return cs
 }
@@ -171,26 +171,31 @@ func delivered(cs []*store.Claimed) []store.DeliveryRecordParams {
 	return out
 }
 
-// BenchmarkDeliveryClaim measures one claim of 64 due deliveries over 4 connections (fair
-// ordering, lease, and loading events with payloads, rules and connections). Each iteration
-// queues the 64 deliveries first and records them afterwards, untimed. ns/delivery is per
-// claimed delivery.
+// BenchmarkDeliveryClaim measures one claim of 1, 8 and 64 due deliveries over 4 connections
+// (fair ordering, lease, and loading events with payloads, rules and connections): the engine
+// claims as many as it has free workers, so the sizes show the fixed cost of a claim beside its
+// cost per delivery. Each iteration queues the deliveries first and records them afterwards,
+// untimed. ns/delivery is per claimed delivery.
 func BenchmarkDeliveryClaim(b *testing.B) {
 	eachDialect(b, func(b *testing.B, db *sqlstore.DB) {
 		tn, names := claimTenant(b, db)
-		b.ReportAllocs()
-		for i := 0; i < b.N; i++ {
-			b.StopTimer()
-			queueBatch(b, db, tn, names)
-			b.StartTimer()
-			cs := claim(b, db)
-			b.StopTimer()
-			if _, err := db.DeliveryRecordBatch(context.Background(), delivered(cs)); err != nil {
-				b.Fatal(err)
-			}
-			b.StartTimer()
+		for _, n := range []int{1, 8, claimBatch} {
+			b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					queueBatch(b, db, tn, names, n)
+					b.StartTimer()
+					cs := claim(b, db, n)
+					b.StopTimer()
+					if _, err := db.DeliveryRecordBatch(context.Background(), delivered(cs)); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
+			})
 		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*claimBatch), "ns/delivery")
 	})
 }
 
@@ -204,8 +209,8 @@ func BenchmarkDeliveryRecordBatch(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
-			queueBatch(b, db, tn, names)
-			records := delivered(claim(b, db))
+			queueBatch(b, db, tn, names, claimBatch)
+			records := delivered(claim(b, db, claimBatch))
 			b.StartTimer()
 			errs, err := db.DeliveryRecordBatch(ctx, records)
 			if err != nil {
