@@ -35,6 +35,11 @@ type conn struct {
 	pausedTo time.Time     // after a 429: no new attempts before this
 	schedule []time.Duration
 
+	// lastProgress is when an attempt last finished (or the connection went from idle to
+	// busy); parkedTo is until when its waiting deliveries were last deferred as stuck.
+	lastProgress time.Time
+	parkedTo     time.Time
+
 	state    breakerState
 	failures int           // consecutive failures while closed
 	openTo   time.Time     // open: no attempts before this; then half-open
@@ -137,8 +142,29 @@ func (ctl *controller) acquire(c *switchyard.Connection, now time.Time) bool {
 	if st.limiter != nil && !st.limiter.AllowN(now, 1) {
 		return false
 	}
+	if st.inflight == 0 {
+		st.lastProgress = now
+	}
 	st.inflight++
 	return true
+}
+
+// stuck returns the connections that have every slot busy and have finished no attempt for
+// stuckAfter (typically a destination that hangs until its timeout), and that are not parked
+// already; it marks them parked until now+parkFor. Their waiting deliveries should be deferred
+// that long, so that claims need not wade through their backlog to find other connections'
+// work, and the breaker (which only hears of a hang when the timeouts come) has time to act.
+func (ctl *controller) stuck(now time.Time, stuckAfter, parkFor time.Duration) []uuid.UUID {
+	ctl.mu.Lock()
+	defer ctl.mu.Unlock()
+	var ids []uuid.UUID
+	for id, st := range ctl.conns {
+		if st.inflight > 0 && float64(st.inflight) >= st.limit && now.Sub(st.lastProgress) >= stuckAfter && !now.Before(st.parkedTo) {
+			st.parkedTo = now.Add(parkFor)
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // scheduleOf returns the retry schedule of a connection.
@@ -170,6 +196,7 @@ func (ctl *controller) release(id uuid.UUID, outcome switchyard.Outcome, attempt
 		return time.Time{}
 	}
 	st.inflight--
+	st.lastProgress = now
 	if !attempted {
 		if st.state == halfOpen {
 			st.state = open // the probe never ran: probe again at once

@@ -173,3 +173,31 @@ func TestRetryDelay(t *testing.T) {
 		t.Fatal("a retry after the schedule is spent")
 	}
 }
+
+func TestControllerFindsStuckConnections(t *testing.T) {
+	t.Parallel()
+	ctl := newTestController()
+	hung, busy := testConn(nil), testConn(nil)
+	for range 4 {
+		ctl.acquire(hung, t0)
+		ctl.acquire(busy, t0)
+	}
+	// busy keeps finishing attempts (and starting new ones); hung finishes nothing.
+	ctl.release(busy.ID, switchyard.OutcomeDelivered, true, 0, t0.Add(2500*time.Millisecond))
+	ctl.acquire(busy, t0.Add(2500*time.Millisecond))
+	if got := ctl.stuck(t0.Add(time.Second), 2*time.Second, 5*time.Second); len(got) != 0 {
+		t.Fatalf("stuck after 1 s: %v", got)
+	}
+	got := ctl.stuck(t0.Add(3*time.Second), 2*time.Second, 5*time.Second)
+	if len(got) != 1 || got[0] != hung.ID {
+		t.Fatalf("stuck after 3 s = %v, want only the connection that finished nothing", got)
+	}
+	if again := ctl.stuck(t0.Add(4*time.Second), 2*time.Second, 5*time.Second); len(again) != 0 {
+		t.Fatalf("parked connection reported again before its park ended: %v", again)
+	}
+	ctl.release(busy.ID, switchyard.OutcomeDelivered, true, 0, t0.Add(7*time.Second))
+	ctl.acquire(busy, t0.Add(7*time.Second))
+	if again := ctl.stuck(t0.Add(8*time.Second), 2*time.Second, 5*time.Second); len(again) != 1 || again[0] != hung.ID {
+		t.Fatalf("after the park ended: %v, want it reported again", again)
+	}
+}

@@ -214,6 +214,7 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 	if ctx.Err() != nil {
 		return 0
 	}
+	e.parkStuck(ctx)
 	// The claim must not be abandoned half-way by a shutdown: a claim the database committed
 	// but whose commit the driver reported as canceled would leave rows leased to no one until
 	// the lease expired. So store calls here ignore ctx's cancellation (bounded by a timeout).
@@ -245,6 +246,28 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 		}
 	}
 	return len(work)
+}
+
+// Stuck connections: every slot busy and nothing finished for stuckAfter. Their backlog is
+// deferred for parkFor at a time.
+const (
+	stuckAfter = 2 * time.Second
+	parkFor    = 5 * time.Second
+)
+
+// parkStuck defers the waiting deliveries of connections that are stuck (see controller.stuck).
+// No attempt is used up; the deliveries come due again when the park ends.
+func (e *Engine) parkStuck(ctx context.Context) {
+	now := e.cfg.Now()
+	for _, id := range e.ctl.stuck(now, stuckAfter, parkFor) {
+		n, err := e.cfg.Store.DeliveryDefer(context.WithoutCancel(ctx), store.DeliveryDeferParams{ConnectionID: id, Until: now.Add(parkFor), Now: now})
+		if err != nil {
+			e.log.Error("parking a stuck connection's deliveries", slog.Any("error", err))
+		} else if n > 0 {
+			e.log.Warn("connection stuck: its waiting deliveries are parked", slog.String("connection_id", id.String()),
+				slog.Int("deliveries", n), slog.Duration("for", parkFor))
+		}
+	}
 }
 
 // unattemptable settles a delivery that can no longer be attempted, without an attempt.
