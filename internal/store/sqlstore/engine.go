@@ -27,17 +27,31 @@ func (db *DB) DeliveryRelease(ctx context.Context, p store.DeliveryReleaseParams
 	})
 }
 
+// deferChunk bounds the rows one deferral statement moves, so that a large backlog is moved in
+// short writes that let ingestion and other deliveries in between.
+const deferChunk = 500
+
 // DeliveryDefer moves a connection's waiting deliveries that are due before Until to Until,
-// without touching attempts: the circuit breaker and 429 pauses use it.
+// without touching attempts: the circuit breaker and stuck-connection parking use it.
 func (db *DB) DeliveryDefer(ctx context.Context, p store.DeliveryDeferParams) (int, error) {
-	res, err := db.w.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = $1, updated_at = $2
-		WHERE connection_id = $3 AND status IN ('pending', 'retrying') AND next_attempt_at < $1`,
-		micros(p.Until), micros(p.Now), p.ConnectionID)
-	if err != nil {
-		return 0, fmt.Errorf("deferring deliveries: %w", err)
+	total := 0
+	for {
+		res, err := db.w.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = $1, updated_at = $2
+			WHERE id IN (SELECT id FROM deliveries WHERE connection_id = $3 AND next_attempt_at < $1
+			             AND status IN ('pending', 'retrying') LIMIT $4)`,
+			micros(p.Until), micros(p.Now), p.ConnectionID, deferChunk)
+		if err != nil {
+			return total, fmt.Errorf("deferring deliveries: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, err
+		}
+		total += int(n)
+		if n < deferChunk {
+			return total, nil
+		}
 	}
-	n, err := res.RowsAffected()
-	return int(n), err
 }
 
 // DeliveryQueueStats counts the deliveries due now that no one holds, and finds the oldest due
