@@ -251,8 +251,8 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 // Stuck connections: every slot busy and nothing finished for stuckAfter. Their backlog is
 // deferred for parkFor at a time.
 const (
-	stuckAfter = 2 * time.Second
-	parkFor    = 5 * time.Second
+	stuckAfter = 500 * time.Millisecond
+	parkFor    = time.Second
 )
 
 // parkStuck defers the waiting deliveries of connections that are stuck (see controller.stuck).
