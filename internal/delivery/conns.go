@@ -57,6 +57,9 @@ type breakerConfig struct {
 // rate limit, 429 pauses and the circuit breaker. It keeps fairness and isolation local and
 // cheap; the store keeps the durable state.
 type controller struct {
+	// freed is signaled when a connection that had every slot busy frees one: the only finish
+	// after which a claim can find work the previous claim had to skip.
+	freed    chan struct{}
 	mu       sync.Mutex
 	conns    map[uuid.UUID]*conn
 	defMax   int
@@ -66,7 +69,8 @@ type controller struct {
 }
 
 func newController(defMax int, schedule []time.Duration, b breakerConfig, m *metrics.Metrics) *controller {
-	return &controller{conns: map[uuid.UUID]*conn{}, defMax: defMax, schedule: schedule, breaker: b, metrics: m}
+	return &controller{conns: map[uuid.UUID]*conn{}, defMax: defMax, schedule: schedule, breaker: b, metrics: m,
+		freed: make(chan struct{}, 1)}
 }
 
 // get returns the state of c, (re)reading its settings when the connection changed.
@@ -151,8 +155,8 @@ func (ctl *controller) acquire(c *switchyard.Connection, now time.Time) bool {
 
 // stuck returns the connections that have every slot busy and have finished no attempt for
 // stuckAfter (typically a destination that hangs until its timeout), and that are not parked
-// already; it marks them parked until now+parkFor. Their waiting deliveries should be deferred
-// that long, so that claims need not wade through their backlog to find other connections'
+// already; it marks them parked until now+parkFor (when they are looked at again). Their due
+// deliveries should be deferred, so that claims need not wade through their backlog to find other connections'
 // work, and the breaker (which only hears of a hang when the timeouts come) has time to act.
 func (ctl *controller) stuck(now time.Time, stuckAfter, parkFor time.Duration) []uuid.UUID {
 	ctl.mu.Lock()
@@ -194,6 +198,12 @@ func (ctl *controller) release(id uuid.UUID, outcome switchyard.Outcome, attempt
 	st := ctl.conns[id]
 	if st == nil {
 		return time.Time{}
+	}
+	if float64(st.inflight) >= st.limit {
+		select {
+		case ctl.freed <- struct{}{}:
+		default:
+		}
 	}
 	st.inflight--
 	st.lastProgress = now

@@ -59,7 +59,7 @@ type Config struct {
 	// attempts still running then are abandoned and their deliveries handed back, due at once.
 	ShutdownGrace time.Duration
 	// WakeDelay is how long the engine waits after being woken by new events before claiming,
-	// so that events accepted meanwhile are claimed together (default 1 ms).
+	// so that events accepted meanwhile are claimed together (default 3 ms).
 	WakeDelay time.Duration
 	// RecordWriters is how many transactions may record outcomes at once (default 1, right for
 	// SQLite's one writer; more suit PostgreSQL).
@@ -82,7 +82,7 @@ func (c *Config) setDefaults() {
 	setDefault(&c.BreakerMaxCooldown, 10*time.Minute)
 	setDefault(&c.ShutdownGrace, 20*time.Second)
 	setDefault(&c.RecordWriters, 1)
-	setDefault(&c.WakeDelay, time.Millisecond)
+	setDefault(&c.WakeDelay, 3*time.Millisecond)
 	if c.Schedule == nil {
 		c.Schedule = DefaultSchedule
 	}
@@ -187,7 +187,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			case <-ctx.Done():
 			case <-coalesce.C:
 			}
-		case <-done:
+		case <-e.ctl.freed:
 		case <-ticker.C:
 		}
 	}
@@ -221,11 +221,15 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	now := e.cfg.Now()
+	exclude := e.ctl.blocked(now)
 	work, err := e.cfg.Store.DeliveryClaim(sctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(e.cfg.Lease),
-		Limit: free, PerConnection: e.cfg.ConnectionConcurrency, Exclude: e.ctl.blocked(now)})
+		Limit: free, PerConnection: e.cfg.ConnectionConcurrency, Exclude: exclude})
 	if err != nil {
 		e.log.Error("claiming deliveries", slog.Any("error", err))
 		return 0
+	}
+	if e.log.Enabled(ctx, slog.LevelDebug) {
+		e.log.Debug("claim", slog.Int("want", free), slog.Int("claimed", len(work)), slog.Int("excluded", len(exclude)))
 	}
 	var giveBack []store.ClaimRef
 	for _, c := range work {
@@ -248,23 +252,25 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 	return len(work)
 }
 
-// Stuck connections: every slot busy and nothing finished for stuckAfter. Their backlog is
-// deferred for parkFor at a time.
+// Stuck connections: every slot busy and nothing finished for stuckAfter. What comes due for
+// them is deferred by parkFor, checked every parkRecheck (moving only what came due since).
 const (
-	stuckAfter = 500 * time.Millisecond
-	parkFor    = time.Second
+	stuckAfter  = 500 * time.Millisecond
+	parkFor     = 5 * time.Second
+	parkRecheck = 200 * time.Millisecond
 )
 
-// parkStuck defers the waiting deliveries of connections that are stuck (see controller.stuck).
-// No attempt is used up; the deliveries come due again when the park ends.
+// parkStuck defers the due deliveries of connections that are stuck (see controller.stuck), so
+// that claims need not skip over them. No attempt is used up.
 func (e *Engine) parkStuck(ctx context.Context) {
 	now := e.cfg.Now()
-	for _, id := range e.ctl.stuck(now, stuckAfter, parkFor) {
-		n, err := e.cfg.Store.DeliveryDefer(context.WithoutCancel(ctx), store.DeliveryDeferParams{ConnectionID: id, Until: now.Add(parkFor), Now: now})
+	for _, id := range e.ctl.stuck(now, stuckAfter, parkRecheck) {
+		n, err := e.cfg.Store.DeliveryDefer(context.WithoutCancel(ctx), store.DeliveryDeferParams{
+			ConnectionID: id, Until: now.Add(parkFor), DueBy: now, Now: now})
 		if err != nil {
 			e.log.Error("parking a stuck connection's deliveries", slog.Any("error", err))
 		} else if n > 0 {
-			e.log.Warn("connection stuck: its waiting deliveries are parked", slog.String("connection_id", id.String()),
+			e.log.Debug("connection stuck: its due deliveries are parked", slog.String("connection_id", id.String()),
 				slog.Int("deliveries", n), slog.Duration("for", parkFor))
 		}
 	}

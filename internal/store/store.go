@@ -299,7 +299,10 @@ type DeliveryReleaseParams struct {
 type DeliveryDeferParams struct {
 	ConnectionID uuid.UUID
 	Until        time.Time
-	Now          time.Time
+	// DueBy, when set, limits the deferral to deliveries already due by then (so that a repeated
+	// deferral moves only what came due since the last one).
+	DueBy time.Time
+	Now   time.Time
 }
 
 // DeliveryQueueStatsParams asks for queue statistics as of Now.

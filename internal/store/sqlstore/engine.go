@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/switchyardhq/switchyard/internal/store"
 )
@@ -34,12 +35,16 @@ const deferChunk = 500
 // DeliveryDefer moves a connection's waiting deliveries that are due before Until to Until,
 // without touching attempts: the circuit breaker and stuck-connection parking use it.
 func (db *DB) DeliveryDefer(ctx context.Context, p store.DeliveryDeferParams) (int, error) {
+	dueBy := p.Until.Add(-time.Microsecond)
+	if !p.DueBy.IsZero() && p.DueBy.Before(dueBy) {
+		dueBy = p.DueBy
+	}
 	total := 0
 	for {
 		res, err := db.w.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = $1, updated_at = $2
-			WHERE id IN (SELECT id FROM deliveries WHERE connection_id = $3 AND next_attempt_at < $1
+			WHERE id IN (SELECT id FROM deliveries WHERE connection_id = $3 AND next_attempt_at <= $5
 			             AND status IN ('pending', 'retrying') LIMIT $4)`,
-			micros(p.Until), micros(p.Now), p.ConnectionID, deferChunk)
+			micros(p.Until), micros(p.Now), p.ConnectionID, deferChunk, micros(dueBy))
 		if err != nil {
 			return total, fmt.Errorf("deferring deliveries: %w", err)
 		}

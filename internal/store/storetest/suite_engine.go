@@ -216,6 +216,18 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 		if empty, _ := s.DeliveryQueueStats(ctx, store.DeliveryQueueStatsParams{Now: T0.Add(time.Minute)}); empty.Due != 0 || empty.OldestDue != nil {
 			t.Fatalf("stats with everything claimed or deferred: %+v", empty)
 		}
+		// With DueBy, only what is due by then moves: a later delivery keeps its time.
+		later, _ := NewEvent(t, s, tn, EventOpts{CreatedAt: T0.Add(2 * time.Hour)})
+		if n, err := s.DeliveryDefer(ctx, store.DeliveryDeferParams{ConnectionID: tn.Connection.ID, Until: T0.Add(3 * time.Hour),
+			DueBy: T0.Add(90 * time.Minute), Now: T0}); err != nil || n != 3 {
+			t.Fatalf("deferred %d due by 90 min (err %v), want the 3 parked ones", n, err)
+		}
+		ds, _ := s.DeliveryListByEvent(ctx, tn.Org.ID, later.ID)
+		for _, d := range ds {
+			if d.ConnectionID == tn.Connection.ID && (d.NextAttemptAt == nil || !d.NextAttemptAt.Equal(T0.Add(2*time.Hour))) {
+				t.Fatalf("a delivery not yet due was moved: %v", d.NextAttemptAt)
+			}
+		}
 	})
 
 	t.Run("Retention deletes old finished events with their deliveries and keeps the rest", func(t *testing.T) {
