@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync"
 
 	"github.com/pressly/goose/v3"
 
@@ -47,6 +48,9 @@ type DB struct {
 	w *sql.DB
 	// r serves reads; on PostgreSQL it is the same pool as w.
 	r *sql.DB
+	// stop and stopped end the SQLite background checkpointer (nil on PostgreSQL).
+	stop, stopped chan struct{}
+	closeOnce     sync.Once
 }
 
 var _ store.Store = (*DB)(nil)
@@ -124,6 +128,10 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	if db.stop != nil {
+		db.closeOnce.Do(func() { close(db.stop) })
+		<-db.stopped
+	}
 	err := db.w.Close()
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
