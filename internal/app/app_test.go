@@ -41,20 +41,31 @@ func startApp(t *testing.T, d storetest.Dialect, opts ...func(*config.Config)) *
 	for _, o := range opts {
 		o(&cfg)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds, err := a.Bootstrap(ctx)
+	a, url := runApp(t, cfg)
+	creds, err := a.Bootstrap(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !creds.Created || creds.SecretKey == "" {
 		t.Fatalf("bootstrap of an empty store: %+v", creds)
 	}
+	return &server{url: url, creds: creds, app: a}
+}
+
+// runApp builds the app from cfg and serves it on 127.0.0.1:0 until the test ends; it returns the
+// app and its base URL. Bootstrapping is the caller's business.
+func runApp(t *testing.T, cfg config.Config) (*app.App, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, cfg, nil)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		cancel()
+		a.Close()
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
@@ -66,7 +77,7 @@ func startApp(t *testing.T, d storetest.Dialect, opts ...func(*config.Config)) *
 		}
 		a.Close()
 	})
-	return &server{url: "http://" + ln.Addr().String(), creds: creds, app: a}
+	return a, "http://" + ln.Addr().String()
 }
 
 // call sends a request with a fresh machine JWT (or the given headers) and decodes the reply.

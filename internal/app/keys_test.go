@@ -2,9 +2,7 @@ package app_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"net"
 	"regexp"
 	"slices"
 	"strings"
@@ -219,25 +217,8 @@ func startNode(t *testing.T, dbURL, encKey string, creds *app.Credentials) *serv
 	t.Helper()
 	cfg := config.Default()
 	cfg.DatabaseURL, cfg.EncryptionKey, cfg.AllowPrivateDestinations = dbURL, encKey, true
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("second node: %v", err)
-		}
-		a.Close()
-	})
-	return &server{url: "http://" + ln.Addr().String(), creds: creds, app: a}
+	a, url := runApp(t, cfg)
+	return &server{url: url, creds: creds, app: a}
 }
 
 func TestPublishableKeyRotation(t *testing.T) {
