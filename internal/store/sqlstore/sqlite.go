@@ -98,10 +98,15 @@ func (db *DB) checkpoint(cp *sql.DB) {
 	for {
 		select {
 		case <-db.stop:
-			// A last, full checkpoint so the database file is complete on a clean shutdown.
-			_, _ = cp.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+			// A last, full checkpoint so the database file is complete on a clean shutdown; its
+			// failure is Close's error.
+			if _, err := cp.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+				db.checkpointErr = fmt.Errorf("final checkpoint: %w", err)
+			}
 			return
 		case <-t.C:
+			// A passive checkpoint that cannot finish (readers, the writer) simply tries again
+			// next tick; a real I/O failure would show on the next write as well.
 			_, _ = cp.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
 		}
 	}

@@ -51,6 +51,7 @@ type DB struct {
 	// stop and stopped end the SQLite background checkpointer (nil on PostgreSQL).
 	stop, stopped chan struct{}
 	closeOnce     sync.Once
+	checkpointErr error // set by the checkpointer before stopped closes
 }
 
 var _ store.Store = (*DB)(nil)
@@ -132,7 +133,7 @@ func (db *DB) Close() error {
 		db.closeOnce.Do(func() { close(db.stop) })
 		<-db.stopped
 	}
-	err := db.w.Close()
+	err := errors.Join(db.checkpointErr, db.w.Close())
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
 	}
