@@ -191,7 +191,7 @@ func breakerFailure(o switchyard.Outcome) bool {
 
 // release returns the slot of a finished attempt and learns from its outcome. It returns the
 // time until which the connection's waiting deliveries should be deferred (zero for none): set
-// when the circuit opens.
+// only when the circuit goes from closed or half-open to open.
 func (ctl *controller) release(id uuid.UUID, outcome switchyard.Outcome, attempted bool, retryAfter time.Duration, now time.Time) time.Time {
 	ctl.mu.Lock()
 	defer ctl.mu.Unlock()
@@ -221,6 +221,12 @@ func (ctl *controller) release(id uuid.UUID, outcome switchyard.Outcome, attempt
 		st.pausedTo = now.Add(min(max(retryAfter, time.Second), time.Minute))
 	case breakerFailure(outcome):
 		st.failures++
+		if st.state == open {
+			// An attempt that started before the circuit opened: the circuit already knows,
+			// and its waiting deliveries are already deferred. Deferring them again for each
+			// such failure (a whole timeout wave of them) would only keep the writer busy.
+			return time.Time{}
+		}
 		if st.state == halfOpen {
 			st.cooldown = min(st.cooldown*2, ctl.breaker.maxCooldown)
 		}

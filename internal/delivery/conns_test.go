@@ -143,6 +143,33 @@ func TestControllerCircuitBreaker(t *testing.T) {
 	}
 }
 
+// A hanging destination fails every slot's attempt in one wave when the timeouts come: the
+// circuit opens once, and only that opening asks for the waiting deliveries to be deferred
+// (each deferral is a write; one per failure in the wave stalled the store's writer).
+func TestControllerTimeoutWaveOpensOnce(t *testing.T) {
+	t.Parallel()
+	ctl := newTestController()
+	c := testConn(nil)
+	for range 4 {
+		if !ctl.acquire(c, t0) {
+			t.Fatal("could not fill the connection's 4 slots")
+		}
+	}
+	wave := t0.Add(5 * time.Second)
+	var defers []time.Time
+	for i := range 4 {
+		if until := ctl.release(c.ID, switchyard.OutcomeTimeout, true, 0, wave.Add(time.Duration(i)*time.Millisecond)); !until.IsZero() {
+			defers = append(defers, until)
+		}
+	}
+	if len(defers) != 1 || !defers[0].Equal(wave.Add(2*time.Millisecond+time.Second)) {
+		t.Fatalf("deferrals %v, want exactly one, at the third failure + the 1 s cool-down", defers)
+	}
+	if st := ctl.conns[c.ID]; st.inflight != 0 || !st.openTo.Equal(defers[0]) {
+		t.Fatalf("inflight %d, open until %v: the late failure moved the cool-down", st.inflight, st.openTo)
+	}
+}
+
 func TestControllerReadsNewSettings(t *testing.T) {
 	t.Parallel()
 	ctl := newTestController()
