@@ -36,7 +36,7 @@ type conn struct {
 	schedule []time.Duration
 
 	// lastProgress is when an attempt last finished (or the connection went from idle to
-	// busy); parkedTo is until when its waiting deliveries were last deferred as stuck.
+	// busy); parkedTo is when toPark may next report the connection.
 	lastProgress time.Time
 	parkedTo     time.Time
 
@@ -153,22 +153,47 @@ func (ctl *controller) acquire(c *switchyard.Connection, now time.Time) bool {
 	return true
 }
 
-// stuck returns the connections that have every slot busy and have finished no attempt for
-// stuckAfter (typically a destination that hangs until its timeout), and that are not parked
-// already; it marks them parked until now+parkFor (when they are looked at again). Their due
-// deliveries should be deferred, so that claims need not wade through their backlog to find other connections'
-// work, and the breaker (which only hears of a hang when the timeouts come) has time to act.
-func (ctl *controller) stuck(now time.Time, stuckAfter, parkFor time.Duration) []uuid.UUID {
+// park is a connection whose due deliveries should be moved out of the claims' way until a time.
+type park struct {
+	id    uuid.UUID
+	until time.Time
+}
+
+// toPark returns the connections that cannot take an attempt for a while and whose due
+// deliveries should therefore be deferred, so that claims need not wade through them to find
+// other connections' work:
+//   - stuck: every slot busy and no attempt finished for stuckAfter (typically a destination
+//     that hangs until its timeout; the breaker only hears of it when the timeouts come):
+//     deferred by stuckFor;
+//   - circuit open: deferred until the circuit half-opens (the opening itself deferred what was
+//     waiting then; this moves what was accepted since);
+//   - paused after a 429 for at least recheck: deferred until the pause ends.
+//
+// A connection reported is not reported again for recheck, so each deferral moves only what
+// came due since the last one.
+func (ctl *controller) toPark(now time.Time, stuckAfter, stuckFor, recheck time.Duration) []park {
 	ctl.mu.Lock()
 	defer ctl.mu.Unlock()
-	var ids []uuid.UUID
+	var out []park
 	for id, st := range ctl.conns {
-		if st.inflight > 0 && float64(st.inflight) >= st.limit && now.Sub(st.lastProgress) >= stuckAfter && !now.Before(st.parkedTo) {
-			st.parkedTo = now.Add(parkFor)
-			ids = append(ids, id)
+		if now.Before(st.parkedTo) {
+			continue
 		}
+		var until time.Time
+		switch {
+		case st.state == open && st.openTo.Sub(now) >= recheck:
+			until = st.openTo
+		case st.pausedTo.Sub(now) >= recheck:
+			until = st.pausedTo
+		case st.inflight > 0 && float64(st.inflight) >= st.limit && now.Sub(st.lastProgress) >= stuckAfter:
+			until = now.Add(stuckFor)
+		default:
+			continue
+		}
+		st.parkedTo = now.Add(recheck)
+		out = append(out, park{id: id, until: until})
 	}
-	return ids
+	return out
 }
 
 // scheduleOf returns the retry schedule of a connection.

@@ -212,19 +212,52 @@ func TestControllerFindsStuckConnections(t *testing.T) {
 	// busy keeps finishing attempts (and starting new ones); hung finishes nothing.
 	ctl.release(busy.ID, switchyard.OutcomeDelivered, true, 0, t0.Add(2500*time.Millisecond))
 	ctl.acquire(busy, t0.Add(2500*time.Millisecond))
-	if got := ctl.stuck(t0.Add(time.Second), 2*time.Second, 5*time.Second); len(got) != 0 {
+	if got := ctl.toPark(t0.Add(time.Second), 2*time.Second, 5*time.Second, 5*time.Second); len(got) != 0 {
 		t.Fatalf("stuck after 1 s: %v", got)
 	}
-	got := ctl.stuck(t0.Add(3*time.Second), 2*time.Second, 5*time.Second)
-	if len(got) != 1 || got[0] != hung.ID {
+	got := ctl.toPark(t0.Add(3*time.Second), 2*time.Second, 5*time.Second, 5*time.Second)
+	if len(got) != 1 || got[0].id != hung.ID || !got[0].until.Equal(t0.Add(8*time.Second)) {
 		t.Fatalf("stuck after 3 s = %v, want only the connection that finished nothing", got)
 	}
-	if again := ctl.stuck(t0.Add(4*time.Second), 2*time.Second, 5*time.Second); len(again) != 0 {
+	if again := ctl.toPark(t0.Add(4*time.Second), 2*time.Second, 5*time.Second, 5*time.Second); len(again) != 0 {
 		t.Fatalf("parked connection reported again before its park ended: %v", again)
 	}
 	ctl.release(busy.ID, switchyard.OutcomeDelivered, true, 0, t0.Add(7*time.Second))
 	ctl.acquire(busy, t0.Add(7*time.Second))
-	if again := ctl.stuck(t0.Add(8*time.Second), 2*time.Second, 5*time.Second); len(again) != 1 || again[0] != hung.ID {
+	if again := ctl.toPark(t0.Add(8*time.Second), 2*time.Second, 5*time.Second, 5*time.Second); len(again) != 1 || again[0].id != hung.ID {
 		t.Fatalf("after the park ended: %v, want it reported again", again)
+	}
+}
+
+// Connections that cannot take an attempt for a while have their due deliveries parked until
+// they can: an open circuit until it half-opens, a long 429 pause until it ends; each is
+// reported again only after recheck, and not at all once it can take attempts again.
+func TestControllerParksOpenCircuitsAndPauses(t *testing.T) {
+	t.Parallel()
+	ctl := newTestController()
+	broken, limited, fine := testConn(nil), testConn(nil), testConn(nil)
+	for range 3 {
+		ctl.acquire(broken, t0)
+		ctl.release(broken.ID, switchyard.OutcomeTimeout, true, 0, t0)
+	}
+	ctl.acquire(limited, t0)
+	ctl.release(limited.ID, switchyard.OutcomeRateLimited, true, 3*time.Second, t0)
+	ctl.acquire(fine, t0)
+	ctl.release(fine.ID, switchyard.OutcomeDelivered, true, 0, t0)
+
+	const recheck = 200 * time.Millisecond
+	got := map[uuid.UUID]time.Time{}
+	for _, p := range ctl.toPark(t0, time.Minute, 5*time.Second, recheck) {
+		got[p.id] = p.until
+	}
+	if len(got) != 2 || !got[broken.ID].Equal(t0.Add(time.Second)) || !got[limited.ID].Equal(t0.Add(3*time.Second)) {
+		t.Fatalf("parked %v, want the open circuit until its 1 s cool-down ends and the paused one until its 3 s pause ends", got)
+	}
+	if again := ctl.toPark(t0.Add(recheck/2), time.Minute, 5*time.Second, recheck); len(again) != 0 {
+		t.Fatalf("reported again before recheck: %v", again)
+	}
+	again := ctl.toPark(t0.Add(900*time.Millisecond), time.Minute, 5*time.Second, recheck)
+	if len(again) != 1 || again[0].id != limited.ID {
+		t.Fatalf("at 0.9 s: %v, want only the paused connection (the circuit half-opens within recheck)", again)
 	}
 }

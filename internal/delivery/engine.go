@@ -214,7 +214,7 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 	if ctx.Err() != nil {
 		return 0
 	}
-	e.parkStuck(ctx)
+	e.park(ctx)
 	// The claim must not be abandoned half-way by a shutdown: a claim the database committed
 	// but whose commit the driver reported as canceled would leave rows leased to no one until
 	// the lease expired. So store calls here ignore ctx's cancellation (bounded by a timeout).
@@ -252,26 +252,27 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 	return len(work)
 }
 
-// Stuck connections: every slot busy and nothing finished for stuckAfter. What comes due for
-// them is deferred by parkFor, checked every parkRecheck (moving only what came due since).
+// Parking (controller.toPark): a stuck connection (every slot busy, nothing finished for
+// stuckAfter) has what comes due deferred by parkFor; open circuits and long 429 pauses have it
+// deferred until they end. Each is looked at again every parkRecheck.
 const (
 	stuckAfter  = 500 * time.Millisecond
 	parkFor     = 5 * time.Second
 	parkRecheck = 200 * time.Millisecond
 )
 
-// parkStuck defers the due deliveries of connections that are stuck (see controller.stuck), so
-// that claims need not skip over them. No attempt is used up.
-func (e *Engine) parkStuck(ctx context.Context) {
+// park defers the due deliveries of connections that cannot take an attempt for a while (see
+// controller.toPark), so that claims need not skip over them. No attempt is used up.
+func (e *Engine) park(ctx context.Context) {
 	now := e.cfg.Now()
-	for _, id := range e.ctl.stuck(now, stuckAfter, parkRecheck) {
+	for _, p := range e.ctl.toPark(now, stuckAfter, parkFor, parkRecheck) {
 		n, err := e.cfg.Store.DeliveryDefer(context.WithoutCancel(ctx), store.DeliveryDeferParams{
-			ConnectionID: id, Until: now.Add(parkFor), DueBy: now, Now: now})
+			ConnectionID: p.id, Until: p.until, DueBy: now, Now: now})
 		if err != nil {
-			e.log.Error("parking a stuck connection's deliveries", slog.Any("error", err))
+			e.log.Error("parking a blocked connection's deliveries", slog.Any("error", err))
 		} else if n > 0 {
-			e.log.Debug("connection stuck: its due deliveries are parked", slog.String("connection_id", id.String()),
-				slog.Int("deliveries", n), slog.Duration("for", parkFor))
+			e.log.Debug("connection blocked: its due deliveries are parked", slog.String("connection_id", p.id.String()),
+				slog.Int("deliveries", n), slog.Time("until", p.until))
 		}
 	}
 }

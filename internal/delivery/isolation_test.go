@@ -203,6 +203,61 @@ func TestCircuitBreakerDefersWithoutUsingAttempts(t *testing.T) {
 	})
 }
 
+// Deliveries accepted while a circuit is open are parked until it half-opens (not left due,
+// where every claim would have to skip over them), and still use no attempt.
+func TestOpenCircuitParksNewDeliveries(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		s := openStore(t, d)
+		tn := storetest.NewTenant(t, s)
+		var healthy atomic.Bool
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !healthy.Load() {
+				w.WriteHeader(http.StatusServiceUnavailable)
+			}
+		}))
+		t.Cleanup(srv.Close)
+		addConnection(t, s, tn, "e", map[string]any{"url": srv.URL, "max_concurrency": 1.0, "retry_schedule": "1h"})
+		var first []*switchyard.Event
+		for range 3 {
+			e, _ := storetest.NewEvent(t, s, tn, storetest.EventOpts{Name: "e", CreatedAt: time.Now()})
+			first = append(first, e)
+		}
+		startEngine(t, s, delivery.Config{BreakerThreshold: 3, BreakerCooldown: 1500 * time.Millisecond})
+		waitFor(t, "the circuit to open after 3 failures", func() bool {
+			return countStatus(t, s, tn, first, switchyard.StatusRetrying) == 3
+		})
+		opened := time.Now()
+		var later []*switchyard.Event
+		for range 5 {
+			e, _ := storetest.NewEvent(t, s, tn, storetest.EventOpts{Name: "e", CreatedAt: time.Now()})
+			later = append(later, e)
+		}
+		waitFor(t, "the deliveries accepted while open to be parked", func() bool {
+			for _, e := range later {
+				ds, err := s.DeliveryListByEvent(context.Background(), tn.Org.ID, e.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ds[0].NextAttemptAt == nil || ds[0].NextAttemptAt.Before(opened.Add(500*time.Millisecond)) {
+					return false
+				}
+			}
+			return true
+		})
+		healthy.Store(true)
+		waitFor(t, "the parked deliveries to complete once the circuit closes", func() bool {
+			return countStatus(t, s, tn, later, switchyard.StatusCompleted) == len(later)
+		})
+		for _, e := range later {
+			ds, _ := s.DeliveryListByEvent(context.Background(), tn.Org.ID, e.ID)
+			if ds[0].AttemptCount != 1 {
+				t.Fatalf("a parked delivery used %d attempts, want 1", ds[0].AttemptCount)
+			}
+		}
+	})
+}
+
 func TestShutdownHandsBackAttemptsInFlight(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
