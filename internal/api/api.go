@@ -45,8 +45,8 @@ type Config struct {
 	Accepted func()
 	// RateLimits are the per-key request rates (zero value: no limits; see DefaultRateLimits).
 	RateLimits RateLimits
-	// IngestWriters is how many transactions may write single events at once (default 1, right
-	// for SQLite's one writer; more suit PostgreSQL).
+	// IngestWriters is how many transactions may write accepted events at once (default 1,
+	// right for SQLite's one writer; more suit PostgreSQL).
 	IngestWriters int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -92,7 +92,7 @@ func New(cfg Config) *Server {
 		machineKeys: newTTLCache[string, cachedKey](credentialTTL, 10000)}
 	s.verifier = &auth.Verifier{Keys: keySource{s}, Now: cfg.Now}
 	s.machineLimits, s.publishableLimits = newLimiters(cfg.RateLimits.Machine), newLimiters(cfg.RateLimits.Publishable)
-	s.ingester = newIngester(cfg.Store, max(1, cfg.IngestWriters), 256)
+	s.ingester = newIngester(cfg.Store, max(1, cfg.IngestWriters), maxIngestBatch)
 	return s
 }
 

@@ -147,9 +147,9 @@ func (s *Server) eventBulkCreate(w http.ResponseWriter, r *http.Request) error {
 		accepted = append(accepted, e)
 	}
 	if len(accepted) > 0 {
-		// Not canceled with the request: once started, the batch commits or fails as a whole
-		// (and an uncancelable context spares the drivers a watcher goroutine per statement).
-		if _, err := s.Store.EventInsertBatch(context.WithoutCancel(ctx), store.EventInsertBatchParams{Events: accepted}); err != nil {
+		// Committed as a whole, in a group commit with other requests' events; not canceled
+		// with the request once queued.
+		if err := s.ingester.insert(context.WithoutCancel(ctx), accepted...); err != nil {
 			return err
 		}
 		fresh, routed := 0, false

@@ -9,11 +9,12 @@ import (
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
 
-// ingester writes single accepted events in group commits: the events of concurrent requests that
-// arrive while a transaction runs are written together in the next one, and each request gets its
-// 201 only once its event is committed. On SQLite, whose one writer makes every transaction a
-// queue position, this multiplies single-event ingestion; on PostgreSQL it saves round trips
-// and commits. A lone request is written at once, so nothing waits for a batch to fill.
+// ingester writes accepted events in group commits: the events of concurrent requests (single
+// events and bulk batches alike) that arrive while a transaction runs are written together in
+// the next one, and each request gets its answer only once its events are committed. On SQLite,
+// whose one writer makes every transaction a queue position, this multiplies ingestion; on
+// PostgreSQL it saves round trips and commits. A lone request is written at once, so nothing
+// waits for a batch to fill.
 type ingester struct {
 	store store.Store
 	in    chan *ingestRequest
@@ -22,31 +23,38 @@ type ingester struct {
 	wg    sync.WaitGroup
 }
 
+// maxIngestBatch is about how many events one ingest transaction holds: ten bulk requests, or
+// a thousand single events. Larger batches would only lengthen the wait of the first request.
+const maxIngestBatch = 1000
+
+// ingestRequest is one request's events: they are committed together or not at all.
 type ingestRequest struct {
-	event *switchyard.Event
-	done  chan error
+	events []*switchyard.Event
+	done   chan error
 }
 
-// newIngester starts writers goroutines that each commit up to max events per transaction.
+// newIngester starts writers goroutines that each commit up to about max events per
+// transaction (a request's events are never split, so one transaction may hold more).
 func newIngester(s store.Store, writers, max int) *ingester {
-	g := &ingester{store: s, in: make(chan *ingestRequest, max*writers), max: max, stop: make(chan struct{})}
+	g := &ingester{store: s, in: make(chan *ingestRequest, 256*writers), max: max, stop: make(chan struct{})}
 	for range writers {
 		g.wg.Go(g.run)
 	}
 	return g
 }
 
-// insert stores one event (and its deliveries) durably, in a batch with whatever else is waiting.
-func (g *ingester) insert(ctx context.Context, e *switchyard.Event) error {
-	r := &ingestRequest{event: e, done: make(chan error, 1)}
+// insert stores events (and their deliveries) durably, all or none, in one transaction with
+// whatever else is waiting.
+func (g *ingester) insert(ctx context.Context, events ...*switchyard.Event) error {
+	r := &ingestRequest{events: events, done: make(chan error, 1)}
 	select {
 	case g.in <- r:
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-g.stop:
-		return fmt.Errorf("inserting event: the server is shutting down")
+		return fmt.Errorf("inserting events: the server is shutting down")
 	}
-	// Wait for the commit even if the caller went away: the event may already be stored.
+	// Wait for the commit even if the caller went away: the events may already be stored.
 	return <-r.done
 }
 
@@ -57,7 +65,10 @@ func (g *ingester) close() {
 }
 
 func (g *ingester) run() {
-	batch := make([]*ingestRequest, 0, g.max)
+	var (
+		batch  []*ingestRequest
+		events []*switchyard.Event
+	)
 	for {
 		var first *ingestRequest
 		select {
@@ -67,34 +78,32 @@ func (g *ingester) run() {
 			for {
 				select {
 				case r := <-g.in:
-					g.write([]*ingestRequest{r})
+					g.write([]*ingestRequest{r}, r.events)
 				default:
 					return
 				}
 			}
 		}
-		batch = append(batch[:0], first)
+		batch, events = append(batch[:0], first), append(events[:0], first.events...)
 	fill:
-		for len(batch) < g.max {
+		for len(events) < g.max {
 			select {
 			case r := <-g.in:
-				batch = append(batch, r)
+				batch, events = append(batch, r), append(events, r.events...)
 			default:
 				break fill
 			}
 		}
-		g.write(batch)
+		g.write(batch, events)
+		clear(batch)
+		clear(events)
 	}
 }
 
-// write commits a batch. If the batch transaction fails, each event is tried on its own so that
-// one bad event cannot fail its neighbours.
-func (g *ingester) write(batch []*ingestRequest) {
+// write commits a batch (events are its requests' events, in order). If the batch transaction
+// fails, each request is tried on its own so that one bad request cannot fail its neighbours.
+func (g *ingester) write(batch []*ingestRequest, events []*switchyard.Event) {
 	ctx := context.Background()
-	events := make([]*switchyard.Event, len(batch))
-	for i, r := range batch {
-		events[i] = r.event
-	}
 	_, err := g.store.EventInsertBatch(ctx, store.EventInsertBatchParams{Events: events})
 	if err == nil || len(batch) == 1 {
 		for _, r := range batch {
@@ -103,7 +112,7 @@ func (g *ingester) write(batch []*ingestRequest) {
 		return
 	}
 	for _, r := range batch {
-		_, err := g.store.EventInsert(ctx, store.EventInsertParams{Event: r.event})
+		_, err := g.store.EventInsertBatch(ctx, store.EventInsertBatchParams{Events: r.events})
 		r.done <- err
 	}
 }

@@ -3,25 +3,54 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
 
 	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
 
 // EventInsertBatch stores several events, their deliveries and their catalogue entries in one
-// transaction: one commit (one fsync) for the whole bulk request instead of one per event.
+// transaction: one commit (one fsync) for the whole batch instead of one per event. Within the
+// batch, events that share a workspace, name and resource are routed once, and rows are written
+// with multi-row INSERTs.
 func (db *DB) EventInsertBatch(ctx context.Context, p store.EventInsertBatchParams) ([][]*switchyard.Delivery, error) {
 	if len(p.Events) == 0 {
 		return nil, nil
 	}
 	out := make([][]*switchyard.Delivery, len(p.Events))
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		rt := router{tx: tx, memo: map[routeKey][]route{}}
+		var (
+			events     = make([]*switchyard.Event, 0, len(p.Events))
+			deliveries []*switchyard.Delivery
+		)
 		for i, e := range p.Events {
-			ds, err := db.insertEvent(ctx, tx, e)
+			if e.IdempotencyKey != "" {
+				// A key may be replayed from an event earlier in this same batch, which must
+				// therefore be stored before the key is looked at: keyed events go in at once.
+				ds, err := db.insertEvent(ctx, tx, &rt, e)
+				if err != nil {
+					return err
+				}
+				out[i] = ds
+				continue
+			}
+			routes, err := rt.match(ctx, e)
 			if err != nil {
 				return err
 			}
-			out[i] = ds
+			out[i] = prepareEvent(e, routes)
+			events = append(events, e)
+			deliveries = append(deliveries, out[i]...)
+		}
+		if err := insertRows(ctx, db, tx, eventInsert, events, eventArgs); err != nil {
+			return err
+		}
+		if err := insertRows(ctx, db, tx, deliveryInsert, deliveries, deliveryArgs); err != nil {
+			return err
 		}
 		return db.catalogue(ctx, tx, p.Events)
 	})
@@ -29,4 +58,147 @@ func (db *DB) EventInsertBatch(ctx context.Context, p store.EventInsertBatchPara
 		return nil, err
 	}
 	return out, nil
+}
+
+// route is one active rule (on an active connection) of a workspace for an event name, with the
+// resource filters that decide whether a given event matches it.
+type route struct {
+	ruleID, connectionID uuid.UUID
+	integrationType      string
+	resource, resourceID string
+}
+
+// routeKey is what the rules to consider depend on.
+type routeKey struct {
+	workspace uuid.UUID
+	event     string
+}
+
+// router matches events to their workspace's rules inside a transaction, reading each
+// workspace's rules for an event name once per transaction (a batch's events mostly share a
+// few names) and applying the resource filters per event.
+type router struct {
+	tx   *sql.Tx
+	memo map[routeKey][]route
+}
+
+// match returns the routes whose resource and resource id are unset or equal to the event's,
+// oldest rule first.
+func (r *router) match(ctx context.Context, e *switchyard.Event) ([]route, error) {
+	k := routeKey{e.WorkspaceID, e.Name}
+	candidates, ok := r.memo[k]
+	if !ok {
+		var err error
+		if candidates, err = r.load(ctx, k); err != nil {
+			return nil, err
+		}
+		r.memo[k] = candidates
+	}
+	var routes []route
+	for _, rt := range candidates {
+		if (rt.resource == "" || rt.resource == e.Resource) && (rt.resourceID == "" || rt.resourceID == e.ResourceID) {
+			routes = append(routes, rt)
+		}
+	}
+	return routes, nil
+}
+
+// load reads the workspace's active rules for an event name, on active connections.
+func (r *router) load(ctx context.Context, k routeKey) ([]route, error) {
+	rows, err := r.tx.QueryContext(ctx, `
+		SELECT r.id, r.connection_id, r.type, r.resource, r.resource_id FROM rules r JOIN connections c ON c.id = r.connection_id
+		WHERE r.workspace_id = $1 AND r.event = $2 AND r.active AND c.active
+		ORDER BY r.created_at, r.id`, k.workspace, k.event)
+	if err != nil {
+		return nil, fmt.Errorf("matching rules: %w", err)
+	}
+	defer rows.Close()
+	routes := []route{}
+	for rows.Next() {
+		var rt route
+		if err := rows.Scan(&rt.ruleID, &rt.connectionID, &rt.integrationType, &rt.resource, &rt.resourceID); err != nil {
+			return nil, fmt.Errorf("matching rules: %w", err)
+		}
+		routes = append(routes, rt)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("matching rules: %w", err)
+	}
+	return routes, nil
+}
+
+// prepareEvent sets e's routing totals and status and returns its new deliveries, one pending
+// delivery per route.
+func prepareEvent(e *switchyard.Event, routes []route) []*switchyard.Delivery {
+	deliveries := make([]*switchyard.Delivery, len(routes))
+	for i, rt := range routes {
+		deliveries[i] = &switchyard.Delivery{
+			ID: uuid.Must(uuid.NewV7()), OrganizationID: e.OrganizationID, WorkspaceID: e.WorkspaceID, EventID: e.ID,
+			RuleID: rt.ruleID, ConnectionID: rt.connectionID, IntegrationType: rt.integrationType,
+			EventName: e.Name, Resource: e.Resource, ResourceID: e.ResourceID, Status: switchyard.StatusPending,
+			NextAttemptAt: &e.CreatedAt, CreatedBy: e.CreatedBy, CreatedAt: e.CreatedAt,
+		}
+	}
+	e.TotalRules = len(deliveries)
+	e.Status = switchyard.StatusPending
+	if len(deliveries) == 0 {
+		// Nothing to deliver: the event is complete the moment it is accepted.
+		e.Status = switchyard.StatusCompleted
+		e.StartedAt, e.CompletedAt = &e.CreatedAt, &e.CreatedAt
+	}
+	return deliveries
+}
+
+// multiInsert is an INSERT of one table's rows, many rows per statement.
+type multiInsert struct {
+	what string // the row, for errors
+	cols int
+	// stmts[k] inserts 1<<k rows. Row counts are written as sums of powers of two so that a
+	// table has a handful of statement texts, each prepared once per connection.
+	stmts []string
+}
+
+// maxRowsLog2 caps one statement at 64 rows: at most 64×19 parameters, far under SQLite's and
+// PostgreSQL's limits.
+const maxRowsLog2 = 6
+
+func newMultiInsert(what, table, cols string) *multiInsert {
+	m := &multiInsert{what: what, cols: strings.Count(cols, ",") + 1}
+	for k := 0; k <= maxRowsLog2; k++ {
+		var b strings.Builder
+		b.WriteString(`INSERT INTO ` + table + ` (` + cols + `) VALUES `)
+		for i := range 1 << k {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(" + placeholders(i*m.cols+1, m.cols) + ")")
+		}
+		m.stmts = append(m.stmts, b.String())
+	}
+	return m
+}
+
+var (
+	eventInsert    = newMultiInsert("event", "events", eventCols+", payload")
+	deliveryInsert = newMultiInsert("delivery", "deliveries", deliveryCols)
+)
+
+// insertRows inserts rows with m, args giving each row's values.
+func insertRows[T any](ctx context.Context, db *DB, tx *sql.Tx, m *multiInsert, rows []T, args func(T) []any) error {
+	for len(rows) > 0 {
+		k := maxRowsLog2
+		for 1<<k > len(rows) {
+			k--
+		}
+		n := 1 << k
+		vals := make([]any, 0, n*m.cols)
+		for _, r := range rows[:n] {
+			vals = append(vals, args(r)...)
+		}
+		if _, err := tx.ExecContext(ctx, m.stmts[k], vals...); err != nil {
+			return db.insertErr(m.what, err)
+		}
+		rows = rows[n:]
+	}
+	return nil
 }

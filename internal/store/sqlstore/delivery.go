@@ -47,7 +47,7 @@ func (db *DB) EventInsert(ctx context.Context, p store.EventInsertParams) ([]*sw
 	var deliveries []*switchyard.Delivery
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		if deliveries, err = db.insertEvent(ctx, tx, p.Event); err != nil {
+		if deliveries, err = db.insertEvent(ctx, tx, &router{tx: tx, memo: map[routeKey][]route{}}, p.Event); err != nil {
 			return err
 		}
 		return db.catalogue(ctx, tx, []*switchyard.Event{p.Event})
@@ -58,71 +58,34 @@ func (db *DB) EventInsert(ctx context.Context, p store.EventInsertParams) ([]*sw
 	return deliveries, nil
 }
 
-// insertEvent routes an event to its workspace's matching rules and inserts it with one pending
-// delivery per rule, inside tx.
-func (db *DB) insertEvent(ctx context.Context, tx *sql.Tx, e *switchyard.Event) ([]*switchyard.Delivery, error) {
+// insertEvent claims e's idempotency key if it has one (storing nothing when the key replays an
+// earlier event), routes e with rt and inserts it with one pending delivery per matched rule,
+// inside tx.
+func (db *DB) insertEvent(ctx context.Context, tx *sql.Tx, rt *router, e *switchyard.Event) ([]*switchyard.Delivery, error) {
 	if e.IdempotencyKey != "" {
 		if replayed, err := db.claimIdempotencyKey(ctx, tx, e); err != nil || replayed {
 			return nil, err
 		}
 	}
-	var deliveries []*switchyard.Delivery
-	err := func() error {
-		// Routing: the workspace's active rules for this event name whose resource and resource id
-		// are unset or equal to the event's, on active connections.
-		rows, err := tx.QueryContext(ctx, `
-			SELECT r.id, r.connection_id, r.type FROM rules r JOIN connections c ON c.id = r.connection_id
-			WHERE r.workspace_id = $1 AND r.event = $2 AND r.active AND c.active
-			  AND (r.resource = '' OR r.resource = $3) AND (r.resource_id = '' OR r.resource_id = $4)
-			ORDER BY r.created_at, r.id`, e.WorkspaceID, e.Name, e.Resource, e.ResourceID)
-		if err != nil {
-			return fmt.Errorf("matching rules: %w", err)
-		}
-		deliveries = deliveries[:0]
-		for rows.Next() {
-			d := &switchyard.Delivery{
-				ID: uuid.Must(uuid.NewV7()), OrganizationID: e.OrganizationID, WorkspaceID: e.WorkspaceID, EventID: e.ID,
-				EventName: e.Name, Resource: e.Resource, ResourceID: e.ResourceID, Status: switchyard.StatusPending,
-				NextAttemptAt: &e.CreatedAt, CreatedBy: e.CreatedBy, CreatedAt: e.CreatedAt,
-			}
-			if err := rows.Scan(&d.RuleID, &d.ConnectionID, &d.IntegrationType); err != nil {
-				rows.Close()
-				return fmt.Errorf("matching rules: %w", err)
-			}
-			deliveries = append(deliveries, d)
-		}
-		if err := rows.Close(); err != nil {
-			return fmt.Errorf("matching rules: %w", err)
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("matching rules: %w", err)
-		}
-
-		e.TotalRules = len(deliveries)
-		e.Status = switchyard.StatusPending
-		if len(deliveries) == 0 {
-			// Nothing to deliver: the event is complete the moment it is accepted.
-			e.Status = switchyard.StatusCompleted
-			e.StartedAt, e.CompletedAt = &e.CreatedAt, &e.CreatedAt
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO events (`+eventCols+`, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-			e.ID, e.OrganizationID, e.WorkspaceID, e.Name, e.Resource, e.ResourceID, e.Status, e.TotalRules,
-			e.CompletedCount, e.FailedCount, nullMicros(e.StartedAt), nullMicros(e.CompletedAt), e.CreatedBy,
-			micros(e.CreatedAt), string(e.Payload)); err != nil {
-			return db.insertErr("event", err)
-		}
-		for _, d := range deliveries {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries (`+deliveryCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
-				deliveryArgs(d)...); err != nil {
-				return db.insertErr("delivery", err)
-			}
-		}
-		return nil
-	}()
+	routes, err := rt.match(ctx, e)
 	if err != nil {
 		return nil, err
 	}
+	deliveries := prepareEvent(e, routes)
+	if err := insertRows(ctx, db, tx, eventInsert, []*switchyard.Event{e}, eventArgs); err != nil {
+		return nil, err
+	}
+	if err := insertRows(ctx, db, tx, deliveryInsert, deliveries, deliveryArgs); err != nil {
+		return nil, err
+	}
 	return deliveries, nil
+}
+
+// eventArgs are an event's values in the order of eventCols, then its payload.
+func eventArgs(e *switchyard.Event) []any {
+	return []any{e.ID, e.OrganizationID, e.WorkspaceID, e.Name, e.Resource, e.ResourceID, e.Status, e.TotalRules,
+		e.CompletedCount, e.FailedCount, nullMicros(e.StartedAt), nullMicros(e.CompletedAt), e.CreatedBy,
+		micros(e.CreatedAt), string(e.Payload)}
 }
 
 // EventGet returns one event of the organization.

@@ -86,3 +86,45 @@ func TestStatementCache(t *testing.T) {
 		}
 	})
 }
+
+func TestPositionalParameters(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in, want string
+		order    []int
+	}{
+		{`SELECT 1`, `SELECT 1`, nil},
+		{`INSERT INTO t VALUES ($1, $2), ($3, $4)`, `INSERT INTO t VALUES (?, ?), (?, ?)`, []int{0, 1, 2, 3}},
+		{`SELECT $2 WHERE a = $1 OR b = $2 OR c = $10`, `SELECT ? WHERE a = ? OR b = ? OR c = ?`, []int{1, 0, 1, 9}},
+		{`SELECT '$1', "$2", $1`, `SELECT '$1', "$2", ?`, []int{0}},
+		{`SELECT 'it''s $1', $1`, `SELECT 'it''s $1', ?`, []int{0}},
+		{`SELECT ?, $1`, `SELECT ?, $1`, nil},
+		{`SELECT $0, $a`, `SELECT $0, $a`, nil},
+	} {
+		got, order := positional(tc.in)
+		if got != tc.want || fmt.Sprint(order) != fmt.Sprint(tc.order) {
+			t.Errorf("positional(%q) = %q %v, want %q %v", tc.in, got, order, tc.want, tc.order)
+		}
+	}
+}
+
+// Rewritten statements bind each parameter to the argument its $N named, also when a
+// parameter repeats or comes out of order.
+func TestPositionalParametersBind(t *testing.T) {
+	t.Parallel()
+	db, err := Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "p.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var a, b, c string
+	if err := db.r.QueryRowContext(context.Background(), `SELECT $2, $1 || $2, $3`, "x", "y", "z").Scan(&a, &b, &c); err != nil {
+		t.Fatal(err)
+	}
+	if a != "y" || b != "xy" || c != "z" {
+		t.Fatalf("got %q %q %q, want y xy z", a, b, c)
+	}
+	if err := db.r.QueryRowContext(context.Background(), `SELECT $1, $3`, "x").Scan(&a, &c); err == nil {
+		t.Fatal("a missing argument was not an error")
+	}
+}

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -232,6 +233,56 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 		if got, _ := s.EventGet(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: unmatched.ID}); got.Status != switchyard.StatusCompleted || got.CompletedAt == nil {
 			t.Fatalf("event without rules: %+v, want completed", got)
+		}
+	})
+
+	t.Run("A batch routes each event by its own resource and stores every event and delivery", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		tn := NewTenant(t, s)
+		ctx := context.Background()
+		any1 := NewRule(t, s, tn, RuleOpts{})
+		u1 := NewRule(t, s, tn, RuleOpts{Resource: "user", ResourceID: "u1"})
+		orders := NewRule(t, s, tn, RuleOpts{Event: "order.paid", Resource: "order"})
+		// 101 events: more than one multi-row statement's worth (64 + 32 + 4 + 1), names and
+		// resources mixed so that one workspace's rules for a name serve different events.
+		var events []*switchyard.Event
+		want := map[uuid.UUID][]uuid.UUID{}
+		for i := range 101 {
+			e := &switchyard.Event{ID: uuid.Must(uuid.NewV7()), OrganizationID: tn.Org.ID, WorkspaceID: tn.Workspace.ID,
+				Name: "user.signup", Resource: "user", ResourceID: fmt.Sprintf("u%d", i%3), Payload: []byte(`{"n":1}`),
+				CreatedBy: "test", CreatedAt: T0.Add(time.Duration(i) * time.Millisecond)}
+			switch {
+			case i%5 == 4:
+				e.Name, e.Resource = "order.paid", "order"
+				want[e.ID] = []uuid.UUID{orders.ID}
+			case e.ResourceID == "u1":
+				want[e.ID] = []uuid.UUID{any1.ID, u1.ID}
+			default:
+				want[e.ID] = []uuid.UUID{any1.ID}
+			}
+			events = append(events, e)
+		}
+		out, err := s.EventInsertBatch(ctx, store.EventInsertBatchParams{Events: events})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, e := range events {
+			var got []uuid.UUID
+			for _, d := range out[i] {
+				got = append(got, d.RuleID)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want[e.ID]) || e.TotalRules != len(want[e.ID]) {
+				t.Fatalf("event %d (%s, %s): rules %v, total %d; want %v", i, e.Name, e.ResourceID, got, e.TotalRules, want[e.ID])
+			}
+			stored, err := s.DeliveryListByEvent(ctx, tn.Org.ID, e.ID)
+			if err != nil || len(stored) != len(want[e.ID]) {
+				t.Fatalf("event %d: %d deliveries stored (err %v), want %d", i, len(stored), err, len(want[e.ID]))
+			}
+			got2, err := s.EventGet(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: e.ID, WithPayload: true})
+			if err != nil || got2.TotalRules != len(want[e.ID]) || got2.ResourceID != e.ResourceID || string(got2.Payload) != `{"n":1}` {
+				t.Fatalf("event %d stored as %+v (err %v)", i, got2, err)
+			}
 		}
 	})
 

@@ -1,0 +1,73 @@
+package api
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/switchyardhq/switchyard/internal/store"
+	"github.com/switchyardhq/switchyard/internal/store/sqlstore"
+	"github.com/switchyardhq/switchyard/internal/store/storetest"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+)
+
+// Requests queued together are committed in one transaction; when that fails, each request is
+// written on its own, so a bad request fails alone and a good bulk request still commits whole.
+func TestIngesterGroupCommitIsolatesABadRequest(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "ingest.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	tn := storetest.NewTenant(t, db)
+	storetest.NewRule(t, db, tn, storetest.RuleOpts{})
+	existing, _ := storetest.NewEvent(t, db, tn, storetest.EventOpts{})
+	event := func(id uuid.UUID) *switchyard.Event {
+		return &switchyard.Event{ID: id, OrganizationID: tn.Org.ID, WorkspaceID: tn.Workspace.ID, Name: "user.signup",
+			Resource: "user", Payload: []byte(`{}`), CreatedBy: "test", CreatedAt: time.Now()}
+	}
+	bulk := []*switchyard.Event{event(uuid.Must(uuid.NewV7())), event(uuid.Must(uuid.NewV7())), event(uuid.Must(uuid.NewV7()))}
+	single := event(uuid.Must(uuid.NewV7()))
+	bad := event(existing.ID) // its id is taken: its insert fails
+
+	// Queue all three before a writer runs, so that they meet in one batch.
+	g := &ingester{store: db, in: make(chan *ingestRequest, 8), max: maxIngestBatch, stop: make(chan struct{})}
+	results := make([]chan error, 3)
+	for i, evs := range [][]*switchyard.Event{bulk, {bad}, {single}} {
+		results[i] = make(chan error, 1)
+		go func() { results[i] <- g.insert(ctx, evs...) }()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(g.in) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("requests were not queued")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	g.wg.Go(g.run)
+	t.Cleanup(g.close)
+
+	if err := <-results[0]; err != nil {
+		t.Fatalf("bulk request: %v", err)
+	}
+	if err := <-results[1]; err == nil {
+		t.Fatal("the request with a taken id succeeded")
+	}
+	if err := <-results[2]; err != nil {
+		t.Fatalf("single request: %v", err)
+	}
+	for _, e := range append(bulk, single) {
+		ds, err := db.DeliveryListByEvent(ctx, tn.Org.ID, e.ID)
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("event %s: %d deliveries (err %v), want it stored with its delivery", e.ID, len(ds), err)
+		}
+	}
+	if got, err := db.EventGet(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: existing.ID}); err != nil || !got.CreatedAt.Equal(existing.CreatedAt) {
+		t.Fatalf("the existing event changed: %+v, %v", got, err)
+	}
+}
