@@ -69,7 +69,9 @@ func openSQLite(path string) (*DB, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	if memory {
-		return &DB{d: sqliteDialect, w: w, r: w}, nil
+		db := &DB{d: sqliteDialect, w: w, r: w}
+		db.startCommitter()
+		return db, nil
 	}
 	r := sql.OpenDB(&cachingConnector{drv: &sqlite.Driver{}, dsn: dsn("&_pragma=query_only(ON)")})
 	readers := max(4, runtime.GOMAXPROCS(0)*2)
@@ -80,6 +82,7 @@ func openSQLite(path string) (*DB, error) {
 	cp := sql.OpenDB(&cachingConnector{drv: &sqlite.Driver{}, dsn: dsn("")})
 	cp.SetMaxOpenConns(1)
 	db := &DB{d: sqliteDialect, w: w, r: r, stop: make(chan struct{}), stopped: make(chan struct{})}
+	db.startCommitter()
 	go db.checkpoint(cp)
 	return db, nil
 }

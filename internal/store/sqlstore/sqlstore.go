@@ -52,6 +52,12 @@ type DB struct {
 	stop, stopped chan struct{}
 	closeOnce     sync.Once
 	checkpointErr error // set by the checkpointer before stopped closes
+	// txq feeds the SQLite group committer (groupcommit.go); nil on PostgreSQL, where
+	// transactions run side by side.
+	txq       chan *txRequest
+	txStopped chan struct{}
+	txMu      sync.RWMutex // held to send on txq; Close takes it to close txq
+	txClosed  bool
 }
 
 var _ store.Store = (*DB)(nil)
@@ -129,6 +135,7 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	db.stopCommitter()
 	if db.stop != nil {
 		db.closeOnce.Do(func() { close(db.stop) })
 		<-db.stopped
@@ -140,8 +147,18 @@ func (db *DB) Close() error {
 	return err
 }
 
-// tx runs fn in a write transaction, committing if it returns nil.
+// tx runs fn in a write transaction, committing if it returns nil. On SQLite the transaction
+// may be shared with other callers' functions (a group commit, see groupcommit.go); fn's
+// effects are committed, or rolled back, all the same.
 func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if db.txq != nil {
+		return db.grouped(ctx, fn)
+	}
+	return db.txAlone(ctx, fn)
+}
+
+// txAlone runs fn in a write transaction of its own.
+func (db *DB) txAlone(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
