@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 
@@ -22,7 +23,7 @@ func (db *DB) EventInsertBatch(ctx context.Context, p store.EventInsertBatchPara
 	}
 	out := make([][]*switchyard.Delivery, len(p.Events))
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		rt := router{tx: tx, memo: map[routeKey][]route{}}
+		rt := db.newRouter(tx)
 		var (
 			events     = make([]*switchyard.Event, 0, len(p.Events))
 			deliveries []*switchyard.Delivery
@@ -31,7 +32,7 @@ func (db *DB) EventInsertBatch(ctx context.Context, p store.EventInsertBatchPara
 			if e.IdempotencyKey != "" {
 				// A key may be replayed from an event earlier in this same batch, which must
 				// therefore be stored before the key is looked at: keyed events go in at once.
-				ds, err := db.insertEvent(ctx, tx, &rt, e)
+				ds, err := db.insertEvent(ctx, tx, rt, e)
 				if err != nil {
 					return err
 				}
@@ -74,12 +75,19 @@ type routeKey struct {
 	event     string
 }
 
-// router matches events to their workspace's rules inside a transaction, reading each
-// workspace's rules for an event name once per transaction (a batch's events mostly share a
-// few names) and applying the resource filters per event.
+// router matches events to their workspace's rules inside a transaction. A workspace's rules
+// for an event name are read once per transaction, and kept across transactions in the store's
+// routeCache for as long as the routing version (moved on by every change to rules or
+// connections, see migration 00007) stays the same; resource filters are applied per event.
 type router struct {
-	tx   *sql.Tx
-	memo map[routeKey][]route
+	db      *DB
+	tx      *sql.Tx
+	version int64 // -1: not read yet
+	memo    map[routeKey][]route
+}
+
+func (db *DB) newRouter(tx *sql.Tx) *router {
+	return &router{db: db, tx: tx, version: -1, memo: map[routeKey][]route{}}
 }
 
 // match returns the routes whose resource and resource id are unset or equal to the event's,
@@ -89,7 +97,7 @@ func (r *router) match(ctx context.Context, e *switchyard.Event) ([]route, error
 	candidates, ok := r.memo[k]
 	if !ok {
 		var err error
-		if candidates, err = r.load(ctx, k); err != nil {
+		if candidates, err = r.candidates(ctx, k); err != nil {
 			return nil, err
 		}
 		r.memo[k] = candidates
@@ -101,6 +109,58 @@ func (r *router) match(ctx context.Context, e *switchyard.Event) ([]route, error
 		}
 	}
 	return routes, nil
+}
+
+// candidates returns the workspace's rules for an event name, from the cache if they are
+// cached for the current routing version.
+func (r *router) candidates(ctx context.Context, k routeKey) ([]route, error) {
+	if r.version < 0 {
+		if err := r.tx.QueryRowContext(ctx, `SELECT v FROM routing_version`).Scan(&r.version); err != nil {
+			return nil, fmt.Errorf("reading the routing version: %w", err)
+		}
+	}
+	if routes, ok := r.db.routes.get(r.version, k); ok {
+		return routes, nil
+	}
+	routes, err := r.load(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	r.db.routes.put(r.version, k, routes)
+	return routes, nil
+}
+
+// routeCache keeps workspaces' rules per event name for one routing version. Entries of an
+// older version are never used: the first entry stored for a newer version drops them all.
+type routeCache struct {
+	mu      sync.Mutex
+	version int64
+	m       map[routeKey][]route
+}
+
+// maxCachedRoutes bounds the cache; past it, it starts over.
+const maxCachedRoutes = 10000
+
+func (c *routeCache) get(version int64, k routeKey) ([]route, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if version != c.version {
+		return nil, false
+	}
+	routes, ok := c.m[k]
+	return routes, ok
+}
+
+func (c *routeCache) put(version int64, k routeKey, routes []route) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if version < c.version {
+		return // read before a change another transaction has already seen
+	}
+	if version > c.version || c.m == nil || len(c.m) >= maxCachedRoutes {
+		c.version, c.m = version, map[routeKey][]route{}
+	}
+	c.m[k] = routes
 }
 
 // load reads the workspace's active rules for an event name, on active connections.

@@ -47,7 +47,7 @@ func (db *DB) EventInsert(ctx context.Context, p store.EventInsertParams) ([]*sw
 	var deliveries []*switchyard.Delivery
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		if deliveries, err = db.insertEvent(ctx, tx, &router{tx: tx, memo: map[routeKey][]route{}}, p.Event); err != nil {
+		if deliveries, err = db.insertEvent(ctx, tx, db.newRouter(tx), p.Event); err != nil {
 			return err
 		}
 		return db.catalogue(ctx, tx, []*switchyard.Event{p.Event})

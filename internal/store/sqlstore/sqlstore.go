@@ -58,6 +58,8 @@ type DB struct {
 	txStopped chan struct{}
 	txMu      sync.RWMutex // held to send on txq; Close takes it to close txq
 	txClosed  bool
+	// routes caches workspaces' rules per event name (see router).
+	routes routeCache
 }
 
 var _ store.Store = (*DB)(nil)

@@ -286,6 +286,63 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("Routing follows every change to rules and connections at once", func(t *testing.T) {
+		// Ingestion caches a workspace's rules per event name: each change below must be seen
+		// by the very next event.
+		t.Parallel()
+		s := open(t)
+		tn := NewTenant(t, s)
+		ctx := context.Background()
+		routed := func(want int, what string) {
+			t.Helper()
+			for _, batch := range []bool{false, true} {
+				var ds []*switchyard.Delivery
+				if batch {
+					e := &switchyard.Event{ID: uuid.Must(uuid.NewV7()), OrganizationID: tn.Org.ID, WorkspaceID: tn.Workspace.ID,
+						Name: "user.signup", Resource: "user", Payload: []byte(`{}`), CreatedBy: "test", CreatedAt: T0}
+					out, err := s.EventInsertBatch(ctx, store.EventInsertBatchParams{Events: []*switchyard.Event{e}})
+					if err != nil {
+						t.Fatal(err)
+					}
+					ds = out[0]
+				} else {
+					_, ds = NewEvent(t, s, tn, EventOpts{Resource: "user"})
+				}
+				if len(ds) != want {
+					t.Fatalf("%s (batch %v): %d deliveries, want %d", what, batch, len(ds), want)
+				}
+			}
+		}
+		routed(0, "no rules")
+		first := NewRule(t, s, tn, RuleOpts{})
+		routed(1, "after a rule was added")
+		conn := NewConnection(tn.Workspace)
+		if err := s.ConnectionInsert(ctx, conn); err != nil {
+			t.Fatal(err)
+		}
+		second := NewRule(t, s, tn, RuleOpts{Connection: conn})
+		routed(2, "after a second rule on a new connection")
+		if err := s.ConnectionDeactivate(ctx, store.ConnectionDeactivateParams{ConnectionID: conn.ID,
+			Reason: switchyard.InactiveManuallyInactivated, Now: T0}); err != nil {
+			t.Fatal(err)
+		}
+		routed(1, "after its connection was deactivated")
+		if _, err := s.RuleDelete(ctx, store.RuleDeleteParams{OrganizationID: tn.Org.ID, ID: first.ID, Now: T0}); err != nil {
+			t.Fatal(err)
+		}
+		routed(0, "after the first rule was deleted")
+		if _, err := s.ConnectionDelete(ctx, store.ConnectionDeleteParams{OrganizationID: tn.Org.ID, ID: conn.ID, Force: true, Now: T0}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.RuleGet(ctx, tn.Org.ID, second.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the deleted connection's rule: err = %v, want not found", err)
+		}
+		NewRule(t, s, tn, RuleOpts{Resource: "order"})
+		routed(0, "after a rule for another resource was added")
+		NewRule(t, s, tn, RuleOpts{Resource: "user"})
+		routed(1, "after a rule for the event's resource was added")
+	})
+
 	t.Run("Claims lease each due delivery to one claimer until the lease expires", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
