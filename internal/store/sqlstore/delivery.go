@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 
 	"github.com/google/uuid"
 
@@ -185,8 +186,13 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 			FROM (SELECT id, connection_id, next_attempt_at FROM deliveries
 			      WHERE next_attempt_at <= $2` + exclude + ` ORDER BY next_attempt_at LIMIT $4) candidates
 		) ranked WHERE rn <= $5 ORDER BY rn, next_attempt_at LIMIT $3`)
-	var claimed []*store.Claimed
+	var (
+		claimed []*store.Claimed
+		events  = map[uuid.UUID]*switchyard.Event{}
+		version int64
+	)
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		clear(events)
 		rows, err := tx.QueryContext(ctx, `
 			UPDATE deliveries SET status = 'processing', next_attempt_at = $1, started_at = COALESCE(started_at, $2), updated_at = $2
 			WHERE id IN (`+ids+`) AND next_attempt_at <= $2
@@ -207,15 +213,27 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 		for _, d := range ds {
 			eventIDs[d.EventID] = true
 		}
-		// The claimed events start now, if they had not already.
+		// The claimed events start now, if they had not already; the attempts need them (with
+		// their payloads), so the update returns them.
 		args := []any{now}
 		for id := range eventIDs {
 			args = append(args, id)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE events SET started_at = COALESCE(started_at, $1),
+		rows, err = tx.QueryContext(ctx, `UPDATE events SET started_at = COALESCE(started_at, $1),
 			status = CASE WHEN status = 'pending' THEN 'processing' ELSE status END
-			WHERE id IN (`+placeholders(2, len(eventIDs))+`)`, args...); err != nil {
+			WHERE id IN (`+placeholders(2, len(eventIDs))+`) RETURNING `+eventCols+`, payload`, args...)
+		if err != nil {
 			return fmt.Errorf("starting events: %w", err)
+		}
+		evs, err := collect(rows, func(s scanner) (*switchyard.Event, error) { return scanEvent(s, true) }, "claimed events")
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			events[e.ID] = e
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT v FROM routing_version`).Scan(&version); err != nil {
+			return fmt.Errorf("reading the routing version: %w", err)
 		}
 		claimed = make([]*store.Claimed, 0, len(ds))
 		for _, d := range ds {
@@ -227,28 +245,98 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 		return nil, err
 	}
 
-	// What the attempts need is read after the commit, through the read pool: on SQLite the one
-	// writer is held only for the two updates above.
-	events, rules, conns := map[uuid.UUID]*switchyard.Event{}, map[uuid.UUID]*switchyard.Rule{}, map[uuid.UUID]*switchyard.Connection{}
+	// The rules and connections come from the cache of the routing version read in the claim
+	// (any change to them moves it on); what is missing is read after the commit, through the
+	// read pool, so that on SQLite the one writer is held only for the claim itself.
+	rules, conns := map[uuid.UUID]*switchyard.Rule{}, map[uuid.UUID]*switchyard.Connection{}
 	for _, c := range claimed {
-		events[c.Delivery.EventID], rules[c.Delivery.RuleID], conns[c.Delivery.ConnectionID] = nil, nil, nil
+		rules[c.Delivery.RuleID], conns[c.Delivery.ConnectionID] = nil, nil
 	}
-	if err := loadByIDs(ctx, db.r, `SELECT `+eventCols+`, payload FROM events WHERE id IN (%s)`, nil, events,
-		func(s scanner) (*switchyard.Event, error) { return scanEvent(s, true) }, func(e *switchyard.Event) uuid.UUID { return e.ID }); err != nil {
-		return nil, err
-	}
-	if err := loadByIDs(ctx, db.r, `SELECT `+ruleCols+` FROM rules WHERE id IN (%s)`, nil, rules, scanRule,
+	db.entities.fill(version, rules, conns)
+	if err := loadMissing(ctx, db.r, `SELECT `+ruleCols+` FROM rules WHERE id IN (%s)`, rules, scanRule,
 		func(r *switchyard.Rule) uuid.UUID { return r.ID }); err != nil {
 		return nil, err
 	}
-	if err := loadByIDs(ctx, db.r, `SELECT `+connectionCols+` FROM connections WHERE id IN (%s)`, nil, conns, scanConnection,
+	if err := loadMissing(ctx, db.r, `SELECT `+connectionCols+` FROM connections WHERE id IN (%s)`, conns, scanConnection,
 		func(c *switchyard.Connection) uuid.UUID { return c.ID }); err != nil {
 		return nil, err
 	}
+	db.entities.put(version, rules, conns)
 	for _, c := range claimed {
 		c.Event, c.Rule, c.Connection = events[c.Delivery.EventID], rules[c.Delivery.RuleID], conns[c.Delivery.ConnectionID]
 	}
 	return claimed, nil
+}
+
+// loadMissing reads, with query ("%s" standing for the IN list), the entries of into that are
+// still nil. Rows not found stay nil (deleted meanwhile).
+func loadMissing[T comparable](ctx context.Context, q queryer, query string, into map[uuid.UUID]T,
+	scan func(scanner) (T, error), id func(T) uuid.UUID) error {
+	var zero T
+	missing := map[uuid.UUID]T{}
+	for k, v := range into {
+		if v == zero {
+			missing[k] = zero
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if err := loadByIDs(ctx, q, query, nil, missing, scan, id); err != nil {
+		return err
+	}
+	maps.Copy(into, missing)
+	return nil
+}
+
+// entityCache keeps the rules and connections claims hand to attempts, for one routing version
+// (see router). The attempts share the cached values and must not modify them.
+type entityCache struct {
+	mu      sync.Mutex
+	version int64
+	rules   map[uuid.UUID]*switchyard.Rule
+	conns   map[uuid.UUID]*switchyard.Connection
+}
+
+// maxCachedEntities bounds each of the cache's maps; past it, the cache starts over.
+const maxCachedEntities = 10000
+
+// fill sets the entries of rules and conns that the cache holds for version.
+func (c *entityCache) fill(version int64, rules map[uuid.UUID]*switchyard.Rule, conns map[uuid.UUID]*switchyard.Connection) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if version != c.version {
+		return
+	}
+	for id := range rules {
+		rules[id] = c.rules[id]
+	}
+	for id := range conns {
+		conns[id] = c.conns[id]
+	}
+}
+
+// put stores what was read for version (not the misses: a row not found may be one inserted
+// after the version was read).
+func (c *entityCache) put(version int64, rules map[uuid.UUID]*switchyard.Rule, conns map[uuid.UUID]*switchyard.Connection) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if version < c.version {
+		return
+	}
+	if version > c.version || c.rules == nil || len(c.rules) >= maxCachedEntities || len(c.conns) >= maxCachedEntities {
+		c.version, c.rules, c.conns = version, map[uuid.UUID]*switchyard.Rule{}, map[uuid.UUID]*switchyard.Connection{}
+	}
+	for id, r := range rules {
+		if r != nil {
+			c.rules[id] = r
+		}
+	}
+	for id, cn := range conns {
+		if cn != nil {
+			c.conns[id] = cn
+		}
+	}
 }
 
 // queryer runs queries: a transaction or a pool.

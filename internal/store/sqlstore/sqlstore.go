@@ -60,6 +60,8 @@ type DB struct {
 	txClosed  bool
 	// routes caches workspaces' rules per event name (see router).
 	routes routeCache
+	// entities caches the rules and connections claims load (see DeliveryClaim).
+	entities entityCache
 }
 
 var _ store.Store = (*DB)(nil)

@@ -48,6 +48,55 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("Claims hand over the event, rule and connection as they are now", func(t *testing.T) {
+		// Claims cache rules and connections: a change between two claims must show in the second.
+		t.Parallel()
+		s := open(t)
+		tn := NewTenant(t, s)
+		ctx := context.Background()
+		rule := NewRule(t, s, tn, RuleOpts{})
+		claimOne := func(what string, at time.Time) *store.Claimed {
+			t.Helper()
+			e, _ := NewEvent(t, s, tn, EventOpts{CreatedAt: at})
+			cs, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: at, LeaseUntil: at.Add(time.Minute), Limit: 10})
+			if err != nil || len(cs) != 1 {
+				t.Fatalf("%s: claimed %d (err %v), want 1", what, len(cs), err)
+			}
+			c := cs[0]
+			if c.Event == nil || c.Event.ID != e.ID || string(c.Event.Payload) != `{"email":"a@example.com"}` || c.Event.StartedAt == nil {
+				t.Fatalf("%s: claimed event %+v, want the new event, started, with its payload", what, c.Event)
+			}
+			return c
+		}
+		c := claimOne("first claim", T0)
+		if c.Rule == nil || c.Rule.ID != rule.ID || c.Connection == nil || c.Connection.ID != tn.Connection.ID {
+			t.Fatalf("first claim: rule %v connection %v", c.Rule, c.Connection)
+		}
+		if _, err := s.ConnectionUpdate(ctx, store.ConnectionUpdateParams{OrganizationID: tn.Org.ID, ID: tn.Connection.ID,
+			Name: "Renamed", Metadata: map[string]any{"url": "https://example.com/v2"}, Now: T0.Add(time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+		c = claimOne("after the connection changed", T0.Add(2*time.Second))
+		if c.Connection == nil || c.Connection.Name != "Renamed" || c.Connection.Metadata["url"] != "https://example.com/v2" {
+			t.Fatalf("after the connection changed: %+v", c.Connection)
+		}
+		// An event routed before its rule was deleted: the claim finds no rule.
+		e, _ := NewEvent(t, s, tn, EventOpts{CreatedAt: T0.Add(3 * time.Second)})
+		if _, err := s.RuleDelete(ctx, store.RuleDeleteParams{OrganizationID: tn.Org.ID, ID: rule.ID, Now: T0.Add(3 * time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+		at := T0.Add(4 * time.Second)
+		cs, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: at, LeaseUntil: at.Add(time.Minute), Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			if c.Delivery.EventID == e.ID && c.Rule != nil {
+				t.Fatalf("a claim after the rule was deleted still carries it: %+v", c.Rule)
+			}
+		}
+	})
+
 	t.Run("A batch of records is applied per record, refusing lost leases", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
