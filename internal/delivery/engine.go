@@ -104,6 +104,8 @@ type Engine struct {
 	adapters map[string]destination.Adapter
 	ctl      *controller
 	wake     chan struct{}
+	// opened caches connections' opened metadata (see openMetadata); one entry per connection.
+	opened sync.Map
 }
 
 // New builds an engine and the adapters of every registered integration.
@@ -323,7 +325,7 @@ func (e *Engine) deliver(hard context.Context, c *store.Claimed, rec *store.Deli
 		return switchyard.OutcomeInternalError, false, 0
 	}
 	conn := *c.Connection
-	meta, err := secret.OpenFields(e.cfg.Box, conn.Metadata, integration.SecretFields())
+	meta, err := e.openMetadata(c.Connection, integration.SecretFields())
 	if err != nil {
 		// Our failure, not the destination's: retry later without using up an attempt.
 		log.Error("opening connection secrets", slog.Any("error", err))
@@ -380,6 +382,28 @@ func (e *Engine) deliver(hard context.Context, c *store.Claimed, rec *store.Deli
 		}
 	}
 	return res.Outcome, true, res.RetryAfter
+}
+
+// opened is a connection's metadata with its secret fields opened, for one *Connection value.
+type opened struct {
+	src  *switchyard.Connection
+	meta map[string]any
+}
+
+// openMetadata returns the connection's metadata with its secret fields opened. The store
+// hands out one *Connection value per connection until the connection (or any routing) changes,
+// so the opened copy is kept for as long as the same value comes back; attempts share it
+// read-only.
+func (e *Engine) openMetadata(c *switchyard.Connection, fields []string) (map[string]any, error) {
+	if v, ok := e.opened.Load(c.ID); ok && v.(opened).src == c {
+		return v.(opened).meta, nil
+	}
+	meta, err := secret.OpenFields(e.cfg.Box, c.Metadata, fields)
+	if err != nil {
+		return nil, err
+	}
+	e.opened.Store(c.ID, opened{src: c, meta: meta})
+	return meta, nil
 }
 
 // internalRetry hands the delivery back after a failure on Switchyard's side, due after wait,
