@@ -58,6 +58,7 @@ func (db *DB) EventInsertBatch(ctx context.Context, p store.EventInsertBatchPara
 	if err != nil {
 		return nil, err
 	}
+	db.catalogued.add(p.Events)
 	return out, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 
@@ -43,17 +44,12 @@ func (db *DB) catalogue(ctx context.Context, tx *sql.Tx, events []*switchyard.Ev
 		kind switchyard.CatalogKind
 		key  string
 	}
-	type id struct {
-		workspace uuid.UUID
-		kind      switchyard.CatalogKind
-		key       string
-	}
-	seen := make(map[id]bool, 2*len(events))
+	seen := make(map[catalogID]bool, 2*len(events))
 	entries := make([]entry, 0, 2*len(events))
 	for _, e := range events {
 		for _, en := range []entry{{e, switchyard.CatalogEventType, e.Name}, {e, switchyard.CatalogResource, e.Resource}} {
-			k := id{e.WorkspaceID, en.kind, en.key}
-			if en.key == "" || seen[k] {
+			k := catalogID{e.WorkspaceID, en.kind, en.key}
+			if en.key == "" || seen[k] || db.catalogued.has(k) {
 				continue
 			}
 			seen[k] = true
@@ -87,6 +83,45 @@ func (db *DB) catalogue(ctx context.Context, tx *sql.Tx, events []*switchyard.Ev
 		return fmt.Errorf("cataloguing event types and resources: %w", err)
 	}
 	return nil
+}
+
+// catalogID names one catalogue entry.
+type catalogID struct {
+	workspace uuid.UUID
+	kind      switchyard.CatalogKind
+	key       string
+}
+
+// catalogKnown remembers catalogue entries known to be stored, so that ingestion skips them.
+// Entries are never deleted but with their workspace, whose events can no longer be ingested.
+type catalogKnown struct {
+	mu sync.Mutex
+	m  map[catalogID]struct{}
+}
+
+// maxKnownCatalog bounds catalogKnown; past it, it starts over.
+const maxKnownCatalog = 100000
+
+func (c *catalogKnown) has(k catalogID) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.m[k]
+	return ok
+}
+
+// add records the entries of events as stored; call it only after their transaction committed.
+func (c *catalogKnown) add(events []*switchyard.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxKnownCatalog {
+		c.m = map[catalogID]struct{}{}
+	}
+	for _, e := range events {
+		c.m[catalogID{e.WorkspaceID, switchyard.CatalogEventType, e.Name}] = struct{}{}
+		if e.Resource != "" {
+			c.m[catalogID{e.WorkspaceID, switchyard.CatalogResource, e.Resource}] = struct{}{}
+		}
+	}
 }
 
 // CatalogList returns a workspace's catalogue of one kind, by key.

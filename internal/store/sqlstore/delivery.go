@@ -56,6 +56,7 @@ func (db *DB) EventInsert(ctx context.Context, p store.EventInsertParams) ([]*sw
 	if err != nil {
 		return nil, err
 	}
+	db.catalogued.add([]*switchyard.Event{p.Event})
 	return deliveries, nil
 }
 

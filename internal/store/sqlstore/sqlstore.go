@@ -62,6 +62,8 @@ type DB struct {
 	routes routeCache
 	// entities caches the rules and connections claims load (see DeliveryClaim).
 	entities entityCache
+	// catalogued remembers stored catalogue entries (see catalogue).
+	catalogued catalogKnown
 }
 
 var _ store.Store = (*DB)(nil)
