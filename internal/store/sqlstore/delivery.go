@@ -214,24 +214,20 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 		for _, d := range ds {
 			eventIDs[d.EventID] = true
 		}
-		// The claimed events start now, if they had not already; the attempts need them (with
-		// their payloads), so the update returns them.
+		// The claimed events start now, if they had not already. (Returning them from this
+		// UPDATE, instead of reading them after the commit, halved fan-out to 100 connections
+		// on SQLite — 4.7k → 2.1k deliveries/s — for a reason not yet understood.)
 		args := []any{now}
 		for id := range eventIDs {
 			args = append(args, id)
 		}
-		rows, err = tx.QueryContext(ctx, `UPDATE events SET started_at = COALESCE(started_at, $1),
+		if _, err := tx.ExecContext(ctx, `UPDATE events SET started_at = COALESCE(started_at, $1),
 			status = CASE WHEN status = 'pending' THEN 'processing' ELSE status END
-			WHERE id IN (`+placeholders(2, len(eventIDs))+`) RETURNING `+eventCols+`, payload`, args...)
-		if err != nil {
+			WHERE id IN (`+placeholders(2, len(eventIDs))+`)`, args...); err != nil {
 			return fmt.Errorf("starting events: %w", err)
 		}
-		evs, err := collect(rows, func(s scanner) (*switchyard.Event, error) { return scanEvent(s, true) }, "claimed events")
-		if err != nil {
-			return err
-		}
-		for _, e := range evs {
-			events[e.ID] = e
+		for id := range eventIDs {
+			events[id] = nil
 		}
 		if err := tx.QueryRowContext(ctx, `SELECT v FROM routing_version`).Scan(&version); err != nil {
 			return fmt.Errorf("reading the routing version: %w", err)
@@ -246,14 +242,19 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 		return nil, err
 	}
 
-	// The rules and connections come from the cache of the routing version read in the claim
-	// (any change to them moves it on); what is missing is read after the commit, through the
-	// read pool, so that on SQLite the one writer is held only for the claim itself.
+	// The events are read after the commit, through the read pool, so that on SQLite the one
+	// writer is held only for the claim itself. The rules and connections come from the cache
+	// of the routing version read in the claim (any change to them moves it on); only what is
+	// missing is read.
 	rules, conns := map[uuid.UUID]*switchyard.Rule{}, map[uuid.UUID]*switchyard.Connection{}
 	for _, c := range claimed {
 		rules[c.Delivery.RuleID], conns[c.Delivery.ConnectionID] = nil, nil
 	}
 	db.entities.fill(version, rules, conns)
+	if err := loadByIDs(ctx, db.r, `SELECT `+eventCols+`, payload FROM events WHERE id IN (%s)`, nil, events,
+		func(s scanner) (*switchyard.Event, error) { return scanEvent(s, true) }, func(e *switchyard.Event) uuid.UUID { return e.ID }); err != nil {
+		return nil, err
+	}
 	if err := loadMissing(ctx, db.r, `SELECT `+ruleCols+` FROM rules WHERE id IN (%s)`, rules, scanRule,
 		func(r *switchyard.Rule) uuid.UUID { return r.ID }); err != nil {
 		return nil, err
