@@ -166,7 +166,7 @@ func (r *runner) ingestMetrics(out *Result, lr *loadResult, perRequest int, cpu 
 }
 
 // e2eConnections is how many connections e2e-throughput spreads its events over: enough that
-// the per-connection concurrency (16) does not cap the engine's 64 workers.
+// the per-connection concurrency does not cap the engine's workers (512 / 16 = 32 by default).
 func (r *runner) e2eConnections() int {
 	return max(1, (r.opts.Workers+r.opts.ConnectionConcurrency-1)/r.opts.ConnectionConcurrency)
 }
