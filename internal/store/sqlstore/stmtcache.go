@@ -148,37 +148,35 @@ func (s *cachedStmt) closeUncached(cached bool) error {
 	return s.Close()
 }
 
-func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+// prepared returns the statement for query and args in its parameter order.
+func (c *cachingConn) prepared(ctx context.Context, query string, args []driver.NamedValue) (*cachedStmt, bool, []driver.NamedValue, error) {
 	s, cached, err := c.stmt(ctx, query)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	if args, err = s.args(args); err != nil {
+		return nil, false, nil, errors.Join(err, s.closeUncached(cached))
+	}
+	return s, cached, args, nil
+}
+
+func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	s, cached, args, err := c.prepared(ctx, query, args)
 	if err != nil {
 		return nil, err
 	}
-	args, err = s.args(args)
-	if err != nil {
-		return nil, errors.Join(err, s.closeUncached(cached))
-	}
 	res, err := s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
-	if !cached {
-		err = errors.Join(err, s.Close())
-	}
-	return res, err
+	return res, errors.Join(err, s.closeUncached(cached))
 }
 
 func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	s, cached, err := c.stmt(ctx, query)
+	s, cached, args, err := c.prepared(ctx, query, args)
 	if err != nil {
 		return nil, err
-	}
-	args, err = s.args(args)
-	if err != nil {
-		return nil, errors.Join(err, s.closeUncached(cached))
 	}
 	rows, err := s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
 	if err != nil {
-		if !cached {
-			err = errors.Join(err, s.Close())
-		}
-		return nil, err
+		return nil, errors.Join(err, s.closeUncached(cached))
 	}
 	s.busy = true
 	return &cachedRows{Rows: rows, stmt: s, closeStmt: !cached}, nil
