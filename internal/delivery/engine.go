@@ -305,8 +305,12 @@ func (e *Engine) attempt(hard context.Context, c *store.Claimed) store.DeliveryR
 	if until := e.ctl.release(c.Connection.ID, outcome, attempted, retryAfter, rec.Now); !until.IsZero() {
 		log.Warn("circuit opened: deferring the connection's waiting deliveries", slog.String("connection_id", c.Connection.ID.String()),
 			slog.Time("until", until))
+		// Only what is due now: what comes due during the cool-down (deliveries parked while
+		// the connection was stuck, retries) is parked as it comes due (see park), instead of
+		// all at once here — a hanging connection's whole backlog, moved in one burst of large
+		// UPDATEs just as its timeout wave is being recorded, was the isolation bench's tail.
 		if _, err := e.cfg.Store.DeliveryDefer(context.Background(), store.DeliveryDeferParams{
-			ConnectionID: c.Connection.ID, Until: until, Now: rec.Now}); err != nil {
+			ConnectionID: c.Connection.ID, Until: until, DueBy: rec.Now, Now: rec.Now}); err != nil {
 			log.Error("deferring deliveries", slog.Any("error", err))
 		}
 	}
