@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/google/uuid"
 
@@ -78,7 +77,7 @@ type routeKey struct {
 
 // router matches events to their workspace's rules inside a transaction. A workspace's rules
 // for an event name are read once per transaction, and kept across transactions in the store's
-// routeCache for as long as the routing version (moved on by every change to rules or
+// routes cache for as long as the routing version (moved on by every change to rules or
 // connections, see migration 00007) stays the same; resource filters are applied per event.
 type router struct {
 	db      *DB
@@ -129,39 +128,6 @@ func (r *router) candidates(ctx context.Context, k routeKey) ([]route, error) {
 	}
 	r.db.routes.put(r.version, k, routes)
 	return routes, nil
-}
-
-// routeCache keeps workspaces' rules per event name for one routing version. Entries of an
-// older version are never used: the first entry stored for a newer version drops them all.
-type routeCache struct {
-	mu      sync.Mutex
-	version int64
-	m       map[routeKey][]route
-}
-
-// maxCachedRoutes bounds the cache; past it, it starts over.
-const maxCachedRoutes = 10000
-
-func (c *routeCache) get(version int64, k routeKey) ([]route, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if version != c.version {
-		return nil, false
-	}
-	routes, ok := c.m[k]
-	return routes, ok
-}
-
-func (c *routeCache) put(version int64, k routeKey, routes []route) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if version < c.version {
-		return // read before a change another transaction has already seen
-	}
-	if version > c.version || c.m == nil || len(c.m) >= maxCachedRoutes {
-		c.version, c.m = version, map[routeKey][]route{}
-	}
-	c.m[k] = routes
 }
 
 // load reads the workspace's active rules for an event name, on active connections.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sync"
 
 	"github.com/google/uuid"
 
@@ -250,7 +249,8 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 	for _, c := range claimed {
 		rules[c.Delivery.RuleID], conns[c.Delivery.ConnectionID] = nil, nil
 	}
-	db.entities.fill(version, rules, conns)
+	fillCached(&db.rules, version, rules)
+	fillCached(&db.conns, version, conns)
 	if err := loadByIDs(ctx, db.r, `SELECT `+eventCols+`, payload FROM events WHERE id IN (%s)`, nil, events,
 		func(s scanner) (*switchyard.Event, error) { return scanEvent(s, true) }, func(e *switchyard.Event) uuid.UUID { return e.ID }); err != nil {
 		return nil, err
@@ -263,11 +263,32 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 		func(c *switchyard.Connection) uuid.UUID { return c.ID }); err != nil {
 		return nil, err
 	}
-	db.entities.put(version, rules, conns)
+	putFound(&db.rules, version, rules)
+	putFound(&db.conns, version, conns)
 	for _, c := range claimed {
 		c.Event, c.Rule, c.Connection = events[c.Delivery.EventID], rules[c.Delivery.RuleID], conns[c.Delivery.ConnectionID]
 	}
 	return claimed, nil
+}
+
+// fillCached sets the entries of into that c holds for version.
+func fillCached[V any](c *versioned[uuid.UUID, V], version int64, into map[uuid.UUID]V) {
+	for id := range into {
+		if v, ok := c.get(version, id); ok {
+			into[id] = v
+		}
+	}
+}
+
+// putFound caches the entries of from that were found (not the misses: a row not found may be
+// one inserted after the version was read).
+func putFound[V comparable](c *versioned[uuid.UUID, V], version int64, from map[uuid.UUID]V) {
+	var zero V
+	for id, v := range from {
+		if v != zero {
+			c.put(version, id, v)
+		}
+	}
 }
 
 // loadMissing reads, with query ("%s" standing for the IN list), the entries of into that are
@@ -289,56 +310,6 @@ func loadMissing[T comparable](ctx context.Context, q queryer, query string, int
 	}
 	maps.Copy(into, missing)
 	return nil
-}
-
-// entityCache keeps the rules and connections claims hand to attempts, for one routing version
-// (see router). The attempts share the cached values and must not modify them.
-type entityCache struct {
-	mu      sync.Mutex
-	version int64
-	rules   map[uuid.UUID]*switchyard.Rule
-	conns   map[uuid.UUID]*switchyard.Connection
-}
-
-// maxCachedEntities bounds each of the cache's maps; past it, the cache starts over.
-const maxCachedEntities = 10000
-
-// fill sets the entries of rules and conns that the cache holds for version.
-func (c *entityCache) fill(version int64, rules map[uuid.UUID]*switchyard.Rule, conns map[uuid.UUID]*switchyard.Connection) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if version != c.version {
-		return
-	}
-	for id := range rules {
-		rules[id] = c.rules[id]
-	}
-	for id := range conns {
-		conns[id] = c.conns[id]
-	}
-}
-
-// put stores what was read for version (not the misses: a row not found may be one inserted
-// after the version was read).
-func (c *entityCache) put(version int64, rules map[uuid.UUID]*switchyard.Rule, conns map[uuid.UUID]*switchyard.Connection) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if version < c.version {
-		return
-	}
-	if version > c.version || c.rules == nil || len(c.rules) >= maxCachedEntities || len(c.conns) >= maxCachedEntities {
-		c.version, c.rules, c.conns = version, map[uuid.UUID]*switchyard.Rule{}, map[uuid.UUID]*switchyard.Connection{}
-	}
-	for id, r := range rules {
-		if r != nil {
-			c.rules[id] = r
-		}
-	}
-	for id, cn := range conns {
-		if cn != nil {
-			c.conns[id] = cn
-		}
-	}
 }
 
 // queryer runs queries: a transaction or a pool.

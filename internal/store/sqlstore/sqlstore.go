@@ -16,9 +16,11 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/google/uuid"
 	"github.com/pressly/goose/v3"
 
 	"github.com/switchyardhq/switchyard/internal/store"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
 
 //go:embed migrations
@@ -58,10 +60,11 @@ type DB struct {
 	txStopped chan struct{}
 	txMu      sync.RWMutex // held to send on txq; Close takes it to close txq
 	txClosed  bool
-	// routes caches workspaces' rules per event name (see router).
-	routes routeCache
-	// entities caches the rules and connections claims load (see DeliveryClaim).
-	entities entityCache
+	// routes caches workspaces' rules per event name (see router); rules and conns the rules
+	// and connections claims hand to attempts (see DeliveryClaim).
+	routes versioned[routeKey, []route]
+	rules  versioned[uuid.UUID, *switchyard.Rule]
+	conns  versioned[uuid.UUID, *switchyard.Connection]
 	// catalogued remembers stored catalogue entries (see catalogue).
 	catalogued catalogKnown
 }
