@@ -43,6 +43,30 @@ func hangingServer(t *testing.T) (url string, held, peak *atomic.Int64) {
 	return srv.URL, held, peak
 }
 
+// failingServer answers 503 until healthy is set, then 200; hits counts its requests.
+func failingServer(t *testing.T) (url string, healthy *atomic.Bool, hits *atomic.Int64) {
+	t.Helper()
+	healthy, hits = &atomic.Bool{}, &atomic.Int64{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if !healthy.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, healthy, hits
+}
+
+// emit stores n events named event, created now.
+func emit(t *testing.T, s store.Store, tn *storetest.Tenant, event string, n int) []*switchyard.Event {
+	t.Helper()
+	events := make([]*switchyard.Event, n)
+	for i := range events {
+		events[i], _ = storetest.NewEvent(t, s, tn, storetest.EventOpts{Name: event, CreatedAt: time.Now()})
+	}
+	return events
+}
+
 func addConnection(t *testing.T, s store.Store, tn *storetest.Tenant, event string, meta map[string]any) *switchyard.Connection {
 	t.Helper()
 	c := storetest.NewConnection(tn.Workspace)
@@ -160,24 +184,10 @@ func TestCircuitBreakerDefersWithoutUsingAttempts(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
 		s := openStore(t, d)
 		tn := storetest.NewTenant(t, s)
-		var (
-			healthy atomic.Bool
-			hits    atomic.Int64
-		)
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			hits.Add(1)
-			if !healthy.Load() {
-				w.WriteHeader(http.StatusServiceUnavailable)
-			}
-		}))
-		t.Cleanup(srv.Close)
+		url, healthy, hits := failingServer(t)
 		// One at a time, and retries far in the future, so only the breaker decides what runs.
-		addConnection(t, s, tn, "e", map[string]any{"url": srv.URL, "max_concurrency": 1.0, "retry_schedule": "1h"})
-		var events []*switchyard.Event
-		for range 10 {
-			e, _ := storetest.NewEvent(t, s, tn, storetest.EventOpts{Name: "e", CreatedAt: time.Now()})
-			events = append(events, e)
-		}
+		addConnection(t, s, tn, "e", map[string]any{"url": url, "max_concurrency": 1.0, "retry_schedule": "1h"})
+		events := emit(t, s, tn, "e", 10)
 		startEngine(t, s, delivery.Config{BreakerThreshold: 3, BreakerCooldown: 300 * time.Millisecond})
 		waitFor(t, "the circuit to open after 3 failures", func() bool {
 			return countStatus(t, s, tn, events, switchyard.StatusRetrying) >= 3
@@ -210,29 +220,15 @@ func TestOpenCircuitParksNewDeliveries(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
 		s := openStore(t, d)
 		tn := storetest.NewTenant(t, s)
-		var healthy atomic.Bool
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !healthy.Load() {
-				w.WriteHeader(http.StatusServiceUnavailable)
-			}
-		}))
-		t.Cleanup(srv.Close)
-		addConnection(t, s, tn, "e", map[string]any{"url": srv.URL, "max_concurrency": 1.0, "retry_schedule": "1h"})
-		var first []*switchyard.Event
-		for range 3 {
-			e, _ := storetest.NewEvent(t, s, tn, storetest.EventOpts{Name: "e", CreatedAt: time.Now()})
-			first = append(first, e)
-		}
+		url, healthy, _ := failingServer(t)
+		addConnection(t, s, tn, "e", map[string]any{"url": url, "max_concurrency": 1.0, "retry_schedule": "1h"})
+		first := emit(t, s, tn, "e", 3)
 		startEngine(t, s, delivery.Config{BreakerThreshold: 3, BreakerCooldown: 1500 * time.Millisecond})
 		waitFor(t, "the circuit to open after 3 failures", func() bool {
 			return countStatus(t, s, tn, first, switchyard.StatusRetrying) == 3
 		})
 		opened := time.Now()
-		var later []*switchyard.Event
-		for range 5 {
-			e, _ := storetest.NewEvent(t, s, tn, storetest.EventOpts{Name: "e", CreatedAt: time.Now()})
-			later = append(later, e)
-		}
+		later := emit(t, s, tn, "e", 5)
 		waitFor(t, "the deliveries accepted while open to be parked", func() bool {
 			for _, e := range later {
 				ds, err := s.DeliveryListByEvent(context.Background(), tn.Org.ID, e.ID)
