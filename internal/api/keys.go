@@ -17,9 +17,9 @@ import (
 // Keys: the machine-keys extension (/api/v1/machine-keys) and publishable key rotation. The
 // Meshes API v1 documents neither; product.md §2 decides them.
 
-// machineKeyJSON is a machine key as the API shows it. SecretKey is set only in the answer to
+// MachineKeyJSON is a machine key as the API shows it (the keys CLI prints the same shape). SecretKey is set only in the answer to
 // the create, the one time the secret is shown. Empty workspaces and permissions mean no limit.
-type machineKeyJSON struct {
+type MachineKeyJSON struct {
 	ID          uuid.UUID               `json:"id"`
 	Name        string                  `json:"name"`
 	AccessKey   string                  `json:"access_key"`
@@ -30,8 +30,9 @@ type machineKeyJSON struct {
 	RevokedAt   *time.Time              `json:"revoked_at"`
 }
 
-func machineKeyWire(k *switchyard.MachineKey) *machineKeyJSON {
-	out := &machineKeyJSON{ID: k.ID, Name: k.Name, AccessKey: k.AccessKey, Workspaces: k.Workspaces,
+// MachineKeyWire returns k as the API shows it, without its secret.
+func MachineKeyWire(k *switchyard.MachineKey) *MachineKeyJSON {
+	out := &MachineKeyJSON{ID: k.ID, Name: k.Name, AccessKey: k.AccessKey, Workspaces: k.Workspaces,
 		Permissions: k.Permissions, CreatedAt: k.CreatedAt, RevokedAt: utcPtr(k.RevokedAt)}
 	if out.Workspaces == nil {
 		out.Workspaces = []uuid.UUID{}
@@ -66,9 +67,9 @@ func (s *Server) machineKeyList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	records := make([]*machineKeyJSON, 0, len(page.Records))
+	records := make([]*MachineKeyJSON, 0, len(page.Records))
 	for _, k := range page.Records {
-		records = append(records, machineKeyWire(k))
+		records = append(records, MachineKeyWire(k))
 	}
 	writeJSON(w, http.StatusOK, pageWire(records, lq.limit, page.NextCursor))
 	return nil
@@ -124,7 +125,7 @@ func (s *Server) machineKeyCreate(w http.ResponseWriter, r *http.Request) error 
 	if err := s.Store.MachineKeyInsert(ctx, key); err != nil {
 		return err
 	}
-	out := machineKeyWire(key)
+	out := MachineKeyWire(key)
 	out.SecretKey = secretKey
 	writeJSON(w, http.StatusCreated, map[string]any{"machine_key": out})
 	return nil
@@ -150,7 +151,7 @@ func (s *Server) machineKeyRevoke(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	s.machineKeys.forget(func(accessKey string, _ cachedKey) bool { return accessKey == key.AccessKey })
-	writeJSON(w, http.StatusOK, machineKeyWire(key))
+	writeJSON(w, http.StatusOK, MachineKeyWire(key))
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/switchyardhq/switchyard/internal/api"
 	"github.com/switchyardhq/switchyard/internal/app"
 	"github.com/switchyardhq/switchyard/internal/config"
 	"github.com/switchyardhq/switchyard/internal/store"
@@ -63,27 +64,12 @@ func (c *keysStore) open(ctx context.Context) (*app.App, *switchyard.Organizatio
 // keyJSON is a machine key as the keys commands print it with --json: the API's shape, plus
 // the organization id (needed to mint tokens) and, after create only, the secret key.
 type keyJSON struct {
-	OrganizationID uuid.UUID               `json:"organization_id"`
-	ID             uuid.UUID               `json:"id"`
-	Name           string                  `json:"name"`
-	AccessKey      string                  `json:"access_key"`
-	SecretKey      string                  `json:"secret_key,omitempty"`
-	Workspaces     []uuid.UUID             `json:"workspaces"`
-	Permissions    []switchyard.Permission `json:"permissions"`
-	CreatedAt      time.Time               `json:"created_at"`
-	RevokedAt      *time.Time              `json:"revoked_at"`
+	OrganizationID uuid.UUID `json:"organization_id"`
+	*api.MachineKeyJSON
 }
 
 func keyWire(k *switchyard.MachineKey) *keyJSON {
-	out := &keyJSON{OrganizationID: k.OrganizationID, ID: k.ID, Name: k.Name, AccessKey: k.AccessKey,
-		Workspaces: k.Workspaces, Permissions: k.Permissions, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt}
-	if out.Workspaces == nil {
-		out.Workspaces = []uuid.UUID{}
-	}
-	if out.Permissions == nil {
-		out.Permissions = []switchyard.Permission{}
-	}
-	return out
+	return &keyJSON{OrganizationID: k.OrganizationID, MachineKeyJSON: api.MachineKeyWire(k)}
 }
 
 // KeysCreateCmd creates a machine key.
