@@ -127,8 +127,9 @@ type Claims struct {
 // a known, unrevoked key; the signature; then, only for a correctly signed token, the claims: exp
 // present and not past; iat present and not in the future; nbf (if present) reached; aud is or
 // contains "meshes-api"; exp−iat at most 60 s; iss is IssuerPrefix+kid; org is a UUID equal to
-// the key's organization. The typ header is not checked: the clients all send "JWT" and it
-// proves nothing.
+// the key's organization. A crit header is refused whatever it lists (RFC 7515 §4.1.11: we
+// understand no extension), before the key lookup. The typ header is not checked: the clients
+// all send "JWT" and it proves nothing.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	if v.Keys == nil {
 		return nil, errors.New("auth: Verifier has no KeySource")
@@ -159,6 +160,11 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	)
 	_, err := parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
 		lookedUp = true
+		// Checked before the key lookup, so a token we must refuse costs no store read.
+		if reason := critReason(t.Header); reason != "" {
+			keyFailed = invalid(reason)
+			return nil, keyFailed
+		}
 		kid, _ := t.Header["kid"].(string)
 		if kid == "" || len(kid) > maxKeyIDLen {
 			keyFailed = invalid("missing kid header")
@@ -205,6 +211,30 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 		return nil, invalid(validationReason(err, claims))
 	}
 	return checkClaims(claims, key)
+}
+
+// critReason returns why a token whose JOSE header is header must be refused for its "crit"
+// parameter, or "" if it has none. RFC 7515 §4.1.11: crit lists header extensions the
+// recipient must understand and process, and a token naming one it does not understand is
+// invalid. Switchyard understands no extension, so every crit is refused; the reasons only
+// tell a well-formed list (an unsupported extension) from a malformed one (not a non-empty
+// array of strings, null included). The extension names are not repeated: they are the
+// caller's input.
+func critReason(header map[string]any) string {
+	raw, present := header["crit"]
+	if !present {
+		return ""
+	}
+	list, ok := raw.([]any)
+	if !ok || len(list) == 0 {
+		return "crit header must be a non-empty array of strings"
+	}
+	for _, name := range list {
+		if _, ok := name.(string); !ok {
+			return "crit header must be a non-empty array of strings"
+		}
+	}
+	return "unsupported critical header extension"
 }
 
 // leeway returns the effective clock-skew allowance.

@@ -286,6 +286,37 @@ func TestVerifyRejects(t *testing.T) {
 		{"a missing alg", sign(`{"typ":"JWT","kid":"`+testAccessKey+`"}`, marshal(t, claims), secret),
 			"Invalid token: algorithm must be HS256"},
 
+		// Critical header extensions (RFC 7515 §4.1.11): we understand none, so every crit is
+		// refused, correctly signed or not.
+		{"a crit naming an extension", sign(`{"alg":"HS256","typ":"JWT","kid":"`+testAccessKey+`","crit":["exp"],"exp":1}`,
+			marshal(t, claims), secret), "Invalid token: unsupported critical header extension"},
+		{"a crit naming the b64 extension", sign(`{"alg":"HS256","kid":"`+testAccessKey+`","typ":"JWT","crit":["b64"],"b64":false}`,
+			marshal(t, claims), secret), "Invalid token: unsupported critical header extension"},
+		{"a crit naming an extension the header lacks", sign(`{"alg":"HS256","kid":"`+testAccessKey+`","crit":["x-unknown"]}`,
+			marshal(t, claims), secret), "Invalid token: unsupported critical header extension"},
+		{"a crit listing several extensions", sign(`{"crit":["a","b"],"alg":"HS256","kid":"`+testAccessKey+`"}`,
+			marshal(t, claims), secret), "Invalid token: unsupported critical header extension"},
+		{"a crit with a wrong signature", sign(`{"alg":"HS256","kid":"`+testAccessKey+`","crit":["x"]}`,
+			marshal(t, claims), []byte("wrong")), "Invalid token: unsupported critical header extension"},
+		{"a crit with an unknown kid", sign(`{"alg":"HS256","kid":"`+unknownAccessKey+`","crit":["x"]}`,
+			marshal(t, claims), secret), "Invalid token: unsupported critical header extension"},
+		{"an empty crit array", sign(`{"alg":"HS256","kid":"`+testAccessKey+`","crit":[]}`, marshal(t, claims), secret),
+			"Invalid token: crit header must be a non-empty array of strings"},
+		{"a crit that is a string", sign(`{"alg":"HS256","kid":"`+testAccessKey+`","crit":"exp"}`, marshal(t, claims), secret),
+			"Invalid token: crit header must be a non-empty array of strings"},
+		{"a crit that is null", sign(`{"alg":"HS256","kid":"`+testAccessKey+`","crit":null}`, marshal(t, claims), secret),
+			"Invalid token: crit header must be a non-empty array of strings"},
+		{"a crit that is an object", sign(`{"alg":"HS256","kid":"`+testAccessKey+`","crit":{"x":1}}`, marshal(t, claims), secret),
+			"Invalid token: crit header must be a non-empty array of strings"},
+		{"a crit that is false", sign(`{"alg":"HS256","kid":"`+testAccessKey+`","crit":false}`, marshal(t, claims), secret),
+			"Invalid token: crit header must be a non-empty array of strings"},
+		{"a crit array holding a number", sign(`{"alg":"HS256","kid":"`+testAccessKey+`","crit":["x",1]}`, marshal(t, claims), secret),
+			"Invalid token: crit header must be a non-empty array of strings"},
+		{"a crit array holding null", sign(`{"alg":"HS256","kid":"`+testAccessKey+`","crit":[null]}`, marshal(t, claims), secret),
+			"Invalid token: crit header must be a non-empty array of strings"},
+		{"a crit hidden behind a duplicate key", sign(`{"alg":"HS256","kid":"`+testAccessKey+`","crit":null,"crit":["x"]}`,
+			marshal(t, claims), secret), "Invalid token: unsupported critical header extension"},
+
 		// Key.
 		{"a missing kid", sign(`{"alg":"HS256","typ":"JWT"}`, marshal(t, claims), secret), "Invalid token: missing kid header"},
 		{"an empty kid", sign(joseHeader(""), marshal(t, claims), secret), "Invalid token: missing kid header"},
@@ -454,6 +485,15 @@ func TestVerifyKeySourceFailures(t *testing.T) {
 		v := &auth.Verifier{Keys: &mapKeys{err: errors.New("must not be called")}, Now: func() time.Time { return testNow }}
 		_, err := v.Verify(t.Context(), hs512(t, claimsAt(testNow)))
 		assertUnauthorized(t, nil, err, "", "Invalid token: algorithm must be HS256")
+	})
+
+	t.Run("does not consult the store for a token with a crit header", func(t *testing.T) {
+		t.Parallel()
+		v := &auth.Verifier{Keys: &mapKeys{err: errors.New("must not be called")}, Now: func() time.Time { return testNow }}
+		token := sign(`{"alg":"HS256","kid":"`+testAccessKey+`","typ":"JWT","crit":["x"]}`, marshal(t, claimsAt(testNow)),
+			[]byte(testSecret))
+		claims, err := v.Verify(t.Context(), token)
+		assertUnauthorized(t, claims, err, token, "Invalid token: unsupported critical header extension")
 	})
 
 	t.Run("treats a key without a secret as a server fault", func(t *testing.T) {
@@ -630,6 +670,7 @@ func FuzzVerify(f *testing.F) {
 		parts[0] + ".." + parts[2],
 		"a.b.c", "..", "...", "", "Bearer " + valid,
 		b64(`{"alg":"none","kid":"`+testAccessKey+`"}`) + "." + parts[1] + ".",
+		sign(`{"alg":"HS256","kid":"`+testAccessKey+`","typ":"JWT","crit":["x"]}`, marshal(f, claimsAt(testNow)), []byte(testSecret)),
 	} {
 		f.Add(seed)
 	}
@@ -658,6 +699,9 @@ func FuzzSignedClaims(f *testing.F) {
 		{goSDKHeader(revokedAccessKey), valid},
 		{`{"alg":"HS256","kid":"` + testAccessKey + `","kid":""}`, valid},
 		{goSDKHeader(testAccessKey), `{"exp":1,"exp":` + fmt.Sprint(testNow.Unix()+30) + `}`},
+		{`{"alg":"HS256","kid":"` + testAccessKey + `","typ":"JWT","crit":["exp"]}`, valid},
+		{`{"alg":"HS256","kid":"` + testAccessKey + `","crit":[]}`, valid},
+		{`{"alg":"HS256","kid":"` + testAccessKey + `","crit":null}`, valid},
 		{`null`, `null`},
 	} {
 		f.Add(seed[0], seed[1])
@@ -722,6 +766,10 @@ func referenceVerify(token string) (iat, exp int64, reason string) {
 	}
 	if header["alg"] != "HS256" || header["kid"] != testAccessKey {
 		return 0, 0, "header"
+	}
+	if _, present := header["crit"]; present {
+		// RFC 7515 §4.1.11: no extension is understood, so any crit makes the token invalid.
+		return 0, 0, "crit"
 	}
 	if claims["iss"] != auth.IssuerPrefix+testAccessKey {
 		return 0, 0, "iss"
