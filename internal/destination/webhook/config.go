@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -291,6 +292,10 @@ func parseURL(p *parser, raw string) *url.URL {
 		return nil
 	}
 	u, err := url.Parse(raw)
+	if err != nil && strings.Contains(err.Error(), "invalid port") {
+		p.fail(KeyURL, "must have a port from 1 to 65535")
+		return nil
+	}
 	if err != nil || (!strings.EqualFold(u.Scheme, "http") && !strings.EqualFold(u.Scheme, "https")) || u.Hostname() == "" {
 		p.fail(KeyURL, "must be an absolute http or https URL")
 		return nil
@@ -298,6 +303,15 @@ func parseURL(p *parser, raw string) *url.URL {
 	if u.User != nil {
 		p.fail(KeyURL, "must not contain credentials; use auth_scheme basic instead")
 		return nil
+	}
+	// url.Parse takes any run of digits as a port; one no connection can use (0, 65536,
+	// 99999, …) would fail every attempt as a retried network error. An empty port
+	// ("host:/") is the scheme's default and fine.
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			p.fail(KeyURL, "must have a port from 1 to 65535")
+			return nil
+		}
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
 	u.Fragment, u.RawFragment = "", ""

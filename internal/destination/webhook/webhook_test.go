@@ -3,6 +3,7 @@ package webhook
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"reflect"
@@ -235,4 +236,92 @@ func TestConnectionTest(t *testing.T) {
 			t.Errorf("Test() = %v, want nil", err)
 		}
 	})
+}
+
+// TestURLPort checks that a URL whose port no connection can use is refused when the connection
+// is saved, whatever skip_url_test says, instead of failing every delivery as a retried
+// network error; and that a stored one fails its deliveries at once, without a connection.
+func TestURLPort(t *testing.T) {
+	t.Parallel()
+
+	const portMsg = "must have a port from 1 to 65535"
+	tests := []struct {
+		url string
+		// schemaMsg is the part of the message ValidateMetadata gives; "" means portMsg. A URL
+		// url.Parse refuses is already refused by the generic schema, whose message wins.
+		schemaMsg string
+	}{
+		{url: "https://example.com:99999/"},
+		{url: "https://example.com:65536/hook"},
+		{url: "https://example.com:0/"},
+		{url: "https://example.com:00000/"},
+		{url: "https://example.com:4294967297/"},
+		{url: "https://example.com:99999999999999999999999/"},
+		{url: "https://[2001:db8::1]:0/"},
+		{url: "http://hooks.example.com:70000/in"},
+		{url: "https://example.com:abc/", schemaMsg: "absolute http or https URL"},
+		{url: "https://example.com:-1/", schemaMsg: "absolute http or https URL"},
+		{url: "https://example.com:443:1/", schemaMsg: "absolute http or https URL"},
+		{url: "https://example.com:%34%34%33/", schemaMsg: "absolute http or https URL"},
+	}
+	for _, tt := range tests {
+		for _, skip := range []bool{true, false} {
+			for _, private := range []bool{true, false} {
+				name := fmt.Sprintf("%s skip_url_test=%t private=%t", tt.url, skip, private)
+				t.Run(name, func(t *testing.T) {
+					t.Parallel()
+					opts := destination.Options{AllowPrivate: private}
+					meta := map[string]any{KeyURL: tt.url, KeySkipURLTest: skip}
+
+					_, errs := Integration().ValidateMetadata(meta, opts)
+					want := tt.schemaMsg
+					if want == "" {
+						want = portMsg
+					}
+					if len(errs) != 1 || errs[0].Param != "metadata.url" || !strings.Contains(errs[0].Msg, want) {
+						t.Errorf("ValidateMetadata errors = %v, want one on metadata.url containing %q", errs, want)
+					}
+
+					// The webhook's own check says what is wrong, whichever layer reports it.
+					if errs := check(meta, opts); len(errs) != 1 || errs[0].Param != "metadata.url" || errs[0].Msg != portMsg {
+						t.Errorf("check errors = %v, want exactly metadata.url %q", errs, portMsg)
+					}
+
+					// The save-time test refuses it too, even when told to skip the request.
+					err := Integration().Test(t.Context(), opts, &switchyard.Connection{Metadata: meta})
+					var e *switchyard.Error
+					if !errors.As(err, &e) || e.Code != switchyard.EINVALID || len(e.Fields) != 1 || e.Fields[0].Param != "metadata.url" {
+						t.Errorf("Test() = %#v, want an invalid error on metadata.url", err)
+					}
+
+					// A connection stored before this check fails at once, never retried.
+					res := deliver(t, opts, meta)
+					if res.Outcome != switchyard.OutcomeInvalidRequest || res.HTTPStatus != 0 {
+						t.Errorf("result = %s %d (%s), want invalid_request", res.Outcome, res.HTTPStatus, res.Message)
+					}
+					contains(t, "message", res.Message, "metadata.url "+portMsg)
+				})
+			}
+		}
+	}
+
+	for _, url := range []string{
+		"https://example.com:1/",
+		"https://example.com:65535/",
+		"https://example.com:443/",
+		"https://example.com:08443/",
+		"https://example.com:/", // an empty port is the scheme's default
+		"https://[2001:db8::1]:8443/",
+	} {
+		t.Run(url+" is accepted", func(t *testing.T) {
+			t.Parallel()
+			meta := map[string]any{KeyURL: url, KeySkipURLTest: true}
+			if _, errs := Integration().ValidateMetadata(meta, destination.Options{AllowPrivate: true}); len(errs) != 0 {
+				t.Errorf("ValidateMetadata errors = %v, want none", errs)
+			}
+			if c, errs := parseConfig(meta); len(errs) != 0 || c.URL == nil {
+				t.Errorf("parseConfig = %v, %v; want a URL and no errors", c.URL, errs)
+			}
+		})
+	}
 }
