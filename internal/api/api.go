@@ -38,7 +38,8 @@ type Config struct {
 	Limits Limits
 	// DestinationOptions are passed to integrations when validating and testing connections.
 	DestinationOptions destination.Options
-	// Metrics, when set, is served at /metrics and counts accepted events.
+	// Metrics, when set, counts accepted events. (It is served apart from the API: see
+	// app.Listeners.)
 	Metrics *metrics.Metrics
 	// Accepted is called after events are accepted, so the delivery engine can claim them at
 	// once instead of at its next poll. It must not block.
@@ -62,8 +63,9 @@ type Server struct {
 	pubKeys     *ttlCache[string, *switchyard.Workspace]
 	machineKeys *ttlCache[string, cachedKey]
 	ingester    *ingester
-	// Token buckets per machine key and per publishable key; nil when off.
-	machineLimits, publishableLimits *limiters
+	// Token buckets per machine key and per publishable key, and of failed authentications per
+	// client address; nil when off.
+	machineLimits, publishableLimits, authFailureLimits *limiters
 }
 
 // credentialTTL is how long a credential lookup is remembered: how long another node may still
@@ -92,6 +94,7 @@ func New(cfg Config) *Server {
 		machineKeys: newTTLCache[string, cachedKey](credentialTTL, 10000)}
 	s.verifier = &auth.Verifier{Keys: keySource{s}, Now: cfg.Now}
 	s.machineLimits, s.publishableLimits = newLimiters(cfg.RateLimits.Machine), newLimiters(cfg.RateLimits.Publishable)
+	s.authFailureLimits = newLimiters(cfg.RateLimits.AuthFailures)
 	s.ingester = newIngester(cfg.Store, max(1, cfg.IngestWriters), maxIngestBatch)
 	return s
 }
@@ -102,7 +105,7 @@ func (s *Server) Close() { s.ingester.close() }
 
 // Handler returns the HTTP handler with every route and the middleware chain.
 func (s *Server) Handler() http.Handler {
-	return s.withRequestID(s.withRecover(s.withAccessLog(s.routes())))
+	return s.withRequestID(s.withRecover(withJSONErrors(s.withAccessLog(s.routes()))))
 }
 
 // routes lists every route of the API.
@@ -111,9 +114,6 @@ func (s *Server) routes() *routeMux {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /readyz", s.handle(s.readyz))
 	mux.HandleFunc("GET /api/v1/openapi.json", openAPIDocument)
-	if s.Metrics != nil {
-		mux.Handle("GET /metrics", s.Metrics.Handler())
-	}
 
 	// Event ingestion: a publishable key or a machine JWT.
 	mux.Handle("POST /api/v1/events", withCORS(s.ingest(s.eventCreate)))

@@ -45,11 +45,11 @@ var errNoCredentials = &switchyard.Error{Code: switchyard.EUNAUTHORIZED,
 // needs (else 403; see authz.go).
 func (s *Server) machine(fn handlerFunc) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		p, err := s.authenticateJWT(r)
+		p, err := s.authenticate(w, r, s.authenticateJWT)
 		if err != nil {
 			return err
 		}
-		if err := s.rateLimit(w, p); err != nil {
+		if err := s.rateLimit(w, p, 1); err != nil {
 			return err
 		}
 		if err := p.require(methodPermission(r.Method)); err != nil {
@@ -59,34 +59,51 @@ func (s *Server) machine(fn handlerFunc) http.Handler {
 	})
 }
 
-// rateLimit takes a token from the principal's bucket.
-func (s *Server) rateLimit(w http.ResponseWriter, p *principal) error {
-	if p.Key != nil {
-		return s.machineLimits.allow(w, p.Key.AccessKey, s.Now())
+// authenticate runs authn unless the client's address has used up its failed
+// authentications (429 without looking at the credentials), and counts a failure against it.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, authn func(*http.Request) (*principal, error)) (*principal, error) {
+	if s.authFailureLimits == nil {
+		return authn(r)
 	}
-	return s.publishableLimits.allow(w, p.Workspace.PublishableKey, s.Now())
+	addr, now := clientAddress(r), s.Now()
+	if s.authFailureLimits.exhausted(w, addr, now) {
+		return nil, errTooManyAuthFailures
+	}
+	p, err := authn(r)
+	if switchyard.ErrorCode(err) == switchyard.EUNAUTHORIZED {
+		s.authFailureLimits.take(addr, now)
+	}
+	return p, err
+}
+
+// rateLimit takes n tokens from the principal's bucket: one per request, one per event of a
+// bulk request.
+func (s *Server) rateLimit(w http.ResponseWriter, p *principal, n int) error {
+	if p.Key != nil {
+		return s.machineLimits.allow(w, p.Key.AccessKey, n, s.Now())
+	}
+	return s.publishableLimits.allow(w, p.Workspace.PublishableKey, n, s.Now())
 }
 
 // ingest accepts a publishable key or a machine JWT whose key holds events:emit.
 func (s *Server) ingest(fn handlerFunc) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		var (
-			p   *principal
-			err error
-		)
-		if key := r.Header.Get(publishableKeyHeader); key != "" {
-			p, err = s.authenticatePublishable(r.Context(), key)
-		} else {
-			p, err = s.authenticateJWT(r)
+		p, err := s.authenticate(w, r, func(r *http.Request) (*principal, error) {
+			if key := r.Header.Get(publishableKeyHeader); key != "" {
+				return s.authenticatePublishable(r.Context(), key)
+			}
+			p, err := s.authenticateJWT(r)
 			if errors.Is(err, errNoCredentials) {
 				err = &switchyard.Error{Code: switchyard.EUNAUTHORIZED,
 					Message: "Missing credentials: send X-Meshes-Publishable-Key or Authorization: Bearer <machine JWT>."}
 			}
-		}
+			return p, err
+		})
 		if err != nil {
 			return err
 		}
-		if err := s.rateLimit(w, p); err != nil {
+		// A bulk request is charged for its events once they are counted (eventBulkCreate).
+		if err := s.rateLimit(w, p, 1); err != nil {
 			return err
 		}
 		if err := p.require(switchyard.PermissionEmit); err != nil {

@@ -41,7 +41,6 @@ func (s *Server) connectionCreate(w http.ResponseWriter, r *http.Request) error 
 	if req.Metadata == nil {
 		f.add("metadata", "is required and must be an object")
 	}
-	f.checkNoNUL("metadata", req.Metadata)
 	var meta map[string]any
 	if integration != nil && req.Metadata != nil {
 		var metaErrs []switchyard.FieldError

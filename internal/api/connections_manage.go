@@ -94,7 +94,6 @@ func (s *Server) connectionUpdate(w http.ResponseWriter, r *http.Request) error 
 	if req.Metadata == nil {
 		f.add("metadata", "is required and must be an object")
 	}
-	f.checkNoNUL("metadata", req.Metadata)
 	if err := f.err(); err != nil {
 		return err
 	}

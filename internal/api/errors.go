@@ -64,18 +64,20 @@ func errorResponse(err error) (int, errorBody) {
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	body := errorBody{
-		Message: http.StatusText(status),
-		Error: errorDetail{
-			Name:    strings.ReplaceAll(http.StatusText(status), " ", ""),
-			Message: switchyard.ErrorMessage(err),
-		},
-	}
+	body := statusErrorBody(status, switchyard.ErrorMessage(err))
 	var e *switchyard.Error
 	if errors.As(err, &e) {
 		body.Error.Data = e.Fields
 	}
 	return status, body
+}
+
+// statusErrorBody is the Meshes error shape for an HTTP status and a specific reason.
+func statusErrorBody(status int, msg string) errorBody {
+	return errorBody{
+		Message: http.StatusText(status),
+		Error:   errorDetail{Name: strings.ReplaceAll(http.StatusText(status), " ", ""), Message: msg},
+	}
 }
 
 // invalid returns a 400 error naming the failing fields.

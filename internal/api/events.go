@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"unicode"
 
 	"github.com/google/uuid"
@@ -31,9 +32,18 @@ type eventRequest struct {
 // dotted product-event name).
 const maxEventNameLen = 255
 
-// checkEventName validates an event name: 1–255 characters, no control characters.
+// checkEventName validates an event name: 1–255 characters, not blank, no control characters.
+// (Invalid UTF-8 never gets here from a body: checkJSONText refuses it first.)
 func (f *fields) checkEventName(param string, v *string) {
+	n := len(*f)
 	f.checkString(param, v, true, 1, maxEventNameLen, nil, "")
+	if len(*f) > n {
+		return
+	}
+	if v != nil && strings.TrimSpace(*v) == "" {
+		f.add(param, "must not be blank")
+		return
+	}
 	if v != nil {
 		for _, r := range *v {
 			if unicode.IsControl(r) {

@@ -86,12 +86,16 @@ func (s *Server) eventBulkCreate(w http.ResponseWriter, r *http.Request) error {
 		return &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body must be a JSON array of 1 to 100 events."}
 	}
 	var items []json.RawMessage
-	if err := decodeJSON(body, &items); err != nil {
+	if err := decodeJSONSyntax(body, &items); err != nil {
 		return err
 	}
 	if len(items) == 0 || len(items) > maxBulkEvents {
 		return &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body must be a JSON array of 1 to 100 events.",
 			Fields: []switchyard.FieldError{{Param: "events", Msg: "must hold 1 to 100 events"}}}
+	}
+	// The request already paid one token to get here; every further event costs one more.
+	if err := s.rateLimit(w, p, len(items)-1); err != nil {
+		return err
 	}
 
 	records := make([]any, len(items))

@@ -92,6 +92,15 @@ var eventSeeds = []string{
 	"\xff\xfe{}",
 	``,
 	`null`,
+	// Text the stores cannot hold (hardening issue: PostgreSQL answered 500 to the first).
+	"{\"event\":\"user.signup\",\"payload\":{\"name\":\"caf\xc3\x28\"}}",
+	"{\"event\":\"user.signup\",\"payload\":{\"caf\xc3\x28\":1}}",
+	"{\"event\":\"user.\xc3\x28\",\"payload\":{\"x\":1}}",
+	`{"event":"user.signup","payload":{"a\u0000b":1}}`,
+	`{"event":"user.signup","payload":{"a":["ok","b\u0000"]}}`,
+	`{"event":"user.signup","payload":{"escaped":"\\u0000 is text"}}`,
+	`{"event":"   ","payload":{"x":1}}`,
+	"{\"event\":\"e\",\"payload\":{\"x\":1},\"resource_id\":\"\xc3\x28\"}",
 }
 
 func FuzzEventBody(f *testing.F) {
@@ -130,6 +139,8 @@ var bulkSeeds = []string{
 	`[{"event":"e","payload":{"x":1}}`,
 	` 	[{"event":"e","payload":{"x":1},"resource_id":"ok:1.2-3_4"}]`,
 	``,
+	"[{\"event\":\"ok\",\"payload\":{\"x\":1}},{\"event\":\"bad\",\"payload\":{\"name\":\"caf\xc3\x28\"}},{\"event\":\"ok\",\"payload\":{\"y\":2}}]",
+	`[{"event":"ok","payload":{"x":1}},{"event":"nul","payload":{"k\u0000":1}},{"event":"   ","payload":{"x":1}}]`,
 }
 
 func FuzzBulkBody(f *testing.F) {
@@ -239,6 +250,15 @@ func checkAccepted(t *testing.T, e *switchyard.Event, p *principal) {
 	if len(e.Payload) == 0 || e.Payload[0] != '{' || !json.Valid(e.Payload) || len(e.Payload) > fuzzLimits.MaxPayloadBytes {
 		t.Fatalf("accepted the payload %q", e.Payload)
 	}
+	if strings.TrimSpace(e.Name) == "" {
+		t.Fatalf("accepted the blank event name %q", e.Name)
+	}
+	var decoded any
+	dec := json.NewDecoder(bytes.NewReader(e.Payload))
+	dec.UseNumber() // 1e400 is valid JSON, if not a float64
+	if !utf8.Valid(e.Payload) || dec.Decode(&decoded) != nil || holdsNUL(decoded) {
+		t.Fatalf("accepted a payload PostgreSQL cannot store: %q", e.Payload)
+	}
 	if !resourcePattern.MatchString(e.Resource) || (e.ResourceID != "" && !resourceIDPattern.MatchString(e.ResourceID)) {
 		t.Fatalf("accepted resource %q, resource_id %q", e.Resource, e.ResourceID)
 	}
@@ -248,4 +268,25 @@ func checkAccepted(t *testing.T, e *switchyard.Event, p *principal) {
 	if p.Workspace != nil && e.WorkspaceID != p.Workspace.ID || e.WorkspaceID == uuid.Nil || e.OrganizationID != p.OrganizationID {
 		t.Fatalf("accepted workspace %s of organization %s for %+v", e.WorkspaceID, e.OrganizationID, p)
 	}
+}
+
+// holdsNUL reports whether a decoded JSON value has a NUL in any string or key.
+func holdsNUL(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.ContainsRune(v, 0)
+	case map[string]any:
+		for k, e := range v {
+			if strings.ContainsRune(k, 0) || holdsNUL(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if holdsNUL(e) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -49,8 +49,17 @@ func (s *Server) decodeBody(r *http.Request, v any) error {
 }
 
 // decodeJSON decodes a JSON body into v, turning syntax and type errors into 400s that name the
-// offending field.
+// offending field, and refusing text that the stores cannot hold (see checkJSONText).
 func decodeJSON(body []byte, v any) error {
+	if err := decodeJSONSyntax(body, v); err != nil {
+		return err
+	}
+	return checkJSONText(body)
+}
+
+// decodeJSONSyntax is decodeJSON without the text rule, for a bulk request's outer array: each
+// item is held to the rule on its own, so that one bad item cannot refuse its neighbours.
+func decodeJSONSyntax(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body must be a JSON document."}
 	}

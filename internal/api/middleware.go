@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"runtime/debug"
+	"strings"
 	"time"
 )
 
@@ -26,13 +27,18 @@ func (s *Server) withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
 		if !requestIDPattern.MatchString(id) {
-			b := make([]byte, 12)
-			_, _ = rand.Read(b)
-			id = hex.EncodeToString(b)
+			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
 	})
+}
+
+// newRequestID makes a random request id.
+func newRequestID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 func requestID(ctx context.Context) string {
@@ -54,6 +60,59 @@ func (s *Server) withRecover(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// withJSONErrors gives the errors that net/http writes as plain text from inside the handler
+// chain — ServeMux's 404 (paths outside /api) and 405 (a route's other methods, e.g. POST
+// /healthz), http.Error anywhere — the API's JSON error shape, so no error response leaves
+// without it. (Errors net/http writes before any handler runs are mended by Listener.)
+func withJSONErrors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&jsonErrorWriter{ResponseWriter: w, r: r}, r)
+	})
+}
+
+// jsonErrorWriter replaces a plain-text error response with the JSON error shape.
+type jsonErrorWriter struct {
+	http.ResponseWriter
+	r           *http.Request
+	wroteHeader bool
+	// replaced: the plain-text body that follows is dropped.
+	replaced bool
+}
+
+func (w *jsonErrorWriter) WriteHeader(code int) {
+	if w.wroteHeader {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.wroteHeader = true
+	if code < 400 || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.replaced = true
+	msg := http.StatusText(code) + "."
+	switch code {
+	case http.StatusNotFound:
+		msg = "Route not found."
+	case http.StatusMethodNotAllowed:
+		msg = fmt.Sprintf("Method %s is not allowed on %s; allowed: %s.", w.r.Method, w.r.URL.Path, w.Header().Get("Allow"))
+	}
+	writeJSON(w.ResponseWriter, code, statusErrorBody(code, msg))
+}
+
+func (w *jsonErrorWriter) Write(b []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.replaced {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer (flushes, deadlines).
+func (w *jsonErrorWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 type statusRecorder struct {
 	http.ResponseWriter

@@ -12,7 +12,6 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/switchyardhq/switchyard/docs"
-	"github.com/switchyardhq/switchyard/internal/metrics"
 )
 
 // loadOpenAPI loads and validates the embedded document (docs/openapi.json).
@@ -27,9 +26,9 @@ func loadOpenAPI(t *testing.T) *openapi3.T {
 	return doc
 }
 
-// servedRoutes is every pattern routes() registers, with the optional /metrics route enabled.
+// servedRoutes is every pattern routes() registers.
 func servedRoutes() []string {
-	return (&Server{Config: Config{Metrics: metrics.New()}}).routes().patterns
+	return (&Server{}).routes().patterns
 }
 
 // catchAll is the one method-less pattern: it answers every unknown /api/ path with a 404 in

@@ -1,12 +1,9 @@
 package api
 
 import (
-	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
@@ -83,27 +80,4 @@ func parseListQuery(r *http.Request, accept int) (*listQuery, error) {
 // records, confined to its workspaces when its key is limited to some.
 func (lq *listQuery) list(p *principal) store.ListParams {
 	return store.ListParams{OrganizationID: p.OrganizationID, Limit: lq.limit, Cursor: lq.cursor, Workspaces: p.workspaces()}
-}
-
-// checkNoNUL reports strings (keys included) containing NUL anywhere in a decoded JSON value:
-// PostgreSQL's jsonb and text cannot store them, and no destination needs them.
-func (f *fields) checkNoNUL(param string, v any) {
-	switch v := v.(type) {
-	case string:
-		if strings.ContainsRune(v, 0) || !utf8.ValidString(v) {
-			f.add(param, "must not contain NUL characters or invalid UTF-8")
-		}
-	case map[string]any:
-		for k, e := range v {
-			if strings.ContainsRune(k, 0) || !utf8.ValidString(k) {
-				f.add(param, "must not have keys with NUL characters or invalid UTF-8")
-				continue
-			}
-			f.checkNoNUL(param+"."+k, e)
-		}
-	case []any:
-		for i, e := range v {
-			f.checkNoNUL(fmt.Sprintf("%s[%d]", param, i), e)
-		}
-	}
 }

@@ -41,7 +41,6 @@ func (s *Server) ruleCreate(w http.ResponseWriter, r *http.Request) error {
 	case action == "":
 		f.add("metadata.action", "is required")
 	}
-	f.checkNoNUL("metadata", req.Metadata)
 	if err := f.err(); err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/netutil"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/switchyardhq/switchyard/internal/api"
@@ -72,7 +73,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.api = api.New(api.Config{Store: st, Integrations: registry, Box: box, Logger: log, Metrics: a.metrics,
 		Limits:             api.Limits{MaxBodyBytes: cfg.MaxBodyBytes, MaxPayloadBytes: cfg.MaxPayloadBytes},
 		DestinationOptions: opts, Accepted: a.engine.Wake, IngestWriters: ingestWriters(st.Dialect()),
-		RateLimits: api.RateLimits{Machine: cfg.RateLimitMachine, Publishable: cfg.RateLimitPublishable}})
+		RateLimits: api.RateLimits{Machine: cfg.RateLimitMachine, Publishable: cfg.RateLimitPublishable,
+			AuthFailures: cfg.RateLimitAuthFailures}})
 	return a, nil
 }
 
@@ -126,37 +128,82 @@ func ingestWriters(dialect string) int {
 // Handler is the HTTP API handler.
 func (a *App) Handler() http.Handler { return a.api.Handler() }
 
-// Run serves HTTP on ln and runs the delivery engine until ctx is canceled, then shuts both down
-// gracefully: the server stops accepting, requests in progress finish, and the engine records
-// the attempts in flight.
-func (a *App) Run(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
+// Listeners are where an App serves.
+type Listeners struct {
+	// API serves the REST API (and /healthz, /readyz).
+	API net.Listener
+	// Metrics, when not nil, serves GET /metrics (Prometheus). It is apart from the API
+	// because the metrics name every tenant's connections.
+	Metrics net.Listener
+}
+
+// Listen opens the listeners the configuration asks for: the API on Addr and, unless
+// MetricsAddr is empty, the metrics on MetricsAddr.
+func (a *App) Listen() (Listeners, error) {
+	var ls Listeners
+	var err error
+	if ls.API, err = net.Listen("tcp", a.cfg.Addr); err != nil {
+		return ls, fmt.Errorf("listening on %s: %w", a.cfg.Addr, err)
+	}
+	if a.cfg.MetricsAddr != "" {
+		if ls.Metrics, err = net.Listen("tcp", a.cfg.MetricsAddr); err != nil {
+			ls.API.Close()
+			return ls, fmt.Errorf("listening for metrics on %s: %w", a.cfg.MetricsAddr, err)
+		}
+	}
+	return ls, nil
+}
+
+// Run serves HTTP on the listeners and runs the delivery engine until ctx is canceled, then
+// shuts both down gracefully: the servers stop accepting, requests in progress finish, and the
+// engine records the attempts in flight. The API listener holds at most the configured number
+// of connections at once, and net/http's own protocol errors leave in the API's JSON shape.
+func (a *App) Run(ctx context.Context, ls Listeners) error {
+	errorLog := slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)
+	servers := []*http.Server{{
 		Handler:           a.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		ErrorLog:          errorLog,
+	}}
+	listeners := []net.Listener{netutil.LimitListener(api.Listener(ls.API), a.cfg.APIConnections())}
+	if ls.Metrics != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.metrics.Handler())
+		servers = append(servers, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+			WriteTimeout: 30 * time.Second, ErrorLog: errorLog})
+		listeners = append(listeners, ls.Metrics)
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serving HTTP: %w", err)
-		}
-		return nil
-	})
+	for i, srv := range servers {
+		g.Go(func() error {
+			if err := srv.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("serving HTTP on %s: %w", listeners[i].Addr(), err)
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		err := srv.Shutdown(shutdownCtx)
+		var errs []error
+		for _, srv := range servers {
+			errs = append(errs, srv.Shutdown(shutdownCtx))
+		}
 		a.api.Close()
-		return err
+		return errors.Join(errs...)
 	})
 	g.Go(func() error { return a.engine.Run(gctx) })
 	g.Go(func() error { a.cleaner.Run(gctx); return nil })
-	a.log.Info("switchyard serving", slog.String("addr", ln.Addr().String()), slog.String("store", a.Store.Dialect()),
-		slog.String("version", Version))
+	attrs := []any{slog.String("addr", ls.API.Addr().String()), slog.String("store", a.Store.Dialect()),
+		slog.String("version", Version), slog.Int("max_connections", a.cfg.APIConnections())}
+	if ls.Metrics != nil {
+		attrs = append(attrs, slog.String("metrics_addr", ls.Metrics.Addr().String()))
+	}
+	a.log.Info("switchyard serving", attrs...)
 	return g.Wait()
 }
 

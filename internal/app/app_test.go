@@ -24,9 +24,11 @@ import (
 
 // server is a running Switchyard with its first-run credentials.
 type server struct {
-	url   string
-	creds *app.Credentials
-	app   *app.App
+	url string
+	// metricsURL is the base URL of the metrics listener.
+	metricsURL string
+	creds      *app.Credentials
+	app        *app.App
 }
 
 // startApp runs the real app on 127.0.0.1:0 against a fresh store of the dialect; opts adjust
@@ -41,7 +43,7 @@ func startApp(t *testing.T, d storetest.Dialect, opts ...func(*config.Config)) *
 	for _, o := range opts {
 		o(&cfg)
 	}
-	a, url := runApp(t, cfg)
+	a, url, metricsURL := runApp(t, cfg)
 	creds, err := a.Bootstrap(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -49,12 +51,12 @@ func startApp(t *testing.T, d storetest.Dialect, opts ...func(*config.Config)) *
 	if !creds.Created || creds.SecretKey == "" {
 		t.Fatalf("bootstrap of an empty store: %+v", creds)
 	}
-	return &server{url: url, creds: creds, app: a}
+	return &server{url: url, metricsURL: metricsURL, creds: creds, app: a}
 }
 
 // runApp builds the app from cfg and serves it on 127.0.0.1:0 until the test ends; it returns the
-// app and its base URL. Bootstrapping is the caller's business.
-func runApp(t *testing.T, cfg config.Config) (*app.App, string) {
+// app, its base URL and its metrics base URL. Bootstrapping is the caller's business.
+func runApp(t *testing.T, cfg config.Config) (*app.App, string, string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg, nil)
@@ -62,14 +64,9 @@ func runApp(t *testing.T, cfg config.Config) (*app.App, string) {
 		cancel()
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		cancel()
-		a.Close()
-		t.Fatal(err)
-	}
+	ls := listenLoopback(t)
 	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, ln) }()
+	go func() { done <- a.Run(ctx, ls) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -77,7 +74,20 @@ func runApp(t *testing.T, cfg config.Config) (*app.App, string) {
 		}
 		a.Close()
 	})
-	return a, "http://" + ln.Addr().String()
+	return a, "http://" + ls.API.Addr().String(), "http://" + ls.Metrics.Addr().String()
+}
+
+// listenLoopback opens the API and metrics listeners on 127.0.0.1:0. Run closes them.
+func listenLoopback(t *testing.T) app.Listeners {
+	t.Helper()
+	var ls app.Listeners
+	for _, l := range []*net.Listener{&ls.API, &ls.Metrics} {
+		var err error
+		if *l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ls
 }
 
 // call sends a request with a fresh machine JWT (or the given headers) and decodes the reply.

@@ -292,7 +292,7 @@ func crashServe(t *testing.T, bin, dbURL, key string, flags ...string) *crashChi
 	t.Helper()
 	// No rate limits: the tests emit and poll thousands of requests a second on purpose.
 	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json", "--allow-private-destinations",
-		"--rate-limit-machine", "0", "--rate-limit-publishable", "0", "--database-url", dbURL}, flags...)
+		"--rate-limit-machine", "0", "--rate-limit-publishable", "0", "--metrics-addr", "", "--database-url", dbURL}, flags...)
 	c := &crashChild{log: newCrashLog(), exited: make(chan struct{})}
 	c.cmd = exec.Command(bin, args...)
 	c.cmd.Env = crashEnv(key)

@@ -217,7 +217,7 @@ func startNode(t *testing.T, dbURL, encKey string, creds *app.Credentials) *serv
 	t.Helper()
 	cfg := config.Default()
 	cfg.DatabaseURL, cfg.EncryptionKey, cfg.AllowPrivateDestinations = dbURL, encKey, true
-	a, url := runApp(t, cfg)
+	a, url, _ := runApp(t, cfg)
 	return &server{url: url, creds: creds, app: a}
 }
 

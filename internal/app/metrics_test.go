@@ -25,7 +25,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		t.Fatalf("emit: %d", code)
 	}
 	scrape := func() string {
-		resp, err := http.Get(s.url + "/metrics")
+		resp, err := http.Get(s.metricsURL + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}

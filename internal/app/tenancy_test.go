@@ -127,7 +127,6 @@ func routeTable() []routeCase {
 	return []routeCase{
 		{route: "GET /healthz", note: "process health, no tenant data"},
 		{route: "GET /readyz", note: "store health, no tenant data"},
-		{route: "GET /metrics", note: "aggregate counters, no tenant data"},
 		{route: "GET /api/v1/openapi.json", note: "the API's description, no tenant data"},
 		{route: "OPTIONS /api/v1/events", note: "CORS preflight, no credentials"},
 		{route: "OPTIONS /api/v1/events/bulk", note: "CORS preflight, no credentials"},

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +57,7 @@ func TestTwoNodesShareOnePostgres(t *testing.T) {
 
 		var delivered [2]float64
 		for i, n := range nodes {
-			v, err := crashMetric(n.url, `switchyard_delivery_attempts_total{outcome="delivered"}`)
+			v, err := crashMetric(n.metricsURL, `switchyard_delivery_attempts_total{outcome="delivered"}`)
 			if err != nil {
 				t.Fatalf("node %d: %v", i+1, err)
 			}
@@ -79,10 +78,12 @@ func TestTwoNodesShareOnePostgres(t *testing.T) {
 
 // twoNode is one in-process Switchyard on a shared store.
 type twoNode struct {
-	url   string
-	creds *app.Credentials
-	log   *crashLog // warnings and errors only
-	stop  func(t *testing.T)
+	url string
+	// metricsURL is the base URL of the node's metrics listener.
+	metricsURL string
+	creds      *app.Credentials
+	log        *crashLog // warnings and errors only
+	stop       func(t *testing.T)
 }
 
 // twoNodeStart runs the real app on 127.0.0.1:0 against the store at dbURL with the key,
@@ -108,14 +109,9 @@ func twoNodeStart(t *testing.T, dbURL, key string) *twoNode {
 		a.Close()
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		cancel()
-		a.Close()
-		t.Fatal(err)
-	}
+	ls := listenLoopback(t)
 	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, ln) }()
+	go func() { done <- a.Run(ctx, ls) }()
 	var stopped bool
 	n.stop = func(t *testing.T) {
 		t.Helper()
@@ -135,7 +131,7 @@ func twoNodeStart(t *testing.T, dbURL, key string) *twoNode {
 		a.Close()
 	}
 	t.Cleanup(func() { n.stop(t) })
-	n.url = "http://" + ln.Addr().String()
+	n.url, n.metricsURL = "http://"+ls.API.Addr().String(), "http://"+ls.Metrics.Addr().String()
 	return n
 }
 

@@ -73,7 +73,7 @@ func (r *runner) startInstance(ctx context.Context, label string) (*instance, er
 	runCtx, cancel := context.WithCancel(ctx)
 	in := &instance{r: r, app: a, base: "http://" + ln.Addr().String(), creds: creds, cancel: cancel,
 		done: make(chan error, 1), cleanup: cleanup}
-	go func() { in.done <- a.Run(runCtx, ln) }()
+	go func() { in.done <- a.Run(runCtx, app.Listeners{API: ln}) }()
 
 	var ws struct {
 		Workspace struct {

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -95,11 +94,11 @@ func (c *ServeCmd) Run(e *env) error {
 	if creds.Created {
 		printCredentials(e.stdout, creds)
 	}
-	ln, err := net.Listen("tcp", c.Addr)
+	ls, err := a.Listen()
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", c.Addr, err)
+		return err
 	}
-	return a.Run(e.ctx, ln)
+	return a.Run(e.ctx, ls)
 }
 
 func printCredentials(w io.Writer, c *app.Credentials) {

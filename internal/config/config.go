@@ -44,6 +44,16 @@ type Config struct {
 	RateLimitMachine float64 `name:"rate-limit-machine" env:"SWITCHYARD_RATE_LIMIT_MACHINE" default:"1000" help:"Requests per second per machine key (burst 2x; 0 = no limit)."`
 	// RateLimitPublishable is the request rate allowed per publishable key; 0 = off.
 	RateLimitPublishable float64 `name:"rate-limit-publishable" env:"SWITCHYARD_RATE_LIMIT_PUBLISHABLE" default:"1000" help:"Requests per second per publishable key (burst 2x; 0 = no limit)."`
+	// RateLimitAuthFailures is the failed authentications per second allowed per client address
+	// (IPv6: per /64; burst twice that); past it the address gets 429 until it slows down. 0 = off.
+	RateLimitAuthFailures float64 `name:"rate-limit-auth-failures" env:"SWITCHYARD_RATE_LIMIT_AUTH_FAILURES" default:"100" help:"Failed authentications per second per client address before 429 (burst 2x; 0 = no limit)."`
+	// MetricsAddr is where the Prometheus metrics are served, apart from the API: they name
+	// every tenant's connections. Loopback by default; "" serves no metrics.
+	MetricsAddr string `name:"metrics-addr" env:"SWITCHYARD_METRICS_ADDR" default:"127.0.0.1:9464" help:"Listen address of GET /metrics (apart from the API; empty: no metrics endpoint)."`
+	// MaxConnections caps the open HTTP connections of the API; past it new connections wait
+	// in the kernel's accept queue until one closes. 0 means 4096, or what the open-file limit
+	// leaves room for if that is less (see APIConnections).
+	MaxConnections int `name:"max-connections" env:"SWITCHYARD_MAX_CONNECTIONS" default:"0" help:"Most HTTP connections the API holds open at once; more wait to be accepted (0: 4096, or less if the open-file limit is lower)."`
 	// LogFormat is text or json.
 	LogFormat string `name:"log-format" env:"SWITCHYARD_LOG_FORMAT" default:"text" enum:"text,json" help:"Log format: text or json."`
 	// LogLevel is debug, info, warn or error.
@@ -58,7 +68,8 @@ type Config struct {
 func Default() Config {
 	return Config{
 		Addr: "127.0.0.1:8080", DatabaseURL: "sqlite://./switchyard.db", Workers: 512, PollInterval: time.Second,
-		RateLimitMachine: 1000, RateLimitPublishable: 1000,
+		RateLimitMachine: 1000, RateLimitPublishable: 1000, RateLimitAuthFailures: 100,
+		MetricsAddr:           "127.0.0.1:9464",
 		ConnectionConcurrency: 16, DeliveryLease: 2 * time.Minute, ShutdownGrace: 20 * time.Second, Retention: 720 * time.Hour,
 		LogFormat: "text", LogLevel: "info", MaxBodyBytes: 5 << 20, MaxPayloadBytes: 256 << 10,
 	}
@@ -72,8 +83,13 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("database URL must start with sqlite:// or postgres://")
 	case c.Workers < 1:
 		return fmt.Errorf("workers must be at least 1")
-	case c.RateLimitMachine < 0 || c.RateLimitPublishable < 0:
+	case c.RateLimitMachine < 0 || c.RateLimitPublishable < 0 || c.RateLimitAuthFailures < 0:
 		return fmt.Errorf("rate limits must not be negative")
+	case c.MaxConnections < 0:
+		return fmt.Errorf("max connections must not be negative")
+	case c.MaxConnections > maxConnectionsLimit():
+		return fmt.Errorf("max connections %d exceeds what the open-file limit leaves for connections (%d): "+
+			"raise the limit (ulimit -n) or lower --max-connections", c.MaxConnections, maxConnectionsLimit())
 	case c.ConnectionConcurrency < 1:
 		return fmt.Errorf("connection concurrency must be at least 1")
 	case c.DeliveryLease < 2*time.Second:
@@ -90,6 +106,19 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("max payload bytes must be between 2 and max body bytes")
 	}
 	return nil
+}
+
+// defaultMaxConnections is the API's connection cap when none is configured: far more than a
+// 2-core node serves usefully at once, far fewer than an idle-connection flood would hold.
+const defaultMaxConnections = 4096
+
+// APIConnections is the cap on the API's open connections: MaxConnections, or by default 4096
+// or what the open-file limit leaves room for, whichever is less.
+func (c *Config) APIConnections() int {
+	if c.MaxConnections > 0 {
+		return c.MaxConnections
+	}
+	return min(defaultMaxConnections, maxConnectionsLimit())
 }
 
 // SQLitePath returns the database file of a sqlite:// URL, or "" for PostgreSQL and in-memory
