@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -36,8 +38,11 @@ const (
 // server: it holds the one shared Transport, so keep-alive connections are reused across
 // deliveries. It is safe for concurrent use.
 type Adapter struct {
-	client       *http.Client
-	transport    *http.Transport
+	client    *http.Client
+	transport *http.Transport
+	// dialer makes every connection; tests in this package set its Resolver to fail lookups
+	// without the network.
+	dialer       *net.Dialer
 	allowPrivate bool
 	userAgent    string
 	logger       *slog.Logger
@@ -84,6 +89,7 @@ func New(opts destination.Options) *Adapter {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		transport:    transport,
+		dialer:       dialer,
 		allowPrivate: opts.AllowPrivate,
 		userAgent:    ua,
 		logger:       logger,
@@ -145,7 +151,7 @@ func (a *Adapter) deliver(ctx context.Context, req *destination.Request) destina
 
 	resp, err := a.client.Do(hreq)
 	if err != nil {
-		res := classifyError(ctx, err, c.Timeout)
+		res := classifyError(ctx, err, c.Timeout, c.URL)
 		res.Message = redact(res.Message, c.secrets)
 		return res
 	}
@@ -210,15 +216,20 @@ func statusMessage(code int) string {
 	return "HTTP " + strconv.Itoa(code)
 }
 
-// classifyError maps a failure to get a response. parent is the caller's context: when it was
-// canceled the failure is ours (shutdown), not the destination's.
-func classifyError(parent context.Context, err error, timeout time.Duration) destination.Result {
+// classifyError maps a failure to get a response to dest (the configured URL). parent is the
+// caller's context: when it was canceled the failure is ours (shutdown), not the destination's.
+// The message is shown to the tenant, so it is built by transportMessage, never from the raw
+// error text.
+func classifyError(parent context.Context, err error, timeout time.Duration, dest *url.URL) destination.Result {
 	// The *url.Error carries the URL, which may hold a token in its query: keep it out.
 	var uerr *url.Error
 	if errors.As(err, &uerr) {
 		err = uerr.Err
 	}
-	var netErr net.Error
+	var (
+		netErr net.Error
+		dnsErr *net.DNSError
+	)
 	switch {
 	case errors.Is(err, ssrf.ErrProhibitedIP) || errors.Is(err, ssrf.ErrProhibitedNetwork) ||
 		errors.Is(err, ssrf.ErrProhibitedPort) || errors.Is(err, ssrf.ErrInvalidHostPort):
@@ -229,12 +240,90 @@ func classifyError(parent context.Context, err error, timeout time.Duration) des
 		}
 	case errors.Is(parent.Err(), context.Canceled):
 		return destination.Result{Outcome: switchyard.OutcomeInternalError, Message: "attempt canceled by Switchyard before the destination answered"}
+	case errors.As(err, &dnsErr) && dnsErr.IsTimeout:
+		return destination.Result{Outcome: switchyard.OutcomeTimeout, Message: transportMessage(err, dest)}
 	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
 		return destination.Result{Outcome: switchyard.OutcomeTimeout, Message: fmt.Sprintf("no response within the %s timeout", timeout)}
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return destination.Result{Outcome: switchyard.OutcomeNetworkError, Message: "network error: the destination closed the connection without a response"}
 	}
-	return destination.Result{Outcome: switchyard.OutcomeNetworkError, Message: "network error: " + err.Error()}
+	return destination.Result{Outcome: switchyard.OutcomeNetworkError, Message: "network error: " + transportMessage(err, dest)}
+}
+
+// transportMessage says what failed on the way to dest, for the tenant's eyes. Go's error texts
+// name addresses of ours: a *net.DNSError the resolver's ("lookup h on 10.0.0.2:53: …"), a
+// *net.OpError the local socket's ("read tcp 10.1.2.3:51234->…"). The message names only the host
+// and port the tenant configured, the step that failed, and the innermost reason, with any IP
+// address left in that reason replaced.
+func transportMessage(err error, dest *url.URL) string {
+	host, port := dest.Hostname(), dest.Port()
+	if port == "" {
+		port = "443"
+		if dest.Scheme == "http" {
+			port = "80"
+		}
+	}
+	hostPort := net.JoinHostPort(host, port)
+
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		var reason string
+		switch {
+		case dnsErr.IsNotFound:
+			reason = "no such host"
+		case dnsErr.IsTimeout:
+			reason = "timeout"
+		default:
+			reason = innermostReason(errors.New(dnsErr.Err))
+		}
+		return "DNS lookup failed for host " + host + ": " + reason
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		switch opErr.Op {
+		case "dial":
+			return "could not connect to " + hostPort + ": " + innermostReason(opErr.Err)
+		case "read":
+			return "reading from " + hostPort + " failed: " + innermostReason(opErr.Err)
+		case "write":
+			return "writing to " + hostPort + " failed: " + innermostReason(opErr.Err)
+		}
+		// Other steps ("remote error" for a TLS alert, …) keep their own words.
+		what := opErr.Op
+		if opErr.Err != nil {
+			what += ": " + opErr.Err.Error()
+		}
+		return "connection to " + hostPort + " failed: " + scrubAddresses(what)
+	}
+	return scrubAddresses(err.Error())
+}
+
+// innermostReason is the last part of err's text ("connect: connection refused" gives
+// "connection refused"), with IP addresses replaced: Go nests "op addr: reason", so the last
+// part is the reason and the parts before it carry the addresses.
+func innermostReason(err error) string {
+	if err == nil {
+		return "unknown error"
+	}
+	var sys *os.SyscallError
+	if errors.As(err, &sys) && sys.Err != nil {
+		err = sys.Err
+	}
+	s := err.Error()
+	if i := strings.LastIndex(s, ": "); i >= 0 && i+2 < len(s) {
+		s = s[i+2:]
+	}
+	return scrubAddresses(s)
+}
+
+// ipAddress matches an IPv4 address or a bracketed or compressed IPv6 address, with an
+// optional port.
+var ipAddress = regexp.MustCompile(`\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b|\[[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(?:%[^\]]*)?\](?::\d+)?|[0-9A-Fa-f:]*::[0-9A-Fa-f:.]*`)
+
+// scrubAddresses replaces every IP address (with its port) in s, a last guard on error text
+// that may name our resolver or local sockets.
+func scrubAddresses(s string) string {
+	return ipAddress.ReplaceAllString(s, "[address hidden]")
 }
 
 // ssrfReason is the guard's own explanation ("127.0.0.1 is not a permitted destination
