@@ -116,8 +116,8 @@ func (s *Server) routes() *routeMux {
 	mux.HandleFunc("GET /api/v1/openapi.json", openAPIDocument)
 
 	// Event ingestion: a publishable key or a machine JWT.
-	mux.Handle("POST /api/v1/events", withCORS(s.ingest(s.eventCreate)))
-	mux.Handle("POST /api/v1/events/bulk", withCORS(s.ingest(s.eventBulkCreate)))
+	mux.Handle("POST /api/v1/events", withCORS(s.ingest(s.eventCreate, false)))
+	mux.Handle("POST /api/v1/events/bulk", withCORS(s.ingest(s.eventBulkCreate, true)))
 	mux.HandleFunc("OPTIONS /api/v1/events", corsPreflight)
 	mux.HandleFunc("OPTIONS /api/v1/events/bulk", corsPreflight)
 
@@ -167,9 +167,8 @@ func (s *Server) routes() *routeMux {
 	mux.Handle("POST /api/v1/events/{event_id}/rules/{rule_id}/retry", s.machine(s.deliveryRetry))
 	mux.Handle("POST /api/v1/events/{event_id}/rules/{rule_id}/cancel", s.machine(s.deliveryCancel))
 
-	mux.Handle("/api/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		return notFound("Route")
-	}))
+	// Unknown paths get ServeMux's 404 and known paths' other methods its 405 (with Allow),
+	// both in the API's JSON error shape (withJSONErrors).
 	return mux
 }
 

@@ -85,8 +85,9 @@ func (s *Server) rateLimit(w http.ResponseWriter, p *principal, n int) error {
 	return s.publishableLimits.allow(w, p.Workspace.PublishableKey, n, s.Now())
 }
 
-// ingest accepts a publishable key or a machine JWT whose key holds events:emit.
-func (s *Server) ingest(fn handlerFunc) http.Handler {
+// ingest accepts a publishable key or a machine JWT whose key holds events:emit. A route that
+// charges the rate limit per event (bulk) says so with perEvent, and charges it itself.
+func (s *Server) ingest(fn handlerFunc, perEvent bool) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		p, err := s.authenticate(w, r, func(r *http.Request) (*principal, error) {
 			if key := r.Header.Get(publishableKeyHeader); key != "" {
@@ -102,9 +103,10 @@ func (s *Server) ingest(fn handlerFunc) http.Handler {
 		if err != nil {
 			return err
 		}
-		// A bulk request is charged for its events once they are counted (eventBulkCreate).
-		if err := s.rateLimit(w, p, 1); err != nil {
-			return err
+		if !perEvent {
+			if err := s.rateLimit(w, p, 1); err != nil {
+				return err
+			}
 		}
 		if err := p.require(switchyard.PermissionEmit); err != nil {
 			return err

@@ -77,24 +77,13 @@ type bulkResultJSON struct {
 func (s *Server) eventBulkCreate(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := principalFrom(ctx)
-	body, err := readBody(r, s.Limits.MaxBodyBytes)
+	items, err := s.bulkItems(r)
+	// A bulk request costs one token per event it carries (one if it carries none that count),
+	// charged before anything else is done with it.
+	if err := s.rateLimit(w, p, max(1, len(items))); err != nil {
+		return err
+	}
 	if err != nil {
-		return err
-	}
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 || trimmed[0] != '[' {
-		return &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body must be a JSON array of 1 to 100 events."}
-	}
-	var items []json.RawMessage
-	if err := decodeJSONSyntax(body, &items); err != nil {
-		return err
-	}
-	if len(items) == 0 || len(items) > maxBulkEvents {
-		return &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body must be a JSON array of 1 to 100 events.",
-			Fields: []switchyard.FieldError{{Param: "events", Msg: "must hold 1 to 100 events"}}}
-	}
-	// The request already paid one token to get here; every further event costs one more.
-	if err := s.rateLimit(w, p, len(items)-1); err != nil {
 		return err
 	}
 
@@ -181,6 +170,28 @@ func (s *Server) eventBulkCreate(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, status, out)
 	return nil
+}
+
+// bulkItems reads a bulk request's body: a JSON array of 1–100 items, each kept raw so that it
+// is validated on its own.
+func (s *Server) bulkItems(r *http.Request) ([]json.RawMessage, error) {
+	body, err := readBody(r, s.Limits.MaxBodyBytes)
+	if err != nil {
+		return nil, err
+	}
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || trimmed[0] != '[' {
+		return nil, &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body must be a JSON array of 1 to 100 events."}
+	}
+	var items []json.RawMessage
+	if err := decodeJSONSyntax(body, &items); err != nil {
+		return nil, err
+	}
+	if len(items) == 0 || len(items) > maxBulkEvents {
+		return nil, &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body must be a JSON array of 1 to 100 events.",
+			Fields: []switchyard.FieldError{{Param: "events", Msg: "must hold 1 to 100 events"}}}
+	}
+	return items, nil
 }
 
 // acceptedEventWire is an event as the ingestion endpoints return it.

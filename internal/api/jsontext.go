@@ -29,9 +29,6 @@ func checkJSONText(body []byte) error {
 	if !ok {
 		return nil // `\\u0000` is an escaped backslash, not a NUL
 	}
-	if path == "" {
-		path = "body"
-	}
 	return invalid(switchyard.FieldError{Param: path, Msg: msg})
 }
 
@@ -50,9 +47,9 @@ func findBadText(body []byte) (path, msg string, ok bool) {
 		index     int
 	}
 	var stack []frame
-	pathOf := func() string {
+	pathOf := func(frames []frame) string {
 		var b strings.Builder
-		for _, f := range stack {
+		for _, f := range frames {
 			if f.object {
 				if b.Len() > 0 {
 					b.WriteByte('.')
@@ -61,6 +58,9 @@ func findBadText(body []byte) (path, msg string, ok bool) {
 			} else {
 				b.WriteString("[" + strconv.Itoa(f.index) + "]")
 			}
+		}
+		if b.Len() == 0 {
+			return "body"
 		}
 		return b.String()
 	}
@@ -105,16 +105,16 @@ func findBadText(body []byte) (path, msg string, ok bool) {
 			if isKey {
 				if bad != "" {
 					// Name the object holding the key; the key itself may not print.
-					return pathOf(), "must not have keys with " + bad, true
+					return pathOf(stack[:len(stack)-1]), "must not have keys with " + bad, true
 				}
 				stack[len(stack)-1].key, stack[len(stack)-1].expectKey = t, false
 				continue
 			}
 			switch bad {
 			case "invalid UTF-8":
-				return pathOf(), "must be valid UTF-8 (JSON text must be UTF-8)", true
+				return pathOf(stack), "must be valid UTF-8 (JSON text must be UTF-8)", true
 			case "NUL characters":
-				return pathOf(), "must not contain NUL characters", true
+				return pathOf(stack), "must not contain NUL characters", true
 			}
 			afterValue()
 		default:

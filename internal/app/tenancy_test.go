@@ -130,7 +130,6 @@ func routeTable() []routeCase {
 		{route: "GET /api/v1/openapi.json", note: "the API's description, no tenant data"},
 		{route: "OPTIONS /api/v1/events", note: "CORS preflight, no credentials"},
 		{route: "OPTIONS /api/v1/events/bulk", note: "CORS preflight, no credentials"},
-		{route: "/api/", note: "catch-all 404 for unknown paths"},
 
 		{route: "POST /api/v1/events", auth: authIngest, path: fixed("/api/v1/events"), body: func(f *fixture) any { return event(f) },
 			foreign: 400, outside: 403},

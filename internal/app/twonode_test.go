@@ -41,7 +41,7 @@ func TestTwoNodesShareOnePostgres(t *testing.T) {
 	t.Run("every delivery is made exactly once and every event completes", func(t *testing.T) {
 		const events = 2000
 		creds := first.creds // the second node reports no secret; the key is the same
-		nodes := []*server{{url: first.url, creds: creds}, {url: second.url, creds: creds}}
+		nodes := []*server{{url: first.url, metricsURL: first.metricsURL, creds: creds}, {url: second.url, metricsURL: second.metricsURL, creds: creds}}
 		recv := newCrashReceiver(t, func(int) time.Duration { return time.Duration(1+rand.IntN(3)) * time.Millisecond })
 		crashRoute(t, nodes[0], recv.URL)
 
