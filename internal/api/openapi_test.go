@@ -31,7 +31,6 @@ func servedRoutes() []string {
 	return (&Server{}).routes().patterns
 }
 
-
 func TestOpenAPIDocument(t *testing.T) {
 	t.Parallel()
 

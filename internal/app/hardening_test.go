@@ -121,7 +121,9 @@ func TestHostileTextIsRefusedAtTheEdge(t *testing.T) {
 				// Bulk: the bad items get error records at their positions; the good ones are
 				// stored, once each.
 				name := "bulk." + uuid.NewString()[:8]
-				item := func(payload string) string { return `{` + wsField + `"event":"` + name + `","payload":` + payload + `}` }
+				item := func(payload string) string {
+					return `{` + wsField + `"event":"` + name + `","payload":` + payload + `}`
+				}
 				body := "[" + strings.Join([]string{item(`{"i":0}`), item("{\"name\":\"caf\xc3\x28\"}"), item(`{"i":2}`),
 					item(`{"k\u0000":3}`), item(`{"i":4}`)}, ",") + "]"
 				code, b = s.send(t, "POST", "/api/v1/events/bulk", body, headers)
