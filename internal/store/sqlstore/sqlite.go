@@ -4,8 +4,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -35,6 +38,11 @@ func openSQLite(path string) (*DB, error) {
 		return nil, fmt.Errorf("sqlite URL has no path: use sqlite://PATH")
 	}
 	memory := path == ":memory:"
+	if !memory {
+		if err := secureSQLiteFiles(path); err != nil {
+			return nil, err
+		}
+	}
 	if memory {
 		// A shared in-memory database, private to this process; readers share the writer.
 		path = "file::memory:?cache=shared"
@@ -89,6 +97,51 @@ func openSQLite(path string) (*DB, error) {
 	db.startCommitter()
 	go db.checkpoint(cp)
 	return db, nil
+}
+
+// secureSQLiteFiles keeps the database file at path (as given in the sqlite:// URL) and its
+// -wal and -shm files readable by their owner only, like the key file beside them: they hold
+// every event payload and the sealed secrets.
+//
+// SQLite creates -wal and -shm with the permissions of the database file, so a new database
+// file is created here, empty and with mode 0600, before SQLite opens it (SQLite takes an empty
+// file as a new database). An existing database file, -wal or -shm readable or writable by
+// group or others loses those bits (0644 becomes 0600). Tightening is best effort: a file
+// Switchyard does not own, or a file system without Unix permissions, refuses chmod, and
+// refusing to start over that would only push operators to worse workarounds.
+func secureSQLiteFiles(path string) error {
+	// The path is a SQLite URI path: it ends at '?' or '#', and SQLite decodes %HH escapes.
+	name, query, _ := strings.Cut(path, "?")
+	name, _, _ = strings.Cut(name, "#")
+	if decoded, err := url.PathUnescape(name); err == nil {
+		name = decoded
+	}
+	params, _ := url.ParseQuery(query)
+	if name == "" || params.Get("mode") == "memory" || params.Get("vfs") != "" {
+		return nil // no file of ours
+	}
+	if params.Get("mode") != "ro" {
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		switch {
+		case err == nil:
+			if err := f.Close(); err != nil {
+				return fmt.Errorf("creating the sqlite database file: %w", err)
+			}
+		case !errors.Is(err, fs.ErrExist):
+			return fmt.Errorf("creating the sqlite database file: %w", err)
+		}
+	}
+	// The database file first: SQLite copies its mode to a -wal or -shm it creates.
+	for _, p := range []string{name, name + "-wal", name + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			_ = os.Chmod(p, perm&^0o077)
+		}
+	}
+	return nil
 }
 
 // checkpointEvery is how often the background checkpointer copies the WAL into the database.
