@@ -379,7 +379,8 @@ func (s *Server) ResetRequests() {
 
 // IssueToken creates a grant with the given scope (default "api
 // refresh_token") and returns its tokens, so tests need not run the OAuth
-// dance.
+// dance. As with the web server flow, a refresh token comes only with the
+// refresh_token, offline_access or full scope.
 func (s *Server) IssueToken(scope string) Token {
 	if scope == "" {
 		scope = "api refresh_token"
@@ -388,7 +389,10 @@ func (s *Server) IssueToken(scope string) Token {
 	defer s.mu.Unlock()
 	g := s.newGrantLocked(scope)
 	at := s.newAccessLocked(g)
-	rt := s.newRefreshLocked(g)
+	rt := ""
+	if hasOffline(scope) {
+		rt = s.newRefreshLocked(g)
+	}
 	return Token{AccessToken: at, RefreshToken: rt, InstanceURL: s.srv.URL, ID: s.identityURL(), Scope: scope}
 }
 
@@ -616,7 +620,11 @@ func (s *Server) newGrantLocked(scope string) *grant {
 }
 
 func (s *Server) newAccessLocked(g *grant) string {
-	tok := s.opts.OrgID[:15] + "!" + randToken(40)
+	org := s.opts.OrgID
+	if len(org) > 15 {
+		org = org[:15]
+	}
+	tok := org + "!" + randToken(40)
 	s.access[tok] = &accessToken{grant: g}
 	return tok
 }
