@@ -682,8 +682,12 @@ func (s *Server) handleContactSearch(w http.ResponseWriter, r *http.Request, c *
 		}
 	}
 	var matched []*contact
+	now := s.now()
 	for _, id := range s.contactOrder {
 		ct := s.contacts[id]
+		if s.opts.SearchDelay > 0 && now.Sub(ct.createdAt) < s.opts.SearchDelay {
+			continue
+		}
 		if matchesSearch(ct, req) {
 			matched = append(matched, ct)
 		}

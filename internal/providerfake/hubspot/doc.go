@@ -84,7 +84,9 @@
 //     "errorType":"RATE_LIMIT","category":"RATE_LIMITS","policyName":
 //     "TEN_SECONDLY_ROLLING"|"DAILY"|"SECONDLY","correlationId","requestId"}.
 //     The search endpoint also has its own per-token per-second limit
-//     (SearchPerSecond, "CRM search" limitations).
+//     (SearchPerSecond, "CRM search" limitations), and Options.SearchDelay
+//     can hide newly created contacts from search, as HubSpot's search index
+//     lags behind writes.
 //
 // Test controls: IssueToken, IssuePrivateAppToken, ExpireAccessTokens,
 // RevokeGrant, RevokeToken, DenyConsent, FailNext/InjectFailure,
@@ -98,9 +100,9 @@
 // Multiple portals per server (start one Server per portal), the OAuth v3
 // token endpoints, client-credentials grants, companies/deals and
 // associations, batch endpoints, archiving and merging, list creation,
-// folders and filter definitions, dynamic-list evaluation, search indexing
-// delay and sorting, property history, the hs_* calculated properties,
-// per-property validation rules configured in a portal, and exact error
+// folders and filter definitions, dynamic-list evaluation, search sorting,
+// property history, the hs_* calculated properties, per-property
+// validation rules configured in a portal, and exact error
 // message wording where HubSpot does not document it (the DYNAMIC-list
 // refusal, PKCE mismatch, token-info 404 and 415 bodies are plausible
 // stand-ins). The authorize denial redirect (error=access_denied) is a

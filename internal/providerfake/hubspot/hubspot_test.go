@@ -689,3 +689,20 @@ func TestConcurrentUse(t *testing.T) {
 		t.Fatalf("contacts = %d", n)
 	}
 }
+
+func TestSearchDelay(t *testing.T) {
+	t.Parallel()
+	s := New(t, Options{SearchDelay: time.Minute})
+	tok := s.IssueToken().AccessToken
+	wantStatus(t, do(t, s, "POST", "/crm/v3/objects/contacts", tok, map[string]any{"properties": map[string]any{"email": "new@example.com"}}), http.StatusCreated)
+	q := map[string]any{"filterGroups": []any{map[string]any{"filters": []any{
+		map[string]any{"propertyName": "email", "operator": "EQ", "value": "new@example.com"}}}}}
+	if r := do(t, s, "POST", "/crm/v3/objects/contacts/search", tok, q); r.json(t)["total"] != float64(0) {
+		t.Fatalf("fresh contact visible: %s", r.body)
+	}
+	wantErrorBody(t, do(t, s, "POST", "/crm/v3/objects/contacts", tok, map[string]any{"properties": map[string]any{"email": "new@example.com"}}), http.StatusConflict, "CONFLICT")
+	s.Advance(time.Minute)
+	if r := do(t, s, "POST", "/crm/v3/objects/contacts/search", tok, q); r.json(t)["total"] != float64(1) {
+		t.Fatalf("contact still hidden: %s", r.body)
+	}
+}

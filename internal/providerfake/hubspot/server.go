@@ -81,6 +81,10 @@ type Options struct {
 	// SearchPerSecond is the per-token limit of the CRM search endpoints.
 	// -1 disables it.
 	SearchPerSecond int
+	// SearchDelay hides contacts created less than this long ago from the
+	// search endpoint (HubSpot's search index lags behind writes), which
+	// exercises the search-miss-then-409 path of create-or-update code.
+	SearchDelay time.Duration
 	// Now replaces the wall clock (token expiry, rate-limit windows).
 	Now func() time.Time
 }
