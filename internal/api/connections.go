@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/google/uuid"
@@ -58,11 +59,8 @@ func (s *Server) connectionCreate(w http.ResponseWriter, r *http.Request) error 
 	conn := &switchyard.Connection{ID: uuid.Must(uuid.NewV7()), OrganizationID: p.OrganizationID, WorkspaceID: wsID,
 		Type: integration.Type, Name: *req.Name, Metadata: meta, Active: true, Hidden: req.Hidden != nil && *req.Hidden,
 		CreatedBy: p.createdBy(), CreatedAt: now, UpdatedAt: now}
-	if integration.Test != nil {
-		if err := integration.Test(ctx, s.DestinationOptions, conn); err != nil {
-			return &switchyard.Error{Code: switchyard.EUNPROCESSABLE, Message: "The connection test failed: " + err.Error(),
-				Fields: []switchyard.FieldError{{Param: "metadata", Msg: "test request failed: " + err.Error()}}}
-		}
+	if err := s.testConnection(ctx, integration, conn); err != nil {
+		return err
 	}
 	sealed, err := secret.SealFields(s.Box, meta, integration.SecretFields())
 	if err != nil {
@@ -97,4 +95,14 @@ func (s *Server) connectionWire(c *switchyard.Connection) *connectionJSON {
 	}
 	return &connectionJSON{ID: c.ID, Workspace: c.WorkspaceID, Type: c.Type, Name: c.Name, Metadata: meta, Active: c.Active,
 		InactiveReason: c.InactiveReason, Hidden: c.Hidden, CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+}
+
+// testConnection runs the integration's test call on a connection about to be saved (metadata
+// normalised, secrets in the clear); a failure is a 422 naming the metadata.
+func (s *Server) testConnection(ctx context.Context, in *destination.Integration, conn *switchyard.Connection) error {
+	if err := destination.TestConnection(ctx, in, s.DestinationOptions, destination.Provision{Connection: conn}); err != nil {
+		return &switchyard.Error{Code: switchyard.EUNPROCESSABLE, Message: "The connection test failed: " + err.Error(),
+			Fields: []switchyard.FieldError{{Param: "metadata", Msg: "test request failed: " + err.Error()}}}
+	}
+	return nil
 }

@@ -116,11 +116,8 @@ func (s *Server) connectionUpdate(w http.ResponseWriter, r *http.Request) error 
 	}
 	candidate := *conn
 	candidate.Name, candidate.Metadata, candidate.Hidden = *req.Name, meta, hidden
-	if integration.Test != nil {
-		if err := integration.Test(ctx, s.DestinationOptions, &candidate); err != nil {
-			return &switchyard.Error{Code: switchyard.EUNPROCESSABLE, Message: "The connection test failed: " + err.Error(),
-				Fields: []switchyard.FieldError{{Param: "metadata", Msg: "test request failed: " + err.Error()}}}
-		}
+	if err := s.testConnection(ctx, integration, &candidate); err != nil {
+		return err
 	}
 	sealed, err := secret.SealFields(s.Box, meta, integration.SecretFields())
 	if err != nil {

@@ -6,6 +6,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -26,8 +27,10 @@ type Config struct {
 	Integrations *destination.Registry
 	// Box opens connections' secret fields for the adapters.
 	Box *secret.Box
-	// Options are passed to every adapter constructor.
+	// Options are passed to every integration's constructor.
 	Options destination.Options
+	// Tokens gives OAuth integrations their connections' managed credentials (nil: none).
+	Tokens TokenProvider
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
 	// Workers is how many attempts may be in flight at once (default 512). Attempts mostly wait
@@ -101,24 +104,20 @@ func setDefault[T int | time.Duration](v *T, def T) {
 type Engine struct {
 	cfg      Config
 	log      *slog.Logger
-	adapters map[string]destination.Adapter
-	ctl      *controller
-	wake     chan struct{}
-	// opened caches connections' opened metadata (see openMetadata); one entry per connection.
-	opened sync.Map
+	ctl  *controller
+	wake chan struct{}
+	// senders holds each connection value's provisioned sender (see senders.go).
+	senders *senders
 }
 
-// New builds an engine and the adapters of every registered integration.
+// New builds an engine and the provisioners of every registered integration.
 func New(cfg Config) *Engine {
 	cfg.setDefaults()
-	e := &Engine{cfg: cfg, log: cfg.Logger, adapters: map[string]destination.Adapter{}, wake: make(chan struct{}, 1),
+	return &Engine{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1),
 		ctl: newController(cfg.ConnectionConcurrency, cfg.Schedule,
 			breakerConfig{threshold: cfg.BreakerThreshold, cooldown: cfg.BreakerCooldown, maxCooldown: cfg.BreakerMaxCooldown},
-			cfg.Metrics)}
-	for _, in := range cfg.Integrations.List() {
-		e.adapters[in.Type] = in.New(cfg.Options)
-	}
-	return e
+			cfg.Metrics),
+		senders: newSenders(cfg.Integrations, cfg.Box, cfg.Options, cfg.Tokens)}
 }
 
 // Wake asks the engine to look for due work now. It never blocks.
@@ -145,6 +144,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	if e.cfg.Metrics != nil {
 		wg.Go(func() { e.sampleQueue(ctx) })
 	}
+	wg.Go(func() { e.pruneSenders(ctx) })
 	ticker := time.NewTicker(e.cfg.PollInterval)
 	defer ticker.Stop()
 	coalesce := time.NewTimer(0)
@@ -204,7 +204,26 @@ func (e *Engine) Run(ctx context.Context) error {
 		<-finished
 	}
 	rec.close()
+	e.senders.close()
 	return nil
+}
+
+// senderIdle is how long a connection's provisioned sender is kept without an attempt.
+const senderIdle = 10 * time.Minute
+
+// pruneSenders drops the senders of connections that have had no attempt for senderIdle, once
+// a minute, so that the cache holds the connections in use, not every connection ever seen.
+func (e *Engine) pruneSenders(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			e.senders.prune(e.cfg.Now().Add(-senderIdle))
+		}
+	}
 }
 
 // maxClaimBatch bounds one claim, so that claims stay short however many workers are free.
@@ -322,29 +341,34 @@ func (e *Engine) attempt(hard context.Context, c *store.Claimed) store.DeliveryR
 func (e *Engine) deliver(hard context.Context, c *store.Claimed, rec *store.DeliveryRecordParams,
 	log *slog.Logger) (switchyard.Outcome, bool, time.Duration) {
 	d := c.Delivery
-	integration, known := e.cfg.Integrations.Get(d.IntegrationType)
-	adapter := e.adapters[d.IntegrationType]
-	if !known || adapter == nil {
+	p, err := e.senders.acquire(hard, c.Connection, e.cfg.Now())
+	switch {
+	case errors.Is(err, errUnknownIntegration):
 		rec.Status, rec.LastError = switchyard.StatusFailed, "This server has no "+d.IntegrationType+" integration."
 		return switchyard.OutcomeInternalError, false, 0
-	}
-	conn := *c.Connection
-	meta, err := e.openMetadata(c.Connection, integration.SecretFields())
-	if err != nil {
+	case err != nil:
 		// Our failure, not the destination's: retry later without using up an attempt.
-		log.Error("opening connection secrets", slog.Any("error", err))
-		e.internalRetry(rec, d, "Switchyard could not open the connection's secrets.", e.cfg.InternalRetry)
+		log.Error("provisioning the connection", slog.Any("error", err))
+		e.internalRetry(rec, d, "Switchyard could not prepare the connection (its secrets or credentials).", e.cfg.InternalRetry)
 		return switchyard.OutcomeInternalError, false, 0
 	}
-	conn.Metadata = meta
+	defer e.senders.release(p)
+	conn := *c.Connection
 
 	start := e.cfg.Now()
-	// The adapter bounds the call by the connection's own timeout; this outer bound only guards
-	// against an adapter that forgets to. hard is canceled when a shutdown's grace period ends.
-	ctx, cancel := context.WithTimeout(hard, e.cfg.Lease/2)
-	res := adapter.Deliver(ctx, &destination.Request{DeliveryID: d.ID, Attempt: d.AttemptCount + 1, Event: c.Event,
-		Rule: c.Rule, Connection: &conn, SentAt: start})
-	cancel()
+	var res destination.Result
+	if p.invalid != nil {
+		res = destination.Result{Outcome: switchyard.OutcomeInvalidRequest, Message: p.invalid.Message}
+	} else {
+		// The sender bounds the call by the connection's own timeout; this outer bound only
+		// guards against a sender that forgets to. hard is canceled when a shutdown's grace
+		// period ends.
+		ctx, cancel := context.WithTimeout(hard, e.cfg.Lease/2)
+		action, _ := c.Rule.Metadata["action"].(string)
+		res = p.sender.Deliver(ctx, &destination.Request{DeliveryID: d.ID, Attempt: d.AttemptCount + 1, Event: c.Event,
+			Rule: c.Rule, Connection: p.conn, SentAt: start, Action: action, Params: c.Rule.Metadata})
+		cancel()
+	}
 	end := e.cfg.Now()
 
 	if hard.Err() != nil {
@@ -386,28 +410,6 @@ func (e *Engine) deliver(hard context.Context, c *store.Claimed, rec *store.Deli
 		}
 	}
 	return res.Outcome, true, res.RetryAfter
-}
-
-// opened is a connection's metadata with its secret fields opened, for one *Connection value.
-type opened struct {
-	src  *switchyard.Connection
-	meta map[string]any
-}
-
-// openMetadata returns the connection's metadata with its secret fields opened. The store
-// hands out one *Connection value per connection until the connection (or any routing) changes,
-// so the opened copy is kept for as long as the same value comes back; attempts share it
-// read-only.
-func (e *Engine) openMetadata(c *switchyard.Connection, fields []string) (map[string]any, error) {
-	if v, ok := e.opened.Load(c.ID); ok && v.(opened).src == c {
-		return v.(opened).meta, nil
-	}
-	meta, err := secret.OpenFields(e.cfg.Box, c.Metadata, fields)
-	if err != nil {
-		return nil, err
-	}
-	e.opened.Store(c.ID, opened{src: c, meta: meta})
-	return meta, nil
 }
 
 // internalRetry hands the delivery back after a failure on Switchyard's side, due after wait,

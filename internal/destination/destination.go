@@ -7,7 +7,6 @@
 package destination
 
 import (
-	"context"
 	"time"
 
 	"github.com/google/uuid"
@@ -28,6 +27,15 @@ type Request struct {
 	Connection *switchyard.Connection
 	// SentAt is the time the attempt starts.
 	SentAt time.Time
+	// Action is the rule's metadata.action.
+	Action string
+	// Params is the rule's metadata with every {{field}} template resolved from the event's
+	// payload (dot notation from its root).
+	Params map[string]any
+	// Fields is the event's payload mapped through the connection's default mapping, for
+	// integrations that declare Mapped; nil otherwise. The engine applies the mapping, so
+	// senders only ever see destination fields.
+	Fields map[string]any
 }
 
 // Result is what one attempt came to.
@@ -45,10 +53,16 @@ type Result struct {
 	// Deactivate, when not "", asks the engine to deactivate the connection with this
 	// inactive_reason (for example a 410 Gone or a definitive authentication failure).
 	Deactivate string
+	// RateLimitScope names what a rate limit applies to when it is wider than the connection:
+	// the provider's account ("hubspot:portal:123"), shared by every connection to it. With
+	// RateLimited, the engine pauses every connection of the scope, not only this one.
+	RateLimitScope string
 }
 
-// Adapter delivers to one kind of destination. Deliver must honour ctx's deadline, must not
-// sleep or retry, and must classify every failure into an outcome code.
-type Adapter interface {
-	Deliver(ctx context.Context, req *Request) Result
+// RateLimited is a sender whose provider documents a request rate per account: the engine
+// spaces the attempts of every connection of one scope (e.g. HubSpot's portal) to it, so that
+// customers never meet the provider's 429 in normal operation.
+type RateLimited interface {
+	// RateLimit returns the scope ("" for none) and its documented rate and burst.
+	RateLimit() (scope string, perSecond float64, burst int)
 }

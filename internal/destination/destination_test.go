@@ -17,10 +17,15 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
-type nopAdapter struct{}
+// nopSender delivers everything; it is its own provisioner.
+type nopSender struct{}
 
-func (nopAdapter) Deliver(context.Context, *destination.Request) destination.Result {
+func (nopSender) Deliver(context.Context, *destination.Request) destination.Result {
 	return destination.Result{Outcome: switchyard.OutcomeDelivered}
+}
+
+func (nopSender) Provision(context.Context, destination.Provision) (destination.Sender, error) {
+	return nopSender{}, nil
 }
 
 // sample declares one field of every kind, so the generic rules can be tested without a real
@@ -47,7 +52,7 @@ func sample() *destination.Integration {
 				Display: &destination.Display{Label: "Add to list", Description: "Adds the contact to a list."}},
 			{Key: "sync_contact", Label: "Sync contact", Noun: "Contact"},
 		},
-		New: func(destination.Options) destination.Adapter { return nopAdapter{} },
+		New: func(destination.Options) destination.Provisioner { return nopSender{} },
 	}
 }
 
@@ -224,7 +229,7 @@ func TestDescribe(t *testing.T) {
 	oauth := &destination.Integration{
 		Type: "crm", Name: "CRM", AuthType: destination.AuthOAuth, OAuthVersion: 2,
 		Actions: []destination.Action{{Key: "add_tag", Label: "Add tag", Noun: "Tag", Fields: []string{"id"}}},
-		New:     func(destination.Options) destination.Adapter { return nopAdapter{} },
+		New:     func(destination.Options) destination.Provisioner { return nopSender{} },
 	}
 	got, err := json.MarshalIndent([]destination.Description{sample().Describe(), oauth.Describe()}, "", "  ")
 	if err != nil {

@@ -1,7 +1,6 @@
 package destination
 
 import (
-	"context"
 	"log/slog"
 
 	"github.com/switchyardhq/switchyard/internal/switchyard"
@@ -105,6 +104,31 @@ type Options struct {
 	Logger *slog.Logger
 	// UserAgent is sent with every outbound request; "" leaves the adapter's default.
 	UserAgent string
+	// Apps are the provider apps (OAuth client credentials, scopes, endpoint overrides) the
+	// server is configured with, by integration type. App merges them with what an integration
+	// declares.
+	Apps map[string]OAuthApp
+}
+
+// App returns the provider app of integration in: the configured credentials and overrides,
+// and the integration's declared endpoints, scopes and API base where nothing overrides them.
+func (o Options) App(in *Integration) OAuthApp {
+	app := o.Apps[in.Type]
+	if app.APIBase == "" {
+		app.APIBase = in.APIBase
+	}
+	if in.OAuth != nil {
+		if app.AuthURL == "" {
+			app.AuthURL = in.OAuth.AuthURL
+		}
+		if app.TokenURL == "" {
+			app.TokenURL = in.OAuth.TokenURL
+		}
+		if len(app.Scopes) == 0 {
+			app.Scopes = in.OAuth.Scopes
+		}
+	}
+	return app
 }
 
 // Integration is one kind of destination: its type string, the schema of its connection
@@ -126,11 +150,17 @@ type Integration struct {
 	// normalise values. It sees only the fields that passed the generic validation, and its
 	// errors for a parameter that already failed are dropped.
 	Check func(meta map[string]any, opts Options) []switchyard.FieldError
-	// New builds the adapter; it must have no side effects (no network, no goroutines).
-	New func(opts Options) Adapter
-	// Test, if set, makes a test request to a just-saved connection (metadata opened);
-	// nil error = OK. A failed test should be a *switchyard.Error so the API can show it.
-	Test func(ctx context.Context, opts Options, conn *switchyard.Connection) error
+	// OAuth declares the provider's OAuth 2.0 endpoints when AuthType is AuthOAuth.
+	OAuth *OAuthSpec
+	// APIBase is the provider's documented API base URL ("" for integrations that have none,
+	// like webhooks); the server configuration may override it (Options.Apps).
+	APIBase string
+	// Mapped integrations receive the event's payload mapped through the connection's default
+	// mapping (Request.Fields); the others receive the payload as it is.
+	Mapped bool
+	// New builds the integration's server-wide part (see lifecycle.go); it must have no side
+	// effects (no network, no goroutines).
+	New func(opts Options) Provisioner
 }
 
 // SecretFields returns the keys of the fields declared secret, in declaration order.

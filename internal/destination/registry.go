@@ -56,6 +56,9 @@ func (i *Integration) check() error {
 		if i.OAuthVersion != 1 && i.OAuthVersion != 2 {
 			return fmt.Errorf("oauth version must be 1 or 2, not %d", i.OAuthVersion)
 		}
+		if i.OAuth == nil || i.OAuth.AuthURL == "" || i.OAuth.TokenURL == "" {
+			return fmt.Errorf("an OAuth integration declares its provider's authorize and token URLs")
+		}
 	default:
 		return fmt.Errorf("unknown auth type %q", i.AuthType)
 	}

@@ -3,6 +3,7 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"net/http"
@@ -136,11 +137,30 @@ func (r *recorder) only(t *testing.T) *captured {
 // local returns options for tests against httptest servers on 127.0.0.1.
 func local() destination.Options { return destination.Options{AllowPrivate: true} }
 
+// deliverOnce provisions a sender for req's connection and delivers req with it, as the engine
+// does for an attempt; metadata the provisioner refuses gives the invalid_request result the
+// engine records then.
+func deliverOnce(ctx context.Context, a *Adapter, req *destination.Request) destination.Result {
+	if req.Connection == nil {
+		return destination.Result{Outcome: switchyard.OutcomeInvalidRequest, Message: "delivery request without a connection"}
+	}
+	s, err := a.Provision(ctx, destination.Provision{Connection: req.Connection})
+	if err != nil {
+		var e *switchyard.Error
+		if errors.As(err, &e) && len(e.Fields) > 0 {
+			return destination.Result{Outcome: switchyard.OutcomeInvalidRequest,
+				Message: "connection metadata is invalid: " + e.Fields[0].Param + " " + e.Fields[0].Msg}
+		}
+		return destination.Result{Outcome: switchyard.OutcomeInvalidRequest, Message: err.Error()}
+	}
+	return s.Deliver(ctx, req)
+}
+
 func deliver(t *testing.T, opts destination.Options, meta map[string]any) destination.Result {
 	t.Helper()
 	a := New(opts)
 	t.Cleanup(a.CloseIdleConnections)
-	return a.Deliver(context.Background(), testRequest(meta))
+	return deliverOnce(context.Background(), a, testRequest(meta))
 }
 
 // golden compares got with testdata/name, or rewrites it when -update is given.

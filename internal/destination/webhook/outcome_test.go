@@ -106,7 +106,7 @@ func TestResponseExcerpt(t *testing.T) {
 		if !strings.HasPrefix(res.Response, "HTTP/1.1 500 Internal Server Error\nContent-Type: text/plain\n\nxxx") {
 			t.Errorf("response starts %q", res.Response[:60])
 		}
-		if !strings.HasSuffix(res.Response, "x…") || len(res.Response) > excerptLimit+100 {
+		if !strings.HasSuffix(res.Response, "x…") || len(res.Response) > 4<<10+100 {
 			t.Errorf("response is %d bytes ending %q, want the 4 KiB excerpt marked as cut", len(res.Response), res.Response[len(res.Response)-10:])
 		}
 	})
@@ -186,7 +186,7 @@ func TestTimeouts(t *testing.T) {
 		defer cancel()
 		a := New(local())
 		t.Cleanup(a.CloseIdleConnections)
-		res := a.Deliver(ctx, testRequest(map[string]any{KeyURL: url}))
+		res := deliverOnce(ctx, a, testRequest(map[string]any{KeyURL: url}))
 		if res.Outcome != switchyard.OutcomeTimeout || res.HTTPStatus != 0 {
 			t.Errorf("result = %s %d (%s), want timeout", res.Outcome, res.HTTPStatus, res.Message)
 		}
@@ -199,7 +199,7 @@ func TestTimeouts(t *testing.T) {
 		go func() { <-arrived; cancel() }()
 		a := New(local())
 		t.Cleanup(a.CloseIdleConnections)
-		res := a.Deliver(ctx, testRequest(map[string]any{KeyURL: url}))
+		res := deliverOnce(ctx, a, testRequest(map[string]any{KeyURL: url}))
 		if res.Outcome != switchyard.OutcomeInternalError {
 			t.Errorf("outcome = %s (%s), want internal_error", res.Outcome, res.Message)
 		}
@@ -260,7 +260,7 @@ func TestNetworkErrors(t *testing.T) {
 		a := New(local())
 		t.Cleanup(a.CloseIdleConnections)
 		for range 5 {
-			if res := a.Deliver(t.Context(), testRequest(map[string]any{KeyURL: srv.URL})); res.Outcome != switchyard.OutcomeDelivered {
+			if res := deliverOnce(t.Context(), a, testRequest(map[string]any{KeyURL: srv.URL})); res.Outcome != switchyard.OutcomeDelivered {
 				t.Fatalf("outcome = %s (%s)", res.Outcome, res.Message)
 			}
 		}
@@ -317,12 +317,12 @@ func TestInvalidConnection(t *testing.T) {
 
 	req := testRequest(map[string]any{KeyURL: "https://hooks.example.com", KeyPayloadMode: "raw"})
 	req.Event.ResourceID = "usr\r\nX-Injected: 1"
-	res = New(local()).Deliver(t.Context(), req)
+	res = deliverOnce(t.Context(), New(local()), req)
 	if res.Outcome != switchyard.OutcomeInvalidRequest {
 		t.Errorf("outcome with a header-breaking resource id in raw mode = %s, want invalid_request", res.Outcome)
 	}
 
-	res = New(local()).Deliver(t.Context(), &destination.Request{})
+	res = deliverOnce(t.Context(), New(local()), &destination.Request{})
 	if res.Outcome != switchyard.OutcomeInvalidRequest {
 		t.Errorf("outcome without event = %s, want invalid_request", res.Outcome)
 	}

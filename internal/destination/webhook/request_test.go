@@ -74,7 +74,7 @@ func TestOutboundRequest(t *testing.T) {
 			a := New(local())
 			t.Cleanup(a.CloseIdleConnections)
 
-			res := a.Deliver(t.Context(), req)
+			res := deliverOnce(t.Context(), a, req)
 
 			if res.Outcome != switchyard.OutcomeDelivered {
 				t.Fatalf("outcome = %s (%s), want delivered", res.Outcome, res.Message)

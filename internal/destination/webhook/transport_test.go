@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/switchyardhq/switchyard/internal/destination"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
 
@@ -133,7 +134,7 @@ func TestDNSFailureMessages(t *testing.T) {
 			t.Cleanup(a.CloseIdleConnections)
 			a.dialer.Resolver = fake.resolver(tt.answer, tt.dialErr)
 
-			res := a.Deliver(t.Context(), testRequest(map[string]any{KeyURL: "http://example.invalid:8080/hook?token=query-secret"}))
+			res := deliverOnce(t.Context(), a, testRequest(map[string]any{KeyURL: "http://example.invalid:8080/hook?token=query-secret"}))
 			servers := fake.queried()
 			if len(servers) == 0 {
 				t.Fatal("the fake resolver was never asked; the test proves nothing")
@@ -245,7 +246,7 @@ func TestTransportMessage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := transportMessage(tt.err, dest)
+			got := destination.TransportMessage(tt.err, dest)
 			if got != tt.want {
 				t.Errorf("transportMessage = %q, want %q", got, tt.want)
 			}
@@ -257,7 +258,7 @@ func TestTransportMessage(t *testing.T) {
 		t.Parallel()
 		u, _ := url.Parse("http://hooks.example.com/in")
 		err := &net.OpError{Op: "dial", Net: "tcp", Source: local4, Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
-		if got, want := transportMessage(err, u), "could not connect to hooks.example.com:80: connection refused"; got != want {
+		if got, want := destination.TransportMessage(err, u), "could not connect to hooks.example.com:80: connection refused"; got != want {
 			t.Errorf("transportMessage = %q, want %q", got, want)
 		}
 	})

@@ -114,8 +114,7 @@ func Integration() *destination.Integration {
 			Display: &destination.Display{Label: "Send Webhook", Description: "Send the event to the webhook URL."},
 		}},
 		Check: check,
-		New:   func(opts destination.Options) destination.Adapter { return New(opts) },
-		Test:  test,
+		New:   func(opts destination.Options) destination.Provisioner { return New(opts) },
 	}
 }
 
@@ -149,29 +148,23 @@ func privateHost(host string) bool {
 	return false
 }
 
-// test sends a test request (event switchyard.test) to a just-saved connection, unless
-// skip_url_test is set. A failure is a *switchyard.Error naming metadata.url.
-func test(ctx context.Context, opts destination.Options, conn *switchyard.Connection) error {
-	c, errs := parseConfig(conn.Metadata)
-	if len(errs) > 0 {
-		return &switchyard.Error{Code: switchyard.EINVALID, Message: "The webhook configuration is invalid.", Fields: errs}
-	}
-	if c.SkipURLTest {
+// Test sends a test request (event switchyard.test) to the connection, unless skip_url_test is
+// set. A failure is a *switchyard.Error naming metadata.url.
+func (s *sender) Test(ctx context.Context) error {
+	if s.c.SkipURLTest {
 		return nil
 	}
-	a := New(opts)
-	defer a.CloseIdleConnections()
 	now := time.Now()
 	ev := &switchyard.Event{
 		ID:             newID(),
-		OrganizationID: conn.OrganizationID,
-		WorkspaceID:    conn.WorkspaceID,
+		OrganizationID: s.conn.OrganizationID,
+		WorkspaceID:    s.conn.WorkspaceID,
 		Name:           TestEventName,
 		Resource:       switchyard.DefaultResource,
 		Payload:        []byte(`{"message":"This is a test request from Switchyard."}`),
 		CreatedAt:      now,
 	}
-	res := a.Deliver(ctx, &destination.Request{DeliveryID: newID(), Attempt: 1, Event: ev, Connection: conn, SentAt: now})
+	res := s.Deliver(ctx, &destination.Request{DeliveryID: newID(), Attempt: 1, Event: ev, Connection: s.conn, SentAt: now})
 	if res.Outcome == switchyard.OutcomeDelivered {
 		return nil
 	}

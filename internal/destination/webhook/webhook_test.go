@@ -201,7 +201,7 @@ func TestConnectionTest(t *testing.T) {
 		t.Parallel()
 		dest := newRecorder(t, nil)
 		conn := &switchyard.Connection{Metadata: map[string]any{KeyURL: dest.URL, KeySigningScheme: "standard_webhooks", KeySigningSecret: testWhsec}}
-		if err := in.Test(t.Context(), local(), conn); err != nil {
+		if err := destination.TestConnection(t.Context(), in, local(), destination.Provision{Connection: conn}); err != nil {
 			t.Fatalf("Test() = %v", err)
 		}
 		got := dest.only(t)
@@ -214,7 +214,7 @@ func TestConnectionTest(t *testing.T) {
 	t.Run("a failing endpoint fails with the outcome's message on metadata.url", func(t *testing.T) {
 		t.Parallel()
 		dest := newRecorder(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNotFound) })
-		err := in.Test(t.Context(), local(), &switchyard.Connection{Metadata: map[string]any{KeyURL: dest.URL}})
+		err := destination.TestConnection(t.Context(), in, local(), destination.Provision{Connection: &switchyard.Connection{Metadata: map[string]any{KeyURL: dest.URL}}})
 		var e *switchyard.Error
 		if !errors.As(err, &e) || e.Code != switchyard.EINVALID || len(e.Fields) != 1 || e.Fields[0].Param != "metadata.url" {
 			t.Fatalf("Test() = %#v, want an invalid error on metadata.url", err)
@@ -232,7 +232,7 @@ func TestConnectionTest(t *testing.T) {
 		addr := l.Addr().String()
 		_ = l.Close()
 		conn := &switchyard.Connection{Metadata: map[string]any{KeyURL: "http://" + addr, KeySkipURLTest: true}}
-		if err := in.Test(t.Context(), local(), conn); err != nil {
+		if err := destination.TestConnection(t.Context(), in, local(), destination.Provision{Connection: conn}); err != nil {
 			t.Errorf("Test() = %v, want nil", err)
 		}
 	})
@@ -288,7 +288,7 @@ func TestURLPort(t *testing.T) {
 					}
 
 					// The save-time test refuses it too, even when told to skip the request.
-					err := Integration().Test(t.Context(), opts, &switchyard.Connection{Metadata: meta})
+					err := destination.TestConnection(t.Context(), Integration(), opts, destination.Provision{Connection: &switchyard.Connection{Metadata: meta}})
 					var e *switchyard.Error
 					if !errors.As(err, &e) || e.Code != switchyard.EINVALID || len(e.Fields) != 1 || e.Fields[0].Param != "metadata.url" {
 						t.Errorf("Test() = %#v, want an invalid error on metadata.url", err)

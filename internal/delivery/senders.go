@@ -1,0 +1,240 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/switchyardhq/switchyard/internal/destination"
+	"github.com/switchyardhq/switchyard/internal/secret"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+)
+
+// provisioned is what one stored connection value becomes on this node: its sender (built once,
+// by the integration's Provisioner, from the normalised metadata with the secrets opened), or the
+// reason it could not be built. The store hands out one *Connection value per connection until
+// the connection — or anything else that moves the routing version — changes, so the entry is
+// kept for as long as the same value comes back.
+type provisioned struct {
+	src *switchyard.Connection
+	// conn is src as provisioned: metadata normalised, secrets opened.
+	conn   *switchyard.Connection
+	sender destination.Sender
+	// invalid is set when the stored metadata cannot be used: every attempt fails with it.
+	invalid *switchyard.Error
+	// lastUsed (unix nanoseconds) lets the pruner drop entries of connections gone quiet.
+	lastUsed atomic.Int64
+	// inflight counts attempts using sender; a replaced entry is cleaned up when it drops to 0.
+	inflight atomic.Int64
+	replaced atomic.Bool
+	cleaned  sync.Once
+}
+
+// senders caches provisioned connection values per connection id.
+type senders struct {
+	provisioners map[string]destination.Provisioner
+	integrations *destination.Registry
+	box          *secret.Box
+	opts         destination.Options
+	// tokens gives OAuth integrations the connection's managed credential (nil: none).
+	tokens TokenProvider
+	byConn sync.Map // uuid.UUID → *provisioned
+	flight singleflight.Group
+}
+
+// TokenProvider gives a connection's managed OAuth credential to its sender.
+type TokenProvider interface {
+	// Tokens returns the connection's token source and the provider account it belongs to;
+	// destination.ErrNoCredentials when the connection has none.
+	Tokens(ctx context.Context, conn *switchyard.Connection) (destination.Tokens, string, error)
+}
+
+func newSenders(reg *destination.Registry, box *secret.Box, opts destination.Options, tokens TokenProvider) *senders {
+	s := &senders{provisioners: map[string]destination.Provisioner{}, integrations: reg, box: box, opts: opts, tokens: tokens}
+	for _, in := range reg.List() {
+		s.provisioners[in.Type] = in.New(opts)
+	}
+	return s
+}
+
+// errUnknownIntegration: the server has no integration of the connection's type.
+var errUnknownIntegration = errors.New("unknown integration")
+
+// acquire returns the provisioned value of c, provisioning it on first use, and counts an
+// attempt on it: call release when the attempt is done. An error is Switchyard's side (a
+// secret that cannot be opened, a credential store that does not answer): the attempt is
+// retried later without being counted. Metadata the integration refuses is not an error: the
+// entry's invalid says why, and attempts fail with it.
+func (s *senders) acquire(ctx context.Context, c *switchyard.Connection, now time.Time) (*provisioned, error) {
+	for {
+		p, err := s.get(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		p.inflight.Add(1)
+		if p.replaced.Load() {
+			// Replaced between the lookup and the count: take the newer value instead.
+			s.release(p)
+			continue
+		}
+		p.lastUsed.Store(now.UnixNano())
+		return p, nil
+	}
+}
+
+// release ends an attempt's use of p, cleaning p up if it was replaced meanwhile.
+func (s *senders) release(p *provisioned) {
+	if p.inflight.Add(-1) == 0 && p.replaced.Load() {
+		p.cleanup()
+	}
+}
+
+func (p *provisioned) cleanup() {
+	p.cleaned.Do(func() {
+		if c, ok := p.sender.(destination.Cleaner); ok {
+			c.Cleanup()
+		}
+	})
+}
+
+// get returns the entry for c's very value, provisioning it once (concurrent attempts of one
+// connection wait for the same provisioning).
+func (s *senders) get(ctx context.Context, c *switchyard.Connection) (*provisioned, error) {
+	if v, ok := s.byConn.Load(c.ID); ok && v.(*provisioned).src == c {
+		return v.(*provisioned), nil
+	}
+	v, err, _ := s.flight.Do(c.ID.String(), func() (any, error) {
+		if v, ok := s.byConn.Load(c.ID); ok && v.(*provisioned).src == c {
+			return v, nil
+		}
+		p, err := s.provision(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		if old, loaded := s.byConn.Swap(c.ID, p); loaded {
+			s.retire(old.(*provisioned))
+		}
+		return p, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	p := v.(*provisioned)
+	if p.src != c {
+		// Another attempt provisioned an older or newer value of the connection meanwhile.
+		return s.get(ctx, c)
+	}
+	return p, nil
+}
+
+// retire marks a replaced or dropped entry, cleaning it up now if no attempt uses it.
+func (s *senders) retire(p *provisioned) {
+	p.replaced.Store(true)
+	if p.inflight.Load() == 0 {
+		p.cleanup()
+	}
+}
+
+// provision builds the sender of connection value c: secrets opened, metadata normalised by the
+// integration's schema (so senders only ever see what validation would store today), the
+// managed credential for OAuth integrations, then the integration's Provision.
+func (s *senders) provision(ctx context.Context, c *switchyard.Connection) (*provisioned, error) {
+	in, ok := s.integrations.Get(c.Type)
+	prov := s.provisioners[c.Type]
+	if !ok || prov == nil {
+		return nil, errUnknownIntegration
+	}
+	meta, err := secret.OpenFields(s.box, c.Metadata, in.SecretFields())
+	if err != nil {
+		return nil, err
+	}
+	p := &provisioned{src: c}
+	norm, errs := in.ValidateMetadata(meta, s.opts)
+	if len(errs) > 0 {
+		p.invalid = &switchyard.Error{Code: switchyard.EINVALID, Message: "connection metadata is invalid: " + errs[0].Param + " " + errs[0].Msg,
+			Fields: errs}
+		return p, nil
+	}
+	conn := *c
+	conn.Metadata = norm
+	p.conn = &conn
+	params := destination.Provision{Connection: &conn}
+	if in.AuthType == destination.AuthOAuth && s.tokens != nil && !pasted(in, norm) {
+		tokens, account, err := s.tokens.Tokens(ctx, c)
+		switch {
+		case errors.Is(err, destination.ErrNoCredentials):
+			// Provision without: the sender reports the missing authorization per attempt.
+		case err != nil:
+			return nil, err
+		default:
+			params.Tokens, params.Account = tokens, account
+		}
+	}
+	sender, err := prov.Provision(ctx, params)
+	var invalid *switchyard.Error
+	switch {
+	case errors.As(err, &invalid):
+		p.invalid = invalid
+	case err != nil:
+		return nil, err
+	}
+	p.sender = sender
+	return p, nil
+}
+
+// pasted reports whether metadata carries the integration's pasted credential (which replaces
+// the managed OAuth one).
+func pasted(in *destination.Integration, meta map[string]any) bool {
+	if in.OAuth == nil {
+		return false
+	}
+	for _, k := range in.OAuth.PasteFields {
+		if v, ok := meta[k]; ok && v != nil && v != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// prune drops the entries of connections not used since before idle, cleaning them up, so that
+// a node that has served a million connections in a day does not keep them all.
+func (s *senders) prune(idle time.Time) int {
+	n := 0
+	s.byConn.Range(func(k, v any) bool {
+		p := v.(*provisioned)
+		if time.Unix(0, p.lastUsed.Load()).Before(idle) && p.inflight.Load() == 0 {
+			if s.byConn.CompareAndDelete(k, v) {
+				s.retire(p)
+				n++
+			}
+		}
+		return true
+	})
+	return n
+}
+
+// forget drops connection id's entry (a connection deleted or changed on this node).
+func (s *senders) forget(id uuid.UUID) {
+	if v, loaded := s.byConn.LoadAndDelete(id); loaded {
+		s.retire(v.(*provisioned))
+	}
+}
+
+// close cleans up every entry and the provisioners.
+func (s *senders) close() {
+	s.byConn.Range(func(k, v any) bool {
+		s.byConn.Delete(k)
+		s.retire(v.(*provisioned))
+		return true
+	})
+	for _, p := range s.provisioners {
+		if c, ok := p.(destination.Cleaner); ok {
+			c.Cleanup()
+		}
+	}
+}
