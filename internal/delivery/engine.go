@@ -30,7 +30,7 @@ type Config struct {
 	// Options are passed to every integration's constructor.
 	Options destination.Options
 	// Tokens gives OAuth integrations their connections' managed credentials (nil: none).
-	Tokens TokenProvider
+	Tokens  TokenProvider
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
 	// Workers is how many attempts may be in flight at once (default 512). Attempts mostly wait
@@ -102,8 +102,8 @@ func setDefault[T int | time.Duration](v *T, def T) {
 
 // Engine delivers due deliveries until its context ends.
 type Engine struct {
-	cfg      Config
-	log      *slog.Logger
+	cfg  Config
+	log  *slog.Logger
 	ctl  *controller
 	wake chan struct{}
 	// senders holds each connection value's provisioned sender (see senders.go).
