@@ -1,0 +1,191 @@
+package intercom
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"code.dny.dev/ssrf"
+	"golang.org/x/oauth2"
+
+	"github.com/switchyardhq/switchyard/internal/destination"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+)
+
+// DefaultUserAgent is sent when the server configures none.
+const DefaultUserAgent = "Switchyard-Intercom/1"
+
+// callTimeout bounds each API call (the attempt's context may bound it more).
+const callTimeout = 30 * time.Second
+
+// Provisioner is the Intercom integration's server-wide part: the one HTTP client every
+// connection shares and the provider's endpoints. It is safe for concurrent use.
+type Provisioner struct {
+	client    *http.Client
+	transport *http.Transport
+	base      *url.URL
+	userAgent string
+	logger    *slog.Logger
+	// secrets never appear in a Message or Response (the app's client secret).
+	secrets []string
+}
+
+var (
+	_ destination.Provisioner = (*Provisioner)(nil)
+	_ destination.Identifier  = (*Provisioner)(nil)
+	_ destination.Cleaner     = (*Provisioner)(nil)
+)
+
+// New returns the Intercom provisioner. It has no side effects. Its endpoints are
+// opts.App(Integration()): the documented ones unless the server configuration overrides them
+// (tests point them at a fake). Unless opts.AllowPrivate, connections to loopback, private,
+// link-local and metadata addresses are refused when dialled.
+func New(opts destination.Options) *Provisioner {
+	app := opts.App(Integration())
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	if !opts.AllowPrivate {
+		dialer.Control = ssrf.New(ssrf.WithAnyPort()).Safe
+	}
+	transport := &http.Transport{
+		Proxy:                  nil, // a proxy would dial for us, past the dial-time check
+		DialContext:            dialer.DialContext,
+		ForceAttemptHTTP2:      true,
+		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:    10 * time.Second,
+		MaxIdleConns:           256,
+		MaxIdleConnsPerHost:    128,
+		IdleConnTimeout:        90 * time.Second,
+		ResponseHeaderTimeout:  callTimeout,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: 64 << 10,
+	}
+	base, err := url.Parse(strings.TrimRight(app.APIBase, "/"))
+	if err != nil || base.Host == "" {
+		base, _ = url.Parse(APIBase)
+	}
+	ua := opts.UserAgent
+	if ua == "" {
+		ua = DefaultUserAgent
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Provisioner{
+		client: &http.Client{
+			Transport: transport,
+			// An API that redirects is not where we think it is; never follow one.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		transport: transport,
+		base:      base,
+		userAgent: ua,
+		logger:    logger,
+	}
+	if app.ClientSecret != "" {
+		p.secrets = append(p.secrets, app.ClientSecret)
+	}
+	return p
+}
+
+// Cleanup closes idle connections when the server stops.
+func (p *Provisioner) Cleanup() { p.transport.CloseIdleConnections() }
+
+// Provision builds the sender of one connection value: the managed credential when the
+// connection was made through OAuth, else the pasted access token. It makes no network call.
+func (p *Provisioner) Provision(_ context.Context, pv destination.Provision) (destination.Sender, error) {
+	if pv.Connection == nil {
+		return nil, &switchyard.Error{Code: switchyard.EINVALID, Message: "Intercom: no connection to provision."}
+	}
+	s := &Sender{p: p, conn: pv.Connection, scope: pv.Account, secrets: p.secrets}
+	pasted, _ := pv.Connection.Metadata[KeyAccessToken].(string)
+	pasted = strings.TrimSpace(pasted)
+	switch {
+	case pv.Tokens != nil:
+		s.tokens = pv.Tokens
+	case pasted != "":
+		s.tokens = destination.StaticTokens{AccessToken: pasted}
+		s.pasted = true
+		s.secrets = append(s.secrets, pasted)
+	default:
+		s.tokens = noCredentials{}
+	}
+	if s.scope == "" {
+		s.scope = fallbackScope(pasted, pv.Connection)
+	}
+	return s, nil
+}
+
+// fallbackScope names the rate-limit scope of a connection whose workspace is not known (a
+// pasted token: Identify runs only in the OAuth flow). Every connection pasting the same token
+// shares it; the token itself is never part of the scope.
+func fallbackScope(token string, conn *switchyard.Connection) string {
+	if token != "" {
+		sum := sha256.Sum256([]byte(token))
+		return Type + ":token:" + hex.EncodeToString(sum[:8])
+	}
+	return Type + ":connection:" + conn.ID.String()
+}
+
+// noCredentials is the Tokens of a connection with neither an OAuth credential nor a pasted
+// token.
+type noCredentials struct{}
+
+func (noCredentials) Token(context.Context) (*oauth2.Token, error) {
+	return nil, destination.ErrNoCredentials
+}
+
+func (noCredentials) Refresh(context.Context, *oauth2.Token) (*oauth2.Token, error) {
+	return nil, destination.ErrNoCredentials
+}
+
+// Identify names the workspace a token belongs to, "intercom:app:<id_code>", from GET /me.
+func (p *Provisioner) Identify(ctx context.Context, tok *oauth2.Token) (string, error) {
+	if tok == nil || tok.AccessToken == "" {
+		return "", &switchyard.Error{Code: switchyard.EINVALID, Message: "Intercom: no access token to identify."}
+	}
+	c := &caller{p: p, tokens: destination.StaticTokens{AccessToken: tok.AccessToken}, secrets: append(p.secrets[:len(p.secrets):len(p.secrets)], tok.AccessToken)}
+	var me meResponse
+	if res := c.call(ctx, http.MethodGet, "/me", nil, nil, &me); res != nil {
+		return "", resultError(*res)
+	}
+	if me.App.IDCode == "" {
+		return "", &switchyard.Error{Code: switchyard.EUNPROCESSABLE, Message: "Intercom: GET /me named no workspace (app.id_code)."}
+	}
+	return AccountPrefix + me.App.IDCode, nil
+}
+
+// AccountPrefix prefixes the workspace id in the account Identify returns (and the rate-limit
+// scope).
+const AccountPrefix = Type + ":app:"
+
+type meResponse struct {
+	Type  string `json:"type"`
+	ID    string `json:"id"`
+	Email string `json:"email"`
+	App   struct {
+		IDCode string `json:"id_code"`
+		Name   string `json:"name"`
+		Region string `json:"region"`
+	} `json:"app"`
+}
+
+// resultError turns the result of a failed call outside a delivery into an error the API can
+// show.
+func resultError(res destination.Result) error {
+	code := switchyard.EUNPROCESSABLE
+	switch res.Outcome {
+	case switchyard.OutcomeRateLimited:
+		code = switchyard.ERATELIMITED
+	case switchyard.OutcomeInternalError:
+		code = switchyard.EINTERNAL
+	}
+	return &switchyard.Error{Code: code, Message: "Intercom: " + res.Message}
+}
