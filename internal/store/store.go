@@ -150,6 +150,22 @@ type Store interface {
 	// CatalogList returns a workspace's event types or resources, by key.
 	CatalogList(ctx context.Context, p CatalogListParams) ([]*switchyard.CatalogEntry, error)
 
+	// CredentialGet returns a connection's managed OAuth credential; ErrNotFound when it has none.
+	CredentialGet(ctx context.Context, p CredentialGetParams) (*switchyard.Credential, error)
+	// CredentialUpdate replaces a connection's credential if its stored version is still
+	// p.ExpectedVersion (compare-and-swap), returning it with its new version; ErrConflict when
+	// another writer got there first, ErrNotFound when the connection has no credential.
+	CredentialUpdate(ctx context.Context, p CredentialUpdateParams) (*switchyard.Credential, error)
+	// ConnectionAuthorize completes an OAuth flow in one transaction: it inserts p.Connection
+	// with its credential, or — re-authorizing the existing connection p.ExistingID — replaces
+	// that connection's credential and reactivates it. It returns the connection.
+	ConnectionAuthorize(ctx context.Context, p ConnectionAuthorizeParams) (*switchyard.Connection, error)
+	// OAuthStateInsert stores a started OAuth flow (and deletes flows that expired before Now).
+	OAuthStateInsert(ctx context.Context, st *switchyard.OAuthState) error
+	// OAuthStateTake marks a flow's state used and returns it; ErrNotFound when the state is
+	// unknown, already used or expired.
+	OAuthStateTake(ctx context.Context, p OAuthStateTakeParams) (*switchyard.OAuthState, error)
+
 	// MappingGet returns the latest stored version of a connection's default mapping;
 	// ErrNotFound when none was saved (or the connection is another organization's).
 	MappingGet(ctx context.Context, p MappingGetParams) (*switchyard.Mapping, error)
@@ -327,4 +343,36 @@ type EventDeleteBeforeParams struct {
 type IdempotencyKeyDeleteBeforeParams struct {
 	Before time.Time
 	Limit  int
+}
+
+// CredentialGetParams selects a connection's credential.
+type CredentialGetParams struct {
+	ConnectionID uuid.UUID
+}
+
+// CredentialUpdateParams is a refreshed credential and the version it replaces.
+type CredentialUpdateParams struct {
+	ConnectionID    uuid.UUID
+	ExpectedVersion int64
+	Sealed          string
+	Now             time.Time
+}
+
+// ConnectionAuthorizeParams completes an OAuth flow.
+type ConnectionAuthorizeParams struct {
+	// Connection is the new connection to insert; nil when ExistingID is set.
+	Connection *switchyard.Connection
+	// ExistingID, when not uuid.Nil, is the connection being re-authorized (of
+	// OrganizationID).
+	ExistingID     uuid.UUID
+	OrganizationID uuid.UUID
+	Sealed         string
+	Account        string
+	Now            time.Time
+}
+
+// OAuthStateTakeParams selects a started flow by its state's hash.
+type OAuthStateTakeParams struct {
+	StateHash string
+	Now       time.Time
 }

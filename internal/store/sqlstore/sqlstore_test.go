@@ -26,6 +26,7 @@ func TestConformance(t *testing.T) {
 		storetest.RunIdempotency(t, open)
 		storetest.RunAPI(t, open)
 		storetest.RunKeys(t, open)
+		storetest.RunOAuth(t, open)
 	})
 }
 
