@@ -1,0 +1,267 @@
+package zoom
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"code.dny.dev/ssrf"
+	"golang.org/x/oauth2"
+
+	"github.com/switchyardhq/switchyard/internal/destination"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+)
+
+// DefaultUserAgent is sent when the server configures none.
+const DefaultUserAgent = "Switchyard-Zoom/1"
+
+// requestTimeout bounds one API call (connect, send, answer).
+const requestTimeout = 30 * time.Second
+
+// Rate limits ("Rate limits" in the Zoom API reference): limits are per account, shared by every
+// app installed on it, per second by the endpoint's category. "Add a meeting registrant" and
+// "Add a webinar registrant" are Light: 30 requests/s on Pro, 80/s on Business and above
+// (registration needs a licensed host, so Free's 4/s does not apply). Switchyard keeps to a
+// third of Pro's Light limit, leaving room for the customer's other apps.
+const (
+	RatePerSecond = 10
+	RateBurst     = 5
+)
+
+// Provisioner is the Zoom integration's server-wide part: one HTTP client shared by every
+// connection, and the endpoints (API base, token URL) from the server configuration. It is
+// safe for concurrent use.
+type Provisioner struct {
+	client    *http.Client
+	transport *http.Transport
+	apiBase   string
+	tokenURL  string
+	userAgent string
+	logger    *slog.Logger
+}
+
+var (
+	_ destination.Provisioner = (*Provisioner)(nil)
+	_ destination.Identifier  = (*Provisioner)(nil)
+	_ destination.Cleaner     = (*Provisioner)(nil)
+)
+
+// New returns the Zoom provisioner. It has no side effects. Unless opts.AllowPrivate, every
+// connection is checked when it is dialled and refused if it goes to a loopback, private,
+// link-local or metadata address (the endpoints may be overridden in the server configuration).
+func New(opts destination.Options) *Provisioner {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	if !opts.AllowPrivate {
+		dialer.Control = ssrf.New().Safe
+	}
+	transport := &http.Transport{
+		Proxy:                  nil, // a proxy would dial on our behalf, past the dial-time check
+		DialContext:            dialer.DialContext,
+		ForceAttemptHTTP2:      true,
+		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:    10 * time.Second,
+		MaxIdleConns:           256,
+		MaxIdleConnsPerHost:    64,
+		IdleConnTimeout:        90 * time.Second,
+		ResponseHeaderTimeout:  requestTimeout,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: 64 << 10,
+	}
+	app := opts.App(Integration())
+	ua := opts.UserAgent
+	if ua == "" {
+		ua = DefaultUserAgent
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Provisioner{
+		client: &http.Client{
+			Transport: transport,
+			// Zoom's API does not redirect; following one could lead anywhere with our token.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		transport: transport,
+		apiBase:   strings.TrimRight(app.APIBase, "/"),
+		tokenURL:  app.TokenURL,
+		userAgent: ua,
+		logger:    logger,
+	}
+}
+
+// Cleanup closes the idle connections when the server stops.
+func (p *Provisioner) Cleanup() { p.transport.CloseIdleConnections() }
+
+// Provision decodes a connection value once and returns its sender.
+func (p *Provisioner) Provision(_ context.Context, pr destination.Provision) (destination.Sender, error) {
+	if pr.Connection == nil {
+		return nil, &switchyard.Error{Code: switchyard.EINVALID, Message: "Zoom: no connection to provision."}
+	}
+	c, errs := parseConfig(pr.Connection.Metadata)
+	if len(errs) > 0 {
+		return nil, &switchyard.Error{Code: switchyard.EINVALID, Message: "The Zoom configuration is invalid.", Fields: errs}
+	}
+	s := &sender{p: p, c: c, conn: pr.Connection, questions: newQuestionCache()}
+	switch {
+	case c.serverToServer():
+		s.tokens = NewAccountTokens(p.client, p.tokenURL, c.AccountID, c.ClientID, c.ClientSecret)
+		s.scope = AccountScope(c.AccountID)
+		s.secrets = []string{c.ClientSecret}
+	case pr.Tokens != nil:
+		s.tokens = pr.Tokens
+		s.scope = scopeOf(pr.Account)
+	default:
+		s.tokens = noTokens{}
+	}
+	if s.scope == "" {
+		// Unknown account: space this connection's own calls at the account's rate.
+		s.scope = Type + ":connection:" + pr.Connection.ID.String()
+	}
+	return s, nil
+}
+
+// AccountScope is the rate-limit scope and account name of a Zoom account: "zoom:account:<id>".
+func AccountScope(accountID string) string { return Type + ":account:" + accountID }
+
+// scopeOf turns Provision.Account (what Identify answered, "zoom:account:<id>") into a scope;
+// a bare account ID is accepted too.
+func scopeOf(account string) string {
+	switch {
+	case account == "":
+		return ""
+	case strings.HasPrefix(account, Type+":"):
+		return account
+	}
+	return AccountScope(account)
+}
+
+// noTokens is the Tokens of a connection with neither a managed nor a pasted credential.
+type noTokens struct{}
+
+func (noTokens) Token(context.Context) (*oauth2.Token, error) {
+	return nil, destination.ErrNoCredentials
+}
+func (noTokens) Refresh(context.Context, *oauth2.Token) (*oauth2.Token, error) {
+	return nil, destination.ErrNoCredentials
+}
+
+// Identify names the Zoom account tok belongs to, "zoom:account:<account_id>", from GET
+// /users/me (Light).
+func (p *Provisioner) Identify(ctx context.Context, tok *oauth2.Token) (string, error) {
+	if tok == nil || tok.AccessToken == "" {
+		return "", errors.New("zoom: no access token to identify")
+	}
+	me, res := p.me(ctx, destination.StaticTokens{AccessToken: tok.AccessToken}, []string{tok.AccessToken})
+	if res != nil {
+		return "", errors.New(res.Message)
+	}
+	return AccountScope(me.AccountID), nil
+}
+
+// user is what the integration reads of GET /users/me.
+type user struct {
+	ID        string `json:"id"`
+	Email     string `json:"email"`
+	AccountID string `json:"account_id"`
+}
+
+// me calls GET /users/me. On failure it returns the classified result instead.
+func (p *Provisioner) me(ctx context.Context, tokens destination.Tokens, secrets []string) (*user, *destination.Result) {
+	var u user
+	if res := p.getJSON(ctx, tokens, "/users/me", nil, &u, secrets); res != nil {
+		return nil, res
+	}
+	if u.AccountID == "" {
+		return nil, &destination.Result{Outcome: switchyard.OutcomeRejectedServerError, HTTPStatus: http.StatusOK,
+			Message: "Zoom answered GET /users/me without an account_id"}
+	}
+	return &u, nil
+}
+
+// call makes one authorized API call (refreshing the token once on a 401) and returns the status,
+// headers and body of the answer, or the result the attempt came to without one.
+func (p *Provisioner) call(ctx context.Context, tokens destination.Tokens, method, path string, query url.Values, body []byte,
+	secrets []string) (*http.Response, []byte, *destination.Result) {
+	target, err := url.Parse(p.apiBase + path)
+	if err != nil {
+		return nil, nil, &destination.Result{Outcome: switchyard.OutcomeInvalidRequest, Message: "the Zoom API base URL is invalid"}
+	}
+	if len(query) > 0 {
+		target.RawQuery = query.Encode()
+	}
+	timeout := requestTimeout
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
+		timeout = max(time.Until(dl).Round(time.Millisecond), 0)
+	}
+	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	resp, err := destination.DoAuthorized(rctx, p.client, tokens, func(ctx context.Context) (*http.Request, error) {
+		var rd io.Reader
+		if body != nil {
+			rd = bytes.NewReader(body)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, target.String(), rd)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("User-Agent", p.userAgent)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		return req, nil
+	})
+	if err != nil {
+		res := destination.ResultOf(ctx, err, timeout, target)
+		res.Message = destination.Redact(res.Message, secrets)
+		res.Response = destination.Redact(res.Response, secrets)
+		return nil, nil, &res
+	}
+	if resp.Request != nil {
+		if auth := resp.Request.Header.Get("Authorization"); strings.HasPrefix(auth, "Bearer ") {
+			secrets = append(secrets[:len(secrets):len(secrets)], strings.TrimPrefix(auth, "Bearer "))
+		}
+	}
+	b, err := destination.ReadBody(resp, maxBody)
+	if err != nil && len(b) < maxBody {
+		res := destination.ClassifyTransportError(ctx, err, timeout, target)
+		res.HTTPStatus = resp.StatusCode
+		res.Message = destination.Redact(res.Message, secrets)
+		return nil, nil, &res
+	}
+	resp.Body = http.NoBody
+	resp.Request = nil // drop the Authorization header from what callers keep
+	return resp, b, nil
+}
+
+// maxBody bounds the answers read whole (listings of 300 meetings stay far below it).
+const maxBody = 4 << 20
+
+// getJSON makes an authorized GET and decodes a 2xx answer into v; any other answer is
+// classified.
+func (p *Provisioner) getJSON(ctx context.Context, tokens destination.Tokens, path string, query url.Values, v any,
+	secrets []string) *destination.Result {
+	resp, body, res := p.call(ctx, tokens, http.MethodGet, path, query, nil, secrets)
+	if res != nil {
+		return res
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		r := classify(resp, body, time.Now(), secrets)
+		return &r
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return &destination.Result{Outcome: switchyard.OutcomeRejectedServerError, HTTPStatus: resp.StatusCode,
+			Message: "Zoom answered " + path + " with a body that is not the documented JSON", Response: redactedExcerpt(resp, body, secrets)}
+	}
+	return nil
+}
