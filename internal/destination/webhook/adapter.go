@@ -87,11 +87,20 @@ func (a *Adapter) CloseIdleConnections() { a.transport.CloseIdleConnections() }
 func (a *Adapter) Cleanup() { a.CloseIdleConnections() }
 
 // Provision decodes a connection's metadata into its config, once per connection value, and
-// returns the sender that delivers with it.
+// returns the sender that delivers with it. The metadata must be normalised by the schema
+// (Integration().ValidateMetadata: defaults filled, select values canonical, types
+// normalised), as the engine and the API always provision it. Provision refuses metadata that
+// is not, rather than guess a default or a spelling, and normalised metadata that breaks a rule
+// the schema cannot say (a connection stored before the rule existed). It makes no network
+// call.
 func (a *Adapter) Provision(_ context.Context, p destination.Provision) (destination.Sender, error) {
+	if p.Connection == nil {
+		return nil, &switchyard.Error{Code: switchyard.EINVALID, Message: "no connection to provision"}
+	}
 	c, errs := parseConfig(p.Connection.Metadata)
 	if len(errs) > 0 {
-		return nil, &switchyard.Error{Code: switchyard.EINVALID, Message: "The webhook configuration is invalid.", Fields: errs}
+		return nil, &switchyard.Error{Code: switchyard.EINVALID,
+			Message: "connection metadata is invalid: " + errs[0].Param + " " + errs[0].Msg, Fields: errs}
 	}
 	return &sender{a: a, c: c, conn: p.Connection}, nil
 }

@@ -11,7 +11,8 @@ import (
 )
 
 // BenchmarkDeliver measures one delivery end to end (wrapped, Standard Webhooks signed) to a
-// local keep-alive server: parse the connection, build and sign the body, send, read, classify.
+// local keep-alive server: normalise and parse the connection, build and sign the body, send,
+// read, classify.
 func BenchmarkDeliver(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -36,7 +37,7 @@ func BenchmarkDeliver(b *testing.B) {
 // connection, build the wrapped envelope and its headers, sign with Standard Webhooks.
 func BenchmarkBuildAndSign(b *testing.B) {
 	a := New(destination.Options{})
-	req := testRequest(map[string]any{KeyURL: "https://hooks.example.com/in", KeySigningScheme: SigningStandardWebhooks, KeySigningSecret: testWhsec})
+	req := testRequest(normalise(b, destination.Options{}, map[string]any{KeyURL: "https://hooks.example.com/in", KeySigningScheme: SigningStandardWebhooks, KeySigningSecret: testWhsec}))
 
 	b.ReportAllocs()
 	for b.Loop() {

@@ -2,10 +2,10 @@ package webhook
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,52 +15,13 @@ import (
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
 
-// Metadata keys of a webhook connection (product.md §13).
+// Bounds the schema cannot say.
 const (
-	KeyURL             = "url"
-	KeyHTTPMethod      = "http_method"
-	KeyPayloadMode     = "payload_mode"
-	KeyAuthScheme      = "auth_scheme"
-	KeyBasicUsername   = "basic_username"
-	KeyBasicPassword   = "basic_password"
-	KeyBearerToken     = "bearer_token"
-	KeyAuthHeaderName  = "auth_header_name"
-	KeyAuthHeaderValue = "auth_header_value"
-	KeyCustomHeaders   = "custom_headers"
-	KeySigningScheme   = "signing_scheme"
-	KeySigningSecret   = "signing_secret"
-	KeySignatureHeader = "signature_header"
-	KeyTimeoutSeconds  = "timeout_seconds"
-	KeySkipURLTest     = "skip_url_test"
-)
-
-// Values of the select fields. http_method is stored upper-case (the canonical form of an HTTP
-// method); every other value is lower-case.
-const (
-	PayloadWrapped = "wrapped"
-	PayloadRaw     = "raw"
-
-	AuthNone   = "none"
-	AuthBasic  = "basic"
-	AuthBearer = "bearer"
-	AuthHeader = "header"
-
-	SigningNone             = "none"
-	SigningStandardWebhooks = "standard_webhooks"
-	SigningHMACSHA256       = "hmac_sha256"
-	SigningHMACSHA512       = "hmac_sha512"
-)
-
-// Defaults and bounds.
-const (
-	DefaultMethod          = "POST"
-	DefaultSignatureHeader = "X-Meshes-Signature"
-	DefaultTimeoutSeconds  = 15
-	MaxTimeoutSeconds      = 60
-	MaxCustomHeaders       = 5
-	maxURLLength           = 2048
-	maxHeaderValueLength   = 8192
-	whsecPrefix            = "whsec_"
+	MaxTimeoutSeconds    = 60
+	MaxCustomHeaders     = 5
+	maxURLLength         = 2048
+	maxHeaderValueLength = 8192
+	whsecPrefix          = "whsec_"
 )
 
 // Headers Switchyard sets on every webhook request.
@@ -121,9 +82,24 @@ type config struct {
 	secrets []string
 }
 
-// parser reads metadata leniently (defaults for absent values, case-insensitive choices) and
-// collects one field error per key. It is shared by save-time validation and delivery, so a
-// connection is read the same way in both.
+// declared is the schema (webhook.go), in declaration order, and schema the same fields by key:
+// the one source of the defaults, allowed values and types of the metadata. Nothing below
+// restates them.
+var (
+	declared = fields()
+	schema   = func() map[string]*destination.Field {
+		m := make(map[string]*destination.Field, len(declared))
+		for n := range declared {
+			m[declared[n].Key] = &declared[n]
+		}
+		return m
+	}()
+)
+
+// parser decodes metadata that ValidateMetadata has normalised — every value of its declared
+// type, select values in their declared form, defaults filled, trimmed, fields whose DependsOn
+// does not hold removed — and applies the rules a schema cannot say, collecting one field
+// error per key. A value that is not as normalisation leaves it is an error, never a guess.
 type parser struct {
 	meta map[string]any
 	errs []switchyard.FieldError
@@ -139,116 +115,181 @@ func (p *parser) fail(key, format string, args ...any) {
 	p.errs = append(p.errs, switchyard.FieldError{Param: param, Msg: fmt.Sprintf(format, args...)})
 }
 
-// str returns the trimmed string at key, def when absent or blank.
-func (p *parser) str(key, def string) string {
+func (p *parser) notNormalised(key, want string) {
+	p.fail(key, "is not normalised (want %s): validate the metadata with the integration's schema first", want)
+}
+
+// value returns the value at key; absent and null are both "not there".
+func (p *parser) value(key string) (any, bool) {
 	v, ok := p.meta[key]
-	if !ok || v == nil {
-		return def
+	return v, ok && v != nil
+}
+
+// str returns the string at key, "" when it is not there.
+func (p *parser) str(key string) string {
+	v, ok := p.value(key)
+	if !ok {
+		return ""
 	}
 	s, ok := v.(string)
 	if !ok {
-		p.fail(key, "must be a string")
-		return def
-	}
-	if s = strings.TrimSpace(s); s == "" {
-		return def
+		p.notNormalised(key, "a string")
+		return ""
 	}
 	return s
 }
 
-// required returns the string at key, failing when it is absent or blank.
-func (p *parser) required(key string) string {
-	s := p.str(key, "")
-	if s == "" {
-		p.fail(key, "is required")
+// choice returns the select value at key, "" when it is not there. It must be one of the
+// values the schema declares, in its declared form.
+func (p *parser) choice(key string) string {
+	s := p.str(key)
+	if s != "" && normalForm(schema[key], s) != "" {
+		p.notNormalised(key, normalForm(schema[key], s))
+		return ""
 	}
 	return s
 }
 
-// choice returns the allowed value matching the string at key case-insensitively.
-func (p *parser) choice(key, def string, allowed ...string) string {
-	s := p.str(key, def)
-	for _, a := range allowed {
-		if strings.EqualFold(s, a) {
-			return a
-		}
+// number returns the number at key; ok is false when it is not there.
+func (p *parser) number(key string) (n float64, ok bool) {
+	v, ok := p.value(key)
+	if !ok {
+		return 0, false
 	}
-	p.fail(key, "must be one of: %s", strings.Join(allowed, ", "))
-	return def
+	if n, ok = v.(float64); !ok {
+		p.notNormalised(key, "a number")
+	}
+	return n, ok
 }
 
-func (p *parser) number(key string, def float64) float64 {
-	v, ok := p.meta[key]
-	if !ok || v == nil {
-		return def
-	}
-	var f float64
-	switch v := v.(type) {
-	case float64:
-		f = v
-	case int:
-		f = float64(v)
-	case int64:
-		f = float64(v)
-	case json.Number:
-		x, err := v.Float64()
-		if err != nil {
-			p.fail(key, "must be a number")
-			return def
-		}
-		f = x
-	default:
-		p.fail(key, "must be a number")
-		return def
-	}
-	return f
-}
-
-func (p *parser) boolean(key string, def bool) bool {
-	v, ok := p.meta[key]
-	if !ok || v == nil {
-		return def
+func (p *parser) boolean(key string) bool {
+	v, ok := p.value(key)
+	if !ok {
+		return false
 	}
 	b, ok := v.(bool)
 	if !ok {
-		p.fail(key, "must be true or false")
-		return def
+		p.notNormalised(key, "true or false")
 	}
 	return b
 }
 
-// parseConfig reads a webhook connection's metadata. It always returns a config (URL may be
-// nil); errors name the metadata keys at fault.
+// normalised checks meta against what ValidateMetadata leaves, field by declared field: a
+// field that applies is there when the schema fills it (Default) or requires it, and in its
+// normal form; a field whose DependsOn does not hold is not there. Keys the schema does not
+// declare are the customer's and are not looked at.
+func (p *parser) normalised() {
+	for n := range declared {
+		f := &declared[n]
+		v, exists := p.meta[f.Key]
+		switch {
+		case f.DependsOn != nil && !dependsHolds(p.meta, f.DependsOn):
+			if exists {
+				p.notNormalised(f.Key, fmt.Sprintf("no value unless %s is one of %s", f.DependsOn.Field, strings.Join(f.DependsOn.Value, ", ")))
+			}
+		case exists && v == nil:
+			p.notNormalised(f.Key, "a value or no key, not null")
+		case !exists:
+			if f.Default != nil || f.Required {
+				p.notNormalised(f.Key, "a value: the schema fills or requires it")
+			}
+		default:
+			if want := normalForm(f, v); want != "" {
+				p.notNormalised(f.Key, want)
+			}
+		}
+	}
+}
+
+// dependsHolds reports whether the field d names has one of d's values (normalised metadata
+// holds select values in their declared form, so they compare exactly).
+func dependsHolds(meta map[string]any, d *destination.DependsOn) bool {
+	s, _ := meta[d.Field].(string)
+	return s != "" && slices.Contains(d.Value, s)
+}
+
+// normalForm says what f's value should be when v is not in the form ValidateMetadata gives
+// it, or "" when it is.
+func normalForm(f *destination.Field, v any) string {
+	switch f.Type {
+	case destination.FieldText, destination.FieldPassword, destination.FieldTextarea:
+		s, ok := v.(string)
+		if !ok || strings.TrimSpace(s) == "" || f.Type != destination.FieldTextarea && s != strings.TrimSpace(s) {
+			return "a non-blank string without surrounding white space"
+		}
+	case destination.FieldSelect:
+		s, _ := v.(string)
+		for _, o := range f.Options {
+			if s == o.Value {
+				return ""
+			}
+		}
+		vals := make([]string, len(f.Options))
+		for n, o := range f.Options {
+			vals[n] = o.Value
+		}
+		return "one of: " + strings.Join(vals, ", ")
+	case destination.FieldNumber:
+		if n, ok := v.(float64); !ok || math.IsNaN(n) || math.IsInf(n, 0) {
+			return "a number"
+		}
+	case destination.FieldBoolean:
+		if _, ok := v.(bool); !ok {
+			return "true or false"
+		}
+	case destination.FieldObject:
+		if _, ok := v.(map[string]any); !ok {
+			return "an object"
+		}
+	}
+	return ""
+}
+
+// parseConfig decodes a connection's normalised metadata for delivery (Provision): metadata
+// that is not normalised is refused, and so is normalised metadata that breaks a rule the
+// schema cannot say (a connection stored before the rule existed). It always returns a config
+// (URL may be nil); errors name the metadata keys at fault.
 func parseConfig(meta map[string]any) (*config, []switchyard.FieldError) {
 	p := &parser{meta: meta}
-	c := &config{}
+	p.normalised()
+	c := p.decode()
+	return c, p.errs
+}
 
-	if raw := p.required(KeyURL); raw != "" {
+// decode reads the config and applies the rules a schema cannot say: the URL's, the header
+// names and values', the secrets' formats, the custom headers', the timeout's bounds. A field
+// that is not there is left zero: in Check, it is one the schema refused and has reported.
+func (p *parser) decode() *config {
+	c := &config{}
+	if raw := p.str(KeyURL); raw != "" {
 		c.URL = parseURL(p, raw)
 	}
-	c.Method = p.choice(KeyHTTPMethod, DefaultMethod, "POST", "PUT", "PATCH")
-	c.Raw = p.choice(KeyPayloadMode, PayloadWrapped, PayloadWrapped, PayloadRaw) == PayloadRaw
-	c.Signing = p.choice(KeySigningScheme, SigningNone, SigningNone, SigningStandardWebhooks, SigningHMACSHA256, SigningHMACSHA512)
+	c.Method = p.choice(KeyHTTPMethod)
+	c.Raw = p.choice(KeyPayloadMode) == PayloadRaw
+	c.Signing = p.choice(KeySigningScheme)
 	if c.Signing == SigningHMACSHA256 || c.Signing == SigningHMACSHA512 {
-		c.SignatureHeader = p.str(KeySignatureHeader, DefaultSignatureHeader)
-		if msg := checkHeaderName(c.SignatureHeader); msg != "" {
-			p.fail(KeySignatureHeader, "%s", msg)
-		} else if l := strings.ToLower(c.SignatureHeader); reservedHeaders[l] || setHeaders[l] {
+		c.SignatureHeader = p.str(KeySignatureHeader)
+		switch l := strings.ToLower(c.SignatureHeader); {
+		case c.SignatureHeader == "": // not there: the schema's error stands
+		case checkHeaderName(c.SignatureHeader) != "":
+			p.fail(KeySignatureHeader, "%s", checkHeaderName(c.SignatureHeader))
+		case reservedHeaders[l] || setHeaders[l]:
 			p.fail(KeySignatureHeader, "%s is a header Switchyard sets itself", c.SignatureHeader)
 		}
 	}
-	if c.Signing != SigningNone {
-		c.SigningKeys = parseSecrets(p, c.Signing, p.required(KeySigningSecret))
-		for _, s := range strings.Split(p.str(KeySigningSecret, ""), ",") {
+	if c.Signing != "" && c.Signing != SigningNone {
+		list := p.str(KeySigningSecret)
+		c.SigningKeys = parseSecrets(p, c.Signing, list)
+		for s := range strings.SplitSeq(list, ",") {
 			c.secrets = append(c.secrets, strings.TrimSpace(s))
 		}
 	}
 
-	c.Auth = p.choice(KeyAuthScheme, AuthNone, AuthNone, AuthBasic, AuthBearer, AuthHeader)
+	c.Auth = p.choice(KeyAuthScheme)
 	switch c.Auth {
 	case AuthBasic:
-		c.BasicUsername = p.required(KeyBasicUsername)
-		c.BasicPassword = p.required(KeyBasicPassword)
+		c.BasicUsername = p.str(KeyBasicUsername)
+		c.BasicPassword = p.str(KeyBasicPassword)
 		if strings.Contains(c.BasicUsername, ":") {
 			p.fail(KeyBasicUsername, "must not contain a colon")
 		}
@@ -257,12 +298,12 @@ func parseConfig(meta map[string]any) (*config, []switchyard.FieldError) {
 		c.secrets = append(c.secrets, c.BasicPassword,
 			base64.StdEncoding.EncodeToString([]byte(c.BasicUsername+":"+c.BasicPassword)))
 	case AuthBearer:
-		c.BearerToken = p.required(KeyBearerToken)
+		c.BearerToken = p.str(KeyBearerToken)
 		checkHeaderValue(p, KeyBearerToken, c.BearerToken)
 		c.secrets = append(c.secrets, c.BearerToken)
 	case AuthHeader:
-		c.AuthHeaderName = p.required(KeyAuthHeaderName)
-		c.AuthHeaderValue = p.required(KeyAuthHeaderValue)
+		c.AuthHeaderName = p.str(KeyAuthHeaderName)
+		c.AuthHeaderValue = p.str(KeyAuthHeaderValue)
 		if c.AuthHeaderName != "" {
 			if msg := checkHeaderName(c.AuthHeaderName); msg != "" {
 				p.fail(KeyAuthHeaderName, "%s", msg)
@@ -276,14 +317,15 @@ func parseConfig(meta map[string]any) (*config, []switchyard.FieldError) {
 
 	c.CustomHeaders = parseCustomHeaders(p, c)
 
-	t := p.number(KeyTimeoutSeconds, DefaultTimeoutSeconds)
-	if t != math.Trunc(t) || t < 1 || t > MaxTimeoutSeconds {
-		p.fail(KeyTimeoutSeconds, "must be a whole number of seconds from 1 to %d", MaxTimeoutSeconds)
-		t = DefaultTimeoutSeconds
+	if t, ok := p.number(KeyTimeoutSeconds); ok {
+		if t != math.Trunc(t) || t < 1 || t > MaxTimeoutSeconds {
+			p.fail(KeyTimeoutSeconds, "must be a whole number of seconds from 1 to %d", MaxTimeoutSeconds)
+		} else {
+			c.Timeout = time.Duration(t) * time.Second
+		}
 	}
-	c.Timeout = time.Duration(t) * time.Second
-	c.SkipURLTest = p.boolean(KeySkipURLTest, false)
-	return c, p.errs
+	c.SkipURLTest = p.boolean(KeySkipURLTest)
+	return c
 }
 
 func parseURL(p *parser, raw string) *url.URL {
@@ -354,21 +396,13 @@ func parseSecrets(p *parser, scheme, list string) [][]byte {
 }
 
 func parseCustomHeaders(p *parser, c *config) [][2]string {
-	v, ok := p.meta[KeyCustomHeaders]
-	if !ok || v == nil {
+	v, ok := p.value(KeyCustomHeaders)
+	if !ok {
 		return nil
 	}
-	var m map[string]any
-	switch v := v.(type) {
-	case map[string]any:
-		m = v
-	case map[string]string:
-		m = make(map[string]any, len(v))
-		for k, s := range v {
-			m[k] = s
-		}
-	default:
-		p.fail(KeyCustomHeaders, "must be an object of header names to string values")
+	m, ok := v.(map[string]any)
+	if !ok {
+		p.notNormalised(KeyCustomHeaders, "an object")
 		return nil
 	}
 	if len(m) > MaxCustomHeaders {

@@ -137,23 +137,51 @@ func (r *recorder) only(t *testing.T) *captured {
 // local returns options for tests against httptest servers on 127.0.0.1.
 func local() destination.Options { return destination.Options{AllowPrivate: true} }
 
-// deliverOnce provisions a sender for req's connection and delivers req with it, as the engine
-// does for an attempt; metadata the provisioner refuses gives the invalid_request result the
-// engine records then.
+// deliverOnce makes an attempt as the engine does: it normalises the connection's metadata
+// with the schema (ValidateMetadata, under the adapter's own options, as the engine's are the
+// same for both), provisions a sender for the normalised value and delivers req with it.
+// Metadata the schema or the provisioner refuses gives the invalid_request result the engine
+// records then.
 func deliverOnce(ctx context.Context, a *Adapter, req *destination.Request) destination.Result {
 	if req.Connection == nil {
 		return destination.Result{Outcome: switchyard.OutcomeInvalidRequest, Message: "delivery request without a connection"}
 	}
+	norm, errs := Integration().ValidateMetadata(req.Connection.Metadata, destination.Options{AllowPrivate: a.allowPrivate})
+	if len(errs) > 0 {
+		return destination.Result{Outcome: switchyard.OutcomeInvalidRequest,
+			Message: "connection metadata is invalid: " + errs[0].Param + " " + errs[0].Msg}
+	}
+	conn := *req.Connection
+	conn.Metadata = norm
+	r := *req
+	r.Connection = &conn
+	return attempt(ctx, a, &r)
+}
+
+// attempt provisions a sender for req's connection value as it is (already normalised) and
+// delivers req with it; a refused provisioning gives the engine's invalid_request result, with
+// the provisioner's message.
+func attempt(ctx context.Context, a *Adapter, req *destination.Request) destination.Result {
 	s, err := a.Provision(ctx, destination.Provision{Connection: req.Connection})
 	if err != nil {
 		var e *switchyard.Error
-		if errors.As(err, &e) && len(e.Fields) > 0 {
-			return destination.Result{Outcome: switchyard.OutcomeInvalidRequest,
-				Message: "connection metadata is invalid: " + e.Fields[0].Param + " " + e.Fields[0].Msg}
+		if errors.As(err, &e) {
+			return destination.Result{Outcome: switchyard.OutcomeInvalidRequest, Message: e.Message}
 		}
 		return destination.Result{Outcome: switchyard.OutcomeInvalidRequest, Message: err.Error()}
 	}
 	return s.Deliver(ctx, req)
+}
+
+// normalise returns meta as the API stores it (ValidateMetadata under opts), failing t if the
+// schema refuses it.
+func normalise(t testing.TB, opts destination.Options, meta map[string]any) map[string]any {
+	t.Helper()
+	norm, errs := Integration().ValidateMetadata(meta, opts)
+	if len(errs) > 0 {
+		t.Fatalf("ValidateMetadata(%v) errors: %v", meta, errs)
+	}
+	return norm
 }
 
 func deliver(t *testing.T, opts destination.Options, meta map[string]any) destination.Result {

@@ -270,6 +270,16 @@ func TestNetworkErrors(t *testing.T) {
 	})
 }
 
+// deliverStored delivers, with an adapter under opts, a connection saved while private
+// destinations were allowed (its metadata normalised under AllowPrivate): on a server that
+// does not allow them, the adapter's own guards must refuse it, since validation no longer can.
+func deliverStored(t *testing.T, opts destination.Options, meta map[string]any) destination.Result {
+	t.Helper()
+	a := New(opts)
+	t.Cleanup(a.CloseIdleConnections)
+	return attempt(t.Context(), a, testRequest(normalise(t, destination.Options{AllowPrivate: true}, meta)))
+}
+
 func TestSSRF(t *testing.T) {
 	t.Parallel()
 
@@ -283,7 +293,7 @@ func TestSSRF(t *testing.T) {
 	} {
 		t.Run("a private address is refused when dialled: "+url, func(t *testing.T) {
 			t.Parallel()
-			res := deliver(t, destination.Options{}, map[string]any{KeyURL: url})
+			res := deliverStored(t, destination.Options{}, map[string]any{KeyURL: url})
 			if res.Outcome != switchyard.OutcomeInvalidRequest || res.HTTPStatus != 0 {
 				t.Errorf("result = %s %d (%s), want invalid_request", res.Outcome, res.HTTPStatus, res.Message)
 			}
@@ -294,7 +304,7 @@ func TestSSRF(t *testing.T) {
 
 	t.Run("http is refused before any connection", func(t *testing.T) {
 		t.Parallel()
-		res := deliver(t, destination.Options{}, map[string]any{KeyURL: dest.URL})
+		res := deliverStored(t, destination.Options{}, map[string]any{KeyURL: dest.URL})
 		if res.Outcome != switchyard.OutcomeInvalidRequest {
 			t.Errorf("outcome = %s (%s), want invalid_request", res.Outcome, res.Message)
 		}

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchyardhq/switchyard/internal/destination"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
@@ -200,7 +201,7 @@ func TestConnectionTest(t *testing.T) {
 	t.Run("a working endpoint passes and receives switchyard.test", func(t *testing.T) {
 		t.Parallel()
 		dest := newRecorder(t, nil)
-		conn := &switchyard.Connection{Metadata: map[string]any{KeyURL: dest.URL, KeySigningScheme: "standard_webhooks", KeySigningSecret: testWhsec}}
+		conn := &switchyard.Connection{Metadata: normalise(t, local(), map[string]any{KeyURL: dest.URL, KeySigningScheme: "standard_webhooks", KeySigningSecret: testWhsec})}
 		if err := destination.TestConnection(t.Context(), in, local(), destination.Provision{Connection: conn}); err != nil {
 			t.Fatalf("Test() = %v", err)
 		}
@@ -214,7 +215,7 @@ func TestConnectionTest(t *testing.T) {
 	t.Run("a failing endpoint fails with the outcome's message on metadata.url", func(t *testing.T) {
 		t.Parallel()
 		dest := newRecorder(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNotFound) })
-		err := destination.TestConnection(t.Context(), in, local(), destination.Provision{Connection: &switchyard.Connection{Metadata: map[string]any{KeyURL: dest.URL}}})
+		err := destination.TestConnection(t.Context(), in, local(), destination.Provision{Connection: &switchyard.Connection{Metadata: normalise(t, local(), map[string]any{KeyURL: dest.URL})}})
 		var e *switchyard.Error
 		if !errors.As(err, &e) || e.Code != switchyard.EINVALID || len(e.Fields) != 1 || e.Fields[0].Param != "metadata.url" {
 			t.Fatalf("Test() = %#v, want an invalid error on metadata.url", err)
@@ -231,7 +232,7 @@ func TestConnectionTest(t *testing.T) {
 		}
 		addr := l.Addr().String()
 		_ = l.Close()
-		conn := &switchyard.Connection{Metadata: map[string]any{KeyURL: "http://" + addr, KeySkipURLTest: true}}
+		conn := &switchyard.Connection{Metadata: normalise(t, local(), map[string]any{KeyURL: "http://" + addr, KeySkipURLTest: true})}
 		if err := destination.TestConnection(t.Context(), in, local(), destination.Provision{Connection: conn}); err != nil {
 			t.Errorf("Test() = %v, want nil", err)
 		}
@@ -287,19 +288,36 @@ func TestURLPort(t *testing.T) {
 						t.Errorf("check errors = %v, want exactly metadata.url %q", errs, portMsg)
 					}
 
+					// A connection stored before this check: normalised by the schema, with
+					// the URL as it was saved.
+					stored := normalise(t, destination.Options{AllowPrivate: true}, map[string]any{KeyURL: "https://example.com/", KeySkipURLTest: skip})
+					stored[KeyURL] = tt.url
+
 					// The save-time test refuses it too, even when told to skip the request.
-					err := destination.TestConnection(t.Context(), Integration(), opts, destination.Provision{Connection: &switchyard.Connection{Metadata: meta}})
+					err := destination.TestConnection(t.Context(), Integration(), opts, destination.Provision{Connection: &switchyard.Connection{Metadata: stored}})
 					var e *switchyard.Error
 					if !errors.As(err, &e) || e.Code != switchyard.EINVALID || len(e.Fields) != 1 || e.Fields[0].Param != "metadata.url" {
 						t.Errorf("Test() = %#v, want an invalid error on metadata.url", err)
 					}
 
-					// A connection stored before this check fails at once, never retried.
-					res := deliver(t, opts, meta)
+					// A connection stored before this check fails at once, never retried: the
+					// provisioner refuses it as stored…
+					a := New(opts)
+					t.Cleanup(a.CloseIdleConnections)
+					req := testRequest(stored)
+					res := attempt(t.Context(), a, req)
 					if res.Outcome != switchyard.OutcomeInvalidRequest || res.HTTPStatus != 0 {
 						t.Errorf("result = %s %d (%s), want invalid_request", res.Outcome, res.HTTPStatus, res.Message)
 					}
 					contains(t, "message", res.Message, "metadata.url "+portMsg)
+
+					// …and the engine, which validates what it provisions, refuses it first.
+					res = deliverOnce(t.Context(), a, req)
+					if res.Outcome != switchyard.OutcomeInvalidRequest || res.HTTPStatus != 0 {
+						t.Errorf("result = %s %d (%s), want invalid_request", res.Outcome, res.HTTPStatus, res.Message)
+					}
+					contains(t, "message", res.Message, "metadata.url ")
+					contains(t, "message", res.Message, want)
 				})
 			}
 		}
@@ -316,12 +334,74 @@ func TestURLPort(t *testing.T) {
 		t.Run(url+" is accepted", func(t *testing.T) {
 			t.Parallel()
 			meta := map[string]any{KeyURL: url, KeySkipURLTest: true}
-			if _, errs := Integration().ValidateMetadata(meta, destination.Options{AllowPrivate: true}); len(errs) != 0 {
+			got, errs := Integration().ValidateMetadata(meta, destination.Options{AllowPrivate: true})
+			if len(errs) != 0 {
 				t.Errorf("ValidateMetadata errors = %v, want none", errs)
 			}
-			if c, errs := parseConfig(meta); len(errs) != 0 || c.URL == nil {
+			if c, errs := parseConfig(got); len(errs) != 0 || c.URL == nil {
 				t.Errorf("parseConfig = %v, %v; want a URL and no errors", c.URL, errs)
 			}
 		})
 	}
+}
+
+// TestProvisionRequiresNormalisedMetadata checks that the provisioner reads metadata as the
+// schema normalises it and refuses anything else rather than guess a default, a spelling or a
+// type: the schema is the one source of those.
+func TestProvisionRequiresNormalisedMetadata(t *testing.T) {
+	t.Parallel()
+
+	base := func() map[string]any {
+		return normalise(t, local(), map[string]any{KeyURL: "https://hooks.example.com/in", KeyAuthScheme: "bearer", KeyBearerToken: "tok",
+			KeySigningScheme: "hmac_sha256", KeySigningSecret: "s", KeyCustomHeaders: map[string]any{"X-Tenant": "acme"}})
+	}
+	tests := []struct {
+		name   string
+		change func(m map[string]any)
+		param  string
+	}{
+		{"a default not filled", func(m map[string]any) { delete(m, KeyHTTPMethod) }, "metadata.http_method"},
+		{"a default not filled under a condition", func(m map[string]any) { delete(m, KeySignatureHeader) }, "metadata.signature_header"},
+		{"a required value missing", func(m map[string]any) { delete(m, KeyBearerToken) }, "metadata.bearer_token"},
+		{"a choice not in its declared form", func(m map[string]any) { m[KeyHTTPMethod] = "post" }, "metadata.http_method"},
+		{"a choice not declared", func(m map[string]any) { m[KeyPayloadMode] = "compact" }, "metadata.payload_mode"},
+		{"a number as a string", func(m map[string]any) { m[KeyTimeoutSeconds] = "15" }, "metadata.timeout_seconds"},
+		{"a number as an int", func(m map[string]any) { m[KeyTimeoutSeconds] = 15 }, "metadata.timeout_seconds"},
+		{"a boolean as a string", func(m map[string]any) { m[KeySkipURLTest] = "true" }, "metadata.skip_url_test"},
+		{"an untrimmed string", func(m map[string]any) { m[KeyURL] = " https://hooks.example.com/in" }, "metadata.url"},
+		{"a null", func(m map[string]any) { m[KeyCustomHeaders] = nil }, "metadata.custom_headers"},
+		{"an object of another type", func(m map[string]any) { m[KeyCustomHeaders] = map[string]string{"X-Tenant": "acme"} }, "metadata.custom_headers"},
+		{"a credential of a scheme not chosen", func(m map[string]any) { m[KeyBasicPassword] = "stale" }, "metadata.basic_password"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			meta := base()
+			tt.change(meta)
+			_, err := New(local()).Provision(t.Context(), destination.Provision{Connection: &switchyard.Connection{Metadata: meta}})
+			var e *switchyard.Error
+			if !errors.As(err, &e) || e.Code != switchyard.EINVALID || len(e.Fields) != 1 || e.Fields[0].Param != tt.param {
+				t.Fatalf("Provision() = %v, want an invalid error on %s alone", err, tt.param)
+			}
+			contains(t, "field message", e.Fields[0].Msg, "is not normalised")
+			contains(t, "message", e.Message, tt.param)
+		})
+	}
+
+	t.Run("normalised metadata is provisioned as it is", func(t *testing.T) {
+		t.Parallel()
+		meta := base()
+		s, err := New(local()).Provision(t.Context(), destination.Provision{Connection: &switchyard.Connection{Metadata: meta}})
+		if err != nil {
+			t.Fatalf("Provision() = %v", err)
+		}
+		c := s.(*sender).c
+		if c.Method != "POST" || c.Raw || c.Auth != AuthBearer || c.SignatureHeader != DefaultSignatureHeader ||
+			c.Timeout != DefaultTimeoutSeconds*time.Second || len(c.CustomHeaders) != 1 {
+			t.Errorf("config = %+v", c)
+		}
+		if !reflect.DeepEqual(meta, base()) {
+			t.Errorf("Provision changed the metadata: %v", meta)
+		}
+	})
 }
