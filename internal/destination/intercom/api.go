@@ -95,9 +95,10 @@ func (c *caller) send(ctx context.Context, method, path string, query url.Values
 	u.Path = strings.TrimRight(u.Path, "/") + path
 	u.RawQuery = query.Encode()
 
+	// timeout is what a timeout's message names: ours, or the attempt's when that is shorter.
 	timeout := callTimeout
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
-		timeout = max(time.Until(dl), 0)
+		timeout = max(time.Until(dl).Round(10*time.Millisecond), 0)
 	}
 	callCtx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()

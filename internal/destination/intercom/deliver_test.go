@@ -284,3 +284,59 @@ func TestInvalidRequests(t *testing.T) {
 		t.Error("the payload's email was not used")
 	}
 }
+
+func TestProviderAnswersClassified(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		status int
+		body   string
+		want   switchyard.Outcome
+	}{
+		"forbidden":       {403, `{"type":"error.list","errors":[{"code":"api_plan_restricted","message":"Active subscription needed."}]}`, switchyard.OutcomeAuthFailed},
+		"bad version":     {400, `{"type":"error.list","errors":[{"code":"intercom_version_invalid","message":"The requested version could not be found"}]}`, switchyard.OutcomeInvalidRequest},
+		"other 400":       {400, `{"type":"error.list","errors":[{"code":"client_error","message":"nope"}]}`, switchyard.OutcomeRejectedClientError},
+		"unprocessable":   {422, `{"type":"error.list","errors":[{"code":"unprocessable_entity","message":"bad"}]}`, switchyard.OutcomeValidationFailed},
+		"request timeout": {500, `{"type":"error.list","errors":[{"code":"request_timeout","message":"slow"}]}`, switchyard.OutcomeRejectedServerError},
+		"timeout code":    {408, `{"type":"error.list","errors":[{"code":"request_timeout","message":"slow"}]}`, switchyard.OutcomeDestinationTimeout},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := newFake(t, fake.Options{})
+			tag := srv.AddTag("VIP")
+			s, tok := pasted(t, srv)
+			srv.InjectFailure(1, fake.Failure{PathPrefix: "/contacts/", Status: tc.status, Body: tc.body})
+			res := s.Deliver(context.Background(), tagRequest(intercom.ActionAddTag, tag, map[string]any{"email": "ada@example.com"}))
+			expect(t, res, tc.want, tok)
+			if res.Deactivate != "" || res.HTTPStatus != tc.status {
+				t.Errorf("result %+v", res)
+			}
+		})
+	}
+}
+
+func TestUpdateConflict(t *testing.T) {
+	t.Parallel()
+	srv := newFake(t, fake.Options{})
+	tag := srv.AddTag("VIP")
+	srv.AddContact(fake.ContactInput{Email: "taken@example.com"})
+	id := srv.AddContact(fake.ContactInput{Email: "old@example.com", ExternalID: "u-1"})
+	s, tok := pasted(t, srv)
+	res := s.Deliver(context.Background(), tagRequest(intercom.ActionAddTag, tag, map[string]any{"email": "taken@example.com", "external_id": "u-1"}))
+	expect(t, res, switchyard.OutcomeDestinationConflict, tok)
+	if !strings.Contains(res.Message, "updating contact "+id) {
+		t.Errorf("message %q", res.Message)
+	}
+}
+
+func TestPrefersUserOverLead(t *testing.T) {
+	t.Parallel()
+	srv := newFake(t, fake.Options{})
+	tag := srv.AddTag("VIP")
+	lead := srv.AddContact(fake.ContactInput{Email: "ada@example.com", Role: "lead"})
+	user := srv.AddContact(fake.ContactInput{Email: "ada@example.com", Role: "user"})
+	s, tok := pasted(t, srv)
+	expect(t, s.Deliver(context.Background(), tagRequest(intercom.ActionAddTag, tag, map[string]any{"email": "ada@example.com"})), switchyard.OutcomeDelivered, tok)
+	if len(srv.ContactTags(user)) != 1 || len(srv.ContactTags(lead)) != 0 {
+		t.Errorf("user tags %v, lead tags %v", srv.ContactTags(user), srv.ContactTags(lead))
+	}
+}

@@ -81,8 +81,8 @@ const APIVersion = "2.11"
 
 // The documented rate limit this integration spaces attempts by, per workspace: 10,000 calls a
 // minute per app, enforced over 10-second windows (about 1,666 calls per window). An attempt
-// makes two or three calls (search, maybe create or update, tag), so 50 attempts a second with a
-// burst of 50 stays under 1,666 calls in any 10 seconds.
+// usually makes two or three calls (search, maybe create or update, tag; at most five), so 50
+// attempts a second with a burst of 50 stays under 1,666 calls in any 10 seconds.
 const (
 	RatePerSecond = 50
 	RateBurst     = 50
