@@ -373,12 +373,7 @@ func (s *sender) removeFromCampaign(ctx context.Context, req *destination.Reques
 		a.res.Message = "Contact " + contact + " is not a member of campaign " + campaign + ": nothing to remove"
 		return a.res
 	}
-	gone := rulesWith(func(status int, e apiError) (switchyard.Outcome, bool) {
-		if status == http.StatusNotFound && (e.ErrorCode == "ENTITY_IS_DELETED" || e.ErrorCode == "NOT_FOUND") {
-			return switchyard.OutcomeDelivered, true // removed meanwhile
-		}
-		return "", false
-	})
+	gone := goneRules()
 	for _, m := range members {
 		if !validID(m.ID) {
 			continue
@@ -389,6 +384,16 @@ func (s *sender) removeFromCampaign(ctx context.Context, req *destination.Reques
 	}
 	a.res.Message = "Contact " + contact + " removed from campaign " + campaign
 	return a.res
+}
+
+// goneRules are the rules of deleting a campaign member: one removed meanwhile is gone already.
+func goneRules() *destination.ProviderRules {
+	return rulesWith(func(status int, e apiError) (switchyard.Outcome, bool) {
+		if status == http.StatusNotFound && (e.ErrorCode == "ENTITY_IS_DELETED" || e.ErrorCode == "NOT_FOUND") {
+			return switchyard.OutcomeDelivered, true
+		}
+		return "", false
+	})
 }
 
 // fieldName reports whether s can be a field API name (FirstName, My_Field__c).
