@@ -21,8 +21,8 @@
 //     then the first lead.
 //  2. None found: POST /contacts (role user when external_id is known; otherwise Intercom's
 //     default, a user) with the mapped fields. A 409 conflict names the existing contact's id
-//     ("…already exists with id=…"), which is used as is: a contact created moments ago may not
-//     be searchable yet.
+//     ("…already exists with id=…"), which is read (GET /contacts/{id}) and used: a contact created
+//     moments ago may not be searchable yet.
 //     Found: PUT /contacts/{id} with the mapped fields whose values differ, if any.
 //  3. POST /contacts/{id}/tags {"id": tag} (add_tag) or DELETE /contacts/{id}/tags/{tag}
 //     (remove_tag). A tag the contact already has (add) or does not have (remove) is delivered
