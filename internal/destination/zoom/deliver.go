@@ -116,17 +116,17 @@ func (s *sender) deliver(ctx context.Context, req *destination.Request) destinat
 	if err != nil {
 		return invalid("cannot encode the registrant: " + err.Error())
 	}
-	resp, b, res := s.call(ctx, http.MethodPost, "/"+k.path+"/"+id+"/registrants", nil, raw)
+	a, res := s.call(ctx, http.MethodPost, "/"+k.path+"/"+id+"/registrants", nil, raw)
 	if res != nil {
 		return *res
 	}
-	out := s.classify(resp, b)
+	out := s.classify(a)
 	if out.Outcome == switchyard.OutcomeDelivered {
 		var reg struct {
 			RegistrantID string `json:"registrant_id"`
 			JoinURL      string `json:"join_url"`
 		}
-		_ = json.Unmarshal(b, &reg)
+		_ = json.Unmarshal(a.body, &reg)
 		switch {
 		case reg.RegistrantID != "" && reg.JoinURL == "":
 			out.Message += ": registered (registrant " + reg.RegistrantID + "), awaiting the host's approval"
@@ -375,9 +375,9 @@ func (c *capture) Refresh(ctx context.Context, stale *oauth2.Token) (*oauth2.Tok
 // call makes one authorized call for this connection. For a Server-to-Server credential, a
 // refused credential deactivates the connection as authentication_invalid (the customer must
 // save a valid one), not as a revoked OAuth grant.
-func (s *sender) call(ctx context.Context, method, path string, query url.Values, body []byte) (*http.Response, []byte, *destination.Result) {
+func (s *sender) call(ctx context.Context, method, path string, query url.Values, body []byte) (*answer, *destination.Result) {
 	tokens := &capture{Tokens: s.tokens}
-	resp, b, res := s.p.call(ctx, tokens, method, path, query, body, s.secrets)
+	a, res := s.p.call(ctx, tokens, method, path, query, body, s.secrets)
 	if res != nil && s.c.serverToServer() && res.Deactivate != "" {
 		res.Deactivate = switchyard.InactiveAuthenticationInvalid
 		if errors.Is(tokens.err, ErrCredentialsRefused) {
@@ -387,28 +387,39 @@ func (s *sender) call(ctx context.Context, method, path string, query url.Values
 			res.Message = "Zoom refused the Server-to-Server app's access token right after issuing it: check that the app is activated, then save the connection again."
 		}
 	}
-	return resp, b, res
+	return a, res
 }
 
 // getJSON makes an authorized GET for this connection.
 func (s *sender) getJSON(ctx context.Context, path string, query url.Values, v any) *destination.Result {
-	resp, body, res := s.call(ctx, http.MethodGet, path, query, nil)
+	a, res := s.call(ctx, http.MethodGet, path, query, nil)
 	if res != nil {
 		return res
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		r := s.classify(resp, body)
-		return &r
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return &destination.Result{Outcome: switchyard.OutcomeRejectedServerError, HTTPStatus: resp.StatusCode,
-			Message: "Zoom answered " + path + " with a body that is not the documented JSON", Response: redactedExcerpt(resp, body, s.secrets)}
+	if r := decode(a, path, v, time.Now()); r != nil {
+		if r.Outcome == switchyard.OutcomeRateLimited {
+			r.RateLimitScope = s.scope
+		}
+		return r
 	}
 	return nil
 }
 
-func (s *sender) classify(resp *http.Response, body []byte) destination.Result {
-	res := classify(resp, body, time.Now(), s.secrets)
+// decode classifies a non-2xx answer, or decodes a 2xx answer's JSON body into v.
+func decode(a *answer, path string, v any, now time.Time) *destination.Result {
+	if a.resp.StatusCode < 200 || a.resp.StatusCode > 299 {
+		r := classify(a, now)
+		return &r
+	}
+	if err := json.Unmarshal(a.body, v); err != nil {
+		return &destination.Result{Outcome: switchyard.OutcomeRejectedServerError, HTTPStatus: a.resp.StatusCode,
+			Message: "Zoom answered " + path + " with a body that is not the documented JSON", Response: redactedExcerpt(a)}
+	}
+	return nil
+}
+
+func (s *sender) classify(a *answer) destination.Result {
+	res := classify(a, time.Now())
 	if res.Outcome == switchyard.OutcomeRateLimited {
 		res.RateLimitScope = s.scope
 	}
@@ -525,7 +536,8 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 }
 
 // classify is the result of a Zoom answer, its excerpt and message free of secrets.
-func classify(resp *http.Response, body []byte, now time.Time, secrets []string) destination.Result {
+func classify(a *answer, now time.Time) destination.Result {
+	resp, body := a.resp, a.body
 	res := destination.Classify(resp.StatusCode, resp.Header, body, rules, now)
 	if res.Outcome == switchyard.OutcomeRateLimited {
 		if t := resp.Header.Get("X-RateLimit-Type"); t != "" {
@@ -537,13 +549,13 @@ func classify(resp *http.Response, body []byte, now time.Time, secrets []string)
 			res.Message += ": turn on registration for it in Zoom, or point the rule at another one"
 		}
 	}
-	res.Message = destination.Redact(res.Message, secrets)
-	res.Response = redactedExcerpt(resp, body, secrets)
+	res.Message = destination.Redact(res.Message, a.secrets)
+	res.Response = redactedExcerpt(a)
 	return res
 }
 
-func redactedExcerpt(resp *http.Response, body []byte, secrets []string) string {
-	return destination.Redact(destination.Excerpt(resp, body), secrets)
+func redactedExcerpt(a *answer) string {
+	return destination.Redact(destination.Excerpt(a.resp, a.body), a.secrets)
 }
 
 func truncate(s string, n int) string {

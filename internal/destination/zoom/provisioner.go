@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -163,7 +163,7 @@ func (p *Provisioner) Identify(ctx context.Context, tok *oauth2.Token) (string, 
 	}
 	me, res := p.me(ctx, destination.StaticTokens{AccessToken: tok.AccessToken}, []string{tok.AccessToken})
 	if res != nil {
-		return "", errors.New(res.Message)
+		return "", fmt.Errorf("zoom: identifying the account with GET /users/me failed (%s, HTTP %d): %s", res.Outcome, res.HTTPStatus, res.Message)
 	}
 	return AccountScope(me.AccountID), nil
 }
@@ -190,11 +190,19 @@ func (p *Provisioner) me(ctx context.Context, tokens destination.Tokens, secrets
 
 // call makes one authorized API call (refreshing the token once on a 401) and returns the status,
 // headers and body of the answer, or the result the attempt came to without one.
+// answer is a provider answer: its status and headers, its body, and the secrets of the call
+// (the caller's and the access token sent) to keep out of what is recorded.
+type answer struct {
+	resp    *http.Response
+	body    []byte
+	secrets []string
+}
+
 func (p *Provisioner) call(ctx context.Context, tokens destination.Tokens, method, path string, query url.Values, body []byte,
-	secrets []string) (*http.Response, []byte, *destination.Result) {
+	secrets []string) (*answer, *destination.Result) {
 	target, err := url.Parse(p.apiBase + path)
 	if err != nil {
-		return nil, nil, &destination.Result{Outcome: switchyard.OutcomeInvalidRequest, Message: "the Zoom API base URL is invalid"}
+		return nil, &destination.Result{Outcome: switchyard.OutcomeInvalidRequest, Message: "the Zoom API base URL is invalid"}
 	}
 	if len(query) > 0 {
 		target.RawQuery = query.Encode()
@@ -225,7 +233,7 @@ func (p *Provisioner) call(ctx context.Context, tokens destination.Tokens, metho
 		res := destination.ResultOf(ctx, err, timeout, target)
 		res.Message = destination.Redact(res.Message, secrets)
 		res.Response = destination.Redact(res.Response, secrets)
-		return nil, nil, &res
+		return nil, &res
 	}
 	if resp.Request != nil {
 		if auth := resp.Request.Header.Get("Authorization"); strings.HasPrefix(auth, "Bearer ") {
@@ -237,11 +245,11 @@ func (p *Provisioner) call(ctx context.Context, tokens destination.Tokens, metho
 		res := destination.ClassifyTransportError(ctx, err, timeout, target)
 		res.HTTPStatus = resp.StatusCode
 		res.Message = destination.Redact(res.Message, secrets)
-		return nil, nil, &res
+		return nil, &res
 	}
 	resp.Body = http.NoBody
 	resp.Request = nil // drop the Authorization header from what callers keep
-	return resp, b, nil
+	return &answer{resp: resp, body: b, secrets: secrets}, nil
 }
 
 // maxBody bounds the answers read whole (listings of 300 meetings stay far below it).
@@ -251,17 +259,9 @@ const maxBody = 4 << 20
 // classified.
 func (p *Provisioner) getJSON(ctx context.Context, tokens destination.Tokens, path string, query url.Values, v any,
 	secrets []string) *destination.Result {
-	resp, body, res := p.call(ctx, tokens, http.MethodGet, path, query, nil, secrets)
+	a, res := p.call(ctx, tokens, http.MethodGet, path, query, nil, secrets)
 	if res != nil {
 		return res
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		r := classify(resp, body, time.Now(), secrets)
-		return &r
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return &destination.Result{Outcome: switchyard.OutcomeRejectedServerError, HTTPStatus: resp.StatusCode,
-			Message: "Zoom answered " + path + " with a body that is not the documented JSON", Response: redactedExcerpt(resp, body, secrets)}
-	}
-	return nil
+	return decode(a, path, v, time.Now())
 }
