@@ -130,6 +130,24 @@ func TestAddToCampaignLastNameFromEmail(t *testing.T) {
 	}
 }
 
+func TestFullNameIsNotWritten(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	campaign := e.fake.AddCampaign("Spring webinar", true)
+	res := e.deliver(ActionAddToCampaign, map[string]any{"id": campaign}, map[string]any{"email": "grace@example.com", "name": "Grace Brewster Hopper"})
+	want(t, res, switchyard.OutcomeDelivered)
+	c := contactsWithEmail(e.fake, "grace@example.com")
+	if len(c) != 1 || c[0]["LastName"] != "Hopper" || c[0]["FirstName"] != "Grace Brewster" {
+		t.Fatalf("contacts %v", c)
+	}
+	// A mapped last name wins, and a mapped first name is kept.
+	res = e.deliver(ActionAddToCampaign, map[string]any{"id": campaign}, map[string]any{"email": "ada@example.com", "name": "A L", "firstname": "Ada", "lastname": "Lovelace"})
+	want(t, res, switchyard.OutcomeDelivered)
+	if c := contactsWithEmail(e.fake, "ada@example.com"); c[0]["LastName"] != "Lovelace" || c[0]["FirstName"] != "Ada" {
+		t.Fatalf("contacts %v", c)
+	}
+}
+
 func TestEmailFromPayloadWhenNotMapped(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

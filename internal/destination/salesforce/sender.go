@@ -212,21 +212,36 @@ func (s *sender) findContact(ctx context.Context, email string) (string, answer)
 }
 
 // contactFields are the fields of a new Contact: the mapped fields (nulls left out), the email,
-// and LastName — required by Salesforce — from the mapping, else the email's local part.
+// and LastName — required by Salesforce — from the mapping, else the last word of a mapped full
+// name, else the email's local part. The full name (Contact.Name) is computed by Salesforce and
+// never written; a generated default mapping may still hold it, since the payload's "name"
+// matches it.
 func contactFields(req *destination.Request, email string) map[string]any {
 	out := make(map[string]any, len(req.Fields)+2)
-	lastName := ""
+	lastName, fullName, hasFirst := "", "", false
 	for k, v := range req.Fields {
 		if v == nil || strings.EqualFold(k, "email") {
 			continue
 		}
-		if strings.EqualFold(k, "lastname") {
-			if str, ok := v.(string); ok {
-				lastName = strings.TrimSpace(str)
-			}
+		str, _ := v.(string)
+		switch {
+		case strings.EqualFold(k, "lastname"):
+			lastName = strings.TrimSpace(str)
 			continue
+		case strings.EqualFold(k, "name"):
+			fullName = strings.TrimSpace(str)
+			continue
+		case strings.EqualFold(k, "firstname"):
+			hasFirst = strings.TrimSpace(str) != ""
 		}
 		out[k] = v
+	}
+	if lastName == "" && fullName != "" {
+		words := strings.Fields(fullName)
+		lastName = words[len(words)-1]
+		if !hasFirst && len(words) > 1 {
+			out["FirstName"] = strings.Join(words[:len(words)-1], " ")
+		}
 	}
 	if lastName == "" {
 		lastName, _, _ = strings.Cut(email, "@")
