@@ -329,9 +329,9 @@ func TestParamsAndEmailValidation(t *testing.T) {
 		{ActionRemoveFromCampaign, map[string]any{"id": " "}, person("a@example.com"), switchyard.OutcomeInvalidRequest, "no campaign id"},
 		{ActionAddToCampaign, map[string]any{"id": "not-an-id"}, person("a@example.com"), switchyard.OutcomeInvalidRequest, "not a Salesforce Campaign id"},
 		{ActionAddToCampaign, map[string]any{"id": "003000000000001AAA"}, person("a@example.com"), switchyard.OutcomeInvalidRequest, "not a Salesforce Campaign id"},
-		{ActionAddToCampaign, map[string]any{"id": campaign}, map[string]any{"firstname": "Ada"}, switchyard.OutcomeMappingError, "no email"},
-		{ActionAddToCampaign, map[string]any{"id": campaign}, map[string]any{"email": "not an email"}, switchyard.OutcomeMappingError, "not an email address"},
-		{ActionAddToCampaign, map[string]any{"id": campaign}, map[string]any{"email": "a@b.c\r\nX: y"}, switchyard.OutcomeMappingError, "not an email address"},
+		{ActionAddToCampaign, map[string]any{"id": campaign}, map[string]any{"firstname": "Ada"}, switchyard.OutcomeInvalidRequest, "no email"},
+		{ActionAddToCampaign, map[string]any{"id": campaign}, map[string]any{"email": "not an email"}, switchyard.OutcomeInvalidRequest, "not an email address"},
+		{ActionAddToCampaign, map[string]any{"id": campaign}, map[string]any{"email": "a@b.c\r\nX: y"}, switchyard.OutcomeInvalidRequest, "not an email address"},
 		{"send_webhook", map[string]any{}, person("a@example.com"), switchyard.OutcomeInvalidRequest, "unknown Salesforce action"},
 	} {
 		res := e.deliver(tc.action, tc.params, tc.fields)

@@ -189,11 +189,11 @@ func personEmail(req *destination.Request) (string, *destination.Result) {
 	}
 	email = strings.TrimSpace(email)
 	if email == "" {
-		r := invalid(switchyard.OutcomeMappingError, "the event has no email: map a payload field to the Salesforce field email (or send \"email\" in the payload)")
+		r := invalid(switchyard.OutcomeInvalidRequest, "the event has no email: map a payload field to the Salesforce field email (or send \"email\" in the payload)")
 		return "", &r
 	}
 	if !strings.Contains(email, "@") || strings.ContainsFunc(email, unicode.IsControl) {
-		r := invalid(switchyard.OutcomeMappingError, "the event's email "+quote(email)+" is not an email address")
+		r := invalid(switchyard.OutcomeInvalidRequest, "the event's email "+quote(email)+" is not an email address")
 		return "", &r
 	}
 	return email, nil
