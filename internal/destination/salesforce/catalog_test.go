@@ -40,8 +40,8 @@ func TestActionData(t *testing.T) {
 		} `json:"remove_from_campaign"`
 		Update struct {
 			Properties []struct {
-				ID      string `json:"id"`
-				Name    string `json:"name"`
+				ID      string                          `json:"id"`
+				Name    string                          `json:"name"`
 				Options []struct{ Label, Value string } `json:"options"`
 			} `json:"properties"`
 		} `json:"update_property"`
@@ -223,8 +223,8 @@ func TestParseErrors(t *testing.T) {
 	t.Parallel()
 	for body, want := range map[string]string{
 		`[{"message":"Required fields are missing: [LastName]","errorCode":"REQUIRED_FIELD_MISSING","fields":["LastName"]}]`: "REQUIRED_FIELD_MISSING: Required fields are missing: [LastName] (fields: LastName)",
-		`[{"message":"a","errorCode":"X"},{"message":"b","errorCode":"Y"}]`:                                                      "X: a; Y: b",
-		`{"error":"invalid_grant","error_description":"expired access/refresh token"}`:                                          "invalid_grant: expired access/refresh token",
+		`[{"message":"a","errorCode":"X"},{"message":"b","errorCode":"Y"}]`:                                                  "X: a; Y: b",
+		`{"error":"invalid_grant","error_description":"expired access/refresh token"}`:                                       "invalid_grant: expired access/refresh token",
 		`<html>`: "",
 		``:       "",
 	} {

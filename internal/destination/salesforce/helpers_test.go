@@ -127,11 +127,11 @@ func want(t *testing.T, res destination.Result, outcome switchyard.Outcome) {
 // testTokens is a managed credential for tests: it holds the fake's grant and refreshes it at
 // the fake's token endpoint with golang.org/x/oauth2, like the server's Tokens.
 type testTokens struct {
-	cfg    *oauth2.Config
-	mu     sync.Mutex
-	tok    *oauth2.Token
-	all    []string
-	fake   *sffake.Server
+	cfg  *oauth2.Config
+	mu   sync.Mutex
+	tok  *oauth2.Token
+	all  []string
+	fake *sffake.Server
 }
 
 func newTestTokens(t *testing.T, fake *sffake.Server, app destination.OAuthApp) *testTokens {

@@ -70,7 +70,9 @@ func scopeOf(account string, conn *switchyard.Connection) string {
 // noTokens is the Tokens of a connection that has no credential.
 type noTokens struct{}
 
-func (noTokens) Token(context.Context) (*oauth2.Token, error) { return nil, destination.ErrNoCredentials }
+func (noTokens) Token(context.Context) (*oauth2.Token, error) {
+	return nil, destination.ErrNoCredentials
+}
 func (noTokens) Refresh(context.Context, *oauth2.Token) (*oauth2.Token, error) {
 	return nil, destination.ErrNoCredentials
 }
