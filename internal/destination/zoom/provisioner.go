@@ -188,8 +188,6 @@ func (p *Provisioner) me(ctx context.Context, tokens destination.Tokens, secrets
 	return &u, nil
 }
 
-// call makes one authorized API call (refreshing the token once on a 401) and returns the status,
-// headers and body of the answer, or the result the attempt came to without one.
 // answer is a provider answer: its status and headers, its body, and the secrets of the call
 // (the caller's and the access token sent) to keep out of what is recorded.
 type answer struct {
@@ -198,6 +196,9 @@ type answer struct {
 	secrets []string
 }
 
+// call makes one authorized API call (refreshing the token once on a 401) and returns the
+// answer, or the result the attempt came to without one. Every access token used is kept out of
+// the result.
 func (p *Provisioner) call(ctx context.Context, tokens destination.Tokens, method, path string, query url.Values, body []byte,
 	secrets []string) (*answer, *destination.Result) {
 	target, err := url.Parse(p.apiBase + path)
@@ -213,7 +214,8 @@ func (p *Provisioner) call(ctx context.Context, tokens destination.Tokens, metho
 	}
 	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	resp, err := destination.DoAuthorized(rctx, p.client, tokens, func(ctx context.Context) (*http.Request, error) {
+	rec := &recorder{Tokens: tokens}
+	resp, err := destination.DoAuthorized(rctx, p.client, rec, func(ctx context.Context) (*http.Request, error) {
 		var rd io.Reader
 		if body != nil {
 			rd = bytes.NewReader(body)
@@ -229,16 +231,12 @@ func (p *Provisioner) call(ctx context.Context, tokens destination.Tokens, metho
 		}
 		return req, nil
 	})
+	secrets = append(secrets[:len(secrets):len(secrets)], rec.used...)
 	if err != nil {
 		res := destination.ResultOf(ctx, err, timeout, target)
 		res.Message = destination.Redact(res.Message, secrets)
 		res.Response = destination.Redact(res.Response, secrets)
 		return nil, &res
-	}
-	if resp.Request != nil {
-		if auth := resp.Request.Header.Get("Authorization"); strings.HasPrefix(auth, "Bearer ") {
-			secrets = append(secrets[:len(secrets):len(secrets)], strings.TrimPrefix(auth, "Bearer "))
-		}
 	}
 	b, err := destination.ReadBody(resp, maxBody)
 	if err != nil && len(b) < maxBody {
@@ -250,6 +248,28 @@ func (p *Provisioner) call(ctx context.Context, tokens destination.Tokens, metho
 	resp.Body = http.NoBody
 	resp.Request = nil // drop the Authorization header from what callers keep
 	return &answer{resp: resp, body: b, secrets: secrets}, nil
+}
+
+// recorder notes the access tokens a call is given.
+type recorder struct {
+	destination.Tokens
+	used []string
+}
+
+func (r *recorder) Token(ctx context.Context) (*oauth2.Token, error) {
+	t, err := r.Tokens.Token(ctx)
+	if t != nil {
+		r.used = append(r.used, t.AccessToken)
+	}
+	return t, err
+}
+
+func (r *recorder) Refresh(ctx context.Context, stale *oauth2.Token) (*oauth2.Token, error) {
+	t, err := r.Tokens.Refresh(ctx, stale)
+	if t != nil {
+		r.used = append(r.used, t.AccessToken, t.RefreshToken)
+	}
+	return t, err
 }
 
 // maxBody bounds the answers read whole (listings of 300 meetings stay far below it).
