@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // The values of a field's on_error.
@@ -148,39 +149,72 @@ func Apply(s *Schema, payload json.RawMessage) (*Result, error) {
 // (the first such field's) and no result. Fields with the same dest: the last one that
 // produces a value wins.
 func (c *Compiled) Apply(payload json.RawMessage) (*Result, error) {
-	var local [16]span
-	spans := local[:]
-	if c.paths.slots > len(local) {
+	var localSpans [16]span
+	spans := localSpans[:]
+	if c.paths.slots > len(localSpans) {
 		spans = make([]span, c.paths.slots)
 	}
 	if err := c.paths.scan(payload, spans); err != nil {
 		return nil, err
 	}
-	r := &Result{Fields: make(map[string]any, len(c.fields))}
+	// First every path field's value, whose text may still be a view of the payload…
+	var localVals [16]val
+	vals := localVals[:]
+	if len(c.fields) > len(localVals) {
+		vals = make([]val, len(c.fields))
+	}
+	r := &Result{}
+	viewed := 0
 	for i := range c.fields {
 		f := &c.fields[i]
-		var out any
-		reason := f.constErr
 		if f.slot < 0 {
-			out = f.constant
-		} else {
-			v, why := f.run(valueAt(payload, spans[f.slot]))
-			if reason = why; reason == "" {
-				if v.k == kMissing {
-					r.Missing = append(r.Missing, f.dest)
-					continue
-				}
-				out = v.box()
+			if f.constErr != "" && f.onError == OnErrorFailAction {
+				return nil, &FieldError{Dest: f.dest, Reason: f.constErr}
 			}
+			continue
 		}
+		v, reason := f.run(valueAt(payload, spans[f.slot]))
 		if reason != "" {
 			if f.onError == OnErrorFailAction {
 				return nil, &FieldError{Dest: f.dest, Reason: reason}
 			}
-			r.Warnings = append(r.Warnings, Warning{Dest: f.dest, Reason: reason, OnError: f.onError})
+			v = val{k: kFailed, s: reason}
+		} else if (v.k == kString || v.k == kNumber) && isView(payload, v.s) {
+			viewed += len(v.s)
+		}
+		vals[i] = v
+	}
+	// …then the texts that are views copied out of the payload, all into one allocation, and
+	// the fields in schema order.
+	var text []byte
+	if viewed > 0 {
+		text = make([]byte, 0, viewed)
+	}
+	r.Fields = make(map[string]any, len(c.fields))
+	for i := range c.fields {
+		f := &c.fields[i]
+		if f.slot < 0 {
+			if f.constErr != "" {
+				r.Warnings = append(r.Warnings, Warning{Dest: f.dest, Reason: f.constErr, OnError: f.onError})
+			} else {
+				r.Fields[f.dest] = f.constant
+			}
 			continue
 		}
-		r.Fields[f.dest] = out
+		v := vals[i]
+		switch {
+		case v.k == kMissing:
+			r.Missing = append(r.Missing, f.dest)
+			continue
+		case v.k == kFailed:
+			r.Warnings = append(r.Warnings, Warning{Dest: f.dest, Reason: v.s, OnError: f.onError})
+			continue
+		case (v.k == kString || v.k == kNumber) && isView(payload, v.s):
+			n := len(text)
+			text = append(text, v.s...)
+			v.s = unsafe.String(&text[n], len(v.s))
+		}
+		r.Fields[f.dest] = v.box()
 	}
 	return r, nil
 }

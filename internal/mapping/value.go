@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // kind is the type of a value on its way through a field's transforms.
@@ -16,7 +17,8 @@ const (
 	kString
 	kNumber // s holds the number's JSON text, as written
 	kBool
-	kRaw // an object or array: raw holds its JSON text, a slice of the payload
+	kRaw    // an object or array: raw holds its JSON text, a slice of the payload
+	kFailed // (in Apply only) a transform failed: s holds the reason
 )
 
 // val is a value on its way through a field's transforms. It is not boxed into an interface
@@ -28,7 +30,9 @@ type val struct {
 	raw []byte
 }
 
-// valueAt reads the value sp locates in payload.
+// valueAt reads the value sp locates in payload. Strings without escapes and numbers are not
+// copied: their text is a view of the payload (see view), valid while the payload is not
+// modified, which Apply copies out of the payload before it returns (see owned).
 func valueAt(payload []byte, sp span) val {
 	if sp.end == 0 {
 		return val{}
@@ -46,14 +50,32 @@ func valueAt(payload []byte, sp span) val {
 	case '{', '[':
 		return val{k: kRaw, raw: b}
 	}
-	return val{k: kNumber, s: string(b)}
+	return val{k: kNumber, s: view(b)}
 }
 
-// decodeString decodes a validated JSON string, quotes included.
+// view returns b as a string without copying it.
+func view(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// isView reports whether s is a view of (part of) p.
+func isView(p []byte, s string) bool {
+	if len(s) == 0 || len(p) == 0 {
+		return false
+	}
+	d, start := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(&p[0]))
+	return d >= start && d < start+uintptr(len(p))
+}
+
+// decodeString decodes a validated JSON string, quotes included: a view of the payload when
+// it has no escapes and is valid UTF-8, else a new string.
 func decodeString(b []byte) string {
 	b = b[1 : len(b)-1]
 	if bytes.IndexByte(b, '\\') < 0 && utf8.Valid(b) {
-		return string(b)
+		return view(b)
 	}
 	return string(unquote(make([]byte, 0, len(b)+8), b))
 }
