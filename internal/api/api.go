@@ -12,6 +12,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/auth"
 	"github.com/switchyardhq/switchyard/internal/destination"
 	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/oauth"
 	"github.com/switchyardhq/switchyard/internal/secret"
 	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
@@ -49,6 +50,8 @@ type Config struct {
 	// IngestWriters is how many transactions may write accepted events at once (default 1,
 	// right for SQLite's one writer; more suit PostgreSQL).
 	IngestWriters int
+	// OAuth runs managed OAuth flows (nil: the OAuth endpoints answer that OAuth is off).
+	OAuth *oauth.Service
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -144,6 +147,10 @@ func (s *Server) routes() *routeMux {
 	mux.Handle("PUT /api/v1/connections/{connection_id}/mappings/default", s.machine(s.connectionMappingPut))
 
 	mux.Handle("GET /api/v1/integrations", s.machine(s.integrationList))
+
+	// Managed OAuth (ours: the Meshes API has none): start a flow, and the provider's callback.
+	mux.Handle("POST /api/v1/connections/oauth/start", s.machine(s.oauthStart))
+	mux.Handle("GET /api/v1/oauth/callback", s.handle(s.oauthCallback))
 
 	// Machine keys (an extension of the Meshes API): only a key without limits manages them.
 	mux.Handle("GET /api/v1/machine-keys", s.machine(s.machineKeyList))

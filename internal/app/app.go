@@ -23,6 +23,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/destination"
 	"github.com/switchyardhq/switchyard/internal/destination/builtin"
 	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/oauth"
 	"github.com/switchyardhq/switchyard/internal/secret"
 	"github.com/switchyardhq/switchyard/internal/store/sqlstore"
 )
@@ -40,6 +41,7 @@ type App struct {
 	engine  *delivery.Engine
 	cleaner *delivery.Cleaner
 	metrics *metrics.Metrics
+	oauth   *oauth.Service
 }
 
 // New opens the store (applying migrations) and builds every part. Close releases it.
@@ -63,16 +65,22 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	registry := builtin.Registry()
-	opts := destination.Options{AllowPrivate: cfg.AllowPrivateDestinations, Logger: log, UserAgent: "Switchyard/" + Version}
+	apps, err := oauthApps(&cfg, registry)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	opts := destination.Options{AllowPrivate: cfg.AllowPrivateDestinations, Logger: log, UserAgent: "Switchyard/" + Version, Apps: apps}
 	a := &App{cfg: cfg, log: log, Store: st, box: box, metrics: metrics.New()}
-	a.engine = delivery.New(delivery.Config{Store: st, Integrations: registry, Box: box, Options: opts, Logger: log,
+	a.oauth = &oauth.Service{Store: st, Box: box, Integrations: registry, Options: opts, CallbackURL: cfg.CallbackURL(), Logger: log}
+	a.engine = delivery.New(delivery.Config{Store: st, Integrations: registry, Box: box, Options: opts, Logger: log, Tokens: a.oauth,
 		Metrics: a.metrics, Workers: cfg.Workers, ConnectionConcurrency: cfg.ConnectionConcurrency,
 		PollInterval: cfg.PollInterval, Lease: cfg.DeliveryLease, ShutdownGrace: cfg.ShutdownGrace,
 		RecordWriters: ingestWriters(st.Dialect())})
 	a.cleaner = &delivery.Cleaner{Store: st, Retention: cfg.Retention, Logger: log}
 	a.api = api.New(api.Config{Store: st, Integrations: registry, Box: box, Logger: log, Metrics: a.metrics,
 		Limits:             api.Limits{MaxBodyBytes: cfg.MaxBodyBytes, MaxPayloadBytes: cfg.MaxPayloadBytes},
-		DestinationOptions: opts, Accepted: a.engine.Wake, IngestWriters: ingestWriters(st.Dialect()),
+		DestinationOptions: opts, Accepted: a.engine.Wake, IngestWriters: ingestWriters(st.Dialect()), OAuth: a.oauth,
 		RateLimits: api.RateLimits{Machine: cfg.RateLimitMachine, Publishable: cfg.RateLimitPublishable,
 			AuthFailures: cfg.RateLimitAuthFailures}})
 	return a, nil

@@ -152,6 +152,11 @@ func routeTable() []routeCase {
 
 		{route: "GET /api/v1/connections", auth: authMachine, path: fixed("/api/v1/connections"), list: connOf, inside: 200},
 		{route: "POST /api/v1/connections", auth: authMachine, path: fixed("/api/v1/connections"), body: webhook, foreign: 404, outside: 403},
+		{route: "POST /api/v1/connections/oauth/start", auth: authMachine, path: fixed("/api/v1/connections/oauth/start"),
+			body: func(f *fixture) any {
+				return map[string]any{"workspace": f.ws, "type": "salesforce", "name": "Intruder", "redirect_url": "https://app.example.com/done"}
+			}, foreign: 404, outside: 403},
+		{route: "GET /api/v1/oauth/callback", note: "no credentials: the single-use state is the proof, and a state of another organization's flow creates that organization's connection, not the caller's"},
 		{route: "GET /api/v1/connections/{connection_id}", auth: authMachine, path: p("/api/v1/connections/%", connOf), foreign: 404, outside: 404, inside: 200},
 		{route: "PUT /api/v1/connections/{connection_id}", auth: authMachine, path: p("/api/v1/connections/%", connOf),
 			body: func(*fixture) any {

@@ -54,6 +54,17 @@ type Config struct {
 	// in the kernel's accept queue until one closes. 0 means 4096, or what the open-file limit
 	// leaves room for if that is less (see APIConnections).
 	MaxConnections int `name:"max-connections" env:"SWITCHYARD_MAX_CONNECTIONS" default:"0" help:"Most HTTP connections the API holds open at once; more wait to be accepted (0: 4096, or less if the open-file limit is lower)."`
+	// PublicURL is the URL this server is reached at from the outside (browsers, providers):
+	// the OAuth callback is PublicURL + /api/v1/oauth/callback. Default: http://<addr>.
+	PublicURL string `name:"public-url" env:"SWITCHYARD_PUBLIC_URL" help:"External base URL of this server (OAuth redirect URLs are built from it; default http://<addr>)."`
+	// OAuthApps configures provider apps as TYPE.KEY=VALUE (keys client_id, client_secret,
+	// client_secret_file, scopes, auth_url, token_url, api_base); the environment twins
+	// SWITCHYARD_<TYPE>_<KEY> (e.g. SWITCHYARD_HUBSPOT_CLIENT_ID) are read for every OAuth
+	// integration too, and a flag wins over its twin.
+	OAuthApps []string `name:"oauth-app" env:"SWITCHYARD_OAUTH_APPS" placeholder:"TYPE.KEY=VALUE" help:"Provider OAuth app setting, e.g. hubspot.client_id=… (repeatable; or SWITCHYARD_HUBSPOT_CLIENT_ID …)." json:"-"`
+	// LookupEnv reads the environment for the per-integration twins (nil: os.LookupEnv); tests
+	// inject it instead of setting variables.
+	LookupEnv func(string) (string, bool) `kong:"-" json:"-"`
 	// LogFormat is text or json.
 	LogFormat string `name:"log-format" env:"SWITCHYARD_LOG_FORMAT" default:"text" enum:"text,json" help:"Log format: text or json."`
 	// LogLevel is debug, info, warn or error.
@@ -119,6 +130,15 @@ func (c *Config) APIConnections() int {
 		return c.MaxConnections
 	}
 	return min(defaultMaxConnections, maxConnectionsLimit())
+}
+
+// CallbackURL is the OAuth redirect URL providers send customers back to.
+func (c *Config) CallbackURL() string {
+	base := strings.TrimSuffix(c.PublicURL, "/")
+	if base == "" {
+		base = "http://" + c.Addr
+	}
+	return base + "/api/v1/oauth/callback"
 }
 
 // SQLitePath returns the database file of a sqlite:// URL, or "" for PostgreSQL and in-memory

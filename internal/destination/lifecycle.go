@@ -161,6 +161,10 @@ type OAuthSpec struct {
 	AuthStyle oauth2.AuthStyle
 	// ExtraAuthParams are added to the authorization URL (e.g. prompt=consent).
 	ExtraAuthParams map[string]string
+	// RevokedErrors are what the provider's token endpoint says, besides the standard
+	// invalid_grant, when a refresh token is revoked or expired (HubSpot's BAD_REFRESH_TOKEN):
+	// text found in its error body. Such a refusal deactivates the connection.
+	RevokedErrors []string
 	// PasteFields are the metadata fields of the integration's alternative to the OAuth flow:
 	// a credential the customer pastes (HubSpot's private-app token, Intercom's access token,
 	// Zoom's Server-to-Server account credentials). A connection created with POST

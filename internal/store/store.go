@@ -157,8 +157,9 @@ type Store interface {
 	// another writer got there first, ErrNotFound when the connection has no credential.
 	CredentialUpdate(ctx context.Context, p CredentialUpdateParams) (*switchyard.Credential, error)
 	// ConnectionAuthorize completes an OAuth flow in one transaction: it inserts p.Connection
-	// with its credential, or — re-authorizing the existing connection p.ExistingID — replaces
-	// that connection's credential and reactivates it. It returns the connection.
+	// with its credential (version 1), or — re-authorizing the existing connection p.ExistingID
+	// — replaces that connection's credential (version: the next odd number) and reactivates
+	// it. It returns the connection.
 	ConnectionAuthorize(ctx context.Context, p ConnectionAuthorizeParams) (*switchyard.Connection, error)
 	// OAuthStateInsert stores a started OAuth flow (and deletes flows that expired before Now).
 	OAuthStateInsert(ctx context.Context, st *switchyard.OAuthState) error

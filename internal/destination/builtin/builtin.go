@@ -4,12 +4,18 @@ package builtin
 
 import (
 	"github.com/switchyardhq/switchyard/internal/destination"
+	"github.com/switchyardhq/switchyard/internal/destination/intercom"
+	"github.com/switchyardhq/switchyard/internal/destination/salesforce"
 	"github.com/switchyardhq/switchyard/internal/destination/webhook"
+	"github.com/switchyardhq/switchyard/internal/destination/zoom"
 )
 
 // Registry returns a new registry of the built-in integrations.
 func Registry() *destination.Registry {
 	return destination.NewRegistry(
+		intercom.Integration(),
+		salesforce.Integration(),
 		webhook.Integration(),
+		zoom.Integration(),
 	)
 }

@@ -58,7 +58,9 @@ func (db *DB) CredentialUpdate(ctx context.Context, p store.CredentialUpdatePara
 }
 
 // ConnectionAuthorize inserts a connection with its credential, or replaces an existing
-// connection's credential and reactivates the connection.
+// connection's credential and reactivates the connection. A replaced credential's version moves
+// to the next odd number: odd versions are idle (see internal/oauth), so a refresh under way
+// elsewhere loses its compare-and-swap and nobody waits for it.
 func (db *DB) ConnectionAuthorize(ctx context.Context, p store.ConnectionAuthorizeParams) (*switchyard.Connection, error) {
 	var out *switchyard.Connection
 	err := db.tx(ctx, func(tx *sql.Tx) error {
@@ -88,7 +90,7 @@ func (db *DB) ConnectionAuthorize(ctx context.Context, p store.ConnectionAuthori
 		if _, err := tx.ExecContext(ctx, `INSERT INTO connection_credentials (`+credentialCols+`)
 			VALUES ($1, $2, $3, $4, 1, $5, $5)
 			ON CONFLICT (connection_id) DO UPDATE SET sealed = excluded.sealed, account = excluded.account,
-				version = connection_credentials.version + 1, updated_at = excluded.updated_at`,
+				version = connection_credentials.version + 1 + connection_credentials.version % 2, updated_at = excluded.updated_at`,
 			id, p.OrganizationID, p.Sealed, p.Account, micros(p.Now)); err != nil {
 			return fmt.Errorf("storing credential: %w", err)
 		}

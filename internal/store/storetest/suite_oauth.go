@@ -40,7 +40,7 @@ func RunOAuth(t *testing.T, open func(t *testing.T) store.Store) {
 		if err != nil || !got.Active || got.InactiveReason != "" {
 			t.Fatalf("re-authorize: %+v, %v", got, err)
 		}
-		if cred, _ := s.CredentialGet(ctx, store.CredentialGetParams{ConnectionID: c.ID}); cred.Sealed != "sealed-2" || cred.Version != 2 {
+		if cred, _ := s.CredentialGet(ctx, store.CredentialGetParams{ConnectionID: c.ID}); cred.Sealed != "sealed-2" || cred.Version != 3 {
 			t.Fatalf("credential after re-authorizing: %+v", cred)
 		}
 		other := NewTenant(t, s)
