@@ -36,7 +36,9 @@ func TestProblems(t *testing.T) {
 		want       string // part of the one problem; "" for none
 	}{
 		{name: "a clean result", change: func(*destination.Result) {}},
-		{name: "a delivered result needs no message", change: func(r *destination.Result) { *r = destination.Result{Outcome: switchyard.OutcomeDelivered, HTTPStatus: 200} }},
+		{name: "a delivered result needs no message", change: func(r *destination.Result) {
+			*r = destination.Result{Outcome: switchyard.OutcomeDelivered, HTTPStatus: 200}
+		}},
 		{name: "an unknown outcome", change: func(r *destination.Result) { r.Outcome = "failed" }, want: "not one of the shared outcome codes"},
 		{name: "no outcome", change: func(r *destination.Result) { r.Outcome = "" }, want: "not one of the shared outcome codes"},
 		{name: "internal_error", change: func(r *destination.Result) { r.Outcome = switchyard.OutcomeInternalError }, want: "did not classify"},
