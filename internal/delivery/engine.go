@@ -117,7 +117,7 @@ func New(cfg Config) *Engine {
 		ctl: newController(cfg.ConnectionConcurrency, cfg.Schedule,
 			breakerConfig{threshold: cfg.BreakerThreshold, cooldown: cfg.BreakerCooldown, maxCooldown: cfg.BreakerMaxCooldown},
 			cfg.Metrics),
-		senders: newSenders(cfg.Integrations, cfg.Box, cfg.Options, cfg.Tokens)}
+		senders: newSenders(cfg.Store, cfg.Integrations, cfg.Box, cfg.Options, cfg.Tokens)}
 }
 
 // Wake asks the engine to look for due work now. It never blocks.
@@ -361,12 +361,19 @@ func (e *Engine) deliver(hard context.Context, c *store.Claimed, rec *store.Deli
 		res = destination.Result{Outcome: switchyard.OutcomeInvalidRequest, Message: p.invalid.Message}
 	} else {
 		// The sender bounds the call by the connection's own timeout; this outer bound only
-		// guards against a sender that forgets to. hard is canceled when a shutdown's grace
-		// period ends.
+		// guards against a sender that forgets to (and bounds a catalog load for a generated
+		// mapping). hard is canceled when a shutdown's grace period ends.
 		ctx, cancel := context.WithTimeout(hard, e.cfg.Lease/2)
 		action, _ := c.Rule.Metadata["action"].(string)
-		res = p.sender.Deliver(ctx, &destination.Request{DeliveryID: d.ID, Attempt: d.AttemptCount + 1, Event: c.Event,
-			Rule: c.Rule, Connection: p.conn, SentAt: start, Action: action, Params: c.Rule.Metadata})
+		req := &destination.Request{DeliveryID: d.ID, Attempt: d.AttemptCount + 1, Event: c.Event,
+			Rule: c.Rule, Connection: p.conn, SentAt: start, Action: action}
+		failed, warnings := e.prepare(ctx, p, c, req, start)
+		if failed != nil {
+			res = *failed
+		} else {
+			res = p.sender.Deliver(ctx, req)
+			res.Message = withWarnings(res.Message, warnings)
+		}
 		cancel()
 	}
 	end := e.cfg.Now()

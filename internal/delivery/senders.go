@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/destination"
 	"github.com/switchyardhq/switchyard/internal/secret"
+	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
 
@@ -27,6 +28,8 @@ type provisioned struct {
 	sender destination.Sender
 	// invalid is set when the stored metadata cannot be used: every attempt fails with it.
 	invalid *switchyard.Error
+	// fields maps payloads for integrations that take mapped fields (nil for the others).
+	fields *fieldMapper
 	// lastUsed (unix nanoseconds) lets the pruner drop entries of connections gone quiet.
 	lastUsed atomic.Int64
 	// inflight counts attempts using sender; a replaced entry is cleaned up when it drops to 0.
@@ -37,6 +40,7 @@ type provisioned struct {
 
 // senders caches provisioned connection values per connection id.
 type senders struct {
+	store        store.Store
 	provisioners map[string]destination.Provisioner
 	integrations *destination.Registry
 	box          *secret.Box
@@ -54,8 +58,8 @@ type TokenProvider interface {
 	Tokens(ctx context.Context, conn *switchyard.Connection) (destination.Tokens, string, error)
 }
 
-func newSenders(reg *destination.Registry, box *secret.Box, opts destination.Options, tokens TokenProvider) *senders {
-	s := &senders{provisioners: map[string]destination.Provisioner{}, integrations: reg, box: box, opts: opts, tokens: tokens}
+func newSenders(st store.Store, reg *destination.Registry, box *secret.Box, opts destination.Options, tokens TokenProvider) *senders {
+	s := &senders{store: st, provisioners: map[string]destination.Provisioner{}, integrations: reg, box: box, opts: opts, tokens: tokens}
 	for _, in := range reg.List() {
 		s.provisioners[in.Type] = in.New(opts)
 	}
@@ -184,6 +188,11 @@ func (s *senders) provision(ctx context.Context, c *switchyard.Connection) (*pro
 		return nil, err
 	}
 	p.sender = sender
+	if in.Mapped {
+		if p.fields, err = newFieldMapper(ctx, s.store, c, sender); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
 }
 

@@ -49,7 +49,7 @@ func testSenders(t *testing.T) (*senders, *countingProvisioner, *secret.Box) {
 				Options: []destination.Option{{Label: "A", Value: "a"}, {Label: "B", Value: "b"}}},
 		},
 		New: func(destination.Options) destination.Provisioner { return prov }})
-	return newSenders(reg, box, destination.Options{}, nil), prov, box
+	return newSenders(nil, reg, box, destination.Options{}, nil), prov, box
 }
 
 func sealedConn(t *testing.T, box *secret.Box, id uuid.UUID, meta map[string]any) *switchyard.Connection {
