@@ -30,7 +30,9 @@ func (s *recordingSender) FieldCatalog(context.Context) ([]destination.CatalogFi
 		{Key: "plan", Type: "enum"}, {Key: "createdate", Type: "datetime", Constraints: &destination.FieldConstraints{ReadOnly: true}}}, nil
 }
 
-func (s *recordingSender) Provision(context.Context, destination.Provision) (destination.Sender, error) { return s, nil }
+func (s *recordingSender) Provision(context.Context, destination.Provision) (destination.Sender, error) {
+	return s, nil
+}
 
 // The engine maps each payload through the connection's mapping before its sender sees it — the
 // stored one, or one generated from the destination's catalog — and resolves the rule's
