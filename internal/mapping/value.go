@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -130,7 +131,11 @@ func (v val) text() string {
 	case kRaw:
 		var buf bytes.Buffer
 		if json.Compact(&buf, v.raw) != nil {
-			return string(v.raw)
+			buf.Reset()
+			buf.Write(v.raw) // not reached: the scanner validated the text
+		}
+		if !utf8.Valid(buf.Bytes()) {
+			return strings.ToValidUTF8(buf.String(), "\uFFFD")
 		}
 		return buf.String()
 	}
