@@ -212,6 +212,28 @@ func TestApplyOnError(t *testing.T) {
 	}
 }
 
+func TestApplyFailsWithTheFirstFailingFieldInSchemaOrder(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, fields, want string
+	}{
+		{"a literal before a path fails first", `{"dest":"lit","source":{"type":"literal","value":"x"},"transforms":[{"type":"to_number"}],"on_error":"fail_action"},` +
+			field("path", "a", `{"type":"to_number"}`, "fail_action"), "lit"},
+		{"a path before a literal fails first", field("path", "a", `{"type":"to_number"}`, "fail_action") +
+			`,{"dest":"lit","source":{"type":"literal","value":"x"},"transforms":[{"type":"to_number"}],"on_error":"fail_action"}`, "path"},
+		{"a skipped field before does not stop the failure", field("skip", "a", `{"type":"to_boolean"}`, "") + "," + field("path", "a", `{"type":"to_date"}`, "fail_action"), "path"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := mapping.Apply(mustSchema(t, tc.fields), json.RawMessage(`{"a":"abc"}`))
+			var fe *mapping.FieldError
+			if !errors.As(err, &fe) || fe.Dest != tc.want {
+				t.Fatalf("error %v, want a FieldError for %s", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestApplyValueTypes(t *testing.T) {
 	t.Parallel()
 	s := mustSchema(t, field("s", "s", "", "")+","+field("n", "n", "", "")+","+field("b", "b", "", "")+","+field("o", "o", "", "")+","+field("x", "s", `{"type":"to_number"}`, ""))

@@ -1,7 +1,9 @@
 // Package mapping holds field mappings: the versioned schema (meshes-api.md §1.7) that says how an
 // event's payload becomes a destination's fields — each destination field taken from a payload
 // path or a literal, passed through optional transforms. This package parses and validates the
-// schema; applying it belongs to the integrations that use mappings.
+// schema (Parse), applies it to payloads (Compile, Apply), renders {{ path }} templates in rule
+// metadata (Render, ResolveParams) and generates default mappings from a field catalog
+// (Generate). docs/mappings.md describes the semantics for users.
 package mapping
 
 import (

@@ -17,7 +17,7 @@ func TestRender(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name, template, payload string // payload: templatePayload when empty
-		want                        string
+		want                    string
 		// err is a part of the error's message; "" means no error.
 		err string
 	}{
