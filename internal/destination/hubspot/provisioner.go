@@ -1,0 +1,223 @@
+package hubspot
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"code.dny.dev/ssrf"
+	"golang.org/x/oauth2"
+
+	"github.com/switchyardhq/switchyard/internal/destination"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+)
+
+// DefaultUserAgent is sent when the server configures none.
+const DefaultUserAgent = "Switchyard-HubSpot/1"
+
+// callTimeout bounds each API call (the attempt's context may bound it more).
+const callTimeout = 30 * time.Second
+
+// Provisioner is the HubSpot integration's server-wide part: the one HTTP client every
+// connection shares and the provider's endpoints. It is safe for concurrent use.
+type Provisioner struct {
+	client    *http.Client
+	transport *http.Transport
+	base      *url.URL
+	userAgent string
+	logger    *slog.Logger
+	// secrets never appear in a Message or Response (the app's client secret).
+	secrets []string
+}
+
+var (
+	_ destination.Provisioner = (*Provisioner)(nil)
+	_ destination.Identifier  = (*Provisioner)(nil)
+	_ destination.Cleaner     = (*Provisioner)(nil)
+)
+
+// New returns the HubSpot provisioner. It has no side effects. Its endpoints are
+// opts.App(Integration()): the documented ones unless the server configuration overrides them
+// (tests point them at a fake). Unless opts.AllowPrivate, connections to loopback, private,
+// link-local and metadata addresses are refused when dialled.
+func New(opts destination.Options) *Provisioner {
+	app := opts.App(Integration())
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	if !opts.AllowPrivate {
+		dialer.Control = ssrf.New(ssrf.WithAnyPort()).Safe
+	}
+	transport := &http.Transport{
+		Proxy:                  nil, // a proxy would dial for us, past the dial-time check
+		DialContext:            dialer.DialContext,
+		ForceAttemptHTTP2:      true,
+		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:    10 * time.Second,
+		MaxIdleConns:           256,
+		MaxIdleConnsPerHost:    128,
+		IdleConnTimeout:        90 * time.Second,
+		ResponseHeaderTimeout:  callTimeout,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: 64 << 10,
+	}
+	base, err := url.Parse(strings.TrimRight(app.APIBase, "/"))
+	if err != nil || base.Host == "" {
+		base, _ = url.Parse(APIBase)
+	}
+	ua := opts.UserAgent
+	if ua == "" {
+		ua = DefaultUserAgent
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Provisioner{
+		client: &http.Client{
+			Transport: transport,
+			// An API that redirects is not where we think it is; never follow one.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		transport: transport,
+		base:      base,
+		userAgent: ua,
+		logger:    logger,
+	}
+	if app.ClientSecret != "" {
+		p.secrets = append(p.secrets, app.ClientSecret)
+	}
+	return p
+}
+
+// Cleanup closes idle connections when the server stops.
+func (p *Provisioner) Cleanup() { p.transport.CloseIdleConnections() }
+
+// Provision builds the sender of one connection value: the managed credential when the
+// connection was made through OAuth, else the pasted private-app token. It makes no network
+// call.
+func (p *Provisioner) Provision(_ context.Context, pv destination.Provision) (destination.Sender, error) {
+	if pv.Connection == nil {
+		return nil, &switchyard.Error{Code: switchyard.EINVALID, Message: "HubSpot: no connection to provision."}
+	}
+	s := &Sender{p: p, conn: pv.Connection, scope: pv.Account, secrets: append([]string(nil), p.secrets...)}
+	pasted, _ := pv.Connection.Metadata[KeyPrivateAppToken].(string)
+	pasted = strings.TrimSpace(pasted)
+	switch {
+	case pv.Tokens != nil:
+		s.tokens = pv.Tokens
+	case pasted != "":
+		s.tokens = destination.StaticTokens{AccessToken: pasted}
+		s.pasted = true
+		s.secrets = append(s.secrets, pasted)
+	default:
+		s.tokens = noCredentials{}
+	}
+	if s.scope == "" {
+		s.scope = fallbackScope(pasted, pv.Connection)
+	}
+	return s, nil
+}
+
+// fallbackScope names the rate-limit scope of a connection whose portal is not known (a pasted
+// token: Identify runs only in the OAuth flow). HubSpot limits a private app per app, so every
+// connection pasting the same token shares it; the token itself is never part of the scope.
+func fallbackScope(token string, conn *switchyard.Connection) string {
+	if token != "" {
+		sum := sha256.Sum256([]byte(token))
+		return Type + ":token:" + hex.EncodeToString(sum[:8])
+	}
+	return Type + ":connection:" + conn.ID.String()
+}
+
+// noCredentials is the Tokens of a connection with neither an OAuth credential nor a pasted
+// token.
+type noCredentials struct{}
+
+func (noCredentials) Token(context.Context) (*oauth2.Token, error) {
+	return nil, destination.ErrNoCredentials
+}
+
+func (noCredentials) Refresh(context.Context, *oauth2.Token) (*oauth2.Token, error) {
+	return nil, destination.ErrNoCredentials
+}
+
+// Identify names the portal a token belongs to, "hubspot:portal:<hub id>". An OAuth access
+// token is looked up with GET /oauth/v1/access-tokens/{token} (its hub_id); a private-app token
+// ("pat-…"), or a token that endpoint does not know, with GET /account-info/v3/details (its
+// portalId).
+func (p *Provisioner) Identify(ctx context.Context, tok *oauth2.Token) (string, error) {
+	if tok == nil || tok.AccessToken == "" {
+		return "", &switchyard.Error{Code: switchyard.EINVALID, Message: "HubSpot: no access token to identify."}
+	}
+	c := &caller{p: p, tokens: destination.StaticTokens{AccessToken: tok.AccessToken},
+		secrets: append(append([]string(nil), p.secrets...), tok.AccessToken)}
+	if !strings.HasPrefix(tok.AccessToken, "pat-") {
+		var info struct {
+			HubID json.Number `json:"hub_id"`
+		}
+		res := c.call(ctx, http.MethodGet, "/oauth/v1/access-tokens/"+url.PathEscape(tok.AccessToken), nil, nil, &info)
+		switch {
+		case res == nil && info.HubID != "":
+			return AccountPrefix + info.HubID.String(), nil
+		case res == nil:
+			return "", &switchyard.Error{Code: switchyard.EUNPROCESSABLE, Message: "HubSpot: the access token's details name no portal (hub_id)."}
+		case res.HTTPStatus != http.StatusNotFound:
+			return "", resultError(*res)
+		}
+	}
+	var details struct {
+		PortalID json.Number `json:"portalId"`
+	}
+	if res := c.call(ctx, http.MethodGet, "/account-info/v3/details", nil, nil, &details); res != nil {
+		return "", resultError(*res)
+	}
+	if details.PortalID == "" {
+		return "", &switchyard.Error{Code: switchyard.EUNPROCESSABLE, Message: "HubSpot: the account details name no portal (portalId)."}
+	}
+	if _, err := strconv.ParseInt(details.PortalID.String(), 10, 64); err != nil {
+		return "", &switchyard.Error{Code: switchyard.EUNPROCESSABLE, Message: "HubSpot: the account details name no portal (portalId)."}
+	}
+	return AccountPrefix + details.PortalID.String(), nil
+}
+
+// resultError turns the result of a failed call outside a delivery into an error the API can
+// show.
+func resultError(res destination.Result) error {
+	code := switchyard.EUNPROCESSABLE
+	switch res.Outcome {
+	case switchyard.OutcomeRateLimited:
+		code = switchyard.ERATELIMITED
+	case switchyard.OutcomeInternalError:
+		code = switchyard.EINTERNAL
+	}
+	return &switchyard.Error{Code: code, Message: "HubSpot: " + res.Message}
+}
+
+// listInfo is what a sender remembers of a list it has checked.
+type listInfo struct {
+	name           string
+	processingType string
+	objectTypeID   string
+}
+
+// listCache remembers checked lists for the life of a sender.
+type listCache struct{ m sync.Map }
+
+func (lc *listCache) get(id string) (listInfo, bool) {
+	v, ok := lc.m.Load(id)
+	if !ok {
+		return listInfo{}, false
+	}
+	return v.(listInfo), true
+}
+
+func (lc *listCache) put(id string, li listInfo) { lc.m.Store(id, li) }
