@@ -93,7 +93,7 @@ func (tp *template) render(payload []byte, spans []span) (string, error) {
 	for _, p := range tp.parts {
 		text := p.text
 		if p.slot >= 0 {
-			text = valueAt(payload, spans[p.slot]).templateText()
+			text = valueAt(payload, spans[p.slot]).text()
 		}
 		if b.Len()+len(text) > MaxRenderBytes {
 			return "", &TemplateError{Offset: -1, Reason: fmt.Sprintf("renders to more than %d bytes", MaxRenderBytes)}
@@ -101,14 +101,6 @@ func (tp *template) render(payload []byte, spans []span) (string, error) {
 		b.WriteString(text)
 	}
 	return b.String(), nil
-}
-
-// templateText is how a value reads in a template: null as "", otherwise as text().
-func (v val) templateText() string {
-	if v.k == kNull {
-		return ""
-	}
-	return v.text()
 }
 
 // Render interpolates {{ path }} placeholders from payload (the raw JSON object of an event).
