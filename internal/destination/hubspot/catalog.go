@@ -268,7 +268,11 @@ func (s *Sender) Test(ctx context.Context) error {
 		e.Code = switchyard.ERATELIMITED
 	}
 	if s.pasted && res.Outcome == switchyard.OutcomeAuthFailed {
-		e.Fields = []switchyard.FieldError{{Param: destination.ParamPrefix + KeyPrivateAppToken, Msg: "HubSpot refused this private app token"}}
+		msg := "HubSpot refused this private app token"
+		if res.HTTPStatus == http.StatusForbidden {
+			msg = "this private app lacks a scope the integration needs (crm.objects.contacts.read/write, crm.lists.read/write, crm.schemas.contacts.read)"
+		}
+		e.Fields = []switchyard.FieldError{{Param: destination.ParamPrefix + KeyPrivateAppToken, Msg: msg}}
 	}
 	return e
 }

@@ -369,6 +369,9 @@ func (s *Sender) checkList(ctx context.Context, c *caller, id string) *destinati
 			prefix(res, "reading list "+id)
 			return res
 		}
+		if got.List.ListID == "" || got.List.ProcessingType == "" {
+			return c.unexpected(c.status, "its answer names no list or no processing type")
+		}
 		li = listInfo{name: got.List.Name, processingType: strings.ToUpper(got.List.ProcessingType), objectTypeID: got.List.ObjectTypeID}
 		s.lists.put(id, li)
 	}
@@ -376,7 +379,7 @@ func (s *Sender) checkList(ctx context.Context, c *caller, id string) *destinati
 		return refuse(c, "HubSpot list "+id+" ("+strconv.Quote(li.name)+") holds object type "+li.objectTypeID+", not contacts: choose a contact list")
 	}
 	switch li.processingType {
-	case "MANUAL", "SNAPSHOT", "":
+	case "MANUAL", "SNAPSHOT":
 		return nil
 	}
 	return refuse(c, "HubSpot list "+id+" ("+strconv.Quote(li.name)+") is "+li.processingType+
