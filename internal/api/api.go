@@ -66,6 +66,8 @@ type Server struct {
 	pubKeys     *ttlCache[string, *switchyard.Workspace]
 	machineKeys *ttlCache[string, cachedKey]
 	ingester    *ingester
+	// catalogs caches connections' field catalogs (capabilities.go).
+	catalogs catalogCache
 	// Token buckets per machine key and per publishable key, and of failed authentications per
 	// client address; nil when off.
 	machineLimits, publishableLimits, authFailureLimits *limiters

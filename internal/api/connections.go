@@ -47,6 +47,15 @@ func (s *Server) connectionCreate(w http.ResponseWriter, r *http.Request) error 
 		var metaErrs []switchyard.FieldError
 		meta, metaErrs = integration.ValidateMetadata(req.Metadata, s.DestinationOptions)
 		f = append(f, metaErrs...)
+		if spec := integration.OAuth; spec != nil && len(metaErrs) == 0 && !integration.PastedCredential(meta) {
+			// An OAuth connection is made by the OAuth flow, which stores its credential; here
+			// only with a credential the customer pastes, where the integration offers one.
+			msg := "is made through the OAuth flow: POST /api/v1/connections/oauth/start"
+			if len(spec.PasteFields) > 0 {
+				msg += ", or paste a credential in metadata." + spec.PasteFields[0]
+			}
+			f.add("type", msg)
+		}
 	}
 	if err := f.err(); err != nil {
 		return err
@@ -100,7 +109,11 @@ func (s *Server) connectionWire(c *switchyard.Connection) *connectionJSON {
 // testConnection runs the integration's test call on a connection about to be saved (metadata
 // normalised, secrets in the clear); a failure is a 422 naming the metadata.
 func (s *Server) testConnection(ctx context.Context, in *destination.Integration, conn *switchyard.Connection) error {
-	if err := destination.TestConnection(ctx, in, s.DestinationOptions, destination.Provision{Connection: conn}); err != nil {
+	p := destination.Provision{Connection: conn}
+	if err := s.managedTokens(ctx, in, conn, &p); err != nil {
+		return err
+	}
+	if err := destination.TestConnection(ctx, in, s.DestinationOptions, p); err != nil {
 		return &switchyard.Error{Code: switchyard.EUNPROCESSABLE, Message: "The connection test failed: " + err.Error(),
 			Fields: []switchyard.FieldError{{Param: "metadata", Msg: "test request failed: " + err.Error()}}}
 	}

@@ -208,10 +208,27 @@ func (s *Server) connectionDelete(w http.ResponseWriter, r *http.Request) error 
 // tags or channels a rule's action can pick from. Integrations without action data (webhook)
 // have none, so the object is empty.
 func (s *Server) connectionActions(w http.ResponseWriter, r *http.Request) error {
-	if _, err := s.connection(r); err != nil {
+	conn, err := s.connection(r)
+	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{})
+	data := map[string]any{}
+	err = s.withSender(r.Context(), conn, func(sender destination.Sender) error {
+		if src, ok := sender.(destination.ActionDataSource); ok {
+			d, err := src.ActionData(r.Context())
+			if err != nil {
+				return providerError("action data", err)
+			}
+			if d != nil {
+				data = d
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, data)
 	return nil
 }
 
@@ -226,16 +243,9 @@ type fieldCatalogJSON struct {
 	CreatedBy       string      `json:"created_by"`
 	CreatedAt       time.Time   `json:"created_at"`
 	UpdatedAt       time.Time   `json:"updated_at"`
-	Fields          []fieldJSON `json:"fields"`
+	Fields          []destination.CatalogField `json:"fields"`
 }
 
-// fieldJSON is one destination field of a catalog.
-type fieldJSON struct {
-	Key         string `json:"key"`
-	Label       string `json:"label,omitempty"`
-	Type        string `json:"type"`
-	Description string `json:"description,omitempty"`
-}
 
 // Stable ids for the records an integration derives rather than stores: the same connection
 // always yields the same field catalog id and default mapping id.
@@ -244,24 +254,34 @@ var (
 	mappingSpace      = uuid.MustParse("0b5e6a2c-1d0e-4c8e-8f5e-2f6a9d4b7c21")
 )
 
-// connectionFields returns the connection's destination field catalog. The webhook integration
-// sends the payload as it is and so has no destination fields; its catalog is empty. The
-// catalog is derived, not fetched, so refresh=true changes nothing.
+// connectionFields returns the connection's destination field catalog, loaded from the provider
+// through the integration (cached per connection value for 15 minutes; refresh=true reloads it).
+// Integrations without destination fields (webhook, which sends the payload as it is) have an
+// empty catalog.
 func (s *Server) connectionFields(w http.ResponseWriter, r *http.Request) error {
+	refresh := false
 	if v := r.URL.Query().Get("refresh"); v != "" {
-		if _, err := strconv.ParseBool(v); err != nil {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
 			return invalid(switchyard.FieldError{Param: "refresh", Msg: "must be true or false"})
 		}
+		refresh = b
 	}
 	conn, err := s.connection(r)
 	if err != nil {
 		return err
 	}
-	fields := []fieldJSON{}
+	fields, refreshedAt, ok, err := s.catalog(r.Context(), conn, refresh)
+	if err != nil {
+		return providerError("field catalog", err)
+	}
+	if !ok || fields == nil {
+		fields, refreshedAt = []destination.CatalogField{}, conn.UpdatedAt
+	}
 	raw, _ := json.Marshal(fields)
 	sum := sha256.Sum256(append([]byte(conn.Type+"\n"), raw...))
 	writeJSON(w, http.StatusOK, &fieldCatalogJSON{ID: uuid.NewSHA1(fieldCatalogSpace, conn.ID[:]), WorkspaceID: conn.WorkspaceID,
-		ConnectionID: conn.ID, IntegrationType: conn.Type, CatalogVersion: hex.EncodeToString(sum[:8]), RefreshedAt: conn.UpdatedAt,
+		ConnectionID: conn.ID, IntegrationType: conn.Type, CatalogVersion: hex.EncodeToString(sum[:8]), RefreshedAt: refreshedAt,
 		CreatedBy: conn.CreatedBy, CreatedAt: conn.CreatedAt, UpdatedAt: conn.UpdatedAt, Fields: fields})
 	return nil
 }
@@ -315,7 +335,19 @@ func (s *Server) connectionMappingGet(w http.ResponseWriter, r *http.Request) er
 	case !errors.Is(err, store.ErrNotFound):
 		return err
 	}
-	schema, err := json.Marshal(mapping.Empty())
+	// Not saved yet: what the engine would use, generated from the destination's catalog (the
+	// engine generates per payload from its keys; without a payload, from the synonyms).
+	generated := mapping.Empty()
+	if in, ok := s.Integrations.Get(conn.Type); ok && in.Mapped {
+		cat, _, has, err := s.catalog(ctx, conn, false)
+		if err != nil {
+			return providerError("field catalog", err)
+		}
+		if has {
+			generated = mapping.Generate(catalogFields(cat), nil)
+		}
+	}
+	schema, err := json.Marshal(generated)
 	if err != nil {
 		return err
 	}
@@ -392,4 +424,17 @@ func (s *Server) connectionMappingPut(w http.ResponseWriter, r *http.Request) er
 	}
 	writeJSON(w, http.StatusOK, storedMappingWire(m))
 	return nil
+}
+
+// catalogFields is a catalog as mapping.Generate takes it, without the read-only fields a
+// default mapping must not write (the engine leaves them out the same way).
+func catalogFields(cat []destination.CatalogField) []mapping.CatalogField {
+	out := make([]mapping.CatalogField, 0, len(cat))
+	for _, f := range cat {
+		if f.Constraints != nil && f.Constraints.ReadOnly {
+			continue
+		}
+		out = append(out, mapping.CatalogField{Key: f.Key, Type: f.Type, Required: f.Constraints != nil && f.Constraints.Required})
+	}
+	return out
 }

@@ -1,11 +1,13 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 
 	"github.com/google/uuid"
 
+	"github.com/switchyardhq/switchyard/internal/mapping"
 	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
@@ -59,8 +61,30 @@ func (s *Server) ruleCreate(w http.ResponseWriter, r *http.Request) error {
 	if conn.WorkspaceID != wsID {
 		return invalid(switchyard.FieldError{Param: "connection", Msg: "belongs to another workspace"})
 	}
-	if integration, ok := s.Integrations.Get(conn.Type); ok && !integration.HasAction(action) {
-		return invalid(switchyard.FieldError{Param: "metadata.action", Msg: "is not an action of the " + conn.Type + " integration"})
+	if integration, ok := s.Integrations.Get(conn.Type); ok {
+		a := integration.Action(action)
+		if a == nil {
+			return invalid(switchyard.FieldError{Param: "metadata.action", Msg: "is not an action of the " + conn.Type + " integration"})
+		}
+		// The action's fields are the metadata keys it needs (GET /integrations lists them).
+		for _, k := range a.Fields {
+			if v, ok := req.Metadata[k]; !ok || v == nil || v == "" {
+				f.add("metadata."+k, "is required by the "+action+" action")
+			}
+		}
+	}
+	// {{templates}} must at least be well formed: a rule that can never render is refused now,
+	// not at every delivery.
+	if _, err := mapping.ResolveParams(req.Metadata, json.RawMessage(`{}`)); err != nil {
+		var te *mapping.TemplateError
+		if errors.As(err, &te) {
+			f.add("metadata."+te.Param, te.Reason)
+		} else {
+			f.add("metadata", err.Error())
+		}
+	}
+	if err := f.err(); err != nil {
+		return err
 	}
 
 	now := s.Now().UTC()

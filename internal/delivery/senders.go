@@ -168,7 +168,7 @@ func (s *senders) provision(ctx context.Context, c *switchyard.Connection) (*pro
 	conn.Metadata = norm
 	p.conn = &conn
 	params := destination.Provision{Connection: &conn}
-	if in.AuthType == destination.AuthOAuth && s.tokens != nil && !pasted(in, norm) {
+	if in.AuthType == destination.AuthOAuth && s.tokens != nil && !in.PastedCredential(norm) {
 		tokens, account, err := s.tokens.Tokens(ctx, c)
 		switch {
 		case errors.Is(err, destination.ErrNoCredentials):
@@ -194,20 +194,6 @@ func (s *senders) provision(ctx context.Context, c *switchyard.Connection) (*pro
 		}
 	}
 	return p, nil
-}
-
-// pasted reports whether metadata carries the integration's pasted credential (which replaces
-// the managed OAuth one).
-func pasted(in *destination.Integration, meta map[string]any) bool {
-	if in.OAuth == nil {
-		return false
-	}
-	for _, k := range in.OAuth.PasteFields {
-		if v, ok := meta[k]; ok && v != nil && v != "" {
-			return true
-		}
-	}
-	return false
 }
 
 // prune drops the entries of connections not used since before idle, cleaning them up, so that

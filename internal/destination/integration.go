@@ -190,13 +190,16 @@ func (i *Integration) Mask(meta map[string]any) map[string]any {
 }
 
 // HasAction reports whether key is one of the integration's rule actions.
-func (i *Integration) HasAction(key string) bool {
-	for _, a := range i.Actions {
-		if a.Key == key {
-			return true
+func (i *Integration) HasAction(key string) bool { return i.Action(key) != nil }
+
+// Action returns the rule action with key, or nil.
+func (i *Integration) Action(key string) *Action {
+	for n := range i.Actions {
+		if i.Actions[n].Key == key {
+			return &i.Actions[n]
 		}
 	}
-	return false
+	return nil
 }
 
 // field returns the declared field with key, or nil.

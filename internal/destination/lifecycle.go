@@ -220,3 +220,17 @@ func TestConnection(ctx context.Context, in *Integration, opts Options, p Provis
 	}
 	return nil
 }
+
+// PastedCredential reports whether a connection's metadata carries the integration's pasted
+// credential (OAuthSpec.PasteFields), which replaces the managed OAuth one.
+func (i *Integration) PastedCredential(meta map[string]any) bool {
+	if i.OAuth == nil {
+		return false
+	}
+	for _, k := range i.OAuth.PasteFields {
+		if v, ok := meta[k]; ok && v != nil && v != "" {
+			return true
+		}
+	}
+	return false
+}
