@@ -40,10 +40,21 @@ type conn struct {
 	lastProgress time.Time
 	parkedTo     time.Time
 
+	// scope is the provider account the connection shares rate limits with (nil: none known).
+	scope *scope
+
 	state    breakerState
 	failures int           // consecutive failures while closed
 	openTo   time.Time     // open: no attempts before this; then half-open
 	cooldown time.Duration // the current open period; doubles on a failed probe
+}
+
+// scope is a provider account that several connections share (a HubSpot portal): its
+// documented request rate spaces all their attempts, and a 429 that names it pauses them all.
+type scope struct {
+	name     string
+	limiter  *rate.Limiter // nil: no documented rate
+	pausedTo time.Time
 }
 
 // breakerConfig sets the circuit breaker.
@@ -62,6 +73,7 @@ type controller struct {
 	freed    chan struct{}
 	mu       sync.Mutex
 	conns    map[uuid.UUID]*conn
+	scopes   map[string]*scope
 	defMax   int
 	schedule []time.Duration
 	breaker  breakerConfig
@@ -69,7 +81,7 @@ type controller struct {
 }
 
 func newController(defMax int, schedule []time.Duration, b breakerConfig, m *metrics.Metrics) *controller {
-	return &controller{conns: map[uuid.UUID]*conn{}, defMax: defMax, schedule: schedule, breaker: b, metrics: m,
+	return &controller{conns: map[uuid.UUID]*conn{}, scopes: map[string]*scope{}, defMax: defMax, schedule: schedule, breaker: b, metrics: m,
 		freed: make(chan struct{}, 1)}
 }
 
@@ -114,8 +126,42 @@ func (ctl *controller) blocked(now time.Time) []uuid.UUID {
 	return ids
 }
 
+// setScope records the account a connection shares rate limits with, as its provisioned
+// sender declares it (destination.RateLimited), and the account's documented rate.
+func (ctl *controller) setScope(c *switchyard.Connection, name string, perSecond float64, burst int) {
+	if name == "" {
+		return
+	}
+	ctl.mu.Lock()
+	defer ctl.mu.Unlock()
+	sc := ctl.scopes[name]
+	if sc == nil {
+		if len(ctl.scopes) >= 100000 {
+			clear(ctl.scopes) // bounded; a forgotten scope starts afresh
+		}
+		sc = &scope{name: name}
+		ctl.scopes[name] = sc
+	}
+	if perSecond > 0 && (sc.limiter == nil || float64(sc.limiter.Limit()) != perSecond || sc.limiter.Burst() != max(1, burst)) {
+		sc.limiter = rate.NewLimiter(rate.Limit(perSecond), max(1, burst))
+	}
+	ctl.get(c).scope = sc
+}
+
+// pauseScope pauses every connection of the named scope until until (a 429 that named it).
+func (ctl *controller) pauseScope(name string, until time.Time) {
+	ctl.mu.Lock()
+	defer ctl.mu.Unlock()
+	if sc := ctl.scopes[name]; sc != nil && until.After(sc.pausedTo) {
+		sc.pausedTo = until
+	}
+}
+
 // available reports whether one more attempt may start now.
 func (st *conn) available(now time.Time) bool {
+	if sc := st.scope; sc != nil && (now.Before(sc.pausedTo) || sc.limiter != nil && sc.limiter.TokensAt(now) < 1) {
+		return false
+	}
 	switch {
 	case now.Before(st.pausedTo):
 		return false
@@ -144,6 +190,9 @@ func (ctl *controller) acquire(c *switchyard.Connection, now time.Time) bool {
 		ctl.metrics.Circuit(st.id.String(), metrics.CircuitHalfOpen)
 	}
 	if st.limiter != nil && !st.limiter.AllowN(now, 1) {
+		return false
+	}
+	if sc := st.scope; sc != nil && sc.limiter != nil && !sc.limiter.AllowN(now, 1) {
 		return false
 	}
 	if st.inflight == 0 {

@@ -261,3 +261,41 @@ func TestControllerParksOpenCircuitsAndPauses(t *testing.T) {
 		t.Fatalf("at 0.9 s: %v, want only the paused connection (the circuit half-opens within recheck)", again)
 	}
 }
+
+// Connections to one provider account share its documented rate, and a 429 that names the
+// account pauses all of them; a connection of another account is not held back.
+func TestControllerScopes(t *testing.T) {
+	t.Parallel()
+	ctl := newTestController()
+	a, b, other := testConn(nil), testConn(nil), testConn(nil)
+	ctl.setScope(a, "crm:portal:1", 2, 2) // 2 per second, burst 2
+	ctl.setScope(b, "crm:portal:1", 2, 2)
+	ctl.setScope(other, "crm:portal:2", 2, 2)
+	if !ctl.acquire(a, t0) || !ctl.acquire(b, t0) {
+		t.Fatal("the account's burst of 2 was not available")
+	}
+	if ctl.acquire(a, t0) || ctl.acquire(b, t0) {
+		t.Fatal("a third attempt within the account's burst started")
+	}
+	if !ctl.acquire(other, t0) {
+		t.Fatal("another account's connection was held back")
+	}
+	if !ctl.acquire(b, t0.Add(600*time.Millisecond)) {
+		t.Fatal("the account's rate did not refill")
+	}
+	ctl.release(a.ID, switchyard.OutcomeRateLimited, true, 0, t0)
+	ctl.pauseScope("crm:portal:1", t0.Add(10*time.Second))
+	blocked := map[uuid.UUID]bool{}
+	for _, id := range ctl.blocked(t0.Add(5 * time.Second)) {
+		blocked[id] = true
+	}
+	if !blocked[a.ID] || !blocked[b.ID] || blocked[other.ID] {
+		t.Fatalf("blocked %v during the account's pause; want both of its connections and not the other", blocked)
+	}
+	if ctl.acquire(b, t0.Add(5*time.Second)) {
+		t.Fatal("a connection of the paused account started an attempt")
+	}
+	if !ctl.acquire(b, t0.Add(11*time.Second)) {
+		t.Fatal("the pause did not end")
+	}
+}

@@ -354,6 +354,10 @@ func (e *Engine) deliver(hard context.Context, c *store.Claimed, rec *store.Deli
 	}
 	defer e.senders.release(p)
 	conn := *c.Connection
+	if rl, ok := p.sender.(destination.RateLimited); ok {
+		name, perSecond, burst := rl.RateLimit()
+		e.ctl.setScope(c.Connection, name, perSecond, burst)
+	}
 
 	start := e.cfg.Now()
 	var res destination.Result
@@ -407,6 +411,11 @@ func (e *Engine) deliver(hard context.Context, c *store.Claimed, rec *store.Deli
 		}
 	default:
 		rec.Status, rec.LastError = switchyard.StatusFailed, res.Message
+	}
+	if res.Outcome == switchyard.OutcomeRateLimited && res.RateLimitScope != "" {
+		// The provider's limit is its account's, not this connection's: every connection to
+		// the account waits (at least a second, at most an hour).
+		e.ctl.pauseScope(res.RateLimitScope, end.Add(min(max(res.RetryAfter, time.Second), time.Hour)))
 	}
 	if res.Deactivate != "" {
 		if err := e.cfg.Store.ConnectionDeactivate(context.Background(), store.ConnectionDeactivateParams{
