@@ -163,6 +163,7 @@ func (s *Server) routes() *routeMux {
 	mux.Handle("POST /api/v1/rules", s.machine(s.ruleCreate))
 	mux.Handle("GET /api/v1/rules/{rule_id}", s.machine(s.ruleGet))
 	mux.Handle("DELETE /api/v1/rules/{rule_id}", s.machine(s.ruleDelete))
+	mux.Handle("POST /api/v1/rules/{rule_id}/test", s.machine(s.ruleTest))
 
 	mux.Handle("GET /api/v1/events", s.machine(s.eventList))
 	mux.Handle("GET /api/v1/events/{event_id}", s.machine(s.eventGet))

@@ -22,6 +22,12 @@ import (
 
 // withSender provisions a sender for stored connection conn and runs fn with it.
 func (s *Server) withSender(ctx context.Context, conn *switchyard.Connection, fn func(destination.Sender) error) error {
+	return s.withProvisioned(ctx, conn, func(sender destination.Sender, _ *switchyard.Connection) error { return fn(sender) })
+}
+
+// withProvisioned is withSender that also gives fn the connection as provisioned (metadata
+// normalised, secrets opened).
+func (s *Server) withProvisioned(ctx context.Context, conn *switchyard.Connection, fn func(destination.Sender, *switchyard.Connection) error) error {
 	in, ok := s.Integrations.Get(conn.Type)
 	if !ok {
 		return &switchyard.Error{Code: switchyard.EUNPROCESSABLE, Message: "This server has no " + conn.Type + " integration."}
@@ -52,7 +58,7 @@ func (s *Server) withSender(ctx context.Context, conn *switchyard.Connection, fn
 	if cl, ok := sender.(destination.Cleaner); ok {
 		defer cl.Cleanup()
 	}
-	return fn(sender)
+	return fn(sender, &c)
 }
 
 // managedTokens gives p the connection's managed OAuth credential when the integration uses

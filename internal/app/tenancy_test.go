@@ -183,6 +183,8 @@ func routeTable() []routeCase {
 		}, foreign: 404, outside: 403},
 		{route: "GET /api/v1/rules/{rule_id}", auth: authMachine, path: p("/api/v1/rules/%", ruleOf), foreign: 404, outside: 404, inside: 200},
 		{route: "DELETE /api/v1/rules/{rule_id}", auth: authMachine, path: p("/api/v1/rules/%", ruleOf), foreign: 404, outside: 404},
+		{route: "POST /api/v1/rules/{rule_id}/test", auth: authMachine, path: p("/api/v1/rules/%/test", ruleOf),
+			body: func(*fixture) any { return map[string]any{"payload": map[string]any{"x": 1}, "dry_run": true} }, foreign: 404, outside: 404},
 
 		{route: "GET /api/v1/events", auth: authMachine, path: fixed("/api/v1/events"), list: eventOf, inside: 200},
 		{route: "GET /api/v1/events/{event_id}", auth: authMachine, path: p("/api/v1/events/%", eventOf), foreign: 404, outside: 404, inside: 200},

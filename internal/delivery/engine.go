@@ -371,7 +371,7 @@ func (e *Engine) deliver(hard context.Context, c *store.Claimed, rec *store.Deli
 		action, _ := c.Rule.Metadata["action"].(string)
 		req := &destination.Request{DeliveryID: d.ID, Attempt: d.AttemptCount + 1, Event: c.Event,
 			Rule: c.Rule, Connection: p.conn, SentAt: start, Action: action}
-		failed, warnings := e.prepare(ctx, p, c, req, start)
+		failed, warnings := prepare(ctx, p.fields, c.Rule, c.Event, req, start)
 		if failed != nil {
 			res = *failed
 		} else {

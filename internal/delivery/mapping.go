@@ -131,23 +131,52 @@ func (fm *fieldMapper) generated(ctx context.Context, payload json.RawMessage, n
 }
 
 // prepare builds what a sender needs beyond the event: the rule's params with their templates
-// resolved, and for mapped integrations the event's destination fields. A failure is the
-// attempt's result (mapping_error, not retried); warnings are added to the attempt's message.
-func (e *Engine) prepare(ctx context.Context, p *provisioned, c *store.Claimed, req *destination.Request, now time.Time) (*destination.Result, []mapping.Warning) {
-	params, err := mapping.ResolveParams(c.Rule.Metadata, c.Event.Payload)
+// resolved, and for mapped integrations (fm not nil) the event's destination fields. A failure
+// is the attempt's result (mapping_error, not retried); warnings are added to the attempt's
+// message.
+func prepare(ctx context.Context, fm *fieldMapper, rule *switchyard.Rule, ev *switchyard.Event, req *destination.Request, now time.Time) (*destination.Result, []mapping.Warning) {
+	params, err := mapping.ResolveParams(rule.Metadata, ev.Payload)
 	if err != nil {
 		return &destination.Result{Outcome: switchyard.OutcomeMappingError, Message: "rule metadata: " + err.Error()}, nil
 	}
 	req.Params = params
-	if p.fields == nil {
+	if fm == nil {
 		return nil, nil
 	}
-	fields, warnings, err := p.fields.apply(ctx, c.Event.Payload, now)
+	fields, warnings, err := fm.apply(ctx, ev.Payload, now)
 	if err != nil {
 		return &destination.Result{Outcome: switchyard.OutcomeMappingError, Message: err.Error()}, nil
 	}
 	req.Fields = fields
 	return nil, warnings
+}
+
+// Prepared is a request as the engine would hand it to a sender, for one event outside the
+// queue (a rule's test): Failed is set when the event cannot be mapped or the rule's templates
+// not rendered (the attempt would end there, as mapping_error).
+type Prepared struct {
+	Request  *destination.Request
+	Failed   *destination.Result
+	Warnings []mapping.Warning
+}
+
+// PrepareRequest does for ev what the engine does before an attempt: resolve the rule's
+// templates and, for a mapped integration, map the payload through the connection's stored
+// mapping or the default generated from sender's catalog. conn is the connection as
+// provisioned (metadata normalised, secrets opened).
+func PrepareRequest(ctx context.Context, st store.Store, in *destination.Integration, sender destination.Sender,
+	conn *switchyard.Connection, rule *switchyard.Rule, ev *switchyard.Event, now time.Time) (*Prepared, error) {
+	var fm *fieldMapper
+	if in.Mapped {
+		var err error
+		if fm, err = newFieldMapper(ctx, st, conn, sender); err != nil {
+			return nil, err
+		}
+	}
+	action, _ := rule.Metadata["action"].(string)
+	req := &destination.Request{DeliveryID: ev.ID, Attempt: 1, Event: ev, Rule: rule, Connection: conn, SentAt: now, Action: action}
+	failed, warnings := prepare(ctx, fm, rule, ev, req, now)
+	return &Prepared{Request: req, Failed: failed, Warnings: warnings}, nil
 }
 
 // withWarnings adds the warn_action warnings of a mapping to an attempt's message.

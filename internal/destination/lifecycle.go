@@ -2,6 +2,7 @@ package destination
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -83,6 +84,23 @@ type FieldCatalogSource interface {
 // *switchyard.Error naming what to fix.
 type Tester interface {
 	Test(ctx context.Context) error
+}
+
+// Previewer is a sender that can say what request it would send for req without sending it:
+// the dry run of a rule's test. Secret values (credentials, signatures) are masked with
+// MaskedValue. An integration that makes several calls previews the one that carries the
+// action.
+type Previewer interface {
+	Preview(ctx context.Context, req *Request) (*PreviewRequest, error)
+}
+
+// PreviewRequest is a request a sender would send.
+type PreviewRequest struct {
+	Method string              `json:"method"`
+	URL    string              `json:"url"`
+	Header map[string][]string `json:"headers"`
+	// Body is the body as sent: JSON as it is, anything else as a JSON string.
+	Body json.RawMessage `json:"body,omitempty"`
 }
 
 // Cleaner is a sender that holds something to release (idle connections, goroutines) when its

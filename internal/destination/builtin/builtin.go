@@ -4,6 +4,7 @@ package builtin
 
 import (
 	"github.com/switchyardhq/switchyard/internal/destination"
+	"github.com/switchyardhq/switchyard/internal/destination/hubspot"
 	"github.com/switchyardhq/switchyard/internal/destination/intercom"
 	"github.com/switchyardhq/switchyard/internal/destination/salesforce"
 	"github.com/switchyardhq/switchyard/internal/destination/webhook"
@@ -13,6 +14,7 @@ import (
 // Registry returns a new registry of the built-in integrations.
 func Registry() *destination.Registry {
 	return destination.NewRegistry(
+		hubspot.Integration(),
 		intercom.Integration(),
 		salesforce.Integration(),
 		webhook.Integration(),

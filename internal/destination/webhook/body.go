@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -160,4 +161,24 @@ func hexSignature(h func() hash.Hash, keys [][]byte, body []byte) string {
 		sb.WriteString(hex.EncodeToString(mac.Sum(nil)))
 	}
 	return sb.String()
+}
+
+// Preview is the request Deliver would send for req, without sending it: the rule test's dry
+// run. The credentials and signatures are masked; the body is exact.
+func (s *sender) Preview(_ context.Context, req *destination.Request) (*destination.PreviewRequest, error) {
+	sentAt := req.SentAt
+	if sentAt.IsZero() {
+		sentAt = time.Now()
+	}
+	body, err := buildBody(s.c, req.Event, sentAt)
+	if err != nil {
+		return nil, err
+	}
+	h := s.a.requestHeaders(s.c, req, sentAt, body)
+	for _, name := range []string{"Authorization", HeaderWebhookSignature, s.c.AuthHeaderName, s.c.SignatureHeader} {
+		if name != "" && h.Get(name) != "" {
+			h.Set(name, destination.MaskedValue)
+		}
+	}
+	return &destination.PreviewRequest{Method: s.c.Method, URL: s.c.URL.String(), Header: h, Body: body}, nil
 }
