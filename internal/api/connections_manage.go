@@ -234,18 +234,17 @@ func (s *Server) connectionActions(w http.ResponseWriter, r *http.Request) error
 
 // fieldCatalogJSON is a connection's destination field catalog (meshes-api.md §4.5).
 type fieldCatalogJSON struct {
-	ID              uuid.UUID   `json:"id"`
-	WorkspaceID     uuid.UUID   `json:"workspace_id"`
-	ConnectionID    uuid.UUID   `json:"connection_id"`
-	IntegrationType string      `json:"integration_type"`
-	CatalogVersion  string      `json:"catalog_version"`
-	RefreshedAt     time.Time   `json:"refreshed_at"`
-	CreatedBy       string      `json:"created_by"`
-	CreatedAt       time.Time   `json:"created_at"`
-	UpdatedAt       time.Time   `json:"updated_at"`
+	ID              uuid.UUID                  `json:"id"`
+	WorkspaceID     uuid.UUID                  `json:"workspace_id"`
+	ConnectionID    uuid.UUID                  `json:"connection_id"`
+	IntegrationType string                     `json:"integration_type"`
+	CatalogVersion  string                     `json:"catalog_version"`
+	RefreshedAt     time.Time                  `json:"refreshed_at"`
+	CreatedBy       string                     `json:"created_by"`
+	CreatedAt       time.Time                  `json:"created_at"`
+	UpdatedAt       time.Time                  `json:"updated_at"`
 	Fields          []destination.CatalogField `json:"fields"`
 }
-
 
 // Stable ids for the records an integration derives rather than stores: the same connection
 // always yields the same field catalog id and default mapping id.
