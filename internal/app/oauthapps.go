@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/switchyardhq/switchyard/internal/config"
@@ -26,7 +27,7 @@ func oauthApps(cfg *config.Config, reg *destination.Registry) (map[string]destin
 		}
 		settings[typ][key] = value
 	}
-	keys := []string{"client_id", "client_secret", "client_secret_file", "scopes", "auth_url", "token_url", "api_base"}
+	keys := []string{"client_id", "client_secret", "client_secret_file", "scopes", "auth_url", "token_url", "api_base", "rate_limit"}
 	oauthTypes := map[string]bool{}
 	for _, in := range reg.List() {
 		if in.AuthType != destination.AuthOAuth {
@@ -56,6 +57,13 @@ func oauthApps(cfg *config.Config, reg *destination.Registry) (map[string]destin
 	for typ, kv := range settings {
 		app := destination.OAuthApp{ClientID: kv["client_id"], ClientSecret: kv["client_secret"], AuthURL: kv["auth_url"],
 			TokenURL: kv["token_url"], APIBase: kv["api_base"], Scopes: strings.Fields(strings.ReplaceAll(kv["scopes"], ",", " "))}
+		if v, ok := kv["rate_limit"]; ok {
+			r, err := strconv.ParseFloat(v, 64)
+			if err != nil || r < 0 {
+				return nil, fmt.Errorf("%s rate_limit %q: want attempts per second per account (0: no spacing)", typ, v)
+			}
+			app.RateLimit = &r
+		}
 		if f := kv["client_secret_file"]; f != "" && app.ClientSecret == "" {
 			b, err := os.ReadFile(f)
 			if err != nil {

@@ -142,7 +142,10 @@ func (ctl *controller) setScope(c *switchyard.Connection, name string, perSecond
 		sc = &scope{name: name}
 		ctl.scopes[name] = sc
 	}
-	if perSecond > 0 && (sc.limiter == nil || float64(sc.limiter.Limit()) != perSecond || sc.limiter.Burst() != max(1, burst)) {
+	switch {
+	case perSecond <= 0:
+		sc.limiter = nil // no spacing; a 429 naming the scope still pauses it
+	case sc.limiter == nil || float64(sc.limiter.Limit()) != perSecond || sc.limiter.Burst() != max(1, burst):
 		sc.limiter = rate.NewLimiter(rate.Limit(perSecond), max(1, burst))
 	}
 	ctl.get(c).scope = sc

@@ -356,6 +356,9 @@ func (e *Engine) deliver(hard context.Context, c *store.Claimed, rec *store.Deli
 	conn := *c.Connection
 	if rl, ok := p.sender.(destination.RateLimited); ok {
 		name, perSecond, burst := rl.RateLimit()
+		if override := e.cfg.Options.Apps[c.Connection.Type].RateLimit; override != nil {
+			perSecond, burst = *override, max(1, int(*override))
+		}
 		e.ctl.setScope(c.Connection, name, perSecond, burst)
 	}
 

@@ -199,6 +199,10 @@ type OAuthApp struct {
 	TokenURL     string
 	// APIBase overrides the integration's API base URL ("" keeps the documented one).
 	APIBase string
+	// RateLimit, when set, replaces the per-account rate the integration's senders declare
+	// (destination.RateLimited): attempts per second per provider account, 0 for no spacing —
+	// for accounts with higher limits than the documented default, and for load tests.
+	RateLimit *float64
 }
 
 // Configured reports whether the app has credentials.
