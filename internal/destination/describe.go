@@ -38,11 +38,12 @@ type FieldDescription struct {
 // list marks an action-only action, which is how the Meshes API tells agents that a rule needs
 // no metadata beyond "action".
 type ActionDescription struct {
-	Key     string   `json:"key"`
-	Label   string   `json:"label"`
-	Noun    string   `json:"noun"`
-	Fields  []string `json:"fields"`
-	Display *Display `json:"display,omitempty"`
+	Key     string        `json:"key"`
+	Label   string        `json:"label"`
+	Noun    string        `json:"noun"`
+	Fields  []string      `json:"fields"`
+	Display *Display      `json:"display,omitempty"`
+	Data    []ActionInput `json:"data,omitempty"`
 }
 
 // Describe returns the integration's wire form for GET /api/v1/integrations.
@@ -81,6 +82,7 @@ func (i *Integration) Describe() Description {
 			disp := *a.Display
 			ad.Display = &disp
 		}
+		ad.Data = append([]ActionInput(nil), a.Data...)
 		d.Actions[a.Key] = ad
 	}
 	return d

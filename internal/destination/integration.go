@@ -1,7 +1,9 @@
 package destination
 
 import (
+	"encoding/json"
 	"log/slog"
+	"strings"
 
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
@@ -86,6 +88,79 @@ type Action struct {
 	// Fields lists the rule metadata keys the action uses; empty for an action-only action.
 	Fields  []string
 	Display *Display
+	// Data says how a form fills the action's fields (the Meshes ActionInput list): from live
+	// action data (kind simple: pick one item; advanced: an item and one of its options) or
+	// typed in (kind field).
+	Data []ActionInput
+}
+
+// The kinds of ActionInput.
+const (
+	InputSimple   = "simple"
+	InputAdvanced = "advanced"
+	InputField    = "field"
+)
+
+// ActionInput is one input of a rule action's form, as the Meshes API describes it (camelCase
+// keys). Simple: pick one item of the action data's Key (e.g. "lists") and write its id to
+// metadata.<Field>. Advanced: likewise, then one of the item's options (Options). Field: a value
+// typed in (Type text, password, textarea or select with SelectOptions).
+type ActionInput struct {
+	Key      string `json:"key"`
+	Field    string `json:"field"`
+	Kind     string `json:"kind"`
+	Label    string `json:"label,omitempty"`
+	Noun     string `json:"noun,omitempty"`
+	Target   string `json:"target,omitempty"`
+	From     string `json:"from,omitempty"`
+	Required bool   `json:"required,omitempty"`
+	// Options is the nested pick of an advanced input.
+	Options *ActionInputOptions `json:"-"`
+	// Type, Description, Placeholder, Regex, RegexMessage, DefaultValue and SelectOptions
+	// describe a field input.
+	Type          string   `json:"type,omitempty"`
+	Description   string   `json:"description,omitempty"`
+	Placeholder   string   `json:"placeholder,omitempty"`
+	Regex         string   `json:"regex,omitempty"`
+	RegexMessage  string   `json:"regexMessage,omitempty"`
+	DefaultValue  any      `json:"defaultValue,omitempty"`
+	SelectOptions []Option `json:"-"`
+}
+
+// MarshalJSON writes the input in the Meshes shape, where "options" is the nested pick of an
+// advanced input or the choices of a select field.
+func (in ActionInput) MarshalJSON() ([]byte, error) {
+	type plain ActionInput
+	var options any
+	switch {
+	case in.Options != nil:
+		options = in.Options
+	case len(in.SelectOptions) > 0:
+		options = in.SelectOptions
+	}
+	return json.Marshal(struct {
+		plain
+		Options any `json:"options,omitempty"`
+	}{plain(in), options})
+}
+
+// ActionInputOptions is the nested pick of an advanced input: one of the chosen item's Key
+// entries (e.g. a property's "options"), whose Field ("value") goes to metadata.<Field>.
+type ActionInputOptions struct {
+	Key     string       `json:"key"`
+	Field   string       `json:"field"`
+	Length  int          `json:"length"`
+	Display InputDisplay `json:"display"`
+	// Type is "select" (one option) or "array"; Entity "option" or "string".
+	Type   string `json:"type"`
+	Entity string `json:"entity"`
+}
+
+// InputDisplay is how an advanced input's nested pick is shown.
+type InputDisplay struct {
+	Label       string `json:"label"`
+	Button      string `json:"button"`
+	Description string `json:"description"`
 }
 
 // Display is how an action is presented in forms.
@@ -240,4 +315,20 @@ func cloneValue(v any) any {
 		return out
 	}
 	return v
+}
+
+// Pick is a simple input: one item of the action data's key (e.g. "lists"), whose id goes to
+// metadata.<field>.
+func Pick(key, field, label, noun string) ActionInput {
+	return ActionInput{Key: key, Field: field, Kind: InputSimple, Label: label, Noun: noun, Required: true}
+}
+
+// PickWithOption is an advanced input: one item of key (its id to metadata.<field>), then one of
+// that item's optionsKey entries (e.g. a property's "options"), whose value goes to
+// metadata.<optionField>.
+func PickWithOption(key, field, label, noun, optionsKey, optionField, optionLabel string) ActionInput {
+	return ActionInput{Key: key, Field: field, Kind: InputAdvanced, Label: label, Noun: noun, Required: true,
+		Options: &ActionInputOptions{Key: optionsKey, Field: optionField, Length: 1, Type: "select", Entity: "option",
+			Display: InputDisplay{Label: optionLabel, Button: "Choose " + strings.ToLower(optionLabel),
+				Description: "One of the " + strings.ToLower(noun) + "'s allowed values."}}}
 }

@@ -145,16 +145,19 @@ func Integration() *destination.Integration {
 		Actions: []destination.Action{
 			{
 				Key: ActionAddToList, Label: "Add to List", Noun: "List", Fields: []string{ParamID},
+				Data: []destination.ActionInput{destination.Pick("lists", ParamID, "List", "List")},
 				Display: &destination.Display{Label: "Add to List",
 					Description: "Find or create the contact by email and add it to a static (manual or snapshot) list."},
 			},
 			{
 				Key: ActionRemoveFromList, Label: "Remove from List", Noun: "List", Fields: []string{ParamID},
+				Data: []destination.ActionInput{destination.Pick("lists", ParamID, "List", "List")},
 				Display: &destination.Display{Label: "Remove from List",
 					Description: "Find or create the contact by email and remove it from a static (manual or snapshot) list."},
 			},
 			{
 				Key: ActionUpdateProperty, Label: "Update Property", Noun: "Property", Fields: []string{ParamID, ParamValue},
+				Data: []destination.ActionInput{destination.PickWithOption("properties", ParamID, "Property", "Property", "options", ParamValue, "Value")},
 				Display: &destination.Display{Label: "Update Property",
 					Description: "Find or create the contact by email and set one of its properties to a value."},
 			},

@@ -113,10 +113,12 @@ func Integration() *destination.Integration {
 		Actions: []destination.Action{
 			{
 				Key: ActionAddTag, Label: "Add Tag", Noun: "Tag", Fields: []string{ParamID},
+				Data:    []destination.ActionInput{destination.Pick("tags", ParamID, "Tag", "Tag")},
 				Display: &destination.Display{Label: "Add Tag", Description: "Find or create the contact by email and tag it."},
 			},
 			{
 				Key: ActionRemoveTag, Label: "Remove Tag", Noun: "Tag", Fields: []string{ParamID},
+				Data:    []destination.ActionInput{destination.Pick("tags", ParamID, "Tag", "Tag")},
 				Display: &destination.Display{Label: "Remove Tag", Description: "Find or create the contact by email and remove the tag from it."},
 			},
 		},

@@ -117,11 +117,13 @@ func Integration() *destination.Integration {
 		Actions: []destination.Action{
 			{
 				Key: ActionAddMeetingRegistrant, Label: "Add Meeting Registrant", Noun: "Meeting", Fields: []string{ParamID},
+				Data: []destination.ActionInput{destination.Pick("meetings", ParamID, "Meeting", "Meeting")},
 				Display: &destination.Display{Label: "Add Meeting Registrant",
 					Description: "Register the person for a Zoom meeting that has registration turned on."},
 			},
 			{
 				Key: ActionAddWebinarRegistrant, Label: "Add Webinar Registrant", Noun: "Webinar", Fields: []string{ParamID},
+				Data: []destination.ActionInput{destination.Pick("webinars", ParamID, "Webinar", "Webinar")},
 				Display: &destination.Display{Label: "Add Webinar Registrant",
 					Description: "Register the person for a Zoom webinar that has registration turned on."},
 			},
