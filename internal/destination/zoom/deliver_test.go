@@ -432,6 +432,12 @@ func TestEchoedSecretsAreRedacted(t *testing.T) {
 		t.Fatalf("result = %+v", res)
 	}
 
+	// The grant's refresh token and the OAuth app's client secret, echoed without a refresh.
+	refresh := tokens.secrets()[1]
+	srv.FailNext(1, http.StatusBadRequest, `{"code":300,"message":"Validation Failed. `+refresh+` `+srv.ClientSecret()+`"}`, nil)
+	res = s.Deliver(context.Background(), request(ActionAddMeetingRegistrant, meetingID(id), map[string]any{"email": "ada@example.com"}))
+	want(t, res, switchyard.OutcomeValidationFailed, tokens.secrets()...)
+
 	// The pasted client secret too.
 	s2 := s2sSender(t, srv, s2sMeta(srv))
 	srv.FailNext(1, http.StatusBadRequest, `{"code":300,"message":"Validation Failed. `+srv.ClientSecret()+`"}`, nil)

@@ -47,6 +47,8 @@ type Provisioner struct {
 	tokenURL  string
 	userAgent string
 	logger    *slog.Logger
+	// clientSecret is the OAuth app's client secret: never shown, even when Zoom echoes it.
+	clientSecret string
 }
 
 var (
@@ -91,11 +93,12 @@ func New(opts destination.Options) *Provisioner {
 			// Zoom's API does not redirect; following one could lead anywhere with our token.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		transport: transport,
-		apiBase:   strings.TrimRight(app.APIBase, "/"),
-		tokenURL:  app.TokenURL,
-		userAgent: ua,
-		logger:    logger,
+		transport:    transport,
+		apiBase:      strings.TrimRight(app.APIBase, "/"),
+		tokenURL:     app.TokenURL,
+		userAgent:    ua,
+		logger:       logger,
+		clientSecret: app.ClientSecret,
 	}
 }
 
@@ -197,8 +200,8 @@ type answer struct {
 }
 
 // call makes one authorized API call (refreshing the token once on a 401) and returns the
-// answer, or the result the attempt came to without one. Every access token used is kept out of
-// the result.
+// answer, or the result the attempt came to without one. Every token used (access and refresh)
+// and the app's client secret are kept out of the result.
 func (p *Provisioner) call(ctx context.Context, tokens destination.Tokens, method, path string, query url.Values, body []byte,
 	secrets []string) (*answer, *destination.Result) {
 	target, err := url.Parse(p.apiBase + path)
@@ -232,6 +235,9 @@ func (p *Provisioner) call(ctx context.Context, tokens destination.Tokens, metho
 		return req, nil
 	})
 	secrets = append(secrets[:len(secrets):len(secrets)], rec.used...)
+	if p.clientSecret != "" {
+		secrets = append(secrets, p.clientSecret)
+	}
 	if err != nil {
 		res := destination.ResultOf(ctx, err, timeout, target)
 		res.Message = destination.Redact(res.Message, secrets)
@@ -250,7 +256,8 @@ func (p *Provisioner) call(ctx context.Context, tokens destination.Tokens, metho
 	return &answer{resp: resp, body: b, secrets: secrets}, nil
 }
 
-// recorder notes the access tokens a call is given.
+// recorder notes the tokens a call is given: the access token sent and the refresh token that
+// comes with it (a provider that echoes what it was sent can echo either).
 type recorder struct {
 	destination.Tokens
 	used []string
@@ -259,7 +266,7 @@ type recorder struct {
 func (r *recorder) Token(ctx context.Context) (*oauth2.Token, error) {
 	t, err := r.Tokens.Token(ctx)
 	if t != nil {
-		r.used = append(r.used, t.AccessToken)
+		r.used = append(r.used, t.AccessToken, t.RefreshToken)
 	}
 	return t, err
 }
