@@ -34,12 +34,13 @@ const (
 	ScenarioE2ELatency    = "e2e-latency"
 	ScenarioFanout        = "fanout"
 	ScenarioIsolation     = "isolation"
+	ScenarioSaaS          = "saas"
 )
 
 // Scenarios lists every scenario in the order a run measures them.
 func Scenarios() []string {
 	return []string{ScenarioLimits, ScenarioIngestSingle, ScenarioIngestBulk, ScenarioE2EThroughput, ScenarioE2ELatency,
-		ScenarioFanout, ScenarioIsolation}
+		ScenarioFanout, ScenarioIsolation, ScenarioSaaS}
 }
 
 // Options configures a bench invocation. Zero values take the defaults noted.
@@ -188,6 +189,7 @@ func (r *runner) runAll(ctx context.Context, rep *Report) error {
 
 // runOnce measures the limits, then each selected scenario.
 func (r *runner) runOnce(ctx context.Context, rr *RunResult) error {
+	r.webhookE2E = 0
 	for _, lim := range []struct {
 		label string
 		fn    func(context.Context) (Result, error)
@@ -274,6 +276,8 @@ func (r *runner) scenario(name string) func(context.Context) ([]Result, error) {
 		return r.fanout
 	case ScenarioIsolation:
 		return r.isolation
+	case ScenarioSaaS:
+		return r.saas
 	}
 	return nil
 }
@@ -288,6 +292,11 @@ func (r *runner) measuredPhases() int {
 			n += len(fanoutWidths)
 		case ScenarioIsolation:
 			n += len(isolationVariants)
+		case ScenarioSaaS:
+			n++
+			if !slices.Contains(r.opts.Scenarios, ScenarioE2EThroughput) {
+				n++ // its webhook baseline
+			}
 		default:
 			n++
 		}
@@ -305,8 +314,10 @@ type runner struct {
 	// key is the encryption key every server of the invocation uses (base64).
 	key    string
 	limits limits
-	prof   *profiler
-	tty    bool
+	// webhookE2E is this run's e2e-throughput figure (deliveries/s), for the saas ratio.
+	webhookE2E float64
+	prof       *profiler
+	tty        bool
 }
 
 func randomKey() []byte {

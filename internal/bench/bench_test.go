@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -252,5 +253,61 @@ func TestMoveLastKeepsTheOthersInOrder(t *testing.T) {
 	}
 	if strings.Join(got, ",") != "b,c,a" {
 		t.Fatalf("order %v", got)
+	}
+}
+
+// TestRunMeasuresSaaSBesideWebhooks runs the saas scenario for a fraction of a second on SQLite:
+// connections made through the OAuth flow against the HubSpot fake, a few hundred events with
+// distinct emails, every one of them in the fake's list, the figure reported beside the webhook
+// baseline of the same run and the fake's own capacity.
+func TestRunMeasuresSaaSBesideWebhooks(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("starts servers and drives load for several seconds")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, Options{Scenarios: []string{ScenarioSaaS}, Duration: time.Second,
+		Warmup: 100 * time.Millisecond, Concurrency: 8, Workers: 32, DrainTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(scenario, variant, name string) float64 {
+		t.Helper()
+		for _, s := range rep.Summary {
+			if s.Scenario == scenario && s.Variant == variant && s.Name == name {
+				return s.Median
+			}
+		}
+		t.Fatalf("no %s %s %s in %+v", scenario, variant, name, rep.Summary)
+		return 0
+	}
+	delivered, deliveries := get(ScenarioSaaS, "hubspot", "delivered"), get(ScenarioSaaS, "hubspot", "deliveries")
+	// A few hundred on an idle machine; far fewer under the race detector on a busy one.
+	if delivered <= 0 || deliveries < 10 {
+		t.Errorf("saas delivered %v/s, %v deliveries", delivered, deliveries)
+	}
+	for _, name := range []string{"undelivered", "duplicates", "errors", "provider errors"} {
+		if v := get(ScenarioSaaS, "hubspot", name); v != 0 {
+			t.Errorf("saas %s = %v, want 0", name, v)
+		}
+	}
+	// Each delivery looks the contact up (404), creates it and puts it in the list.
+	if calls := get(ScenarioSaaS, "hubspot", "provider calls per delivery"); calls < 2.9 || calls > 3.2 {
+		t.Errorf("provider calls per delivery = %v, want about 3", calls)
+	}
+	webhook := get(ScenarioE2EThroughput, "", "delivered")
+	if v := get(ScenarioSaaS, "hubspot", "vs webhook e2e"); webhook <= 0 || v <= 0 || math.Abs(v-delivered/webhook) > 1e-9 {
+		t.Errorf("vs webhook e2e = %v, want %v / %v", v, delivered, webhook)
+	}
+	if v := get(ScenarioLimits, "hubspot-fake", "deliveries"); v <= 0 {
+		t.Errorf("the fake's capacity = %v", v)
+	}
+	if v := get(ScenarioSaaS, "hubspot", "of the fake's capacity"); v <= 0 {
+		t.Errorf("share of the fake's capacity = %v", v)
+	}
+	var table bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil || !strings.Contains(table.String(), "vs webhook e2e") {
+		t.Fatalf("table: %v\n%s", err, table.String())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -35,8 +36,9 @@ type instance struct {
 }
 
 // startInstance starts Switchyard as `switchyard serve --allow-private-destinations` would, on
-// 127.0.0.1:0 and a new store, and creates the bench workspace.
-func (r *runner) startInstance(ctx context.Context, label string) (*instance, error) {
+// 127.0.0.1:0 and a new store, and creates the bench workspace. configure, when not nil, changes
+// the configuration last (the SaaS scenario points the HubSpot app at the fake).
+func (r *runner) startInstance(ctx context.Context, label string, configure func(*config.Config)) (*instance, error) {
 	storeURL, cleanup, err := r.backend.newStore(ctx, label)
 	if err != nil {
 		return nil, err
@@ -53,6 +55,9 @@ func (r *runner) startInstance(ctx context.Context, label string) (*instance, er
 	cfg.RateLimitMachine, cfg.RateLimitPublishable = 0, 0
 	// Shutdown is not measured: do not wait 20 s for attempts a scenario left hanging.
 	cfg.ShutdownGrace = 2 * time.Second
+	if configure != nil {
+		configure(&cfg)
+	}
 	a, err := app.New(ctx, cfg, r.opts.Logger)
 	if err != nil {
 		cleanup()
@@ -296,4 +301,63 @@ func bulkBodies(name string, n, size int) [][]byte {
 		out[i] = append(b, ']')
 	}
 	return out
+}
+
+// ruleWith routes event to a connection with the given rule metadata.
+func (in *instance) ruleWith(ctx context.Context, connectionID, event string, metadata map[string]any) error {
+	if err := in.api(ctx, http.MethodPost, "/api/v1/rules", map[string]any{"workspace": in.workspace, "connection": connectionID,
+		"event": event, "metadata": metadata}, nil); err != nil {
+		return fmt.Errorf("creating a rule for %s: %w", event, err)
+	}
+	return nil
+}
+
+// oauthConnect makes a connection of an OAuth integration through the public API's flow, as a
+// customer's browser would: POST /api/v1/connections/oauth/start, the provider's authorization
+// URL (the fake consents at once and redirects to the callback with code and state), then
+// GET /api/v1/oauth/callback, which exchanges the code and creates the connection. It returns
+// the connection's id.
+func (in *instance) oauthConnect(ctx context.Context, typ, name string) (string, error) {
+	var started struct {
+		AuthorizationURL string `json:"authorization_url"`
+		State            string `json:"state"`
+	}
+	if err := in.api(ctx, http.MethodPost, "/api/v1/connections/oauth/start", map[string]any{"workspace": in.workspace,
+		"type": typ, "name": name, "redirect_url": "http://127.0.0.1/bench/connected"}, &started); err != nil {
+		return "", fmt.Errorf("starting the OAuth flow: %w", err)
+	}
+	browser := *in.r.client
+	browser.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	redirect := func(target string) (*url.URL, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := browser.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusFound {
+			return nil, &httpError{status: resp.StatusCode, body: string(bytes.TrimSpace(b))}
+		}
+		return url.Parse(resp.Header.Get("Location"))
+	}
+	back, err := redirect(started.AuthorizationURL)
+	if err != nil {
+		return "", fmt.Errorf("consenting at the provider: %w", err)
+	}
+	if back.Query().Get("state") != started.State || back.Query().Get("code") == "" {
+		return "", fmt.Errorf("the provider redirected to %s, without the flow's code and state", back.Redacted())
+	}
+	done, err := redirect(in.base + "/api/v1/oauth/callback?" + back.RawQuery)
+	if err != nil {
+		return "", fmt.Errorf("completing the OAuth flow: %w", err)
+	}
+	id := done.Query().Get("connection_id")
+	if id == "" || done.Query().Get("status") != "connected" {
+		return "", fmt.Errorf("the OAuth callback sent the customer to %s, not a connected connection", done.Redacted())
+	}
+	return id, nil
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/switchyardhq/switchyard/internal/config"
 )
 
 // rig is one scenario variant's world: a fresh Switchyard, the receiving endpoints, and the
@@ -16,9 +18,9 @@ type rig struct {
 	line *progress
 }
 
-func (r *runner) newRig(ctx context.Context, label string) (*rig, error) {
+func (r *runner) newRig(ctx context.Context, label string, configure func(*config.Config)) (*rig, error) {
 	recv := newReceiver(r.clock)
-	in, err := r.startInstance(ctx, label)
+	in, err := r.startInstance(ctx, label, configure)
 	if err != nil {
 		recv.close()
 		return nil, err
@@ -43,7 +45,13 @@ func (r *runner) withRig(ctx context.Context, label string, fn func(g *rig) (Res
 
 // withRigOnce runs fn on a fresh rig and closes it, keeping the first error.
 func (r *runner) withRigOnce(ctx context.Context, label string, fn func(g *rig) (Result, error)) (Result, error) {
-	g, err := r.newRig(ctx, label)
+	return r.withConfiguredRig(ctx, label, nil, fn)
+}
+
+// withConfiguredRig is withRigOnce with the server's configuration changed by configure.
+func (r *runner) withConfiguredRig(ctx context.Context, label string, configure func(*config.Config),
+	fn func(g *rig) (Result, error)) (Result, error) {
+	g, err := r.newRig(ctx, label, configure)
 	if err != nil {
 		return Result{}, err
 	}
@@ -193,6 +201,9 @@ func (r *runner) e2eThroughput(ctx context.Context) ([]Result, error) {
 		r.deliveryMetrics(&out, &lr, &st, cpu)
 		return out, nil
 	})
+	if err == nil {
+		r.webhookE2E, _ = res.metric("delivered")
+	}
 	return one(res, err)
 }
 
@@ -201,15 +212,26 @@ func (r *runner) e2eThroughput(ctx context.Context) ([]Result, error) {
 // drain. The profiles cover the measured phase and the drain.
 func (r *runner) deliveryLoad(ctx context.Context, g *rig, label string, bodies [][]byte, rules int,
 	budget int64) (deliveryStats, loadResult, cpuUse) {
-	eventBudget := max(1, budget/int64(rules))
 	send := func(ctx context.Context, seq uint64, buf *bytes.Buffer) outcome {
 		return r.post(ctx, g.in.eventsURL(), g.in.pubKey, bodies[seq%uint64(len(bodies))], buf, 1, true)
 	}
+	return r.deliveryLoadOf(ctx, g, label, send, rules, budget, nil)
+}
+
+// deliveryLoadOf is deliveryLoad with the requests made by send (its outcomes' ids are what the
+// receiver records). afterWarmup, when not nil, runs once the warm-up's deliveries have arrived,
+// just before the measured phase.
+func (r *runner) deliveryLoadOf(ctx context.Context, g *rig, label string, send requestFunc, rules int,
+	budget int64, afterWarmup func()) (deliveryStats, loadResult, cpuUse) {
+	eventBudget := max(1, budget/int64(rules))
 	warm := &closedLoad{workers: r.opts.Concurrency, duration: r.opts.Warmup, budget: max(1, eventBudget/10), send: send}
 	before := g.recv.total.Load()
 	wr := warm.run(ctx, r.clock, g.line.meter)
 	g.line.setPhase("drain")
 	waitTotal(ctx, g.recv, before+wr.events*int64(rules), r.opts.DrainTimeout)
+	if afterWarmup != nil {
+		afterWarmup()
+	}
 
 	var sp *span
 	load := &closedLoad{workers: r.opts.Concurrency, duration: r.opts.Duration, budget: eventBudget, track: true, send: send,
