@@ -201,6 +201,27 @@ type Store interface {
 	AttemptList(ctx context.Context, p AttemptListParams) (*Page[*switchyard.Attempt], error)
 	// AttemptGet returns one attempt of one delivery.
 	AttemptGet(ctx context.Context, p AttemptGetParams) (*switchyard.Attempt, error)
+
+	// Embed sessions (params in params_sessions.go).
+
+	// SessionInsert stores a new session; ErrNotFound when its workspace does not exist.
+	SessionInsert(ctx context.Context, p SessionInsertParams) error
+	// SessionGet returns one session of the organization, revoked and expired ones included.
+	SessionGet(ctx context.Context, p SessionGetParams) (*Session, error)
+	// SessionList lists a workspace's sessions, newest first, filtered.
+	SessionList(ctx context.Context, p SessionListParams) (*Page[*Session], error)
+	// SessionRefresh replaces a session's access token hash and expiry and moves its token
+	// version on, compare-and-swap: ErrConflict when the version is no longer
+	// ExpectedVersion or the session is revoked or expired at Now (the caller reads it again to
+	// tell which), ErrNotFound when the organization has no such session.
+	SessionRefresh(ctx context.Context, p SessionRefreshParams) (*Session, error)
+	// SessionRevoke marks a session revoked as of Now and returns it. It is idempotent:
+	// revoking a revoked session changes nothing and returns it with its first revocation time.
+	SessionRevoke(ctx context.Context, p SessionRevokeParams) (*Session, error)
+	// SessionTakeLaunch marks a session's launch token used and returns the session;
+	// ErrNotFound when no session has that launch token, or it was used already, or it expired,
+	// or the session is revoked or expired.
+	SessionTakeLaunch(ctx context.Context, p SessionTakeLaunchParams) (*Session, error)
 }
 
 // BootstrapParams holds the records Bootstrap creates on an empty store.
