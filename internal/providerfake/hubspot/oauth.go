@@ -1,26 +1,15 @@
 package hubspot
 
 import (
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
-)
 
-type authCode struct {
-	code        string
-	clientID    string
-	redirectURI string
-	scopes      []string
-	challenge   string
-	expiresAt   time.Time
-	used        bool
-}
+	"github.com/switchyardhq/switchyard/internal/providerfake/fakekit"
+)
 
 type accessToken struct {
 	token     string
@@ -163,59 +152,19 @@ func (s *Server) DenyConsent(deny bool) {
 }
 
 // TokenRequests counts POSTs to the token endpoint (any outcome).
-func (s *Server) TokenRequests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.tokenRequests
-}
+func (s *Server) TokenRequests() int { return int(s.tokenRequests.Load()) }
 
 // RefreshCount counts token requests with grant_type=refresh_token.
-func (s *Server) RefreshCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.refreshCount
-}
+func (s *Server) RefreshCount() int { return int(s.refreshCount.Load()) }
 
 // CodeExchanges counts token requests with grant_type=authorization_code.
-func (s *Server) CodeExchanges() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.codeExchanges
-}
+func (s *Server) CodeExchanges() int { return int(s.codeExchanges.Load()) }
 
 // ---- authorize ----
 
-func (s *Server) redirectAllowed(uri string) bool {
-	u, err := url.Parse(uri)
-	if err != nil || !u.IsAbs() || u.Fragment != "" {
-		return false
-	}
-	if len(s.opts.RedirectURIs) > 0 {
-		for _, r := range s.opts.RedirectURIs {
-			if r == uri {
-				return true
-			}
-		}
-		return false
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return false
-	}
-	host := u.Hostname()
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // authorizePage answers an error the way HubSpot's install page does: an
 // error page for the user, no redirect.
-func authorizePage(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(status)
-	fmt.Fprintf(w, "Authorization failed: %s\n", msg)
-}
+var authorizePage = fakekit.AuthorizeFailurePage
 
 func splitScopes(v string) []string {
 	return strings.Fields(strings.ReplaceAll(v, "+", " "))
@@ -229,7 +178,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request, _ *call
 		return
 	}
 	redirectURI := q.Get("redirect_uri")
-	if redirectURI == "" || !s.redirectAllowed(redirectURI) {
+	if redirectURI == "" || !fakekit.RedirectAllowed(s.opts.RedirectURIs, redirectURI) {
 		authorizePage(w, http.StatusBadRequest, "redirect_uri does not match the app's redirect URLs")
 		return
 	}
@@ -269,7 +218,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request, _ *call
 	case challenge != "" && method != "S256":
 		authorizePage(w, http.StatusBadRequest, "code_challenge_method must be S256")
 		return
-	case challenge != "" && !validChallenge(challenge):
+	case challenge != "" && !fakekit.ValidChallenge(challenge):
 		authorizePage(w, http.StatusBadRequest, "code_challenge must be 43 to 128 base64url characters")
 		return
 	}
@@ -284,14 +233,8 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request, _ *call
 	var code string
 	if !deny {
 		code = randHex(20)
-		s.codes[code] = &authCode{
-			code:        code,
-			clientID:    clientID,
-			redirectURI: redirectURI,
-			scopes:      granted,
-			challenge:   challenge,
-			expiresAt:   s.now().Add(s.opts.CodeTTL),
-		}
+		s.codes.Add(code, fakekit.Code{ClientID: clientID, RedirectURI: redirectURI, Scopes: granted,
+			Challenge: challenge, ChallengeMethod: method, Expires: s.now().Add(s.opts.CodeTTL)})
 	}
 	s.mu.Unlock()
 
@@ -305,25 +248,8 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request, _ *call
 	http.Redirect(w, r, target.String(), http.StatusFound)
 }
 
-func validChallenge(c string) bool {
-	if len(c) < 43 || len(c) > 128 {
-		return false
-	}
-	for _, ch := range c {
-		switch {
-		case ch >= 'A' && ch <= 'Z', ch >= 'a' && ch <= 'z', ch >= '0' && ch <= '9', ch == '-', ch == '_', ch == '.', ch == '~':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 // S256Challenge returns the PKCE S256 code_challenge for verifier.
-func S256Challenge(verifier string) string {
-	sum := sha256.Sum256([]byte(verifier))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
+func S256Challenge(verifier string) string { return fakekit.S256Challenge(verifier) }
 
 // ---- token endpoint ----
 
@@ -337,9 +263,7 @@ func tokenError(w http.ResponseWriter, status, msg string) {
 }
 
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, _ *call) {
-	s.mu.Lock()
-	s.tokenRequests++
-	s.mu.Unlock()
+	s.tokenRequests.Add(1)
 
 	// The token endpoint takes application/x-www-form-urlencoded parameters
 	// (client_secret and refresh_token may also be given in the query).
@@ -348,13 +272,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, _ *call) {
 	grant := f.Get("grant_type")
 	switch grant {
 	case "authorization_code":
-		s.mu.Lock()
-		s.codeExchanges++
-		s.mu.Unlock()
+		s.codeExchanges.Add(1)
 	case "refresh_token":
-		s.mu.Lock()
-		s.refreshCount++
-		s.mu.Unlock()
+		s.refreshCount.Add(1)
 	default:
 		tokenError(w, "BAD_GRANT_TYPE", "missing or unknown grant_type")
 		return
@@ -377,28 +297,23 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, _ *call) {
 func (s *Server) exchangeCode(w http.ResponseWriter, f url.Values) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, ok := s.codes[f.Get("code")]
-	if !ok || f.Get("code") == "" || c.used || c.clientID != f.Get("client_id") {
+	c, problem := s.codes.Redeem(f.Get("code"), fakekit.Redemption{ClientID: f.Get("client_id"),
+		RedirectURI: f.Get("redirect_uri"), Verifier: f.Get("code_verifier")}, s.now())
+	switch problem {
+	case fakekit.CodeUnknown:
 		tokenError(w, "BAD_AUTH_CODE", "missing or unknown auth code")
 		return
-	}
-	if !s.now().Before(c.expiresAt) {
+	case fakekit.CodeExpired:
 		tokenError(w, "BAD_AUTH_CODE", "auth code has expired")
 		return
-	}
-	if f.Get("redirect_uri") != c.redirectURI {
+	case fakekit.CodeRedirectMismatch:
 		tokenError(w, "BAD_REDIRECT_URI", "redirect_uri does not match initial redirect_uri")
 		return
+	case fakekit.CodeVerifierMismatch:
+		tokenError(w, "BAD_AUTH_CODE", "code_verifier does not match code_challenge")
+		return
 	}
-	if c.challenge != "" {
-		v := f.Get("code_verifier")
-		if v == "" || S256Challenge(v) != c.challenge {
-			tokenError(w, "BAD_AUTH_CODE", "code_verifier does not match code_challenge")
-			return
-		}
-	}
-	c.used = true
-	rt := s.newRefreshLocked(c.clientID, c.scopes)
+	rt := s.newRefreshLocked(c.ClientID, c.Scopes)
 	at := s.newAccessLocked(rt)
 	s.writeTokenLocked(w, at, rt)
 }

@@ -2,21 +2,18 @@ package hubspot
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/switchyardhq/switchyard/internal/providerfake/fakekit"
 )
 
 // Default values used when the matching Options field is left zero.
@@ -89,21 +86,10 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Failure is an injected response, see InjectFailure.
-type Failure struct {
-	Status  int
-	Body    string
-	Headers map[string]string
-	// Method and PathPrefix, when set, restrict which requests the failure
-	// applies to; other requests pass through untouched.
-	Method     string
-	PathPrefix string
-}
-
-type pendingFailure struct {
-	Failure
-	remaining int
-}
+// Failure is an injected response, see InjectFailure. Method and
+// PathPrefix, when set, restrict which requests it applies to; other
+// requests pass through untouched.
+type Failure = fakekit.Failure
 
 // Request is one request received by the fake, as recorded in the log.
 type Request struct {
@@ -124,37 +110,36 @@ func (r Request) Form() url.Values {
 	return v
 }
 
+func fromKit(r fakekit.Request) Request {
+	return Request{Method: r.Method, Path: r.Path, Query: r.Query(), Header: r.Header, Body: r.Body, At: r.At}
+}
+
 // Server is a fake HubSpot: API, OAuth authorize page and token endpoint on
 // one loopback httptest server. It is safe for concurrent use.
 type Server struct {
-	srv  *httptest.Server
-	opts Options
+	kit      *fakekit.Server
+	clock    *fakekit.Clock
+	failures fakekit.Faults
+	opts     Options
 
-	mu         sync.Mutex
-	clockShift time.Duration
+	tokenRequests, refreshCount, codeExchanges, apiRequests atomic.Int64
+
+	mu sync.Mutex
 
 	// OAuth state.
-	codes          map[string]*authCode
+	codes          fakekit.Codes
 	access         map[string]*accessToken
 	refresh        map[string]*refreshToken
 	denyConsent    bool
-	tokenRequests  int
-	refreshCount   int
-	codeExchanges  int
 	nextPrivateApp int
 
 	// Test controls.
-	failures        []*pendingFailure
-	forcedLimits    int
-	forcedPolicy    string
-	hangCh          chan struct{}
-	latency         time.Duration
-	closed          bool
-	windows         map[string]*rateWindow
-	searchWindows   map[string]*rateWindow
-	dayStart        time.Time
-	dayCount        int
-	apiRequestCount int
+	forcedLimits  int
+	forcedPolicy  string
+	windows       fakekit.Windows
+	searchWindows fakekit.Windows
+	dayStart      time.Time
+	dayCount      int
 
 	// CRM state.
 	nextContactID int64
@@ -165,13 +150,6 @@ type Server struct {
 	lists         map[string]*list
 	listOrder     []string
 	nextListID    int64
-
-	log []Request
-}
-
-type rateWindow struct {
-	start time.Time
-	count int
 }
 
 // New starts a fake HubSpot on 127.0.0.1. When t is not nil the server is
@@ -224,11 +202,9 @@ func New(t testing.TB, opts Options) *Server {
 	}
 	s := &Server{
 		opts:          opts,
-		codes:         map[string]*authCode{},
+		clock:         fakekit.NewClock(opts.Now),
 		access:        map[string]*accessToken{},
 		refresh:       map[string]*refreshToken{},
-		windows:       map[string]*rateWindow{},
-		searchWindows: map[string]*rateWindow{},
 		contacts:      map[string]*contact{},
 		properties:    map[string]*Property{},
 		lists:         map[string]*list{},
@@ -236,46 +212,21 @@ func New(t testing.TB, opts Options) *Server {
 		nextListID:    1,
 	}
 	s.seedDefaultProperties()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		if t != nil {
-			t.Fatalf("hubspot fake: listen: %v", err)
-		}
-		panic(fmt.Sprintf("hubspot fake: listen: %v", err))
-	}
-	s.srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: s}}
-	s.srv.Start()
-	if t != nil {
-		t.Cleanup(s.Close)
-	}
+	s.kit = fakekit.Start(t, fakekit.Config{Name: "hubspot fake", Clock: s.clock, DropConnectionsOnClose: true}, s.serve)
 	return s
 }
 
 // Close releases hung requests and shuts the server down.
-func (s *Server) Close() {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.closed = true
-	if s.hangCh != nil {
-		close(s.hangCh)
-		s.hangCh = nil
-	}
-	s.mu.Unlock()
-	s.srv.CloseClientConnections()
-	s.srv.Close()
-}
+func (s *Server) Close() { s.kit.Close() }
 
 // URL is the API base URL (stands in for https://api.hubapi.com).
-func (s *Server) URL() string { return s.srv.URL }
+func (s *Server) URL() string { return s.kit.URL() }
 
 // AuthorizeURL stands in for https://app.hubspot.com/oauth/authorize.
-func (s *Server) AuthorizeURL() string { return s.srv.URL + "/oauth/authorize" }
+func (s *Server) AuthorizeURL() string { return s.kit.URL() + "/oauth/authorize" }
 
 // TokenURL is the token endpoint (POST /oauth/v1/token).
-func (s *Server) TokenURL() string { return s.srv.URL + "/oauth/v1/token" }
+func (s *Server) TokenURL() string { return s.kit.URL() + "/oauth/v1/token" }
 
 // ClientID is the registered OAuth client id.
 func (s *Server) ClientID() string { return s.opts.ClientID }
@@ -288,28 +239,12 @@ func (s *Server) HubID() int { return s.opts.HubID }
 
 // HTTPClient returns a client that talks to the fake and does not follow
 // redirects (so tests can read the authorize redirect).
-func (s *Server) HTTPClient() *http.Client {
-	c := *s.srv.Client()
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &c
-}
+func (s *Server) HTTPClient() *http.Client { return s.kit.Client() }
 
 // Advance moves the fake's clock forward (token expiry, rate-limit windows).
-func (s *Server) Advance(d time.Duration) {
-	s.mu.Lock()
-	s.clockShift += d
-	s.mu.Unlock()
-}
+func (s *Server) Advance(d time.Duration) { s.clock.Advance(d) }
 
-func (s *Server) now() time.Time {
-	var t time.Time
-	if s.opts.Now != nil {
-		t = s.opts.Now()
-	} else {
-		t = time.Now()
-	}
-	return t.Add(s.clockShift)
-}
+func (s *Server) now() time.Time { return s.clock.Now() }
 
 // FailNext makes the next n requests (any path) answer status with body and
 // headers instead of being handled. Injected responses carry only the given
@@ -319,14 +254,7 @@ func (s *Server) FailNext(n int, status int, body string, headers map[string]str
 }
 
 // InjectFailure queues f for the next n matching requests.
-func (s *Server) InjectFailure(n int, f Failure) {
-	if n <= 0 {
-		return
-	}
-	s.mu.Lock()
-	s.failures = append(s.failures, &pendingFailure{Failure: f, remaining: n})
-	s.mu.Unlock()
-}
+func (s *Server) InjectFailure(n int, f Failure) { s.failures.Add(n, f) }
 
 // ForceRateLimit makes the next n authenticated API requests answer 429 with
 // the documented body for policy ("TEN_SECONDLY_ROLLING" when empty, or
@@ -344,140 +272,46 @@ func (s *Server) ForceRateLimit(n int, policy string) {
 // Hang makes every request received from now on block until Release, Close,
 // or the client giving up (request context done). Use it to provoke client
 // timeouts.
-func (s *Server) Hang() {
-	s.mu.Lock()
-	if s.hangCh == nil && !s.closed {
-		s.hangCh = make(chan struct{})
-	}
-	s.mu.Unlock()
-}
+func (s *Server) Hang() { s.kit.Hang() }
 
 // Release lets hung requests proceed and stops hanging new ones.
-func (s *Server) Release() {
-	s.mu.Lock()
-	if s.hangCh != nil {
-		close(s.hangCh)
-		s.hangCh = nil
-	}
-	s.mu.Unlock()
-}
+func (s *Server) Release() { s.kit.Release() }
 
 // SetLatency delays every response by d (0 turns it off).
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	s.latency = d
-	s.mu.Unlock()
-}
+func (s *Server) SetLatency(d time.Duration) { s.kit.SetLatency(d) }
 
 // Requests returns a copy of the request log, oldest first.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Request, len(s.log))
-	copy(out, s.log)
-	return out
-}
+func (s *Server) Requests() []Request { return convert(s.kit.Log.All()) }
 
 // RequestsTo returns the logged requests with this method and path.
-func (s *Server) RequestsTo(method, path string) []Request {
-	var out []Request
-	for _, r := range s.Requests() {
-		if r.Method == method && r.Path == path {
-			out = append(out, r)
-		}
-	}
-	return out
-}
+func (s *Server) RequestsTo(method, path string) []Request { return convert(s.kit.Log.To(method, path)) }
 
 // LastRequest returns the most recent logged request.
 func (s *Server) LastRequest() (Request, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.log) == 0 {
+	r, ok := s.kit.Log.Last("")
+	if !ok {
 		return Request{}, false
 	}
-	return s.log[len(s.log)-1], true
+	return fromKit(r), true
+}
+
+func convert(rs []fakekit.Request) []Request {
+	out := make([]Request, len(rs))
+	for i, r := range rs {
+		out[i] = fromKit(r)
+	}
+	return out
 }
 
 // APIRequests counts requests that reached an authenticated API route.
-func (s *Server) APIRequests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.apiRequestCount
-}
+func (s *Server) APIRequests() int { return int(s.apiRequests.Load()) }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, defaultMaxBodyBytes))
-	if err != nil {
-		return
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-
-	s.mu.Lock()
-	s.log = append(s.log, Request{
-		Method: r.Method,
-		Path:   r.URL.Path,
-		Query:  r.URL.Query(),
-		Header: r.Header.Clone(),
-		Body:   body,
-		At:     s.now(),
-	})
-	hang := s.hangCh
-	latency := s.latency
-	s.mu.Unlock()
-
-	if hang != nil {
-		select {
-		case <-hang:
-		case <-r.Context().Done():
-			return
-		}
-	}
-	if latency > 0 {
-		if !sleepCtx(r.Context(), latency) {
-			return
-		}
-	}
-	if f, ok := s.takeFailure(r); ok {
-		for k, v := range f.Headers {
-			w.Header().Set(k, v)
-		}
-		w.WriteHeader(f.Status)
-		_, _ = io.WriteString(w, f.Body)
+// serve answers injected failures first, then routes.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, body []byte) {
+	if s.failures.Serve(w, r) {
 		return
 	}
 	s.route(w, r, body)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-func (s *Server) takeFailure(r *http.Request) (Failure, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, f := range s.failures {
-		if f.Method != "" && f.Method != r.Method {
-			continue
-		}
-		if f.PathPrefix != "" && !strings.HasPrefix(r.URL.Path, f.PathPrefix) {
-			continue
-		}
-		f.remaining--
-		if f.remaining <= 0 {
-			s.failures = append(s.failures[:i], s.failures[i+1:]...)
-		}
-		return f.Failure, true
-	}
-	return Failure{}, false
 }
 
 // ---- routing ----
@@ -493,7 +327,7 @@ type call struct {
 
 type route struct {
 	method  string
-	pattern []string
+	pattern string
 	h       handlerFunc
 	// auth: the route needs a bearer token; scopes lists alternatives, each
 	// alternative a set of scopes that must all be granted.
@@ -509,90 +343,45 @@ func (s *Server) routes() []route {
 	listsWrite := [][]string{{"crm.lists.read", "crm.lists.write"}}
 	propsRead := [][]string{{"crm.schemas.contacts.read"}, {"crm.objects.contacts.read"}}
 	return []route{
-		{method: "GET", pattern: split("/oauth/authorize"), h: s.handleAuthorize},
-		{method: "GET", pattern: split("/oauth/{hubId}/authorize"), h: s.handleAuthorize},
-		{method: "POST", pattern: split("/oauth/v1/token"), h: s.handleToken},
-		{method: "GET", pattern: split("/oauth/v1/access-tokens/{token}"), h: s.handleAccessTokenInfo},
-		{method: "GET", pattern: split("/oauth/v1/refresh-tokens/{token}"), h: s.handleRefreshTokenInfo},
-		{method: "DELETE", pattern: split("/oauth/v1/refresh-tokens/{token}"), h: s.handleRefreshTokenDelete},
+		{method: "GET", pattern: "/oauth/authorize", h: s.handleAuthorize},
+		{method: "GET", pattern: "/oauth/{hubId}/authorize", h: s.handleAuthorize},
+		{method: "POST", pattern: "/oauth/v1/token", h: s.handleToken},
+		{method: "GET", pattern: "/oauth/v1/access-tokens/{token}", h: s.handleAccessTokenInfo},
+		{method: "GET", pattern: "/oauth/v1/refresh-tokens/{token}", h: s.handleRefreshTokenInfo},
+		{method: "DELETE", pattern: "/oauth/v1/refresh-tokens/{token}", h: s.handleRefreshTokenDelete},
 
-		{method: "GET", pattern: split("/account-info/v3/details"), h: s.handleAccountDetails, auth: true, scopes: [][]string{{"oauth"}}},
+		{method: "GET", pattern: "/account-info/v3/details", h: s.handleAccountDetails, auth: true, scopes: [][]string{{"oauth"}}},
 
-		{method: "POST", pattern: split("/crm/v3/objects/contacts/search"), h: s.handleContactSearch, auth: true, scopes: contactsRead, search: true},
-		{method: "POST", pattern: split("/crm/v3/objects/contacts"), h: s.handleContactCreate, auth: true, scopes: contactsWrite},
-		{method: "GET", pattern: split("/crm/v3/objects/contacts/{contactId}"), h: s.handleContactGet, auth: true, scopes: contactsRead},
-		{method: "PATCH", pattern: split("/crm/v3/objects/contacts/{contactId}"), h: s.handleContactUpdate, auth: true, scopes: contactsWrite},
+		{method: "POST", pattern: "/crm/v3/objects/contacts/search", h: s.handleContactSearch, auth: true, scopes: contactsRead, search: true},
+		{method: "POST", pattern: "/crm/v3/objects/contacts", h: s.handleContactCreate, auth: true, scopes: contactsWrite},
+		{method: "GET", pattern: "/crm/v3/objects/contacts/{contactId}", h: s.handleContactGet, auth: true, scopes: contactsRead},
+		{method: "PATCH", pattern: "/crm/v3/objects/contacts/{contactId}", h: s.handleContactUpdate, auth: true, scopes: contactsWrite},
 
-		{method: "GET", pattern: split("/crm/v3/properties/{objectType}"), h: s.handlePropertiesList, auth: true, scopes: propsRead},
-		{method: "GET", pattern: split("/crm/v3/properties/{objectType}/{propertyName}"), h: s.handlePropertyGet, auth: true, scopes: propsRead},
+		{method: "GET", pattern: "/crm/v3/properties/{objectType}", h: s.handlePropertiesList, auth: true, scopes: propsRead},
+		{method: "GET", pattern: "/crm/v3/properties/{objectType}/{propertyName}", h: s.handlePropertyGet, auth: true, scopes: propsRead},
 
-		{method: "POST", pattern: split("/crm/v3/lists/search"), h: s.handleListSearch, auth: true, scopes: listsRead},
-		{method: "GET", pattern: split("/crm/v3/lists"), h: s.handleListsByID, auth: true, scopes: listsRead},
-		{method: "GET", pattern: split("/crm/v3/lists/object-type-id/{objectTypeId}/name/{listName}"), h: s.handleListByName, auth: true, scopes: listsRead},
-		{method: "GET", pattern: split("/crm/v3/lists/{listId}"), h: s.handleListGet, auth: true, scopes: listsRead},
-		{method: "GET", pattern: split("/crm/v3/lists/{listId}/memberships"), h: s.handleListMemberships, auth: true, scopes: listsRead},
-		{method: "PUT", pattern: split("/crm/v3/lists/{listId}/memberships/add"), h: s.handleMembershipsAdd, auth: true, scopes: listsWrite},
-		{method: "PUT", pattern: split("/crm/v3/lists/{listId}/memberships/remove"), h: s.handleMembershipsRemove, auth: true, scopes: listsWrite},
-		{method: "PUT", pattern: split("/crm/v3/lists/{listId}/memberships/add-and-remove"), h: s.handleMembershipsAddAndRemove, auth: true, scopes: listsWrite},
+		{method: "POST", pattern: "/crm/v3/lists/search", h: s.handleListSearch, auth: true, scopes: listsRead},
+		{method: "GET", pattern: "/crm/v3/lists", h: s.handleListsByID, auth: true, scopes: listsRead},
+		{method: "GET", pattern: "/crm/v3/lists/object-type-id/{objectTypeId}/name/{listName}", h: s.handleListByName, auth: true, scopes: listsRead},
+		{method: "GET", pattern: "/crm/v3/lists/{listId}", h: s.handleListGet, auth: true, scopes: listsRead},
+		{method: "GET", pattern: "/crm/v3/lists/{listId}/memberships", h: s.handleListMemberships, auth: true, scopes: listsRead},
+		{method: "PUT", pattern: "/crm/v3/lists/{listId}/memberships/add", h: s.handleMembershipsAdd, auth: true, scopes: listsWrite},
+		{method: "PUT", pattern: "/crm/v3/lists/{listId}/memberships/remove", h: s.handleMembershipsRemove, auth: true, scopes: listsWrite},
+		{method: "PUT", pattern: "/crm/v3/lists/{listId}/memberships/add-and-remove", h: s.handleMembershipsAddAndRemove, auth: true, scopes: listsWrite},
 	}
-}
-
-func split(p string) []string { return strings.Split(strings.Trim(p, "/"), "/") }
-
-func match(pattern, segs []string) (map[string]string, bool) {
-	if len(pattern) != len(segs) {
-		return nil, false
-	}
-	params := map[string]string{}
-	for i, p := range pattern {
-		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
-			if segs[i] == "" {
-				return nil, false
-			}
-			params[p[1:len(p)-1]] = segs[i]
-			continue
-		}
-		if p != segs[i] {
-			return nil, false
-		}
-	}
-	return params, true
 }
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
-	segs := split(r.URL.EscapedPath())
-	for i, seg := range segs {
-		if u, err := url.PathUnescape(seg); err == nil {
-			segs[i] = u
-		}
-	}
-	var methodMismatch bool
-	var best *route
-	var bestParams map[string]string
-	for _, rt := range s.routes() {
-		params, ok := match(rt.pattern, segs)
-		if !ok {
-			continue
-		}
-		if rt.method != r.Method {
-			methodMismatch = true
-			continue
-		}
-		// Prefer literal matches over parameter matches (e.g. /lists/search).
-		if best == nil || len(params) < len(bestParams) {
-			rt := rt
-			best, bestParams = &rt, params
-		}
-	}
-	if best == nil {
-		if methodMismatch {
-			writeError(w, http.StatusMethodNotAllowed, apiError{Status: "error", Message: "HTTP 405 Method Not Allowed"})
-			return
-		}
+	best, params, status := fakekit.Lookup(s.routes(), func(rt route) (string, string) { return rt.method, rt.pattern }, r.Method, r.URL.EscapedPath())
+	switch status {
+	case http.StatusMethodNotAllowed:
+		writeError(w, http.StatusMethodNotAllowed, apiError{Status: "error", Message: "HTTP 405 Method Not Allowed"})
+		return
+	case http.StatusNotFound:
 		writeError(w, http.StatusNotFound, apiError{Status: "error", Message: "HTTP 404 Not Found"})
 		return
 	}
-	c := &call{params: bestParams, body: body}
+	c := &call{params: params, body: body}
 	if best.auth {
 		tok, ok := s.authenticate(w, r)
 		if !ok {
@@ -631,7 +420,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*accessTo
 	}
 	revoked := ok && tok.revoked
 	if ok && !revoked && expiredFor == 0 && (tok.expiresAt.IsZero() || now.Before(tok.expiresAt)) {
-		s.apiRequestCount++
+		s.apiRequests.Add(1)
 	}
 	s.mu.Unlock()
 	switch {
@@ -703,17 +492,11 @@ func writeMissingScopes(w http.ResponseWriter, alternatives [][]string) {
 func (s *Server) applyRateLimit(w http.ResponseWriter, tok *accessToken, search bool) bool {
 	s.mu.Lock()
 	now := s.now()
-	key := tok.appKey
-	win := s.windows[key]
-	if win == nil || !now.Before(win.start.Add(s.opts.RateLimitWindow)) {
-		win = &rateWindow{start: now}
-		s.windows[key] = win
-	}
+	win := s.windows.Hit(tok.appKey, now, s.opts.RateLimitWindow)
 	y1, d1 := s.dayStart.Year(), s.dayStart.YearDay()
 	if s.dayStart.IsZero() || now.Year() != y1 || now.YearDay() != d1 {
 		s.dayStart, s.dayCount = now, 0
 	}
-	win.count++
 	if tok.private {
 		s.dayCount++
 	}
@@ -724,22 +507,16 @@ func (s *Server) applyRateLimit(w http.ResponseWriter, tok *accessToken, search 
 		policy = s.forcedPolicy
 	case tok.private && s.opts.DailyLimit > 0 && s.dayCount > s.opts.DailyLimit:
 		policy = "DAILY"
-	case s.opts.RateLimitMax > 0 && win.count > s.opts.RateLimitMax:
+	case s.opts.RateLimitMax > 0 && win.Count > s.opts.RateLimitMax:
 		policy = "TEN_SECONDLY_ROLLING"
 	}
 	if policy == "" && search && s.opts.SearchPerSecond > 0 {
-		sw := s.searchWindows[tok.token]
-		if sw == nil || !now.Before(sw.start.Add(time.Second)) {
-			sw = &rateWindow{start: now}
-			s.searchWindows[tok.token] = sw
-		}
-		sw.count++
-		if sw.count > s.opts.SearchPerSecond {
+		if s.searchWindows.Hit(tok.token, now, time.Second).Count > s.opts.SearchPerSecond {
 			policy = "SECONDLY"
 		}
 	}
 	max := s.opts.RateLimitMax
-	remaining := max - win.count
+	remaining := max - win.Count
 	if remaining < 0 || policy != "" {
 		remaining = 0
 	}
@@ -813,14 +590,7 @@ func validationError(w http.ResponseWriter, msg string) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json;charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	fakekit.WriteJSON(w, status, "application/json;charset=utf-8", v)
 }
 
 // decodeJSON decodes body into v, answering HubSpot's invalid-input error
@@ -841,21 +611,12 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, body []byte, v any) bool
 	return true
 }
 
-func randHex(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return hex.EncodeToString(b)
-}
+var (
+	randHex = fakekit.RandHex
+	newUUID = fakekit.UUID
+)
 
-func newUUID() string {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	b[6] = (b[6] & 0x0f) | 0x40
-	b[8] = (b[8] & 0x3f) | 0x80
-	h := hex.EncodeToString(b)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
+// ServeHTTP implements http.Handler, so the fake can also be mounted in
+// another server; it logs, applies latency and Hang, injected failures, then
+// routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.kit.ServeHTTP(w, r) }
