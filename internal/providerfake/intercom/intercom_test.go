@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchyardhq/switchyard/internal/providerfake/fakekit"
 )
 
 const redirect = "http://127.0.0.1:9999/intercom/callback"
@@ -34,43 +35,14 @@ func (r resp) json(t *testing.T) map[string]any {
 
 func do(t *testing.T, s *Server, method, path, token string, body any) resp {
 	t.Helper()
-	var rd io.Reader
-	ct := ""
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd, ct = strings.NewReader(b), "application/json"
-	case url.Values:
-		rd, ct = strings.NewReader(b.Encode()), "application/x-www-form-urlencoded"
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd, ct = strings.NewReader(string(j)), "application/json"
-	}
 	target := path
 	if !strings.HasPrefix(path, "http") {
 		target = s.URL() + path
 	}
-	req, err := http.NewRequest(method, target, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ct != "" {
-		req.Header.Set("Content-Type", ct)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
+	req := fakekit.NewRequest(t, method, target, token, body)
 	req.Header.Set("Intercom-Version", "2.14")
-	res, err := s.HTTPClient().Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return resp{status: res.StatusCode, header: res.Header, body: b}
+	r := fakekit.Send(t, s.HTTPClient(), req)
+	return resp{status: r.Status, header: r.Header, body: r.Body}
 }
 
 func wantStatus(t *testing.T, r resp, status int) {

@@ -1,26 +1,16 @@
 package intercom
 
 import (
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
-	"time"
-)
 
-type authCode struct {
-	code        string
-	clientID    string
-	redirectURI string
-	challenge   string
-	expiresAt   time.Time
-	used        bool
-}
+	"github.com/switchyardhq/switchyard/internal/providerfake/fakekit"
+)
 
 type accessToken struct {
 	token   string
@@ -99,72 +89,19 @@ func (s *Server) DenyConsent(deny bool) {
 }
 
 // TokenRequests counts POSTs to the token endpoint (any outcome).
-func (s *Server) TokenRequests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.tokenRequests
-}
+func (s *Server) TokenRequests() int { return int(s.tokenRequests.Load()) }
 
 // CodeExchanges counts token requests that carried a code.
-func (s *Server) CodeExchanges() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.codeExchanges
-}
+func (s *Server) CodeExchanges() int { return int(s.codeExchanges.Load()) }
 
 // RefreshCount is always 0: Intercom has no refresh tokens; token requests
 // with grant_type=refresh_token are refused and counted by TokenRequests.
 func (s *Server) RefreshCount() int { return 0 }
 
-func (s *Server) redirectAllowed(uri string) bool {
-	u, err := url.Parse(uri)
-	if err != nil || !u.IsAbs() || u.Fragment != "" {
-		return false
-	}
-	if len(s.opts.RedirectURIs) > 0 {
-		for _, r := range s.opts.RedirectURIs {
-			if r == uri {
-				return true
-			}
-		}
-		return false
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return false
-	}
-	host := u.Hostname()
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-func authorizePage(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(status)
-	fmt.Fprintf(w, "Authorization failed: %s\n", msg)
-}
-
-func validChallenge(c string) bool {
-	if len(c) < 43 || len(c) > 128 {
-		return false
-	}
-	for _, ch := range c {
-		switch {
-		case ch >= 'A' && ch <= 'Z', ch >= 'a' && ch <= 'z', ch >= '0' && ch <= '9', ch == '-', ch == '_', ch == '.', ch == '~':
-		default:
-			return false
-		}
-	}
-	return true
-}
+var authorizePage = fakekit.AuthorizeFailurePage
 
 // S256Challenge returns the PKCE S256 code_challenge for verifier.
-func S256Challenge(verifier string) string {
-	sum := sha256.Sum256([]byte(verifier))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
+func S256Challenge(verifier string) string { return fakekit.S256Challenge(verifier) }
 
 func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request, _ *call) {
 	q := r.URL.Query()
@@ -176,7 +113,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request, _ *call
 	if redirectURI == "" && len(s.opts.RedirectURIs) > 0 {
 		redirectURI = s.opts.RedirectURIs[0]
 	}
-	if redirectURI == "" || !s.redirectAllowed(redirectURI) {
+	if redirectURI == "" || !fakekit.RedirectAllowed(s.opts.RedirectURIs, redirectURI) {
 		authorizePage(w, http.StatusBadRequest, "redirect_uri is not one of the app's redirect URLs")
 		return
 	}
@@ -188,7 +125,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request, _ *call
 	case challenge != "" && method != "S256":
 		authorizePage(w, http.StatusBadRequest, "code_challenge_method must be S256")
 		return
-	case challenge != "" && !validChallenge(challenge):
+	case challenge != "" && !fakekit.ValidChallenge(challenge):
 		authorizePage(w, http.StatusBadRequest, "code_challenge must be 43 to 128 base64url characters")
 		return
 	}
@@ -202,8 +139,8 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request, _ *call
 	code := ""
 	if !deny {
 		code = randHex(16)
-		s.codes[code] = &authCode{code: code, clientID: s.opts.ClientID, redirectURI: redirectURI, challenge: challenge,
-			expiresAt: s.now().Add(s.opts.CodeTTL)}
+		s.codes.Add(code, fakekit.Code{ClientID: s.opts.ClientID, RedirectURI: redirectURI, Challenge: challenge,
+			ChallengeMethod: method, Expires: s.now().Add(s.opts.CodeTTL)})
 	}
 	s.mu.Unlock()
 	if deny {
@@ -230,9 +167,7 @@ func tokenError(w http.ResponseWriter, status int, code, msg string) {
 }
 
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, c *call) {
-	s.mu.Lock()
-	s.tokenRequests++
-	s.mu.Unlock()
+	s.tokenRequests.Add(1)
 
 	// Parameters: code, client_id, client_secret; accepted form-encoded or
 	// as a JSON object (and in the query string).
@@ -275,27 +210,23 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.codeExchanges++
-	ac, ok := s.codes[code]
-	switch {
-	case !ok || ac.used || ac.clientID != params.Get("client_id"):
+	s.codeExchanges.Add(1)
+	_, problem := s.codes.Redeem(code, fakekit.Redemption{ClientID: params.Get("client_id"), RedirectURI: params.Get("redirect_uri"),
+		RedirectOptional: true, Verifier: params.Get("code_verifier")}, s.now())
+	switch problem {
+	case fakekit.CodeUnknown:
 		tokenError(w, http.StatusBadRequest, "invalid_grant", "the authorization code is invalid or has already been used")
 		return
-	case !s.now().Before(ac.expiresAt):
+	case fakekit.CodeExpired:
 		tokenError(w, http.StatusBadRequest, "invalid_grant", "the authorization code has expired")
 		return
-	case params.Get("redirect_uri") != "" && params.Get("redirect_uri") != ac.redirectURI:
+	case fakekit.CodeRedirectMismatch:
 		tokenError(w, http.StatusBadRequest, "invalid_grant", "redirect_uri does not match the authorization request")
 		return
+	case fakekit.CodeVerifierMismatch:
+		tokenError(w, http.StatusBadRequest, "invalid_grant", "code_verifier does not match code_challenge")
+		return
 	}
-	if ac.challenge != "" {
-		v := params.Get("code_verifier")
-		if v == "" || S256Challenge(v) != ac.challenge {
-			tokenError(w, http.StatusBadRequest, "invalid_grant", "code_verifier does not match code_challenge")
-			return
-		}
-	}
-	ac.used = true
 	t := s.newTokenLocked(true)
 	writeJSON(w, http.StatusOK, map[string]any{"token_type": "Bearer", "token": t.token, "access_token": t.token})
 }

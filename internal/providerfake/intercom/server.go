@@ -2,21 +2,18 @@ package intercom
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/switchyardhq/switchyard/internal/providerfake/fakekit"
 )
 
 // Default values used when the matching Options field is left zero.
@@ -73,20 +70,9 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Failure is an injected response, see InjectFailure.
-type Failure struct {
-	Status  int
-	Body    string
-	Headers map[string]string
-	// Method and PathPrefix, when set, restrict which requests it applies to.
-	Method     string
-	PathPrefix string
-}
-
-type pendingFailure struct {
-	Failure
-	remaining int
-}
+// Failure is an injected response, see InjectFailure. Method and
+// PathPrefix, when set, restrict which requests it applies to.
+type Failure = fakekit.Failure
 
 // Request is one request received by the fake, as recorded in the log.
 type Request struct {
@@ -107,29 +93,29 @@ func (r Request) Form() url.Values {
 	return v
 }
 
+func fromKit(r fakekit.Request) Request {
+	return Request{Method: r.Method, Path: r.Path, Query: r.Query(), Header: r.Header, Body: r.Body, At: r.At}
+}
+
 // Server is a fake Intercom: REST API, OAuth page and token endpoint on one
 // loopback httptest server. It is safe for concurrent use.
 type Server struct {
-	srv  *httptest.Server
-	opts Options
+	kit      *fakekit.Server
+	clock    *fakekit.Clock
+	failures fakekit.Faults
+	opts     Options
 
-	mu         sync.Mutex
-	clockShift time.Duration
+	tokenRequests, codeExchanges, apiRequests atomic.Int64
 
-	codes          map[string]*authCode
+	mu sync.Mutex
+
+	codes          fakekit.Codes
 	tokens         map[string]*accessToken
 	denyConsent    bool
-	tokenRequests  int
-	codeExchanges  int
 	nextPrivateApp int
 
-	failures     []*pendingFailure
 	forcedLimits int
-	hangCh       chan struct{}
-	latency      time.Duration
-	closed       bool
-	windows      map[string]*rateWindow
-	apiRequests  int
+	windows      fakekit.Windows
 
 	contacts     map[string]*contact
 	contactOrder []string
@@ -138,13 +124,6 @@ type Server struct {
 	nextTagID    int
 	attrs        []*DataAttribute
 	nextAttrID   int
-
-	log []Request
-}
-
-type rateWindow struct {
-	start time.Time
-	count int
 }
 
 // New starts a fake Intercom on 127.0.0.1. When t is not nil the server is
@@ -191,55 +170,29 @@ func New(t testing.TB, opts Options) *Server {
 	}
 	s := &Server{
 		opts:       opts,
-		codes:      map[string]*authCode{},
+		clock:      fakekit.NewClock(opts.Now),
 		tokens:     map[string]*accessToken{},
-		windows:    map[string]*rateWindow{},
 		contacts:   map[string]*contact{},
 		tags:       map[string]*tag{},
 		nextTagID:  100,
 		nextAttrID: 1000,
 	}
 	s.seedStandardAttributes()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		if t != nil {
-			t.Fatalf("intercom fake: listen: %v", err)
-		}
-		panic(fmt.Sprintf("intercom fake: listen: %v", err))
-	}
-	s.srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: s}}
-	s.srv.Start()
-	if t != nil {
-		t.Cleanup(s.Close)
-	}
+	s.kit = fakekit.Start(t, fakekit.Config{Name: "intercom fake", Clock: s.clock, DropConnectionsOnClose: true}, s.serve)
 	return s
 }
 
 // Close releases hung requests and shuts the server down.
-func (s *Server) Close() {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.closed = true
-	if s.hangCh != nil {
-		close(s.hangCh)
-		s.hangCh = nil
-	}
-	s.mu.Unlock()
-	s.srv.CloseClientConnections()
-	s.srv.Close()
-}
+func (s *Server) Close() { s.kit.Close() }
 
 // URL is the API base URL (stands in for https://api.intercom.io).
-func (s *Server) URL() string { return s.srv.URL }
+func (s *Server) URL() string { return s.kit.URL() }
 
 // AuthorizeURL stands in for https://app.intercom.com/oauth.
-func (s *Server) AuthorizeURL() string { return s.srv.URL + "/oauth" }
+func (s *Server) AuthorizeURL() string { return s.kit.URL() + "/oauth" }
 
 // TokenURL is the token endpoint (POST /auth/eagle/token).
-func (s *Server) TokenURL() string { return s.srv.URL + "/auth/eagle/token" }
+func (s *Server) TokenURL() string { return s.kit.URL() + "/auth/eagle/token" }
 
 // ClientID is the registered OAuth client id.
 func (s *Server) ClientID() string { return s.opts.ClientID }
@@ -251,26 +204,12 @@ func (s *Server) ClientSecret() string { return s.opts.ClientSecret }
 func (s *Server) AppIDCode() string { return s.opts.AppIDCode }
 
 // HTTPClient returns a client for the fake that does not follow redirects.
-func (s *Server) HTTPClient() *http.Client {
-	c := *s.srv.Client()
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &c
-}
+func (s *Server) HTTPClient() *http.Client { return s.kit.Client() }
 
 // Advance moves the fake's clock forward.
-func (s *Server) Advance(d time.Duration) {
-	s.mu.Lock()
-	s.clockShift += d
-	s.mu.Unlock()
-}
+func (s *Server) Advance(d time.Duration) { s.clock.Advance(d) }
 
-func (s *Server) now() time.Time {
-	t := time.Now()
-	if s.opts.Now != nil {
-		t = s.opts.Now()
-	}
-	return t.Add(s.clockShift)
-}
+func (s *Server) now() time.Time { return s.clock.Now() }
 
 // FailNext makes the next n requests (any path) answer status with body and
 // exactly the given headers.
@@ -279,14 +218,7 @@ func (s *Server) FailNext(n int, status int, body string, headers map[string]str
 }
 
 // InjectFailure queues f for the next n matching requests.
-func (s *Server) InjectFailure(n int, f Failure) {
-	if n <= 0 {
-		return
-	}
-	s.mu.Lock()
-	s.failures = append(s.failures, &pendingFailure{Failure: f, remaining: n})
-	s.mu.Unlock()
-}
+func (s *Server) InjectFailure(n int, f Failure) { s.failures.Add(n, f) }
 
 // ForceRateLimit makes the next n authenticated API requests answer the
 // documented 429 (rate_limit_exceeded, X-RateLimit-Remaining: 0).
@@ -298,128 +230,49 @@ func (s *Server) ForceRateLimit(n int) {
 
 // Hang makes every request received from now on block until Release, Close
 // or the client giving up.
-func (s *Server) Hang() {
-	s.mu.Lock()
-	if s.hangCh == nil && !s.closed {
-		s.hangCh = make(chan struct{})
-	}
-	s.mu.Unlock()
-}
+func (s *Server) Hang() { s.kit.Hang() }
 
 // Release lets hung requests proceed and stops hanging new ones.
-func (s *Server) Release() {
-	s.mu.Lock()
-	if s.hangCh != nil {
-		close(s.hangCh)
-		s.hangCh = nil
-	}
-	s.mu.Unlock()
-}
+func (s *Server) Release() { s.kit.Release() }
 
 // SetLatency delays every response by d (0 turns it off).
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	s.latency = d
-	s.mu.Unlock()
-}
+func (s *Server) SetLatency(d time.Duration) { s.kit.SetLatency(d) }
 
 // Requests returns a copy of the request log, oldest first.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Request, len(s.log))
-	copy(out, s.log)
-	return out
-}
+func (s *Server) Requests() []Request { return convert(s.kit.Log.All()) }
 
 // RequestsTo returns the logged requests with this method and path.
-func (s *Server) RequestsTo(method, path string) []Request {
-	var out []Request
-	for _, r := range s.Requests() {
-		if r.Method == method && r.Path == path {
-			out = append(out, r)
-		}
-	}
-	return out
-}
+func (s *Server) RequestsTo(method, path string) []Request { return convert(s.kit.Log.To(method, path)) }
 
 // LastRequest returns the most recent logged request.
 func (s *Server) LastRequest() (Request, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.log) == 0 {
+	r, ok := s.kit.Log.Last("")
+	if !ok {
 		return Request{}, false
 	}
-	return s.log[len(s.log)-1], true
+	return fromKit(r), true
+}
+
+func convert(rs []fakekit.Request) []Request {
+	out := make([]Request, len(rs))
+	for i, r := range rs {
+		out[i] = fromKit(r)
+	}
+	return out
 }
 
 // APIRequests counts authenticated API requests.
-func (s *Server) APIRequests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.apiRequests
-}
+func (s *Server) APIRequests() int { return int(s.apiRequests.Load()) }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, defaultMaxBodyBytes))
-	if err != nil {
-		return
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	s.mu.Lock()
-	s.log = append(s.log, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body, At: s.now()})
-	hang, latency := s.hangCh, s.latency
-	s.mu.Unlock()
-	if hang != nil {
-		select {
-		case <-hang:
-		case <-r.Context().Done():
-			return
-		}
-	}
-	if latency > 0 && !sleepCtx(r.Context(), latency) {
-		return
-	}
-	if f, ok := s.takeFailure(r); ok {
-		for k, v := range f.Headers {
-			w.Header().Set(k, v)
-		}
-		w.WriteHeader(f.Status)
-		_, _ = io.WriteString(w, f.Body)
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.kit.ServeHTTP(w, r) }
+
+// serve answers injected failures first, then routes.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, body []byte) {
+	if s.failures.Serve(w, r) {
 		return
 	}
 	s.route(w, r, body)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-func (s *Server) takeFailure(r *http.Request) (Failure, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, f := range s.failures {
-		if f.Method != "" && f.Method != r.Method {
-			continue
-		}
-		if f.PathPrefix != "" && !strings.HasPrefix(r.URL.Path, f.PathPrefix) {
-			continue
-		}
-		f.remaining--
-		if f.remaining <= 0 {
-			s.failures = append(s.failures[:i], s.failures[i+1:]...)
-		}
-		return f.Failure, true
-	}
-	return Failure{}, false
 }
 
 // ---- routing ----
@@ -434,84 +287,40 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call)
 
 type route struct {
 	method  string
-	pattern []string
+	pattern string
 	h       handlerFunc
 	auth    bool
 }
 
 func (s *Server) routes() []route {
 	return []route{
-		{method: "GET", pattern: split("/oauth"), h: s.handleAuthorize},
-		{method: "POST", pattern: split("/auth/eagle/token"), h: s.handleToken},
+		{method: "GET", pattern: "/oauth", h: s.handleAuthorize},
+		{method: "POST", pattern: "/auth/eagle/token", h: s.handleToken},
 
-		{method: "GET", pattern: split("/me"), h: s.handleMe, auth: true},
-		{method: "POST", pattern: split("/contacts/search"), h: s.handleContactSearch, auth: true},
-		{method: "POST", pattern: split("/contacts"), h: s.handleContactCreate, auth: true},
-		{method: "GET", pattern: split("/contacts/{contact_id}"), h: s.handleContactGet, auth: true},
-		{method: "PUT", pattern: split("/contacts/{contact_id}"), h: s.handleContactUpdate, auth: true},
-		{method: "GET", pattern: split("/contacts/{contact_id}/tags"), h: s.handleContactTags, auth: true},
-		{method: "POST", pattern: split("/contacts/{contact_id}/tags"), h: s.handleTagAttach, auth: true},
-		{method: "DELETE", pattern: split("/contacts/{contact_id}/tags/{tag_id}"), h: s.handleTagDetach, auth: true},
-		{method: "GET", pattern: split("/tags"), h: s.handleTagsList, auth: true},
-		{method: "GET", pattern: split("/data_attributes"), h: s.handleDataAttributes, auth: true},
+		{method: "GET", pattern: "/me", h: s.handleMe, auth: true},
+		{method: "POST", pattern: "/contacts/search", h: s.handleContactSearch, auth: true},
+		{method: "POST", pattern: "/contacts", h: s.handleContactCreate, auth: true},
+		{method: "GET", pattern: "/contacts/{contact_id}", h: s.handleContactGet, auth: true},
+		{method: "PUT", pattern: "/contacts/{contact_id}", h: s.handleContactUpdate, auth: true},
+		{method: "GET", pattern: "/contacts/{contact_id}/tags", h: s.handleContactTags, auth: true},
+		{method: "POST", pattern: "/contacts/{contact_id}/tags", h: s.handleTagAttach, auth: true},
+		{method: "DELETE", pattern: "/contacts/{contact_id}/tags/{tag_id}", h: s.handleTagDetach, auth: true},
+		{method: "GET", pattern: "/tags", h: s.handleTagsList, auth: true},
+		{method: "GET", pattern: "/data_attributes", h: s.handleDataAttributes, auth: true},
 	}
-}
-
-func split(p string) []string { return strings.Split(strings.Trim(p, "/"), "/") }
-
-func match(pattern, segs []string) (map[string]string, bool) {
-	if len(pattern) != len(segs) {
-		return nil, false
-	}
-	params := map[string]string{}
-	for i, p := range pattern {
-		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
-			if segs[i] == "" {
-				return nil, false
-			}
-			params[p[1:len(p)-1]] = segs[i]
-			continue
-		}
-		if p != segs[i] {
-			return nil, false
-		}
-	}
-	return params, true
 }
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
-	segs := split(r.URL.EscapedPath())
-	for i, seg := range segs {
-		if u, err := url.PathUnescape(seg); err == nil {
-			segs[i] = u
-		}
-	}
-	var best *route
-	var bestParams map[string]string
-	methodMismatch := false
-	for _, rt := range s.routes() {
-		params, ok := match(rt.pattern, segs)
-		if !ok {
-			continue
-		}
-		if rt.method != r.Method {
-			methodMismatch = true
-			continue
-		}
-		if best == nil || len(params) < len(bestParams) {
-			rt := rt
-			best, bestParams = &rt, params
-		}
-	}
-	if best == nil {
-		if methodMismatch {
-			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Method Not Allowed")
-			return
-		}
+	best, params, status := fakekit.Lookup(s.routes(), func(rt route) (string, string) { return rt.method, rt.pattern }, r.Method, r.URL.EscapedPath())
+	switch status {
+	case http.StatusMethodNotAllowed:
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "Method Not Allowed")
+		return
+	case http.StatusNotFound:
 		writeError(w, http.StatusNotFound, "not_found", "Resource Not Found")
 		return
 	}
-	c := &call{params: bestParams, body: body}
+	c := &call{params: params, body: body}
 	if best.auth {
 		tok, ok := s.authenticate(w, r)
 		if !ok {
@@ -541,7 +350,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*accessTo
 	tok, ok := s.tokens[value]
 	valid := ok && !tok.revoked
 	if valid {
-		s.apiRequests++
+		s.apiRequests.Add(1)
 	}
 	s.mu.Unlock()
 	if !valid {
@@ -587,25 +396,20 @@ func (s *Server) applyRateLimit(w http.ResponseWriter, tok *accessToken) bool {
 	}
 	s.mu.Lock()
 	now := s.now()
-	win := s.windows[tok.appKey]
-	if win == nil || !now.Before(win.start.Add(s.opts.RateLimitWindow)) {
-		// A window opens with the first request after the previous one ended.
-		win = &rateWindow{start: now}
-		s.windows[tok.appKey] = win
-	}
-	win.count++
+	// A window opens with the first request after the previous one ended.
+	win := s.windows.Hit(tok.appKey, now, s.opts.RateLimitWindow)
 	limited := false
 	if s.forcedLimits > 0 {
 		s.forcedLimits--
 		limited = true
-	} else if win.count > s.opts.RateLimit {
+	} else if win.Count > s.opts.RateLimit {
 		limited = true
 	}
-	remaining := s.opts.RateLimit - win.count
+	remaining := s.opts.RateLimit - win.Count
 	if remaining < 0 || limited {
 		remaining = 0
 	}
-	reset := win.start.Add(s.opts.RateLimitWindow).Unix()
+	reset := win.Start.Add(s.opts.RateLimitWindow).Unix()
 	s.mu.Unlock()
 
 	h := w.Header()
@@ -644,14 +448,7 @@ func writeErrorField(w http.ResponseWriter, status int, code, msg, field string)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	fakekit.WriteJSON(w, status, "application/json; charset=utf-8", v)
 }
 
 func decodeJSON(w http.ResponseWriter, body []byte, v any) bool {
@@ -666,21 +463,7 @@ func decodeJSON(w http.ResponseWriter, body []byte, v any) bool {
 	return true
 }
 
-func randHex(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return hex.EncodeToString(b)
-}
-
-func newUUID() string {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	b[6] = (b[6] & 0x0f) | 0x40
-	b[8] = (b[8] & 0x3f) | 0x80
-	h := hex.EncodeToString(b)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
+var (
+	randHex = fakekit.RandHex
+	newUUID = fakekit.UUID
+)
