@@ -156,10 +156,20 @@ func (cs *Codes) Add(code string, c Code) {
 	cs.m[code] = &c
 }
 
-// Redeem checks a token request's code — known, unused and of this client,
-// then not expired, then the redirect URI, then PKCE when the code has a
-// challenge — and uses the code up when all pass.
+// Redeem checks a token request's code as Peek does and uses the code up
+// when all checks pass.
 func (cs *Codes) Redeem(code string, red Redemption, now time.Time) (Code, CodeProblem) {
+	c, problem := cs.Peek(code, red, now)
+	if problem == CodeOK {
+		cs.Use(code)
+	}
+	return c, problem
+}
+
+// Peek checks a token request's code — known, unused and of this client,
+// then not expired, then the redirect URI, then PKCE when the code has a
+// challenge — without using it up.
+func (cs *Codes) Peek(code string, red Redemption, now time.Time) (Code, CodeProblem) {
 	c, ok := cs.m[code]
 	switch {
 	case !ok || code == "" || c.used || c.ClientID != red.ClientID:
@@ -171,6 +181,12 @@ func (cs *Codes) Redeem(code string, red Redemption, now time.Time) (Code, CodeP
 	case c.Challenge != "" && !VerifyPKCE(c.ChallengeMethod, c.Challenge, red.Verifier):
 		return *c, CodeVerifierMismatch
 	}
-	c.used = true
 	return *c, CodeOK
+}
+
+// Use marks code used: it can no longer be redeemed.
+func (cs *Codes) Use(code string) {
+	if c, ok := cs.m[code]; ok {
+		c.used = true
+	}
 }

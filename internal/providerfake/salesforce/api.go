@@ -41,12 +41,8 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request, body []byte)
 		return
 	}
 
-	s.mu.Lock()
-	s.apiRequests++
-	f, failed := takeFailure(&s.failAPI)
-	s.mu.Unlock()
-	if failed {
-		writeFailure(w, f)
+	s.apiRequests.Add(1)
+	if s.failAPI.Serve(w, r) {
 		return
 	}
 

@@ -2,7 +2,6 @@ package salesforce
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -14,20 +13,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/switchyardhq/switchyard/internal/providerfake/fakekit"
 )
 
 const codeTTL = 15 * time.Minute
 
-func randToken(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	for i := range b {
-		b[i] = idAlphabet[int(b[i])%len(idAlphabet)]
-	}
-	return string(b)
-}
+var randToken = fakekit.RandToken
 
 // authorizeError writes the answer for an authorize request that cannot be
 // redirected (unknown client or unregistered redirect URI): Salesforce shows
@@ -38,17 +30,7 @@ func authorizeError(w http.ResponseWriter, code, desc string) {
 	io.WriteString(w, "error="+code+"&error_description="+url.QueryEscape(desc))
 }
 
-func redirectWith(w http.ResponseWriter, r *http.Request, redirectURI string, params url.Values) {
-	u, _ := url.Parse(redirectURI)
-	q := u.Query()
-	for k, vs := range params {
-		for _, v := range vs {
-			q.Add(k, v)
-		}
-	}
-	u.RawQuery = q.Encode()
-	http.Redirect(w, r, u.String(), http.StatusFound)
-}
+var redirectWith = fakekit.RedirectWith
 
 // handleAuthorize models GET /services/oauth2/authorize of the web server
 // flow ("OAuth 2.0 Web Server Flow for Web App Integration"; errors from
@@ -95,7 +77,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 			fail("invalid_request", "invalid code challenge method")
 			return
 		}
-		if raw, err := base64.RawURLEncoding.DecodeString(challenge); err != nil || len(raw) != sha256.Size {
+		if !fakekit.IsS256Challenge(challenge, false) {
 			fail("invalid_request", "invalid code challenge")
 			return
 		}
@@ -108,8 +90,8 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		if scope == "" {
 			scope = "api refresh_token"
 		}
-		s.codes[code] = &authCode{clientID: clientID, redirectURI: redirectURI, scope: scope, challenge: challenge,
-			challengeMeth: method, expires: s.opts.Now().Add(codeTTL)}
+		s.codes.Add(code, fakekit.Code{ClientID: clientID, RedirectURI: redirectURI, Scopes: strings.Fields(scope),
+			Challenge: challenge, ChallengeMethod: method, Expires: s.opts.Now().Add(codeTTL)})
 	}
 	s.mu.Unlock()
 	if deny {
@@ -149,12 +131,8 @@ func tokenError(w http.ResponseWriter, status int, code, desc string) {
 // Integration", "OAuth 2.0 Refresh Token Flow for Renewed Sessions"). Client
 // credentials travel in the form body.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, body []byte) {
-	s.mu.Lock()
-	s.tokenRequests++
-	f, failed := takeFailure(&s.failToken)
-	s.mu.Unlock()
-	if failed {
-		writeFailure(w, f)
+	s.tokenRequests.Add(1)
+	if s.failToken.Serve(w, r) {
 		return
 	}
 	if r.Method != http.MethodPost {
@@ -188,38 +166,35 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, body []byte
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.opts.Now()
-	resp := tokenResponse{InstanceURL: s.srv.URL, ID: s.identityURL(), TokenType: "Bearer", IssuedAt: strconv.FormatInt(now.UnixMilli(), 10)}
+	resp := tokenResponse{InstanceURL: s.kit.URL(), ID: s.identityURL(), TokenType: "Bearer", IssuedAt: strconv.FormatInt(now.UnixMilli(), 10)}
 	resp.Signature = s.signature(resp.ID, resp.IssuedAt)
 
 	switch grantType {
 	case "authorization_code":
-		code := form.Get("code")
-		c, ok := s.codes[code]
-		if !ok || c.used || now.After(c.expires) {
+		c, problem := s.codes.Peek(form.Get("code"), fakekit.Redemption{ClientID: s.opts.ClientID,
+			RedirectURI: form.Get("redirect_uri"), Verifier: form.Get("code_verifier")}, now)
+		switch {
+		case problem == fakekit.CodeUnknown || problem == fakekit.CodeExpired:
 			tokenError(w, http.StatusBadRequest, "invalid_grant", "expired authorization code")
 			return
-		}
-		if form.Get("redirect_uri") != c.redirectURI {
+		case problem == fakekit.CodeRedirectMismatch:
 			tokenError(w, http.StatusBadRequest, "redirect_uri_mismatch", "redirect_uri must match configuration")
 			return
-		}
-		if c.challenge != "" {
-			sum := sha256.Sum256([]byte(form.Get("code_verifier")))
-			if form.Get("code_verifier") == "" || base64.RawURLEncoding.EncodeToString(sum[:]) != c.challenge {
-				tokenError(w, http.StatusBadRequest, "invalid_grant", "invalid code verifier")
-				return
-			}
-		} else if s.opts.PublicClient && secret == "" {
+		case problem == fakekit.CodeVerifierMismatch:
+			tokenError(w, http.StatusBadRequest, "invalid_grant", "invalid code verifier")
+			return
+		case c.Challenge == "" && s.opts.PublicClient && secret == "":
 			tokenError(w, http.StatusBadRequest, "invalid_client", "invalid client credentials")
 			return
 		}
-		c.used = true
-		g := s.newGrantLocked(c.scope)
+		s.codes.Use(form.Get("code"))
+		scope := strings.Join(c.Scopes, " ")
+		g := s.newGrantLocked(scope)
 		resp.AccessToken = s.newAccessLocked(g)
-		if hasOffline(c.scope) {
+		if hasOffline(scope) {
 			resp.RefreshToken = s.newRefreshLocked(g)
 		}
-		resp.Scope = c.scope
+		resp.Scope = scope
 	case "refresh_token":
 		rt, ok := s.refresh[form.Get("refresh_token")]
 		if !ok || rt.revoked || rt.grant.revoked {
@@ -232,7 +207,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, body []byte
 			resp.RefreshToken = s.newRefreshLocked(rt.grant)
 		}
 		resp.Scope = rt.grant.scope
-		s.refreshCount++
+		s.refreshCount.Add(1)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, nil, resp)

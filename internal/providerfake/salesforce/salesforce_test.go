@@ -2,18 +2,17 @@ package salesforce
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchyardhq/switchyard/internal/providerfake/fakekit"
 )
 
 const callback = "http://127.0.0.1/oauth/callback"
@@ -43,13 +42,8 @@ func do(t *testing.T, s *Server, method, url, token, contentType, body string) r
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	res, err := s.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return resp{res.StatusCode, res.Header, string(b)}
+	r := fakekit.Send(t, s.Client(), req)
+	return resp{r.Status, r.Header, string(r.Body)}
 }
 
 func api(t *testing.T, s *Server, method, path, token, body string) resp {
@@ -68,28 +62,10 @@ func query(t *testing.T, s *Server, token, soql string) resp {
 
 func wantBody(t *testing.T, r resp, status int, body string) {
 	t.Helper()
-	if r.status != status {
-		t.Fatalf("status = %d, want %d; body %s", r.status, status, r.body)
-	}
-	var got, want any
-	if err := json.Unmarshal([]byte(r.body), &got); err != nil {
-		t.Fatalf("body %q: %v", r.body, err)
-	}
-	if err := json.Unmarshal([]byte(body), &want); err != nil {
-		t.Fatal(err)
-	}
-	g, _ := json.Marshal(got)
-	w, _ := json.Marshal(want)
-	if string(g) != string(w) {
-		t.Fatalf("body = %s\nwant   %s", g, w)
-	}
+	fakekit.WantJSON(t, r.status, r.body, status, body)
 }
 
-func pkce() (verifier, challenge string) {
-	verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk" + randToken(10)
-	sum := sha256.Sum256([]byte(verifier))
-	return verifier, base64.RawURLEncoding.EncodeToString(sum[:])
-}
+func pkce() (verifier, challenge string) { return fakekit.PKCE("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") }
 
 // authorize runs the consent step and returns the redirect Location.
 func authorize(t *testing.T, s *Server, params url.Values) *url.URL {
@@ -637,13 +613,7 @@ func TestHangProvokesClientTimeout(t *testing.T) {
 		res.Body.Close()
 		done <- res.StatusCode
 	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for len(s.Requests()) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("second request never arrived")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	s.kit.Log.AwaitCount(t, "", "", 2)
 	select {
 	case <-done:
 		t.Fatal("request answered while hung")
@@ -670,13 +640,7 @@ func TestCloseReleasesHungRequests(t *testing.T) {
 		}
 		errc <- err
 	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for len(s.Requests()) < 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("request never arrived")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	s.kit.Log.AwaitCount(t, "", "", 1)
 	s.Close()
 	<-errc
 }

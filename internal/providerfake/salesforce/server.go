@@ -1,16 +1,15 @@
 package salesforce
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/switchyardhq/switchyard/internal/providerfake/fakekit"
 )
 
 // Options configures a fake Salesforce org and its connected app. Every
@@ -69,12 +68,6 @@ type Token struct {
 	Scope        string
 }
 
-type failure struct {
-	status  int
-	body    string
-	headers map[string]string
-}
-
 type grant struct {
 	id      string
 	scope   string
@@ -91,16 +84,6 @@ type refreshToken struct {
 	revoked bool
 }
 
-type authCode struct {
-	clientID      string
-	redirectURI   string
-	scope         string
-	challenge     string
-	challengeMeth string
-	expires       time.Time
-	used          bool
-}
-
 type record struct {
 	seq    int
 	fields map[string]any // canonical field name -> value
@@ -108,32 +91,26 @@ type record struct {
 
 // Server is a running fake Salesforce org. It is safe for concurrent use.
 type Server struct {
-	srv    *httptest.Server
-	opts   Options
-	closed chan struct{}
-	once   sync.Once
+	kit       *fakekit.Server
+	opts      Options
+	failAPI   fakekit.Faults
+	failToken fakekit.Faults
+
+	tokenRequests, refreshCount, apiRequests atomic.Int64
 
 	mu            sync.Mutex
 	schemas       map[string]*objectSchema
 	records       map[string]map[string]*record // lower-case type -> id -> record
 	deleted       map[string]string             // id -> type of deleted records
 	seq           int
-	codes         map[string]*authCode
+	codes         fakekit.Codes
 	access        map[string]*accessToken
 	refresh       map[string]*refreshToken
 	grants        []*grant
 	deny          bool
-	failAPI       []failure
-	failToken     []failure
 	forceLimit    bool
 	apiUsed       int
 	apiLimit      int
-	tokenRequests int
-	refreshCount  int
-	apiRequests   int
-	log           []RecordedRequest
-	hang          chan struct{}
-	delay         time.Duration
 }
 
 // New starts a fake Salesforce org listening on 127.0.0.1.
@@ -166,46 +143,41 @@ func New(opts Options) *Server {
 		opts.Now = time.Now
 	}
 	s := &Server{
-		opts:     opts,
-		closed:   make(chan struct{}),
-		schemas:  defaultSchemas(),
-		records:  map[string]map[string]*record{"contact": {}, "campaign": {}, "campaignmember": {}},
-		deleted:  map[string]string{},
-		codes:    map[string]*authCode{},
-		access:   map[string]*accessToken{},
-		refresh:  map[string]*refreshToken{},
-		apiLimit: opts.APILimit,
+		opts:      opts,
+		schemas:   defaultSchemas(),
+		records:   map[string]map[string]*record{"contact": {}, "campaign": {}, "campaignmember": {}},
+		deleted:   map[string]string{},
+		codes:     fakekit.Codes{ValidAtExpiry: true},
+		access:    map[string]*accessToken{},
+		refresh:   map[string]*refreshToken{},
+		apiLimit:  opts.APILimit,
+		failAPI:   fakekit.Faults{ContentType: jsonContentType},
+		failToken: fakekit.Faults{ContentType: jsonContentType},
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic("salesforce fake: listen on loopback: " + err.Error())
-	}
-	s.srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: s}}
-	s.srv.Start()
+	s.kit = fakekit.Start(nil, fakekit.Config{Name: "salesforce fake", MaxBodyBytes: 4 << 20, Clock: fakekit.NewClock(opts.Now)}, s.serve)
 	return s
 }
 
+const jsonContentType = "application/json;charset=UTF-8"
+
 // Close stops the server; requests held by Hang are released first.
-func (s *Server) Close() {
-	s.once.Do(func() { close(s.closed) })
-	s.srv.Close()
-}
+func (s *Server) Close() { s.kit.Close() }
 
 // URL is the org's instance URL (the token response's instance_url); the
 // My Domain login host is the same server.
-func (s *Server) URL() string { return s.srv.URL }
+func (s *Server) URL() string { return s.kit.URL() }
 
 // APIVersion is the version segment served, such as "v60.0".
 func (s *Server) APIVersion() string { return s.opts.APIVersion }
 
 // APIBaseURL is URL() + "/services/data/" + APIVersion().
-func (s *Server) APIBaseURL() string { return s.srv.URL + "/services/data/" + s.opts.APIVersion }
+func (s *Server) APIBaseURL() string { return s.kit.URL() + "/services/data/" + s.opts.APIVersion }
 
 // AuthorizeURL is the OAuth authorization endpoint.
-func (s *Server) AuthorizeURL() string { return s.srv.URL + "/services/oauth2/authorize" }
+func (s *Server) AuthorizeURL() string { return s.kit.URL() + "/services/oauth2/authorize" }
 
 // TokenURL is the OAuth token endpoint.
-func (s *Server) TokenURL() string { return s.srv.URL + "/services/oauth2/token" }
+func (s *Server) TokenURL() string { return s.kit.URL() + "/services/oauth2/token" }
 
 // ClientID is the connected app's consumer key.
 func (s *Server) ClientID() string { return s.opts.ClientID }
@@ -218,11 +190,7 @@ func (s *Server) RedirectURIs() []string { return append([]string(nil), s.opts.R
 
 // Client returns an HTTP client for the fake that does not follow redirects,
 // so the authorize endpoint's 302 can be inspected.
-func (s *Server) Client() *http.Client {
-	c := *s.srv.Client()
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &c
-}
+func (s *Server) Client() *http.Client { return s.kit.Client() }
 
 // --- test controls ---
 
@@ -258,20 +226,12 @@ func (s *Server) RevokeGrant() {
 // answer with status, body and headers instead of being handled. The body is
 // sent as application/json unless headers set Content-Type.
 func (s *Server) FailNext(n int, status int, body string, headers map[string]string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := 0; i < n; i++ {
-		s.failAPI = append(s.failAPI, failure{status, body, headers})
-	}
+	s.failAPI.Add(n, fakekit.Failure{Status: status, Body: body, Headers: headers})
 }
 
 // FailNextToken is FailNext for the token endpoint.
 func (s *Server) FailNextToken(n int, status int, body string, headers map[string]string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := 0; i < n; i++ {
-		s.failToken = append(s.failToken, failure{status, body, headers})
-	}
+	s.failToken.Add(n, fakekit.Failure{Status: status, Body: body, Headers: headers})
 }
 
 // ForceRequestLimit makes every REST API request answer 403
@@ -300,82 +260,48 @@ func (s *Server) APIUsage() (used, limit int) {
 
 // Hang makes every request that arrives from now on wait, without answering,
 // until Release, the client giving up, or Close.
-func (s *Server) Hang() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.hang == nil {
-		s.hang = make(chan struct{})
-	}
-}
+func (s *Server) Hang() { s.kit.Hang() }
 
 // Release lets hung requests proceed and ends Hang.
-func (s *Server) Release() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.hang != nil {
-		close(s.hang)
-		s.hang = nil
-	}
-}
+func (s *Server) Release() { s.kit.Release() }
 
 // SetDelay makes every request wait d before it is handled.
-func (s *Server) SetDelay(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.delay = d
-}
+func (s *Server) SetDelay(d time.Duration) { s.kit.SetLatency(d) }
 
 // TokenRequests counts requests to the token endpoint.
-func (s *Server) TokenRequests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.tokenRequests
-}
+func (s *Server) TokenRequests() int { return int(s.tokenRequests.Load()) }
 
 // RefreshCount counts successful refresh_token grants.
-func (s *Server) RefreshCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.refreshCount
-}
+func (s *Server) RefreshCount() int { return int(s.refreshCount.Load()) }
 
 // APIRequests counts requests to REST API paths (under /services/data).
-func (s *Server) APIRequests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.apiRequests
-}
+func (s *Server) APIRequests() int { return int(s.apiRequests.Load()) }
 
 // Requests returns a copy of every request received, oldest first.
 func (s *Server) Requests() []RecordedRequest {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]RecordedRequest, len(s.log))
-	for i, r := range s.log {
-		r.Header = r.Header.Clone()
-		r.Body = append([]byte(nil), r.Body...)
-		out[i] = r
+	rs := s.kit.Log.All()
+	out := make([]RecordedRequest, len(rs))
+	for i, r := range rs {
+		out[i] = recorded(r)
 	}
 	return out
 }
 
 // LastRequest returns the most recent request whose path starts with prefix.
 func (s *Server) LastRequest(prefix string) (RecordedRequest, bool) {
-	reqs := s.Requests()
-	for i := len(reqs) - 1; i >= 0; i-- {
-		if strings.HasPrefix(reqs[i].Path, prefix) {
-			return reqs[i], true
-		}
+	r, ok := s.kit.Log.Last(prefix)
+	if !ok {
+		return RecordedRequest{}, false
 	}
-	return RecordedRequest{}, false
+	return recorded(r), true
+}
+
+func recorded(r fakekit.Request) RecordedRequest {
+	return RecordedRequest{Method: r.Method, Path: r.Path, RawQuery: r.RawQuery, Header: r.Header, Body: r.Body, Time: r.At}
 }
 
 // ResetRequests clears the request log.
-func (s *Server) ResetRequests() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.log = nil
-}
+func (s *Server) ResetRequests() { s.kit.Log.Reset() }
 
 // IssueToken creates a grant with the given scope (default "api
 // refresh_token") and returns its tokens, so tests need not run the OAuth
@@ -393,7 +319,7 @@ func (s *Server) IssueToken(scope string) Token {
 	if hasOffline(scope) {
 		rt = s.newRefreshLocked(g)
 	}
-	return Token{AccessToken: at, RefreshToken: rt, InstanceURL: s.srv.URL, ID: s.identityURL(), Scope: scope}
+	return Token{AccessToken: at, RefreshToken: rt, InstanceURL: s.kit.URL(), ID: s.identityURL(), Scope: scope}
 }
 
 // --- seeding and inspection ---
@@ -517,36 +443,11 @@ func copyFields(m map[string]any) map[string]any {
 
 // --- HTTP plumbing ---
 
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 4<<20))
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	s.mu.Lock()
-	s.log = append(s.log, RecordedRequest{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(), Body: body, Time: s.opts.Now()})
-	hang, delay := s.hang, s.delay
-	s.mu.Unlock()
+// ServeHTTP implements http.Handler: it logs the request, applies SetDelay
+// and Hang, then serves it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.kit.ServeHTTP(w, r) }
 
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		case <-s.closed:
-			t.Stop()
-			return
-		}
-	}
-	if hang != nil {
-		select {
-		case <-hang:
-		case <-r.Context().Done():
-			return
-		case <-s.closed:
-			return
-		}
-	}
-
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 	switch p := r.URL.Path; {
 	case p == "/services/oauth2/authorize":
 		s.handleAuthorize(w, r)
@@ -559,37 +460,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func takeFailure(list *[]failure) (failure, bool) {
-	if len(*list) == 0 {
-		return failure{}, false
-	}
-	f := (*list)[0]
-	*list = (*list)[1:]
-	return f, true
-}
-
-func writeFailure(w http.ResponseWriter, f failure) {
-	ct := false
-	for k, v := range f.headers {
-		w.Header().Set(k, v)
-		if strings.EqualFold(k, "Content-Type") {
-			ct = true
-		}
-	}
-	if !ct && f.body != "" {
-		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	}
-	w.WriteHeader(f.status)
-	io.WriteString(w, f.body)
-}
-
 func writeJSON(w http.ResponseWriter, status int, headers http.Header, v any) {
 	for k, vs := range headers {
 		for _, x := range vs {
 			w.Header().Add(k, x)
 		}
 	}
-	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.Header().Set("Content-Type", jsonContentType)
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
@@ -610,7 +487,7 @@ func dmlError(code, msg string, fields ...string) apiError {
 }
 
 func (s *Server) identityURL() string {
-	return s.srv.URL + "/id/" + s.opts.OrgID + "/" + s.opts.UserID
+	return s.kit.URL() + "/id/" + s.opts.OrgID + "/" + s.opts.UserID
 }
 
 func (s *Server) newGrantLocked(scope string) *grant {
