@@ -65,12 +65,8 @@ func match(pattern, path string) ([]string, bool) {
 }
 
 func (s *Server) handleAPI(w http.ResponseWriter, r *http.Request, body []byte) {
-	s.mu.Lock()
-	s.apiRequests++
-	f, failed := takeFailure(&s.failAPI)
-	s.mu.Unlock()
-	if failed {
-		writeFailure(w, f)
+	s.apiRequests.Add(1)
+	if s.failAPI.Serve(w, r) {
 		return
 	}
 
@@ -179,7 +175,7 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request, h http.Header, 
 	writeJSON(w, http.StatusOK, h, map[string]any{
 		"id": u.ID, "first_name": u.FirstName, "last_name": u.LastName, "display_name": strings.TrimSpace(u.FirstName + " " + u.LastName),
 		"email": u.Email, "type": 2, "role_name": "Owner", "pmi": 5551234567, "use_pmi": false,
-		"personal_meeting_url": s.srv.URL + "/j/5551234567", "timezone": u.Timezone, "verified": 1, "dept": "",
+		"personal_meeting_url": s.kit.URL() + "/j/5551234567", "timezone": u.Timezone, "verified": 1, "dept": "",
 		"created_at": "2020-01-01T00:00:00Z", "user_created_at": "2020-01-01T00:00:00Z", "last_login_time": zoomTime(s.opts.Now()),
 		"pic_url": "", "language": "en-US", "phone_number": "", "status": "active", "role_id": "0",
 		"account_id": s.opts.AccountID, "account_number": 1234567890, "cluster": "us05", "login_types": []int{100},
@@ -233,9 +229,9 @@ func (s *Server) listItem(e *event) map[string]any {
 
 func (s *Server) joinURL(e *event) string {
 	if e.webinar {
-		return fmt.Sprintf("%s/w/%d", s.srv.URL, e.ID)
+		return fmt.Sprintf("%s/w/%d", s.kit.URL(), e.ID)
 	}
-	return fmt.Sprintf("%s/j/%d", s.srv.URL, e.ID)
+	return fmt.Sprintf("%s/j/%d", s.kit.URL(), e.ID)
 }
 
 func (s *Server) listMeetings(w http.ResponseWriter, r *http.Request, h http.Header, args []string, _ []byte) {
@@ -347,7 +343,7 @@ func (s *Server) writeEvent(w http.ResponseWriter, h http.Header, e *event) {
 		"registrants_email_notification": true, "host_video": false, "auto_recording": "none",
 	}
 	if e.ApprovalType != 2 {
-		out["registration_url"] = fmt.Sprintf("%s/meeting/register/%s", s.srv.URL, e.regURLToken)
+		out["registration_url"] = fmt.Sprintf("%s/meeting/register/%s", s.kit.URL(), e.regURLToken)
 		settings["registration_url"] = out["registration_url"]
 	}
 	out["settings"] = settings
@@ -356,7 +352,7 @@ func (s *Server) writeEvent(w http.ResponseWriter, h http.Header, e *event) {
 	if e.Live {
 		out["status"] = "started"
 	}
-	out["start_url"] = fmt.Sprintf("%s/s/%d?zak=%s", s.srv.URL, e.ID, randToken(16))
+	out["start_url"] = fmt.Sprintf("%s/s/%d?zak=%s", s.kit.URL(), e.ID, randToken(16))
 	out["password"] = ""
 	out["pre_schedule"] = false
 	s.mu.Unlock()

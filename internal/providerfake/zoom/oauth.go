@@ -1,9 +1,7 @@
 package zoom
 
 import (
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"io"
 	"mime"
 	"net/http"
@@ -11,23 +9,15 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/switchyardhq/switchyard/internal/providerfake/fakekit"
 )
 
 // Authorization codes live five minutes ("OAuth for Zoom Apps": "The OAuth
 // code expires in 5 minutes").
 const codeTTL = 5 * time.Minute
 
-func redirectWith(w http.ResponseWriter, r *http.Request, redirectURI string, params url.Values) {
-	u, _ := url.Parse(redirectURI)
-	q := u.Query()
-	for k, vs := range params {
-		for _, v := range vs {
-			q.Add(k, v)
-		}
-	}
-	u.RawQuery = q.Encode()
-	http.Redirect(w, r, u.String(), http.StatusFound)
-}
+var redirectWith = fakekit.RedirectWith
 
 // errorPage is what the authorize endpoint shows when it must not redirect
 // (unknown app or a redirect URL outside the allow list).
@@ -83,7 +73,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		case "", "plain":
 			method = "plain"
 		case "S256":
-			if raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(challenge, "=")); err != nil || len(raw) != sha256.Size {
+			if !fakekit.IsS256Challenge(challenge, true) {
 				fail("invalid_request", "Invalid code_challenge")
 				return
 			}
@@ -100,7 +90,8 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	code := ""
 	if !deny {
 		code = randToken(32)
-		s.codes[code] = &authCode{redirectURI: redirectURI, challenge: challenge, challengeMeth: method, expires: s.opts.Now().Add(codeTTL)}
+		s.codes.Add(code, fakekit.Code{ClientID: s.opts.ClientID, RedirectURI: redirectURI, Challenge: challenge,
+			ChallengeMethod: method, Expires: s.opts.Now().Add(codeTTL)})
 	}
 	s.mu.Unlock()
 	if deny {
@@ -137,12 +128,8 @@ func tokenError(w http.ResponseWriter, status int, reason, code string) {
 // grants authorization_code (with PKCE), refresh_token and
 // account_credentials (Server-to-Server OAuth).
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, body []byte) {
-	s.mu.Lock()
-	s.tokenRequests++
-	f, failed := takeFailure(&s.failToken)
-	s.mu.Unlock()
-	if failed {
-		writeFailure(w, f)
+	s.tokenRequests.Add(1)
+	if s.failToken.Serve(w, r) {
 		return
 	}
 	if r.Method != http.MethodPost {
@@ -179,35 +166,25 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, body []byte
 	defer s.mu.Unlock()
 	now := s.opts.Now()
 	scope := strings.Join(s.opts.Scopes, " ")
-	resp := tokenResponse{TokenType: "bearer", ExpiresIn: 3599, Scope: scope, APIURL: s.srv.URL}
+	resp := tokenResponse{TokenType: "bearer", ExpiresIn: 3599, Scope: scope, APIURL: s.kit.URL()}
 	switch gt := form.Get("grant_type"); gt {
 	case "":
 		tokenError(w, http.StatusBadRequest, "Missing grant type.", "invalid_request")
 		return
 	case "authorization_code":
 		code := form.Get("code")
-		c, ok := s.codes[code]
-		if !ok || c.used || now.After(c.expires) {
+		switch _, problem := s.codes.Redeem(code, fakekit.Redemption{ClientID: s.opts.ClientID,
+			RedirectURI: form.Get("redirect_uri"), Verifier: form.Get("code_verifier")}, now); problem {
+		case fakekit.CodeUnknown, fakekit.CodeExpired:
 			tokenError(w, http.StatusBadRequest, "Invalid authorization code "+code, "invalid_request")
 			return
-		}
-		if form.Get("redirect_uri") != c.redirectURI {
+		case fakekit.CodeRedirectMismatch:
 			tokenError(w, http.StatusBadRequest, "Redirect URI mismatch.", "invalid_request")
 			return
+		case fakekit.CodeVerifierMismatch:
+			tokenError(w, http.StatusBadRequest, "Invalid code_verifier", "invalid_request")
+			return
 		}
-		if c.challenge != "" {
-			v := form.Get("code_verifier")
-			got := v
-			if c.challengeMeth == "S256" {
-				sum := sha256.Sum256([]byte(v))
-				got = base64.RawURLEncoding.EncodeToString(sum[:])
-			}
-			if v == "" || got != strings.TrimRight(c.challenge, "=") {
-				tokenError(w, http.StatusBadRequest, "Invalid code_verifier", "invalid_request")
-				return
-			}
-		}
-		c.used = true
 		g := &grant{}
 		s.grants = append(s.grants, g)
 		resp.AccessToken = s.newAccessLocked(g, scope)
@@ -224,7 +201,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, body []byte
 		resp.AccessToken = s.newAccessLocked(rt.grant, rt.scope)
 		resp.RefreshToken = s.newRefreshLocked(rt.grant, rt.scope)
 		resp.Scope = rt.scope
-		s.refreshCount++
+		s.refreshCount.Add(1)
 	case "account_credentials":
 		if form.Get("account_id") != s.opts.AccountID {
 			tokenError(w, http.StatusBadRequest, "Invalid account_id", "invalid_request")

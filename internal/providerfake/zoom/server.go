@@ -1,17 +1,15 @@
 package zoom
 
 import (
-	"bytes"
-	"crypto/rand"
 	"encoding/json"
-	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/switchyardhq/switchyard/internal/providerfake/fakekit"
 )
 
 // Options configures a fake Zoom account and its OAuth app. Every field has a
@@ -132,12 +130,6 @@ type Registrant struct {
 	CustomQuestions []map[string]string
 }
 
-type failure struct {
-	status  int
-	body    string
-	headers map[string]string
-}
-
 type grant struct {
 	revoked bool
 }
@@ -152,14 +144,6 @@ type refreshToken struct {
 	grant *grant
 	used  bool
 	scope string
-}
-
-type authCode struct {
-	redirectURI   string
-	challenge     string
-	challengeMeth string
-	expires       time.Time
-	used          bool
 }
 
 type event struct {
@@ -178,13 +162,15 @@ type qpsWindow struct {
 // Server is a running fake Zoom (OAuth host and API host on one listener).
 // It is safe for concurrent use.
 type Server struct {
-	srv    *httptest.Server
-	opts   Options
-	closed chan struct{}
-	once   sync.Once
+	kit       *fakekit.Server
+	opts      Options
+	failAPI   fakekit.Faults
+	failToken fakekit.Faults
+
+	tokenRequests, refreshCount, apiRequests atomic.Int64
 
 	mu            sync.Mutex
-	codes         map[string]*authCode
+	codes         fakekit.Codes
 	access        map[string]*accessToken
 	refresh       map[string]*refreshToken
 	grants        []*grant
@@ -192,16 +178,8 @@ type Server struct {
 	events        map[int64]*event
 	nextID        int64
 	pageTokens    map[string]pageCursor
-	failAPI       []failure
-	failToken     []failure
 	forced        RateLimit
 	qps           map[string]*qpsWindow
-	tokenRequests int
-	refreshCount  int
-	apiRequests   int
-	log           []RecordedRequest
-	hang          chan struct{}
-	delay         time.Duration
 }
 
 type pageCursor struct {
@@ -246,8 +224,9 @@ func New(opts Options) *Server {
 	}
 	s := &Server{
 		opts:       opts,
-		closed:     make(chan struct{}),
-		codes:      map[string]*authCode{},
+		codes:      fakekit.Codes{ValidAtExpiry: true},
+		failAPI:    fakekit.Faults{ContentType: jsonContentType},
+		failToken:  fakekit.Faults{ContentType: jsonContentType},
 		access:     map[string]*accessToken{},
 		refresh:    map[string]*refreshToken{},
 		events:     map[int64]*event{},
@@ -255,32 +234,26 @@ func New(opts Options) *Server {
 		pageTokens: map[string]pageCursor{},
 		qps:        map[string]*qpsWindow{},
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic("zoom fake: listen on loopback: " + err.Error())
-	}
-	s.srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: s}}
-	s.srv.Start()
+	s.kit = fakekit.Start(nil, fakekit.Config{Name: "zoom fake", MaxBodyBytes: 4 << 20, Clock: fakekit.NewClock(opts.Now)}, s.serve)
 	return s
 }
 
+const jsonContentType = "application/json;charset=UTF-8"
+
 // Close stops the server; requests held by Hang are released first.
-func (s *Server) Close() {
-	s.once.Do(func() { close(s.closed) })
-	s.srv.Close()
-}
+func (s *Server) Close() { s.kit.Close() }
 
 // URL is the API base, standing in for https://api.zoom.us/v2.
-func (s *Server) URL() string { return s.srv.URL + "/v2" }
+func (s *Server) URL() string { return s.kit.URL() + "/v2" }
 
 // OAuthURL is the OAuth host, standing in for https://zoom.us.
-func (s *Server) OAuthURL() string { return s.srv.URL }
+func (s *Server) OAuthURL() string { return s.kit.URL() }
 
 // AuthorizeURL is the authorization endpoint (https://zoom.us/oauth/authorize).
-func (s *Server) AuthorizeURL() string { return s.srv.URL + "/oauth/authorize" }
+func (s *Server) AuthorizeURL() string { return s.kit.URL() + "/oauth/authorize" }
 
 // TokenURL is the token endpoint (https://zoom.us/oauth/token).
-func (s *Server) TokenURL() string { return s.srv.URL + "/oauth/token" }
+func (s *Server) TokenURL() string { return s.kit.URL() + "/oauth/token" }
 
 // ClientID is the app's client ID.
 func (s *Server) ClientID() string { return s.opts.ClientID }
@@ -295,11 +268,7 @@ func (s *Server) AccountID() string { return s.opts.AccountID }
 func (s *Server) RedirectURIs() []string { return append([]string(nil), s.opts.RedirectURIs...) }
 
 // Client returns an HTTP client for the fake that does not follow redirects.
-func (s *Server) Client() *http.Client {
-	c := *s.srv.Client()
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &c
-}
+func (s *Server) Client() *http.Client { return s.kit.Client() }
 
 // --- test controls ---
 
@@ -335,20 +304,12 @@ func (s *Server) RevokeGrant() {
 // status, body and headers instead of being handled. The body is sent as
 // application/json unless headers set Content-Type.
 func (s *Server) FailNext(n int, status int, body string, headers map[string]string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := 0; i < n; i++ {
-		s.failAPI = append(s.failAPI, failure{status, body, headers})
-	}
+	s.failAPI.Add(n, fakekit.Failure{Status: status, Body: body, Headers: headers})
 }
 
 // FailNextToken is FailNext for the token endpoint.
 func (s *Server) FailNextToken(n int, status int, body string, headers map[string]string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := 0; i < n; i++ {
-		s.failToken = append(s.failToken, failure{status, body, headers})
-	}
+	s.failToken.Add(n, fakekit.Failure{Status: status, Body: body, Headers: headers})
 }
 
 // ForceRateLimit makes every API request answer 429 as the given kind of
@@ -368,82 +329,48 @@ func (s *Server) ClearRateLimit() {
 
 // Hang makes every request that arrives from now on wait, without answering,
 // until Release, the client giving up, or Close.
-func (s *Server) Hang() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.hang == nil {
-		s.hang = make(chan struct{})
-	}
-}
+func (s *Server) Hang() { s.kit.Hang() }
 
 // Release lets hung requests proceed and ends Hang.
-func (s *Server) Release() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.hang != nil {
-		close(s.hang)
-		s.hang = nil
-	}
-}
+func (s *Server) Release() { s.kit.Release() }
 
 // SetDelay makes every request wait d before it is handled.
-func (s *Server) SetDelay(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.delay = d
-}
+func (s *Server) SetDelay(d time.Duration) { s.kit.SetLatency(d) }
 
 // TokenRequests counts requests to the token endpoint.
-func (s *Server) TokenRequests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.tokenRequests
-}
+func (s *Server) TokenRequests() int { return int(s.tokenRequests.Load()) }
 
 // RefreshCount counts successful refresh_token grants.
-func (s *Server) RefreshCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.refreshCount
-}
+func (s *Server) RefreshCount() int { return int(s.refreshCount.Load()) }
 
 // APIRequests counts requests to API paths (under /v2).
-func (s *Server) APIRequests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.apiRequests
-}
+func (s *Server) APIRequests() int { return int(s.apiRequests.Load()) }
 
 // Requests returns a copy of every request received, oldest first.
 func (s *Server) Requests() []RecordedRequest {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]RecordedRequest, len(s.log))
-	for i, r := range s.log {
-		r.Header = r.Header.Clone()
-		r.Body = append([]byte(nil), r.Body...)
-		out[i] = r
+	rs := s.kit.Log.All()
+	out := make([]RecordedRequest, len(rs))
+	for i, r := range rs {
+		out[i] = recorded(r)
 	}
 	return out
 }
 
 // LastRequest returns the most recent request whose path starts with prefix.
 func (s *Server) LastRequest(prefix string) (RecordedRequest, bool) {
-	reqs := s.Requests()
-	for i := len(reqs) - 1; i >= 0; i-- {
-		if strings.HasPrefix(reqs[i].Path, prefix) {
-			return reqs[i], true
-		}
+	r, ok := s.kit.Log.Last(prefix)
+	if !ok {
+		return RecordedRequest{}, false
 	}
-	return RecordedRequest{}, false
+	return recorded(r), true
+}
+
+func recorded(r fakekit.Request) RecordedRequest {
+	return RecordedRequest{Method: r.Method, Path: r.Path, RawQuery: r.RawQuery, Header: r.Header, Body: r.Body, Time: r.At}
 }
 
 // ResetRequests clears the request log.
-func (s *Server) ResetRequests() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.log = nil
-}
+func (s *Server) ResetRequests() { s.kit.Log.Reset() }
 
 // IssueToken creates a user-level grant (as after the authorization code
 // flow) and returns its tokens.
@@ -543,35 +470,11 @@ func (s *Server) Registrants(id int64) []Registrant {
 
 // --- HTTP plumbing ---
 
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 4<<20))
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	s.mu.Lock()
-	s.log = append(s.log, RecordedRequest{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(), Body: body, Time: s.opts.Now()})
-	hang, delay := s.hang, s.delay
-	s.mu.Unlock()
+// ServeHTTP implements http.Handler: it logs the request, applies SetDelay
+// and Hang, then serves it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.kit.ServeHTTP(w, r) }
 
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		case <-s.closed:
-			t.Stop()
-			return
-		}
-	}
-	if hang != nil {
-		select {
-		case <-hang:
-		case <-r.Context().Done():
-			return
-		case <-s.closed:
-			return
-		}
-	}
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, body []byte) {
 	w.Header().Set("X-Zm-Trackingid", "v=2.0;clid=us05;rid=WEB_"+randToken(32))
 	switch p := r.URL.Path; {
 	case p == "/oauth/authorize":
@@ -585,35 +488,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func takeFailure(list *[]failure) (failure, bool) {
-	if len(*list) == 0 {
-		return failure{}, false
-	}
-	f := (*list)[0]
-	*list = (*list)[1:]
-	return f, true
-}
-
-func writeFailure(w http.ResponseWriter, f failure) {
-	ct := false
-	for k, v := range f.headers {
-		w.Header().Set(k, v)
-		if strings.EqualFold(k, "Content-Type") {
-			ct = true
-		}
-	}
-	if !ct && f.body != "" {
-		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	}
-	w.WriteHeader(f.status)
-	io.WriteString(w, f.body)
-}
-
 func writeJSON(w http.ResponseWriter, status int, headers http.Header, v any) {
 	for k, vs := range headers {
 		w.Header()[k] = vs
 	}
-	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.Header().Set("Content-Type", jsonContentType)
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
@@ -630,18 +509,7 @@ type fieldError struct {
 	Message string `json:"message"`
 }
 
-const tokenAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-func randToken(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	for i := range b {
-		b[i] = tokenAlphabet[int(b[i])%len(tokenAlphabet)]
-	}
-	return string(b)
-}
+var randToken = fakekit.RandToken
 
 func (s *Server) newAccessLocked(g *grant, scope string) string {
 	tok := "eyJzdiI6IjAwMDAwMSIsImFsZyI6IkhTNTEyIn0." + randToken(64)

@@ -2,18 +2,17 @@ package zoom
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchyardhq/switchyard/internal/providerfake/fakekit"
 )
 
 const callback = "http://127.0.0.1/oauth/callback"
@@ -33,13 +32,8 @@ func (r resp) json(t *testing.T, v any) {
 
 func send(t *testing.T, s *Server, req *http.Request) resp {
 	t.Helper()
-	res, err := s.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return resp{res.StatusCode, res.Header, string(b)}
+	r := fakekit.Send(t, s.Client(), req)
+	return resp{r.Status, r.Header, string(r.Body)}
 }
 
 func api(t *testing.T, s *Server, method, path, token, body string) resp {
@@ -66,27 +60,11 @@ func token(t *testing.T, s *Server, form url.Values, id, secret string) resp {
 
 func wantBody(t *testing.T, r resp, status int, body string) {
 	t.Helper()
-	if r.status != status {
-		t.Fatalf("status = %d, want %d; body %s", r.status, status, r.body)
-	}
-	var got, want any
-	if err := json.Unmarshal([]byte(r.body), &got); err != nil {
-		t.Fatalf("body %q: %v", r.body, err)
-	}
-	if err := json.Unmarshal([]byte(body), &want); err != nil {
-		t.Fatal(err)
-	}
-	g, _ := json.Marshal(got)
-	w, _ := json.Marshal(want)
-	if string(g) != string(w) {
-		t.Fatalf("body = %s\nwant   %s", g, w)
-	}
+	fakekit.WantJSON(t, r.status, r.body, status, body)
 }
 
 func pkce() (verifier, challenge string) {
-	verifier = "M25iVXpKU3puUjFaYWg3T1NDTDQtcW1ROUY5YXlwalNoc0hhakxifmZHag" + randToken(8)
-	sum := sha256.Sum256([]byte(verifier))
-	return verifier, base64.RawURLEncoding.EncodeToString(sum[:])
+	return fakekit.PKCE("M25iVXpKU3puUjFaYWg3T1NDTDQtcW1ROUY5YXlwalNoc0hhakxifmZHag")
 }
 
 func authorize(t *testing.T, s *Server, params url.Values) *url.URL {
