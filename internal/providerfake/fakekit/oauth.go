@@ -190,3 +190,18 @@ func (cs *Codes) Use(code string) {
 		c.used = true
 	}
 }
+
+// S256ChallengeProblem checks an authorize request's PKCE parameters where
+// only S256 is accepted and the challenge must have RFC 7636's form; it
+// returns what is wrong, or "" (also when there is no challenge at all).
+func S256ChallengeProblem(challenge, method string) string {
+	switch {
+	case challenge == "" && method != "":
+		return "code_challenge_method without code_challenge"
+	case challenge != "" && method != "S256":
+		return "code_challenge_method must be S256"
+	case challenge != "" && !ValidChallenge(challenge):
+		return "code_challenge must be 43 to 128 base64url characters"
+	}
+	return ""
+}

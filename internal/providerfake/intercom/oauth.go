@@ -118,15 +118,8 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request, _ *call
 		return
 	}
 	challenge, method := q.Get("code_challenge"), q.Get("code_challenge_method")
-	switch {
-	case challenge == "" && method != "":
-		authorizePage(w, http.StatusBadRequest, "code_challenge_method without code_challenge")
-		return
-	case challenge != "" && method != "S256":
-		authorizePage(w, http.StatusBadRequest, "code_challenge_method must be S256")
-		return
-	case challenge != "" && !fakekit.ValidChallenge(challenge):
-		authorizePage(w, http.StatusBadRequest, "code_challenge must be 43 to 128 base64url characters")
+	if msg := fakekit.S256ChallengeProblem(challenge, method); msg != "" {
+		authorizePage(w, http.StatusBadRequest, msg)
 		return
 	}
 	target, _ := url.Parse(redirectURI)
