@@ -326,7 +326,15 @@ func (r *runner) saasRun(ctx context.Context, g *rig, tap *hubspotTap, list stri
 		before                 [callKinds]int64
 		receiptsBefore, failed int64
 	)
+	// The fake delivers far slower than Switchyard ingests: unbounded, the closed loop would
+	// queue tens of thousands of events in 10 s and the phase would measure a long drain against
+	// a fake that slows down with every contact it holds. Each client therefore waits while more
+	// than backlog events are accepted but not delivered — enough to keep every worker busy.
+	backlog := int64(r.opts.Workers)
 	send := func(ctx context.Context, _ uint64, buf *bytes.Buffer) outcome {
+		for ctx.Err() == nil && int64(seq.Load())-g.recv.total.Load() > backlog {
+			sleepCtx(ctx, time.Millisecond)
+		}
 		n := seq.Add(1)
 		o := r.post(ctx, g.in.eventsURL(), g.in.pubKey, saasBody(name(n), n), buf, 1, false)
 		if o.err == nil {
@@ -343,11 +351,11 @@ func (r *runner) saasRun(ctx context.Context, g *rig, tap *hubspotTap, list stri
 	waitTotal(ctx, g.recv, int64(seq.Load())-int64(lr.errors), min(r.opts.DrainTimeout, 5*time.Second))
 	after, receipts := tap.counts(), g.recv.total.Load()-receiptsBefore
 	out := Result{Scenario: ScenarioSaaS, Variant: "hubspot",
-		Setup: fmt.Sprintf("POST /api/v1/events, %d clients closed loop, distinct emails; %d HubSpot connections made through the OAuth flow, "+
+		Setup: fmt.Sprintf("POST /api/v1/events, %d clients closed loop (waiting while > %d events are undelivered), distinct emails; %d HubSpot connections made through the OAuth flow, "+
 			"each with a stored mapping (email trim+lower, first_name→firstname, last_name→lastname, plan.seats to_number→%s) "+
 			"and 1 rule add_to_list on a MANUAL list of the HubSpot fake (127.0.0.1, rate limits off, hubspot.rate_limit=0); "+
 			"delivered = the fake accepted the membership; sent for %s (budget %d events), then drained",
-			r.opts.Concurrency, conns, saasContactProperty, lr.window().Round(time.Millisecond), r.deliveryBudget()),
+			r.opts.Concurrency, backlog, conns, saasContactProperty, lr.window().Round(time.Millisecond), r.deliveryBudget()),
 		Errors: lr.errorCounts()}
 	r.deliveryMetrics(&out, &lr, &st, cpu)
 	l := summarize(st.latencies)
