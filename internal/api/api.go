@@ -5,8 +5,10 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/auth"
@@ -54,6 +56,13 @@ type Config struct {
 	OAuth *oauth.Service
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// SessionKey signs embed session access tokens (HS256). Derive it from the encryption key
+	// with secret.DeriveKey(key, SessionKeyLabel), so that every node sharing the store
+	// derives the same one. nil: a random key, which only this process knows (tests).
+	SessionKey []byte
+	// PublicURL is the URL browsers reach this server at (no trailing slash); session launch
+	// URLs are built on it. "": launch URLs are relative.
+	PublicURL string
 }
 
 // Server is the HTTP API.
@@ -94,6 +103,11 @@ func New(cfg Config) *Server {
 	if cfg.Accepted == nil {
 		cfg.Accepted = func() {}
 	}
+	if cfg.SessionKey == nil {
+		cfg.SessionKey = make([]byte, 32)
+		_, _ = rand.Read(cfg.SessionKey)
+	}
+	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	s := &Server{Config: cfg, log: cfg.Logger,
 		pubKeys:     newTTLCache[string, *switchyard.Workspace](credentialTTL, 10000),
 		machineKeys: newTTLCache[string, cachedKey](credentialTTL, 10000)}
@@ -158,6 +172,12 @@ func (s *Server) routes() *routeMux {
 	mux.Handle("GET /api/v1/machine-keys", s.machine(s.machineKeyList))
 	mux.Handle("POST /api/v1/machine-keys", s.machine(s.machineKeyCreate))
 	mux.Handle("DELETE /api/v1/machine-keys/{key_id}", s.machine(s.machineKeyRevoke))
+
+	// Embed sessions: minted by the customer's backend for its users (machine JWT only).
+	mux.Handle("POST /api/v1/sessions", s.machine(s.sessionCreate))
+	mux.Handle("GET /api/v1/sessions", s.machine(s.sessionList))
+	mux.Handle("POST /api/v1/sessions/{session_id}/refresh", s.machine(s.sessionRefresh))
+	mux.Handle("DELETE /api/v1/sessions/{session_id}", s.machine(s.sessionRevoke))
 
 	mux.Handle("GET /api/v1/rules", s.machine(s.ruleList))
 	mux.Handle("POST /api/v1/rules", s.machine(s.ruleCreate))

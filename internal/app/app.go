@@ -78,7 +78,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		PollInterval: cfg.PollInterval, Lease: cfg.DeliveryLease, ShutdownGrace: cfg.ShutdownGrace,
 		RecordWriters: ingestWriters(st.Dialect())})
 	a.cleaner = &delivery.Cleaner{Store: st, Retention: cfg.Retention, Logger: log}
+	sessionKey, err := secret.DeriveKey(key, api.SessionKeyLabel)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	a.api = api.New(api.Config{Store: st, Integrations: registry, Box: box, Logger: log, Metrics: a.metrics,
+		SessionKey: sessionKey, PublicURL: publicURL(&cfg),
 		Limits:             api.Limits{MaxBodyBytes: cfg.MaxBodyBytes, MaxPayloadBytes: cfg.MaxPayloadBytes},
 		DestinationOptions: opts, Accepted: a.engine.Wake, IngestWriters: ingestWriters(st.Dialect()), OAuth: a.oauth,
 		RateLimits: api.RateLimits{Machine: cfg.RateLimitMachine, Publishable: cfg.RateLimitPublishable,
@@ -135,6 +141,17 @@ func ingestWriters(dialect string) int {
 
 // Handler is the HTTP API handler.
 func (a *App) Handler() http.Handler { return a.api.Handler() }
+
+// VerifySessionToken checks an embed session's access token (see api.Server.VerifySessionToken).
+func (a *App) VerifySessionToken(ctx context.Context, token string) (*api.Session, error) {
+	return a.api.VerifySessionToken(ctx, token)
+}
+
+// publicURL is the URL browsers reach this server at (--public-url, else http://<addr>): the
+// base of the OAuth callback, and of embed session launch URLs.
+func publicURL(cfg *config.Config) string {
+	return strings.TrimSuffix(cfg.CallbackURL(), "/api/v1/oauth/callback")
+}
 
 // Listeners are where an App serves.
 type Listeners struct {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -98,9 +99,6 @@ type wire struct {
 	// body is marshalled as JSON (JSON.stringify leaves out undefined fields, so a body built
 	// here simply lacks them); nil sends no body at all.
 	body any
-	// undocumented marks a request the document has no operation for (the session tools), so
-	// only its answer, the catch-all 404, is checked.
-	undocumented bool
 }
 
 // answer is a response as a client receives it, with the body decoded.
@@ -129,9 +127,7 @@ func (s *server) replay(t *testing.T, w wire) *answer {
 		req.Body, req.ContentLength = http.NoBody, 0
 	}
 	req.Header = w.header.Clone()
-	if !w.undocumented {
-		checkRequest(t, req, body)
-	}
+	checkRequest(t, req, body)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -266,7 +262,7 @@ func isIDKey(k string) bool {
 	switch k {
 	case "id", "workspace", "connection", "rule":
 		return true
-	case "resource_id", "external_user_id":
+	case "resource_id", "external_user_id", "session_id": // a session id is a string, sess_<uuid>
 		return false
 	}
 	return strings.HasSuffix(k, "_id")
@@ -373,25 +369,14 @@ func TestCompatibility(t *testing.T) {
 			s.replayMCPTools(t)
 		})
 
-		t.Run("the MCP session tools get a clean 404, not a 500", func(t *testing.T) {
+		t.Run("the MCP session tools get the answers the tools expect", func(t *testing.T) {
 			t.Parallel()
-			sess := "sess_" + uuid.NewString()
-			tools := []struct {
-				tool string
-				w    wire
-			}{
-				{"meshes_create_session", wire{method: "POST", path: "/api/v1/sessions", body: map[string]any{"workspace_id": s.creds.WorkspaceID}}},
-				{"meshes_list_sessions", wire{method: "GET", path: "/api/v1/sessions?workspace_id=" + s.creds.WorkspaceID.String()}},
-				{"meshes_refresh_session", wire{method: "POST", path: "/api/v1/sessions/" + sess + "/refresh"}},
-				{"meshes_revoke_session", wire{method: "DELETE", path: "/api/v1/sessions/" + sess}},
-			}
-			for _, tt := range tools {
-				tt.w.header, tt.w.undocumented = s.apiClientHeaders(t), true
-				a := s.replay(t, tt.w)
-				if a.status != 404 || a.str("message") != "Not Found" || a.str("error.name") != "NotFound" {
-					t.Errorf("%s: %d %s, want a 404 in the Meshes error shape", tt.tool, a.status, a.raw)
-				}
-			}
+			s.replayMCPSessionTools(t)
+		})
+
+		t.Run("the Go SDK's session calls decode: create is 200, ids are sess_ strings, times RFC 3339", func(t *testing.T) {
+			t.Parallel()
+			s.replayGoSDKSessions(t)
 		})
 
 		t.Run("the Go SDK's own requests decode: null description, delete with a body, paging to a null cursor", func(t *testing.T) {
@@ -401,8 +386,8 @@ func TestCompatibility(t *testing.T) {
 	})
 }
 
-// mcpTools are the tools of @mesheshq/mcp-server (meshes-api.md §10.3) that this suite replays;
-// together with the four session tools they are all 33.
+// mcpTools are the tools of @mesheshq/mcp-server that replayMCPTools replays; with the four
+// session tools (mcpSessionTools, replayMCPSessionTools) they are all 33.
 var mcpTools = []string{
 	"meshes_list_workspaces", "meshes_get_workspace", "meshes_create_workspace", "meshes_update_workspace",
 	"meshes_get_workspace_connections", "meshes_get_workspace_event_types", "meshes_get_workspace_resources",
@@ -601,8 +586,145 @@ func (s *server) replayMCPTools(t *testing.T) {
 			t.Errorf("the MCP tool %s was not replayed", tool)
 		}
 	}
-	if len(mcpTools)+4 != 33 || len(replayed) != len(mcpTools) {
-		t.Errorf("replayed %d tools of %d; with the 4 session tools the MCP server has 33", len(replayed), len(mcpTools))
+	if len(mcpTools)+len(mcpSessionTools) != 33 || len(replayed) != len(mcpTools) {
+		t.Errorf("replayed %d tools of %d; with the %d session tools the MCP server has 33", len(replayed), len(mcpTools), len(mcpSessionTools))
+	}
+}
+
+// mcpSessionTools are the MCP server's session tools, replayed by replayMCPSessionTools.
+var mcpSessionTools = []string{"meshes_create_session", "meshes_list_sessions", "meshes_refresh_session", "meshes_revoke_session"}
+
+// checkSessionDecodes reports what would keep the Go SDK from decoding a session answer: the
+// exact status, a JSON object, a string session_id of the form sess_<uuid>, a UUID
+// workspace_id and RFC 3339 times (the SDK types expires_at and launch_expires_at as
+// time.Time).
+func checkSessionDecodes(t *testing.T, what string, a *answer, wantStatus int) {
+	t.Helper()
+	checkGoSDKDecodes(t, what, a, wantStatus, shapeObject)
+	if a.status != wantStatus {
+		return
+	}
+	if id := a.str("session_id"); !sessionIDPattern.MatchString(id) {
+		t.Errorf("%s: session_id %q is not sess_<uuid>: %s", what, id, a.raw)
+	}
+	if id, err := uuid.Parse(a.str("workspace_id")); err != nil || id.String() != a.str("workspace_id") {
+		t.Errorf("%s: workspace_id %q is not a UUID", what, a.str("workspace_id"))
+	}
+	if n, ok := a.field("expires_in").(float64); !ok || n <= 0 {
+		t.Errorf("%s: expires_in %v is not a positive number", what, a.field("expires_in"))
+	}
+	if a.str("access_token") == "" {
+		t.Errorf("%s: no access_token: %s", what, a.raw)
+	}
+}
+
+// replayMCPSessionTools calls the four session tools as the MCP server sends them (through
+// @mesheshq/api, optional arguments left out) and checks what each tool returns.
+func (s *server) replayMCPSessionTools(t *testing.T) {
+	replay := func(w wire) *answer {
+		w.header = s.apiClientHeaders(t)
+		return s.replay(t, w)
+	}
+	ws := s.creds.WorkspaceID.String()
+	a := replay(wire{method: "POST", path: "/api/v1/sessions", body: map[string]any{"workspace_id": ws}})
+	checkSessionDecodes(t, "meshes_create_session", a, 200)
+	id, access, launch := a.str("session_id"), a.str("access_token"), a.str("launch_token")
+	if a.str("role") != "member" || a.str("session_type") != "workspace" || a.field("expires_in") != 1800.0 || launch == "" ||
+		!strings.HasSuffix(a.str("launch_url"), "/embed/launch?launch="+launch) || strings.Contains(a.str("launch_url"), access) ||
+		a.field("resource") != nil {
+		t.Errorf("meshes_create_session: the defaults are not applied: %s", a.raw)
+	}
+
+	a = replay(wire{method: "GET", path: "/api/v1/sessions?workspace_id=" + ws})
+	checkGoSDKDecodes(t, "meshes_list_sessions", a, 200, shapePage)
+	records, _ := a.field("records").([]any)
+	found := false
+	for _, r := range records {
+		rec, _ := r.(map[string]any)
+		if rec["session_id"] == id {
+			found = rec["status"] == "active" && rec["is_expired"] == false && rec["workspace_id"] == ws && rec["role"] == "member"
+		}
+	}
+	if !found || a.field("limit") != 50.0 {
+		t.Errorf("meshes_list_sessions: want the new session, active, in a page of 50: %s", a.raw)
+	}
+
+	a = replay(wire{method: "POST", path: "/api/v1/sessions/" + id + "/refresh"})
+	checkSessionDecodes(t, "meshes_refresh_session", a, 200)
+	if a.str("session_id") != id || a.str("access_token") == access || a.field("launch_url") != nil {
+		t.Errorf("meshes_refresh_session: want the same session with a new token and no launch fields: %s", a.raw)
+	}
+
+	a = replay(wire{method: "DELETE", path: "/api/v1/sessions/" + id})
+	checkGoSDKDecodes(t, "meshes_revoke_session", a, 200, shapeObject)
+	if a.field("revoked") != true {
+		t.Errorf("meshes_revoke_session: %s, want {revoked: true}", a.raw)
+	}
+	if a = replay(wire{method: "POST", path: "/api/v1/sessions/" + id + "/refresh"}); a.status != 409 || a.str("error.name") != "Conflict" {
+		t.Errorf("meshes_refresh_session on a revoked session: %d %s, want 409", a.status, a.raw)
+	}
+}
+
+// replayGoSDKSessions sends the Go SDK's session calls as it builds them: CreateSession with
+// its optional pointers set, ListSessions with its query (limit, cursor, workspace_id, status,
+// resource, resource_id) paged to the null cursor, RefreshSession and RevokeSession without a
+// body.
+func (s *server) replayGoSDKSessions(t *testing.T) {
+	h := func(body bool) http.Header { return s.goSDKHeaders(t, body) }
+	ws := s.createWorkspace(t, "Go SDK sessions").String()
+	var ids []string
+	for i := range 3 {
+		a := s.replay(t, wire{method: "POST", path: "/api/v1/sessions", header: h(true), body: map[string]any{
+			"workspace_id": ws, "role": "admin", "session_type": "resource", "resource": "account", "resource_id": fmt.Sprintf("acct_%d", i),
+			"external_user_id": "sdk-user", "ttl_seconds": 600, "launch_ttl_seconds": 45, "launch_page": "events",
+			"allowed_origins": []string{"https://app.example.com"}, "scopes": []string{"events.payload:read"}}})
+		checkSessionDecodes(t, "CreateSession", a, 200)
+		if a.str("resource_id") != fmt.Sprintf("acct_%d", i) || a.str("role") != "admin" || a.field("expires_in") != 600.0 {
+			t.Errorf("CreateSession: %s", a.raw)
+		}
+		ids = append(ids, a.str("session_id"))
+	}
+	slices.Reverse(ids)
+
+	var seen []string
+	cursor, pages := "", 0
+	for {
+		path := "/api/v1/sessions?limit=2"
+		if cursor != "" {
+			path += "&cursor=" + cursor
+		}
+		path += "&workspace_id=" + ws + "&status=active&resource=account"
+		a := s.replay(t, wire{method: "GET", path: path, header: h(false)})
+		checkGoSDKDecodes(t, "ListSessions page", a, 200, shapePage)
+		records, _ := a.field("records").([]any)
+		for _, r := range records {
+			rec, _ := r.(map[string]any)
+			seen = append(seen, fmt.Sprint(rec["session_id"]))
+			if rec["external_user_id"] != "sdk-user" || rec["session_type"] != "resource" || rec["is_expired"] != false {
+				t.Errorf("ListSessions record %v", rec)
+			}
+		}
+		pages++
+		next, isString := a.field("next_cursor").(string)
+		if !isString || pages > 3 {
+			break
+		}
+		cursor = next
+	}
+	if !slices.Equal(seen, ids) || pages != 2 {
+		t.Errorf("paged %v in %d pages, want %v newest first in 2", seen, pages, ids)
+	}
+
+	a := s.replay(t, wire{method: "POST", path: "/api/v1/sessions/" + ids[0] + "/refresh", header: h(false)})
+	checkSessionDecodes(t, "RefreshSession", a, 200)
+	a = s.replay(t, wire{method: "DELETE", path: "/api/v1/sessions/" + ids[0], header: h(false)})
+	checkGoSDKDecodes(t, "RevokeSession", a, 200, shapeObject)
+	if a.field("revoked") != true {
+		t.Errorf("RevokeSession: %s", a.raw)
+	}
+	a = s.replay(t, wire{method: "POST", path: "/api/v1/sessions/" + ids[0] + "/refresh", header: h(false)})
+	if a.status != 409 {
+		t.Errorf("RefreshSession of a revoked session: %d %s, want 409 (the SDK's JSON409)", a.status, a.raw)
 	}
 }
 

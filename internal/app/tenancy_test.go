@@ -22,16 +22,16 @@ import (
 // without being added here.
 
 // fixture is one workspace's worth of records, each reachable by id: a connection, a rule on it,
-// an event delivered through the rule (one attempt), and a spare machine key of the
-// organization.
+// an event delivered through the rule (one attempt), an embed session (sess is the UUID of its
+// id sess_<uuid>), and a spare machine key of the organization.
 type fixture struct {
-	ws, conn, rule, event, delivery, attempt, key uuid.UUID
+	ws, conn, rule, event, delivery, attempt, key, sess uuid.UUID
 }
 
 // ids are the fixture's record ids: what must never appear in a response to a caller that may
 // not see them.
 func (f *fixture) ids() []uuid.UUID {
-	return []uuid.UUID{f.ws, f.conn, f.rule, f.event, f.delivery, f.attempt, f.key}
+	return []uuid.UUID{f.ws, f.conn, f.rule, f.event, f.delivery, f.attempt, f.key, f.sess}
 }
 
 // newFixture creates the records of one workspace through the API and waits for the delivery.
@@ -55,6 +55,7 @@ func newFixture(t *testing.T, s *server, ws uuid.UUID, h *hook) *fixture {
 		t.Fatalf("fixture key: %d", code)
 	}
 	f.key = k.MachineKey.ID
+	f.sess = s.createSession(t, map[string]any{"workspace_id": ws})
 	return f
 }
 
@@ -112,6 +113,7 @@ var (
 	eventOf   = func(f *fixture) uuid.UUID { return f.event }
 	attemptOf = func(f *fixture) uuid.UUID { return f.attempt }
 	keyOf     = func(f *fixture) uuid.UUID { return f.key }
+	sessOf    = func(f *fixture) uuid.UUID { return f.sess }
 )
 
 // routeTable is every route of the API with what tenancy demands of it.
@@ -176,6 +178,12 @@ func routeTable() []routeCase {
 		{route: "POST /api/v1/machine-keys", auth: authMachine, path: fixed("/api/v1/machine-keys"),
 			body: func(f *fixture) any { return map[string]any{"name": "Intruder", "workspaces": []uuid.UUID{f.ws}} }, foreign: 400, outside: 403},
 		{route: "DELETE /api/v1/machine-keys/{key_id}", auth: authMachine, path: p("/api/v1/machine-keys/%", keyOf), foreign: 404, outside: 403},
+
+		{route: "POST /api/v1/sessions", auth: authMachine, path: fixed("/api/v1/sessions"),
+			body: func(f *fixture) any { return map[string]any{"workspace_id": f.ws} }, foreign: 404, outside: 403},
+		{route: "GET /api/v1/sessions", auth: authMachine, path: p("/api/v1/sessions?workspace_id=%", wsOf), foreign: 404, outside: 403, inside: 200},
+		{route: "POST /api/v1/sessions/{session_id}/refresh", auth: authMachine, path: p("/api/v1/sessions/sess_%/refresh", sessOf), foreign: 404, outside: 404},
+		{route: "DELETE /api/v1/sessions/{session_id}", auth: authMachine, path: p("/api/v1/sessions/sess_%", sessOf), foreign: 404, outside: 404},
 
 		{route: "GET /api/v1/rules", auth: authMachine, path: fixed("/api/v1/rules"), list: ruleOf, inside: 200},
 		{route: "POST /api/v1/rules", auth: authMachine, path: fixed("/api/v1/rules"), body: func(f *fixture) any {
@@ -442,6 +450,7 @@ func snapshot(t *testing.T, s *server, fs ...*fixture) string {
 			"/api/v1/connections/" + f.conn.String() + "/mappings/default",
 			"/api/v1/rules/" + f.rule.String(),
 			"/api/v1/events/" + f.event.String(),
+			"/api/v1/sessions?workspace_id=" + f.ws.String(), // a refresh would move expires_at, a revocation status
 		} {
 			code, raw := s.callJSON(t, "GET", path, nil)
 			b.WriteString(strconv.Itoa(code) + " " + string(raw) + "\n")
