@@ -184,10 +184,22 @@ func ReadBody(resp *http.Response, limit int64) ([]byte, error) {
 		return b, err
 	}
 	if int64(len(b)) > limit {
-		return b[:limit], fmt.Errorf("the response body is larger than %d bytes", limit)
+		return b[:limit], bodyTooLarge{limit}
 	}
 	return b, nil
 }
+
+// ErrBodyTooLarge is what ReadBody's error for a body longer than its limit is (errors.Is).
+var ErrBodyTooLarge = errors.New("the response body is too large")
+
+// bodyTooLarge is ReadBody's error for a body longer than limit.
+type bodyTooLarge struct{ limit int64 }
+
+func (e bodyTooLarge) Error() string {
+	return fmt.Sprintf("the response body is larger than %d bytes", e.limit)
+}
+
+func (e bodyTooLarge) Is(target error) bool { return target == ErrBodyTooLarge }
 
 // Excerpt is what an attempt keeps of a response whose body (or its start) is b: the status
 // line, a few headers and the first excerptLimit bytes of the body.
