@@ -3,13 +3,10 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
-
-	"code.dny.dev/ssrf"
 
 	"github.com/switchyardhq/switchyard/internal/destination"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
@@ -37,46 +34,24 @@ var _ destination.Provisioner = (*Adapter)(nil)
 // New returns a webhook adapter. It has no side effects: connections are made on first use.
 // Unless opts.AllowPrivate, every connection is checked when it is dialled (after DNS
 // resolution, so rebinding cannot get around it) and refused if it goes to a loopback,
-// private, link-local, metadata or other special-purpose address.
+// private, link-local, metadata or other special-purpose address. Redirects are not followed:
+// a 3xx counts as delivered (meshes-api.md §7), and following one could lead anywhere,
+// including past the https rule.
 func New(opts destination.Options) *Adapter {
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	if !opts.AllowPrivate {
+	hc := destination.NewHTTPClient(opts, destination.HTTPClientConfig{
 		// Any port: customers' endpoints listen where they like; the addresses are what matter.
-		dialer.Control = ssrf.New(ssrf.WithAnyPort()).Safe
-	}
-	transport := &http.Transport{
-		// Never a proxy: it would dial on our behalf and bypass the dial-time check.
-		Proxy:                  nil,
-		DialContext:            dialer.DialContext,
-		ForceAttemptHTTP2:      true,
-		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout:    10 * time.Second,
-		MaxIdleConns:           1024,
-		MaxIdleConnsPerHost:    256, // many deliveries in flight to one host must not reconnect each time
-		IdleConnTimeout:        90 * time.Second,
-		ExpectContinueTimeout:  time.Second,
-		MaxResponseHeaderBytes: 64 << 10,
-	}
-	ua := opts.UserAgent
-	if ua == "" {
-		ua = DefaultUserAgent
-	}
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+		AnyPort:             true,
+		MaxIdleConns:        1024,
+		MaxIdleConnsPerHost: 256, // many deliveries in flight to one host must not reconnect each time
+		// No ResponseHeaderTimeout: the connection's timeout_seconds bounds each request.
+	})
 	return &Adapter{
-		client: &http.Client{
-			Transport: transport,
-			// Redirects are not followed: a 3xx counts as delivered (meshes-api.md §7), and
-			// following one could lead anywhere, including past the https rule.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-		transport:    transport,
-		dialer:       dialer,
+		client:       hc.Client,
+		transport:    hc.Transport,
+		dialer:       hc.Dialer,
 		allowPrivate: opts.AllowPrivate,
-		userAgent:    ua,
-		logger:       logger,
+		userAgent:    opts.UserAgentOr(DefaultUserAgent),
+		logger:       opts.LoggerOrDiscard(),
 	}
 }
 
