@@ -1,7 +1,6 @@
 package hubspot
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -9,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/oauth2"
 
 	"github.com/switchyardhq/switchyard/internal/destination"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
@@ -22,166 +19,53 @@ const maxBody = 8 << 20
 // caller makes the API calls of one attempt (or one ActionData, FieldCatalog, Test or Identify
 // call) and remembers the last answer for the attempt's response excerpt.
 type caller struct {
-	p       *Provisioner
-	tokens  destination.Tokens
-	scope   string
-	secrets []string
-	// last is the excerpt of the last answer received, status its status.
-	last   string
-	status int
+	*destination.Caller
+	p *Provisioner
 }
 
-// recordingTokens remembers every access token handed out (a refreshed one included), so that
-// none can leak into a Message or Response.
-type recordingTokens struct {
-	inner destination.Tokens
-	c     *caller
-}
-
-func (r recordingTokens) Token(ctx context.Context) (*oauth2.Token, error) {
-	t, err := r.inner.Token(ctx)
-	r.c.remember(t)
-	return t, err
-}
-
-func (r recordingTokens) Refresh(ctx context.Context, stale *oauth2.Token) (*oauth2.Token, error) {
-	t, err := r.inner.Refresh(ctx, stale)
-	r.c.remember(t)
-	return t, err
-}
-
-func (c *caller) remember(t *oauth2.Token) {
-	if t == nil {
-		return
-	}
-	if t.AccessToken != "" {
-		c.secrets = append(c.secrets, t.AccessToken)
-	}
-	if t.RefreshToken != "" {
-		c.secrets = append(c.secrets, t.RefreshToken)
-	}
-}
-
-// redact removes every secret from a result's texts.
-func (c *caller) redact(res *destination.Result) {
-	res.Message = destination.Redact(res.Message, c.secrets)
-	res.Response = destination.Redact(res.Response, c.secrets)
+// newCaller returns a caller with the connection's tokens, rate-limit scope and secrets.
+func (p *Provisioner) newCaller(tokens destination.Tokens, scope string, secrets []string) *caller {
+	return &caller{p: p, Caller: &destination.Caller{Client: p.http.Client, Tokens: tokens, Rules: providerRules, Refine: refine,
+		Scope: scope, Secrets: secrets, Timeout: callTimeout, UserAgent: p.userAgent, MaxBody: maxBody}}
 }
 
 // call sends one request (body JSON-encoded when not nil) and decodes a 2xx answer into out
 // (when not nil). It returns nil on success, or the attempt's result: the provider's refusal
 // classified, a transport failure, or a token problem.
 func (c *caller) call(ctx context.Context, method, path string, query url.Values, body, out any) *destination.Result {
-	status, b, res := c.send(ctx, method, path, query, body)
-	if res != nil {
-		return res
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return c.unexpected(status, "its answer is not the JSON it documents")
-		}
-	}
-	return nil
+	_, res := c.JSON(ctx, destination.Call{Method: method, URL: c.p.url(path, query), Body: body}, out)
+	return res
 }
 
 // send is call without decoding: a 2xx answer's status and body, or the result of anything
 // else. A refusal's body is returned too (the caller may read a 409's existing id).
 func (c *caller) send(ctx context.Context, method, path string, query url.Values, body any) (int, []byte, *destination.Result) {
-	var payload []byte
-	if body != nil {
-		var err error
-		if payload, err = json.Marshal(body); err != nil {
-			res := destination.Result{Outcome: switchyard.OutcomeInvalidRequest, Message: "cannot encode the request to HubSpot: " + err.Error()}
-			c.redact(&res)
-			return 0, nil, &res
-		}
+	a, res := c.Send(ctx, destination.Call{Method: method, URL: c.p.url(path, query), Body: body})
+	if a == nil {
+		return 0, nil, res
 	}
-	u := *c.p.base
-	// path is already escaped where it carries values (url.PathEscape).
+	return a.Status, a.Body, res
+}
+
+// url is the API URL of path (already escaped where it carries values, url.PathEscape) and
+// query.
+func (p *Provisioner) url(path string, query url.Values) string {
+	u := *p.base
 	u.RawPath = strings.TrimRight(u.EscapedPath(), "/") + path
 	if p, err := url.PathUnescape(u.RawPath); err == nil {
 		u.Path = p
 	}
 	u.RawQuery = query.Encode()
-
-	// timeout is what a timeout's message names: ours, or the attempt's when that is shorter.
-	timeout := callTimeout
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
-		timeout = max(time.Until(dl).Round(10*time.Millisecond), 0)
-	}
-	callCtx, cancel := context.WithTimeout(ctx, callTimeout)
-	defer cancel()
-
-	target := u.String()
-	newReq := func(ctx context.Context) (*http.Request, error) {
-		var rd *bytes.Reader
-		var req *http.Request
-		var err error
-		if payload != nil {
-			rd = bytes.NewReader(payload)
-			req, err = http.NewRequestWithContext(ctx, method, target, rd)
-		} else {
-			req, err = http.NewRequestWithContext(ctx, method, target, nil)
-		}
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Accept", "application/json")
-		req.Header.Set("User-Agent", c.p.userAgent)
-		if payload != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		return req, nil
-	}
-	resp, err := destination.DoAuthorized(callCtx, c.p.client, recordingTokens{inner: c.tokens, c: c}, newReq)
-	if err != nil {
-		res := destination.ResultOf(ctx, err, timeout, c.p.base)
-		if res.Outcome == switchyard.OutcomeRateLimited {
-			res.RateLimitScope = c.scope
-		}
-		if res.Response != "" {
-			c.last = res.Response
-		}
-		c.redact(&res)
-		return 0, nil, &res
-	}
-	b, readErr := destination.ReadBody(resp, maxBody)
-	c.last, c.status = destination.Excerpt(resp, b), resp.StatusCode
-	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
-	if readErr != nil && ok {
-		res := destination.ClassifyTransportError(ctx, readErr, timeout, c.p.base)
-		if strings.Contains(readErr.Error(), "larger than") {
-			res = destination.Result{Outcome: switchyard.OutcomeRejectedServerError, Message: "HubSpot's answer is larger than documented"}
-		}
-		res.HTTPStatus = resp.StatusCode
-		res.Response = c.last
-		c.redact(&res)
-		return resp.StatusCode, b, &res
-	}
-	if ok {
-		return resp.StatusCode, b, nil
-	}
-	now := time.Now()
-	res := destination.Classify(resp.StatusCode, resp.Header, b, providerRules, now)
-	res.Response = c.last
-	if res.Outcome == switchyard.OutcomeRateLimited {
-		res.RateLimitScope = c.scope
-		if resp.Header.Get("Retry-After") == "" {
-			if d, ok := policyWait(parseError(b), resp.Header, now); ok {
-				res.RetryAfter = d
-			}
-		}
-	}
-	c.redact(&res)
-	return resp.StatusCode, b, &res
+	return u.String()
 }
 
-// unexpected is the result of a 2xx answer that is not what HubSpot documents.
-func (c *caller) unexpected(status int, what string) *destination.Result {
-	res := destination.Result{Outcome: switchyard.OutcomeRejectedServerError, HTTPStatus: status,
-		Message: "HubSpot answered " + destination.StatusMessage(status) + " but " + what, Response: c.last}
-	c.redact(&res)
-	return &res
+// refine waits as long as the policy a 429's body names (HubSpot sends no Retry-After).
+func refine(res *destination.Result, a *destination.Answer) {
+	if res.Outcome == switchyard.OutcomeRateLimited && a.Header.Get("Retry-After") == "" {
+		if d, ok := policyWait(parseError(a.Body), a.Header, time.Now()); ok {
+			res.RetryAfter = d
+		}
+	}
 }
 
 // apiError is HubSpot's error body ("Handling errors" in the API reference).

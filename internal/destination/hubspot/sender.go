@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,7 +40,7 @@ var (
 func (s *Sender) RateLimit() (string, float64, int) { return s.scope, RatePerSecond, RateBurst }
 
 func (s *Sender) newCaller() *caller {
-	return &caller{p: s.p, tokens: s.tokens, scope: s.scope, secrets: slices.Clone(s.secrets)}
+	return s.p.newCaller(s.tokens, s.scope, s.secrets)
 }
 
 // Deliver runs the rule's action for the event's person. It never retries (beyond
@@ -129,9 +128,9 @@ func (s *Sender) deliver(ctx context.Context, req *destination.Request) destinat
 	if res != nil {
 		return *res
 	}
-	out := destination.Result{Outcome: switchyard.OutcomeDelivered, HTTPStatus: c.status,
-		Message: "HubSpot contact " + ct.id + " " + string(ct.how) + "; " + done, Response: c.last}
-	c.redact(&out)
+	out := destination.Result{Outcome: switchyard.OutcomeDelivered, HTTPStatus: c.Status(),
+		Message: "HubSpot contact " + ct.id + " " + string(ct.how) + "; " + done, Response: c.Last()}
+	c.Redact(&out)
 	return out
 }
 
@@ -293,7 +292,7 @@ func (c *caller) findOrCreate(ctx context.Context, who person, extra map[string]
 	if res == nil {
 		var created contactObject
 		if json.Unmarshal(b, &created) != nil || created.ID == "" {
-			return nil, c.unexpected(status, "its answer names no contact id")
+			return nil, c.Unexpected(status, "its answer names no contact id")
 		}
 		return &contact{id: created.ID, how: contactCreated, withProps: true}, nil
 	}
@@ -312,9 +311,9 @@ func (c *caller) findOrCreate(ctx context.Context, who person, extra map[string]
 	if found != "" {
 		return &contact{id: found, how: contactFound}, nil
 	}
-	out := destination.Result{Outcome: switchyard.OutcomeRejectedServerError, HTTPStatus: http.StatusConflict, Response: c.last,
+	out := destination.Result{Outcome: switchyard.OutcomeRejectedServerError, HTTPStatus: http.StatusConflict, Response: c.Last(),
 		Message: "HubSpot says a contact with this email exists but does not return it yet; retried later"}
-	c.redact(&out)
+	c.Redact(&out)
 	return nil, &out
 }
 
@@ -333,7 +332,7 @@ func (c *caller) byEmail(ctx context.Context, email string) (string, *destinatio
 	}
 	var ct contactObject
 	if json.Unmarshal(b, &ct) != nil || ct.ID == "" {
-		return "", c.unexpected(status, "its answer names no contact id")
+		return "", c.Unexpected(status, "its answer names no contact id")
 	}
 	return ct.ID, nil
 }
@@ -370,7 +369,7 @@ func (s *Sender) checkList(ctx context.Context, c *caller, id string) *destinati
 			return res
 		}
 		if got.List.ListID == "" || got.List.ProcessingType == "" {
-			return c.unexpected(c.status, "its answer names no list or no processing type")
+			return c.Unexpected(c.Status(), "its answer names no list or no processing type")
 		}
 		li = listInfo{name: got.List.Name, processingType: strings.ToUpper(got.List.ProcessingType), objectTypeID: got.List.ObjectTypeID}
 		s.lists.put(id, li)
@@ -388,7 +387,7 @@ func (s *Sender) checkList(ctx context.Context, c *caller, id string) *destinati
 
 func refuse(c *caller, msg string) *destination.Result {
 	res := destination.Result{Outcome: switchyard.OutcomeInvalidRequest, Message: msg}
-	c.redact(&res)
+	c.Redact(&res)
 	return &res
 }
 
@@ -424,9 +423,9 @@ func (c *caller) addToList(ctx context.Context, ct *contact, listID string) (str
 	case has(ans.Added, ct.id) || has(ans.Added2, ct.id):
 		return "added to list " + listID, nil
 	case has(ans.Missing, ct.id):
-		out := destination.Result{Outcome: switchyard.OutcomeRejectedServerError, HTTPStatus: c.status, Response: c.last,
+		out := destination.Result{Outcome: switchyard.OutcomeRejectedServerError, HTTPStatus: c.Status(), Response: c.Last(),
 			Message: "HubSpot's lists do not know contact " + ct.id + " yet; retried later"}
-		c.redact(&out)
+		c.Redact(&out)
 		return "", &out
 	}
 	return "already in list " + listID, nil
