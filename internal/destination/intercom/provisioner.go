@@ -3,16 +3,14 @@ package intercom
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/hex"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
-	"code.dny.dev/ssrf"
 	"golang.org/x/oauth2"
 
 	"github.com/switchyardhq/switchyard/internal/destination"
@@ -28,8 +26,7 @@ const callTimeout = 30 * time.Second
 // Provisioner is the Intercom integration's server-wide part: the one HTTP client every
 // connection shares and the provider's endpoints. It is safe for concurrent use.
 type Provisioner struct {
-	client    *http.Client
-	transport *http.Transport
+	http      *destination.HTTPClient
 	base      *url.URL
 	userAgent string
 	logger    *slog.Logger
@@ -49,45 +46,12 @@ var (
 // link-local and metadata addresses are refused when dialled.
 func New(opts destination.Options) *Provisioner {
 	app := opts.App(Integration())
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	if !opts.AllowPrivate {
-		dialer.Control = ssrf.New(ssrf.WithAnyPort()).Safe
-	}
-	transport := &http.Transport{
-		Proxy:                  nil, // a proxy would dial for us, past the dial-time check
-		DialContext:            dialer.DialContext,
-		ForceAttemptHTTP2:      true,
-		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout:    10 * time.Second,
-		MaxIdleConns:           256,
-		MaxIdleConnsPerHost:    128,
-		IdleConnTimeout:        90 * time.Second,
-		ResponseHeaderTimeout:  callTimeout,
-		ExpectContinueTimeout:  time.Second,
-		MaxResponseHeaderBytes: 64 << 10,
-	}
-	base, err := url.Parse(strings.TrimRight(app.APIBase, "/"))
-	if err != nil || base.Host == "" {
-		base, _ = url.Parse(APIBase)
-	}
-	ua := opts.UserAgent
-	if ua == "" {
-		ua = DefaultUserAgent
-	}
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
 	p := &Provisioner{
-		client: &http.Client{
-			Transport: transport,
-			// An API that redirects is not where we think it is; never follow one.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-		transport: transport,
-		base:      base,
-		userAgent: ua,
-		logger:    logger,
+		http: destination.NewHTTPClient(opts, destination.HTTPClientConfig{
+			AnyPort: true, MaxIdleConnsPerHost: 128, ResponseHeaderTimeout: callTimeout}),
+		base:      destination.ParseBaseURL(app.APIBase, APIBase),
+		userAgent: opts.UserAgentOr(DefaultUserAgent),
+		logger:    opts.LoggerOrDiscard(),
 	}
 	if app.ClientSecret != "" {
 		p.secrets = append(p.secrets, app.ClientSecret)
@@ -96,7 +60,7 @@ func New(opts destination.Options) *Provisioner {
 }
 
 // Cleanup closes idle connections when the server stops.
-func (p *Provisioner) Cleanup() { p.transport.CloseIdleConnections() }
+func (p *Provisioner) Cleanup() { p.http.Cleanup() }
 
 // Provision builds the sender of one connection value: the managed credential when the
 // connection was made through OAuth, else the pasted access token. It makes no network call.
@@ -151,7 +115,7 @@ func (p *Provisioner) Identify(ctx context.Context, tok *oauth2.Token) (string, 
 	if tok == nil || tok.AccessToken == "" {
 		return "", &switchyard.Error{Code: switchyard.EINVALID, Message: "Intercom: no access token to identify."}
 	}
-	c := &caller{p: p, tokens: destination.StaticTokens{AccessToken: tok.AccessToken}, secrets: append(p.secrets[:len(p.secrets):len(p.secrets)], tok.AccessToken)}
+	c := p.newCaller(destination.StaticTokens{AccessToken: tok.AccessToken}, "", append(slices.Clone(p.secrets), tok.AccessToken))
 	var me meResponse
 	if res := c.call(ctx, http.MethodGet, "/me", nil, nil, &me); res != nil {
 		return "", resultError(*res)

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"reflect"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,7 +40,7 @@ var (
 func (s *Sender) RateLimit() (string, float64, int) { return s.scope, RatePerSecond, RateBurst }
 
 func (s *Sender) newCaller() *caller {
-	return &caller{p: s.p, tokens: s.tokens, scope: s.scope, secrets: slices.Clone(s.secrets)}
+	return s.p.newCaller(s.tokens, s.scope, s.secrets)
 }
 
 // Deliver runs the rule's action for the event's person. It never retries (beyond
@@ -94,9 +93,9 @@ func (s *Sender) deliver(ctx context.Context, req *destination.Request) destinat
 	if res != nil {
 		return *res
 	}
-	out := destination.Result{Outcome: switchyard.OutcomeDelivered, HTTPStatus: c.status,
-		Message: "Intercom contact " + ct.ID + " " + string(how) + "; " + done, Response: c.last}
-	c.redact(&out)
+	out := destination.Result{Outcome: switchyard.OutcomeDelivered, HTTPStatus: c.Status(),
+		Message: "Intercom contact " + ct.ID + " " + string(how) + "; " + done, Response: c.Last()}
+	c.Redact(&out)
 	return out
 }
 
@@ -253,10 +252,10 @@ func (c *caller) findOrCreate(ctx context.Context, who person) (*contact, how, *
 		body["custom_attributes"] = who.custom
 	}
 	var created contact
-	status, _, b, res := c.send(ctx, http.MethodPost, "/contacts", nil, body)
+	status, b, res := c.send(ctx, http.MethodPost, "/contacts", nil, body)
 	if res == nil {
 		if json.Unmarshal(b, &created) != nil || created.ID == "" {
-			return nil, "", c.unexpected(status, "its answer names no contact id")
+			return nil, "", c.Unexpected(status, "its answer names no contact id")
 		}
 		return &created, contactCreated, nil
 	}
@@ -280,9 +279,9 @@ func (c *caller) findOrCreate(ctx context.Context, who person) (*contact, how, *
 	if ct != nil {
 		return c.update(ctx, ct, who)
 	}
-	out := destination.Result{Outcome: switchyard.OutcomeRejectedServerError, HTTPStatus: http.StatusConflict, Response: c.last,
+	out := destination.Result{Outcome: switchyard.OutcomeRejectedServerError, HTTPStatus: http.StatusConflict, Response: c.Last(),
 		Message: "Intercom says a contact with this email or external_id exists but does not return it yet (its search lags behind creation); retried later"}
-	c.redact(&out)
+	c.Redact(&out)
 	return nil, "", &out
 }
 
