@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -173,40 +171,6 @@ func rulesWith(extra func(status int, e apiError) (switchyard.Outcome, bool)) *d
 	return r
 }
 
-// trackingTokens remembers the last token it handed out, so that a request built after a
-// refresh goes to the fresh token's instance and its excerpts mask the fresh token.
-type trackingTokens struct {
-	inner destination.Tokens
-	mu    sync.Mutex
-	last  *oauth2.Token
-}
-
-func (t *trackingTokens) Token(ctx context.Context) (*oauth2.Token, error) {
-	tok, err := t.inner.Token(ctx)
-	t.remember(tok, err)
-	return tok, err
-}
-
-func (t *trackingTokens) Refresh(ctx context.Context, stale *oauth2.Token) (*oauth2.Token, error) {
-	tok, err := t.inner.Refresh(ctx, stale)
-	t.remember(tok, err)
-	return tok, err
-}
-
-func (t *trackingTokens) remember(tok *oauth2.Token, err error) {
-	if err == nil && tok != nil {
-		t.mu.Lock()
-		t.last = tok
-		t.mu.Unlock()
-	}
-}
-
-func (t *trackingTokens) current() *oauth2.Token {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.last
-}
-
 // call is one API call of an attempt.
 type call struct {
 	method string
@@ -225,66 +189,37 @@ type answer struct {
 func (a answer) ok() bool { return a.res.Outcome == switchyard.OutcomeDelivered }
 
 // do makes one call with the connection's token (refreshing once on a 401, DoAuthorized) and
-// classifies the answer. Secrets never reach the result.
+// classifies the answer. Every call goes to the instance of the token it sends (a refreshed
+// token may name another). Secrets never reach the result.
 func (s *sender) do(ctx context.Context, c call) answer {
-	var payload []byte
-	if c.body != nil {
-		var err error
-		if payload, err = json.Marshal(c.body); err != nil {
-			return answer{res: destination.Result{Outcome: switchyard.OutcomeInvalidRequest, Message: "cannot encode the request: " + err.Error()}}
-		}
-	}
-	tokens := &trackingTokens{inner: s.tokens}
-	var dest *url.URL
-	newReq := func(ctx context.Context) (*http.Request, error) {
-		base, err := s.base(tokens.current())
+	caller := &destination.Caller{Client: s.p.http.Client, Tokens: s.tokens, Rules: c.rules, Refine: refine, Scope: s.scope,
+		Secrets: []string{s.p.app.ClientSecret}, Timeout: callTimeout, UserAgent: s.p.userAgent, MaxBody: bodyLimit}
+	a, res := caller.Send(ctx, destination.Call{Method: c.method, Body: c.body, URLFor: func(tok *oauth2.Token) (string, error) {
+		base, err := s.base(tok)
 		if err != nil {
-			return nil, err
+			return "", err
 		}
-		var body io.Reader
-		if payload != nil {
-			body = bytes.NewReader(payload)
-		}
-		req, err := http.NewRequestWithContext(ctx, c.method, base+"/services/data/"+APIVersion+c.path, body)
-		if err != nil {
-			return nil, err
-		}
-		dest = req.URL
-		req.Header.Set("Accept", "application/json")
-		req.Header.Set("User-Agent", s.p.userAgent)
-		if payload != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		return req, nil
+		return base + "/services/data/" + APIVersion + c.path, nil
+	}})
+	var body []byte
+	if a != nil {
+		body = a.Body
 	}
-	resp, err := destination.DoAuthorized(ctx, s.p.client, tokens, newReq)
-	if err != nil {
-		if dest == nil {
-			dest = &url.URL{Scheme: "https", Host: "salesforce"}
-		}
-		res := destination.ResultOf(ctx, err, callTimeout, dest)
-		res.Message = s.redact(res.Message, tokens.current())
-		res.Response = s.redact(res.Response, tokens.current())
-		return answer{res: res}
+	if res != nil {
+		return answer{res: *res, body: body}
 	}
-	body, readErr := destination.ReadBody(resp, bodyLimit)
-	res := destination.Classify(resp.StatusCode, resp.Header, body, c.rules, time.Now())
-	res.Response = s.redact(destination.Excerpt(resp, body), tokens.current())
-	res.Message = s.redact(res.Message, tokens.current())
-	if res.Outcome == switchyard.OutcomeRateLimited {
-		res.RateLimitScope = s.scope
-		if res.RetryAfter == 0 {
-			res.RetryAfter = RetryAfterLimitExceeded
-			if strings.Contains(strings.ToLower(errorMessage(0, body)), "concurrent") {
-				res.RetryAfter = RetryAfterConcurrentLimit
-			}
+	return answer{res: caller.Delivered(), body: body}
+}
+
+// refine sets the wait of a rate limit whose headers name none: REQUEST_LIMIT_EXCEEDED for the
+// concurrent long-running request limit frees soon, the org's daily allowance after a while.
+func refine(res *destination.Result, a *destination.Answer) {
+	if res.Outcome == switchyard.OutcomeRateLimited && res.RetryAfter == 0 {
+		res.RetryAfter = RetryAfterLimitExceeded
+		if strings.Contains(strings.ToLower(errorMessage(0, a.Body)), "concurrent") {
+			res.RetryAfter = RetryAfterConcurrentLimit
 		}
 	}
-	if readErr != nil && res.Outcome == switchyard.OutcomeDelivered {
-		res = destination.Result{Outcome: switchyard.OutcomeRejectedServerError, HTTPStatus: resp.StatusCode, Response: res.Response,
-			Message: "Salesforce answered " + destination.StatusMessage(resp.StatusCode) + " but its body could not be read: " + destination.ScrubAddresses(readErr.Error())}
-	}
-	return answer{res: res, body: body}
 }
 
 // redact masks the access and refresh tokens and the app's client secret.

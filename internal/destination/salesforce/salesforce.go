@@ -26,16 +26,13 @@ package salesforce
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
-	"code.dny.dev/ssrf"
 	"golang.org/x/oauth2"
 
 	"github.com/switchyardhq/switchyard/internal/destination"
@@ -142,8 +139,7 @@ func Integration() *destination.Integration {
 // Provisioner is the server-wide part of the integration: one HTTP client shared by every
 // Salesforce connection, and the app's endpoints. It is safe for concurrent use.
 type Provisioner struct {
-	client       *http.Client
-	transport    *http.Transport
+	http         *destination.HTTPClient
 	app          destination.OAuthApp
 	allowPrivate bool
 	userAgent    string
@@ -161,46 +157,18 @@ var (
 // link-local, metadata or other special-purpose address; no proxy is used; redirects are not
 // followed (an API that redirects is not where the integration thinks it is).
 func New(opts destination.Options) *Provisioner {
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	if !opts.AllowPrivate {
-		dialer.Control = ssrf.New().Safe // https on 443 only: Salesforce instances
-	}
-	transport := &http.Transport{
-		Proxy:                  nil,
-		DialContext:            dialer.DialContext,
-		ForceAttemptHTTP2:      true,
-		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout:    10 * time.Second,
-		MaxIdleConns:           256,
-		MaxIdleConnsPerHost:    64,
-		IdleConnTimeout:        90 * time.Second,
-		ExpectContinueTimeout:  time.Second,
-		ResponseHeaderTimeout:  callTimeout,
-		MaxResponseHeaderBytes: 64 << 10,
-	}
-	ua := opts.UserAgent
-	if ua == "" {
-		ua = DefaultUserAgent
-	}
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
 	return &Provisioner{
-		client: &http.Client{
-			Transport:     transport,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-		transport:    transport,
+		// Ports 80 and 443 only: Salesforce instances.
+		http:         destination.NewHTTPClient(opts, destination.HTTPClientConfig{ResponseHeaderTimeout: callTimeout}),
 		app:          opts.App(Integration()),
 		allowPrivate: opts.AllowPrivate,
-		userAgent:    ua,
-		logger:       logger,
+		userAgent:    opts.UserAgentOr(DefaultUserAgent),
+		logger:       opts.LoggerOrDiscard(),
 	}
 }
 
 // Cleanup closes idle keep-alive connections.
-func (p *Provisioner) Cleanup() { p.transport.CloseIdleConnections() }
+func (p *Provisioner) Cleanup() { p.http.Cleanup() }
 
 // Identify names the org an access token belongs to: "salesforce:org:<orgId>", the org id taken
 // from the token response's identity URL ("id": https://login.salesforce.com/id/<orgId>/<userId>).
@@ -227,7 +195,7 @@ func (p *Provisioner) Identify(ctx context.Context, tok *oauth2.Token) (string, 
 	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", p.userAgent)
-	resp, err := p.client.Do(req)
+	resp, err := p.http.Client.Do(req)
 	if err != nil {
 		u, _ := url.Parse(base)
 		return "", errors.New("salesforce: " + destination.ClassifyTransportError(ctx, err, callTimeout, u).Message)
