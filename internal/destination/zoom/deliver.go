@@ -120,19 +120,17 @@ func (s *sender) deliver(ctx context.Context, req *destination.Request) destinat
 	if res != nil {
 		return *res
 	}
-	out := s.classify(a)
-	if out.Outcome == switchyard.OutcomeDelivered {
-		var reg struct {
-			RegistrantID string `json:"registrant_id"`
-			JoinURL      string `json:"join_url"`
-		}
-		_ = json.Unmarshal(a.body, &reg)
-		switch {
-		case reg.RegistrantID != "" && reg.JoinURL == "":
-			out.Message += ": registered (registrant " + reg.RegistrantID + "), awaiting the host's approval"
-		case reg.RegistrantID != "":
-			out.Message += ": registered (registrant " + reg.RegistrantID + ")"
-		}
+	out := a.res
+	var reg struct {
+		RegistrantID string `json:"registrant_id"`
+		JoinURL      string `json:"join_url"`
+	}
+	_ = json.Unmarshal(a.body, &reg)
+	switch {
+	case reg.RegistrantID != "" && reg.JoinURL == "":
+		out.Message += ": registered (registrant " + reg.RegistrantID + "), awaiting the host's approval"
+	case reg.RegistrantID != "":
+		out.Message += ": registered (registrant " + reg.RegistrantID + ")"
 	}
 	return out
 }
@@ -377,7 +375,7 @@ func (c *capture) Refresh(ctx context.Context, stale *oauth2.Token) (*oauth2.Tok
 // save a valid one), not as a revoked OAuth grant.
 func (s *sender) call(ctx context.Context, method, path string, query url.Values, body []byte) (*answer, *destination.Result) {
 	tokens := &capture{Tokens: s.tokens}
-	a, res := s.p.call(ctx, tokens, method, path, query, body, s.secrets)
+	a, res := s.p.call(ctx, tokens, method, path, query, body, s.scope, s.secrets)
 	if res != nil && s.c.serverToServer() && res.Deactivate != "" {
 		res.Deactivate = switchyard.InactiveAuthenticationInvalid
 		if errors.Is(tokens.err, ErrCredentialsRefused) {
@@ -396,34 +394,16 @@ func (s *sender) getJSON(ctx context.Context, path string, query url.Values, v a
 	if res != nil {
 		return res
 	}
-	if r := decode(a, path, v, time.Now()); r != nil {
-		if r.Outcome == switchyard.OutcomeRateLimited {
-			r.RateLimitScope = s.scope
-		}
-		return r
-	}
-	return nil
+	return decode(a, path, v)
 }
 
-// decode classifies a non-2xx answer, or decodes a 2xx answer's JSON body into v.
-func decode(a *answer, path string, v any, now time.Time) *destination.Result {
-	if a.resp.StatusCode < 200 || a.resp.StatusCode > 299 {
-		r := classify(a, now)
-		return &r
-	}
+// decode decodes a 2xx answer's JSON body into v.
+func decode(a *answer, path string, v any) *destination.Result {
 	if err := json.Unmarshal(a.body, v); err != nil {
-		return &destination.Result{Outcome: switchyard.OutcomeRejectedServerError, HTTPStatus: a.resp.StatusCode,
-			Message: "Zoom answered " + path + " with a body that is not the documented JSON", Response: redactedExcerpt(a)}
+		return &destination.Result{Outcome: switchyard.OutcomeRejectedServerError, HTTPStatus: a.res.HTTPStatus,
+			Message: "Zoom answered " + path + " with a body that is not the documented JSON", Response: a.res.Response}
 	}
 	return nil
-}
-
-func (s *sender) classify(a *answer) destination.Result {
-	res := classify(a, time.Now())
-	if res.Outcome == switchyard.OutcomeRateLimited {
-		res.RateLimitScope = s.scope
-	}
-	return res
 }
 
 // rules are what Zoom documents beyond HTTP ("Error Codes", "Rate limits", the Meetings API
@@ -535,27 +515,19 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-// classify is the result of a Zoom answer, its excerpt and message free of secrets.
-func classify(a *answer, now time.Time) destination.Result {
-	resp, body := a.resp, a.body
-	res := destination.Classify(resp.StatusCode, resp.Header, body, rules, now)
+// refine adds to a refusal what Zoom's answer says beyond the rules: the kind of rate limit
+// hit, and how to turn registration on.
+func refine(res *destination.Result, a *destination.Answer) {
 	if res.Outcome == switchyard.OutcomeRateLimited {
-		if t := resp.Header.Get("X-RateLimit-Type"); t != "" {
+		if t := a.Header.Get("X-RateLimit-Type"); t != "" {
 			res.Message += " [X-RateLimit-Type: " + truncate(t, 40) + "]"
 		}
 	}
 	if res.Outcome == switchyard.OutcomeInvalidRequest {
-		if e, ok := parseError(body); ok && registrationOff(resp.StatusCode, e) {
+		if e, ok := parseError(a.Body); ok && registrationOff(a.Status, e) {
 			res.Message += ": turn on registration for it in Zoom, or point the rule at another one"
 		}
 	}
-	res.Message = destination.Redact(res.Message, a.secrets)
-	res.Response = redactedExcerpt(a)
-	return res
-}
-
-func redactedExcerpt(a *answer) string {
-	return destination.Redact(destination.Excerpt(a.resp, a.body), a.secrets)
 }
 
 func truncate(s string, n int) string {

@@ -1,20 +1,16 @@
 package zoom
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
-	"code.dny.dev/ssrf"
 	"golang.org/x/oauth2"
 
 	"github.com/switchyardhq/switchyard/internal/destination"
@@ -60,44 +56,18 @@ var (
 // New returns the Zoom provisioner. It has no side effects. Unless opts.AllowPrivate, every
 // connection is checked when it is dialled and refused if it goes to a loopback, private,
 // link-local or metadata address (the endpoints may be overridden in the server configuration).
+// Redirects are not followed: Zoom's API does not redirect, and following one could lead
+// anywhere with our token.
 func New(opts destination.Options) *Provisioner {
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	if !opts.AllowPrivate {
-		dialer.Control = ssrf.New().Safe
-	}
-	transport := &http.Transport{
-		Proxy:                  nil, // a proxy would dial on our behalf, past the dial-time check
-		DialContext:            dialer.DialContext,
-		ForceAttemptHTTP2:      true,
-		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout:    10 * time.Second,
-		MaxIdleConns:           256,
-		MaxIdleConnsPerHost:    64,
-		IdleConnTimeout:        90 * time.Second,
-		ResponseHeaderTimeout:  requestTimeout,
-		ExpectContinueTimeout:  time.Second,
-		MaxResponseHeaderBytes: 64 << 10,
-	}
+	hc := destination.NewHTTPClient(opts, destination.HTTPClientConfig{ResponseHeaderTimeout: requestTimeout})
 	app := opts.App(Integration())
-	ua := opts.UserAgent
-	if ua == "" {
-		ua = DefaultUserAgent
-	}
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
 	return &Provisioner{
-		client: &http.Client{
-			Transport: transport,
-			// Zoom's API does not redirect; following one could lead anywhere with our token.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-		transport:    transport,
+		client:       hc.Client,
+		transport:    hc.Transport,
 		apiBase:      strings.TrimRight(app.APIBase, "/"),
 		tokenURL:     app.TokenURL,
-		userAgent:    ua,
-		logger:       logger,
+		userAgent:    opts.UserAgentOr(DefaultUserAgent),
+		logger:       opts.LoggerOrDiscard(),
 		clientSecret: app.ClientSecret,
 	}
 }
@@ -191,19 +161,19 @@ func (p *Provisioner) me(ctx context.Context, tokens destination.Tokens, secrets
 	return &u, nil
 }
 
-// answer is a provider answer: its status and headers, its body, and the secrets of the call
-// (the caller's and the access token sent) to keep out of what is recorded.
+// answer is a 2xx answer: its body, and its result (delivered, with its status and excerpt,
+// free of secrets).
 type answer struct {
-	resp    *http.Response
-	body    []byte
-	secrets []string
+	body []byte
+	res  destination.Result
 }
 
-// call makes one authorized API call (refreshing the token once on a 401) and returns the
-// answer, or the result the attempt came to without one. Every token used (access and refresh)
-// and the app's client secret are kept out of the result.
+// call makes one authorized API call (refreshing the token once on a 401) and returns the 2xx
+// answer, or the result the call came to otherwise: Zoom's refusal classified (RateLimitScope
+// scope on rate_limited), a transport failure, a token problem. Every token used (access and
+// refresh), secrets and the app's client secret are kept out of the result.
 func (p *Provisioner) call(ctx context.Context, tokens destination.Tokens, method, path string, query url.Values, body []byte,
-	secrets []string) (*answer, *destination.Result) {
+	scope string, secrets []string) (*answer, *destination.Result) {
 	target, err := url.Parse(p.apiBase + path)
 	if err != nil {
 		return nil, &destination.Result{Outcome: switchyard.OutcomeInvalidRequest, Message: "the Zoom API base URL is invalid"}
@@ -211,72 +181,17 @@ func (p *Provisioner) call(ctx context.Context, tokens destination.Tokens, metho
 	if len(query) > 0 {
 		target.RawQuery = query.Encode()
 	}
-	timeout := requestTimeout
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < timeout {
-		timeout = max(time.Until(dl).Round(time.Millisecond), 0)
+	c := &destination.Caller{Client: p.client, Tokens: tokens, Rules: rules, Refine: refine, Scope: scope,
+		Secrets: append(secrets[:len(secrets):len(secrets)], p.clientSecret), Timeout: requestTimeout, UserAgent: p.userAgent, MaxBody: maxBody}
+	call := destination.Call{Method: method, URL: target.String()}
+	if body != nil {
+		call.Body = json.RawMessage(body)
 	}
-	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
-	defer cancel()
-	rec := &recorder{Tokens: tokens}
-	resp, err := destination.DoAuthorized(rctx, p.client, rec, func(ctx context.Context) (*http.Request, error) {
-		var rd io.Reader
-		if body != nil {
-			rd = bytes.NewReader(body)
-		}
-		req, err := http.NewRequestWithContext(ctx, method, target.String(), rd)
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Accept", "application/json")
-		req.Header.Set("User-Agent", p.userAgent)
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		return req, nil
-	})
-	secrets = append(secrets[:len(secrets):len(secrets)], rec.used...)
-	if p.clientSecret != "" {
-		secrets = append(secrets, p.clientSecret)
+	a, res := c.Send(ctx, call)
+	if res != nil {
+		return nil, res
 	}
-	if err != nil {
-		res := destination.ResultOf(ctx, err, timeout, target)
-		res.Message = destination.Redact(res.Message, secrets)
-		res.Response = destination.Redact(res.Response, secrets)
-		return nil, &res
-	}
-	b, err := destination.ReadBody(resp, maxBody)
-	if err != nil && len(b) < maxBody {
-		res := destination.ClassifyTransportError(ctx, err, timeout, target)
-		res.HTTPStatus = resp.StatusCode
-		res.Message = destination.Redact(res.Message, secrets)
-		return nil, &res
-	}
-	resp.Body = http.NoBody
-	resp.Request = nil // drop the Authorization header from what callers keep
-	return &answer{resp: resp, body: b, secrets: secrets}, nil
-}
-
-// recorder notes the tokens a call is given: the access token sent and the refresh token that
-// comes with it (a provider that echoes what it was sent can echo either).
-type recorder struct {
-	destination.Tokens
-	used []string
-}
-
-func (r *recorder) Token(ctx context.Context) (*oauth2.Token, error) {
-	t, err := r.Tokens.Token(ctx)
-	if t != nil {
-		r.used = append(r.used, t.AccessToken, t.RefreshToken)
-	}
-	return t, err
-}
-
-func (r *recorder) Refresh(ctx context.Context, stale *oauth2.Token) (*oauth2.Token, error) {
-	t, err := r.Tokens.Refresh(ctx, stale)
-	if t != nil {
-		r.used = append(r.used, t.AccessToken, t.RefreshToken)
-	}
-	return t, err
+	return &answer{body: a.Body, res: c.Delivered()}, nil
 }
 
 // maxBody bounds the answers read whole (listings of 300 meetings stay far below it).
@@ -286,9 +201,9 @@ const maxBody = 4 << 20
 // classified.
 func (p *Provisioner) getJSON(ctx context.Context, tokens destination.Tokens, path string, query url.Values, v any,
 	secrets []string) *destination.Result {
-	a, res := p.call(ctx, tokens, http.MethodGet, path, query, nil, secrets)
+	a, res := p.call(ctx, tokens, http.MethodGet, path, query, nil, "", secrets)
 	if res != nil {
 		return res
 	}
-	return decode(a, path, v, time.Now())
+	return decode(a, path, v)
 }
