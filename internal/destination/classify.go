@@ -127,6 +127,18 @@ func (s StaticTokens) Refresh(context.Context, *oauth2.Token) (*oauth2.Token, er
 	return nil, ErrCannotRefresh
 }
 
+// NoCredentials is the Tokens of a connection with no credential at all (never authorized
+// through the OAuth flow, nothing pasted): every attempt comes to TokenResult(ErrNoCredentials).
+type NoCredentials struct{}
+
+// Token has none to give.
+func (NoCredentials) Token(context.Context) (*oauth2.Token, error) { return nil, ErrNoCredentials }
+
+// Refresh has none to give.
+func (NoCredentials) Refresh(context.Context, *oauth2.Token) (*oauth2.Token, error) {
+	return nil, ErrNoCredentials
+}
+
 // AttemptError ends an attempt with a result when there is no answer to classify (no token to
 // be had, credentials refused after a refresh).
 type AttemptError struct{ Result Result }

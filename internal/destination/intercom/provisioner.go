@@ -79,7 +79,7 @@ func (p *Provisioner) Provision(_ context.Context, pv destination.Provision) (de
 		s.pasted = true
 		s.secrets = append(s.secrets, pasted)
 	default:
-		s.tokens = noCredentials{}
+		s.tokens = destination.NoCredentials{}
 	}
 	if s.scope == "" {
 		s.scope = fallbackScope(pasted, pv.Connection)
@@ -96,18 +96,6 @@ func fallbackScope(token string, conn *switchyard.Connection) string {
 		return Type + ":token:" + hex.EncodeToString(sum[:8])
 	}
 	return Type + ":connection:" + conn.ID.String()
-}
-
-// noCredentials is the Tokens of a connection with neither an OAuth credential nor a pasted
-// token.
-type noCredentials struct{}
-
-func (noCredentials) Token(context.Context) (*oauth2.Token, error) {
-	return nil, destination.ErrNoCredentials
-}
-
-func (noCredentials) Refresh(context.Context, *oauth2.Token) (*oauth2.Token, error) {
-	return nil, destination.ErrNoCredentials
 }
 
 // Identify names the workspace a token belongs to, "intercom:app:<id_code>", from GET /me.

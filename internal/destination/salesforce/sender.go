@@ -10,8 +10,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/oauth2"
-
 	"github.com/switchyardhq/switchyard/internal/destination"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
@@ -50,7 +48,7 @@ func (p *Provisioner) Provision(_ context.Context, pv destination.Provision) (de
 	}
 	tokens := pv.Tokens
 	if tokens == nil {
-		tokens = noTokens{} // never authorized: every attempt says so
+		tokens = destination.NoCredentials{} // never authorized: every attempt says so
 	}
 	return &sender{p: p, c: c, conn: pv.Connection, tokens: tokens, scope: scopeOf(pv.Account, pv.Connection)}, nil
 }
@@ -65,16 +63,6 @@ func scopeOf(account string, conn *switchyard.Connection) string {
 		return AccountPrefix + account
 	}
 	return Type + ":connection:" + conn.ID.String()
-}
-
-// noTokens is the Tokens of a connection that has no credential.
-type noTokens struct{}
-
-func (noTokens) Token(context.Context) (*oauth2.Token, error) {
-	return nil, destination.ErrNoCredentials
-}
-func (noTokens) Refresh(context.Context, *oauth2.Token) (*oauth2.Token, error) {
-	return nil, destination.ErrNoCredentials
 }
 
 // sender delivers for one Salesforce connection value. It is safe for concurrent use.

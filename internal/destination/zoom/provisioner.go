@@ -94,7 +94,7 @@ func (p *Provisioner) Provision(_ context.Context, pr destination.Provision) (de
 		s.tokens = pr.Tokens
 		s.scope = scopeOf(pr.Account)
 	default:
-		s.tokens = noTokens{}
+		s.tokens = destination.NoCredentials{}
 	}
 	if s.scope == "" {
 		// Unknown account: space this connection's own calls at the account's rate.
@@ -116,16 +116,6 @@ func scopeOf(account string) string {
 		return account
 	}
 	return AccountScope(account)
-}
-
-// noTokens is the Tokens of a connection with neither a managed nor a pasted credential.
-type noTokens struct{}
-
-func (noTokens) Token(context.Context) (*oauth2.Token, error) {
-	return nil, destination.ErrNoCredentials
-}
-func (noTokens) Refresh(context.Context, *oauth2.Token) (*oauth2.Token, error) {
-	return nil, destination.ErrNoCredentials
 }
 
 // Identify names the Zoom account tok belongs to, "zoom:account:<account_id>", from GET
