@@ -22,6 +22,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/delivery"
 	"github.com/switchyardhq/switchyard/internal/destination"
 	"github.com/switchyardhq/switchyard/internal/destination/builtin"
+	"github.com/switchyardhq/switchyard/internal/embed"
 	"github.com/switchyardhq/switchyard/internal/metrics"
 	"github.com/switchyardhq/switchyard/internal/oauth"
 	"github.com/switchyardhq/switchyard/internal/secret"
@@ -139,8 +140,13 @@ func ingestWriters(dialect string) int {
 	return 1
 }
 
-// Handler is the HTTP API handler.
-func (a *App) Handler() http.Handler { return a.api.Handler() }
+// Handler is the HTTP handler: the embeddable UI under /embed/, the API everywhere else.
+func (a *App) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/embed/", embed.New(embed.Config{Sessions: a.api, Store: a.Store, Logger: a.log}))
+	mux.Handle("/", a.api.Handler())
+	return mux
+}
 
 // VerifySessionToken checks an embed session's access token (see api.Server.VerifySessionToken).
 func (a *App) VerifySessionToken(ctx context.Context, token string) (*api.Session, error) {
