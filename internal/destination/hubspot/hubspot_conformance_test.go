@@ -64,7 +64,7 @@ func TestConformance(t *testing.T) {
 			Body: hsError("OBJECT_NOT_FOUND", "List does not exist with listId: 1")}},
 		Conflict: destinationtest.Case{Answer: destinationtest.Answer{Status: 409, Header: jsonHeader(),
 			Body: hsError("CONFLICT", "Concurrent modification")}},
-		Gone: destinationtest.Case{Answer: destinationtest.Answer{Status: 410, Header: jsonHeader(), Body: hsError("OBJECT_ALREADY_EXISTS", "gone")}},
+		Gone: destinationtest.Case{Answer: destinationtest.Answer{Status: 410, Header: jsonHeader(), Body: hsError("GONE", "gone")}},
 		RateLimited: destinationtest.Case{Answer: destinationtest.Answer{Status: 429, Header: jsonHeader(
 			"X-HubSpot-RateLimit-Interval-Milliseconds", "10000", "X-HubSpot-RateLimit-Max", "110", "X-HubSpot-RateLimit-Remaining", "0"),
 			Body: `{"status":"error","message":"You have reached your ten_secondly_rolling limit.","errorType":"RATE_LIMIT","category":"RATE_LIMITS","policyName":"TEN_SECONDLY_ROLLING"}`}},
