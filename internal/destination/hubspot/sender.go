@@ -269,17 +269,13 @@ type contactObject struct {
 	Properties map[string]*string `json:"properties"`
 }
 
-// findOrCreate reads the contact by email (GET with idProperty=email: HubSpot's search index
-// lags behind writes, a read by unique property does not), or creates it with the mapped fields
-// and extra (update_property's property). A 409 on create names the existing contact.
+// findOrCreate creates the contact with the mapped fields and extra (update_property's
+// property), or finds it when it exists: a create answered 409 names the existing contact. Create
+// first, not read first: a new contact then costs one call instead of two, an existing one two
+// either way. A create refused for a mapped field's value falls back to a read by email (GET with
+// idProperty=email: HubSpot's search index lags behind writes, a read by unique property does
+// not), so a bad mapped value never keeps an existing contact from its action.
 func (c *caller) findOrCreate(ctx context.Context, who person, extra map[string]string) (*contact, *destination.Result) {
-	found, res := c.byEmail(ctx, who.email)
-	if res != nil {
-		return nil, res
-	}
-	if found != "" {
-		return &contact{id: found, how: contactFound}, nil
-	}
 	props := make(map[string]string, len(who.props)+len(extra)+1)
 	for k, v := range who.props {
 		props[k] = v
@@ -296,20 +292,28 @@ func (c *caller) findOrCreate(ctx context.Context, who person, extra map[string]
 		}
 		return &contact{id: created.ID, how: contactCreated, withProps: true}, nil
 	}
-	if res.HTTPStatus != http.StatusConflict {
+	switch res.HTTPStatus {
+	case http.StatusConflict:
+		// The contact exists: the conflict names it.
+		if id := conflictID(b); id != "" {
+			return &contact{id: id, how: contactFound}, nil
+		}
+	case http.StatusBadRequest:
+		// Refused for a value: an existing contact is still found (and left as it is).
+	default:
 		prefix(res, "creating the contact")
 		return nil, res
 	}
-	// The contact exists, though the read did not show it (created moments ago by someone
-	// else): the conflict names it.
-	if id := conflictID(b); id != "" {
-		return &contact{id: id, how: contactFound}, nil
-	}
-	if found, res = c.byEmail(ctx, who.email); res != nil {
-		return nil, res
+	found, fres := c.byEmail(ctx, who.email)
+	if fres != nil {
+		return nil, fres
 	}
 	if found != "" {
 		return &contact{id: found, how: contactFound}, nil
+	}
+	if res.HTTPStatus == http.StatusBadRequest {
+		prefix(res, "creating the contact")
+		return nil, res
 	}
 	out := destination.Result{Outcome: switchyard.OutcomeRejectedServerError, HTTPStatus: http.StatusConflict, Response: c.Last(),
 		Message: "HubSpot says a contact with this email exists but does not return it yet; retried later"}

@@ -140,7 +140,19 @@ func (s *Server) AddContact(props map[string]string) string {
 		}
 		c.props[k] = v
 	}
+	s.indexEmailLocked(c, "")
 	return c.id
+}
+
+// indexEmailLocked records c's email in the index after its properties changed (previous is
+// the email it had before, "" for a new contact).
+func (s *Server) indexEmailLocked(c *contact, previous string) {
+	if previous != "" && previous != c.props["email"] && s.contactsByEmail[previous] == c.id {
+		delete(s.contactsByEmail, previous)
+	}
+	if e := c.props["email"]; e != "" {
+		s.contactsByEmail[e] = c.id
+	}
 }
 
 func (s *Server) newContactLocked() *contact {
@@ -199,10 +211,8 @@ func (s *Server) contactByEmailLocked(email string) *contact {
 	if email == "" {
 		return nil
 	}
-	for _, id := range s.contactOrder {
-		if c := s.contacts[id]; c.props["email"] == email {
-			return c
-		}
+	if c := s.contacts[s.contactsByEmail[email]]; c != nil && c.props["email"] == email {
+		return c
 	}
 	return nil
 }
@@ -481,6 +491,7 @@ func (s *Server) handleContactCreate(w http.ResponseWriter, r *http.Request, c *
 			ct.props[k] = v
 		}
 	}
+	s.indexEmailLocked(ct, "")
 	writeJSON(w, http.StatusCreated, s.contactJSONLocked(ct, nil, true))
 }
 
@@ -554,6 +565,7 @@ func (s *Server) handleContactUpdate(w http.ResponseWriter, r *http.Request, c *
 			return
 		}
 	}
+	previous := ct.props["email"]
 	for k, v := range values {
 		if v == "" {
 			delete(ct.props, k)
@@ -561,6 +573,7 @@ func (s *Server) handleContactUpdate(w http.ResponseWriter, r *http.Request, c *
 			ct.props[k] = v
 		}
 	}
+	s.indexEmailLocked(ct, previous)
 	ct.updatedAt = s.now().UTC()
 	writeJSON(w, http.StatusOK, s.contactJSONLocked(ct, nil, true))
 }

@@ -144,12 +144,15 @@ type Server struct {
 	// CRM state.
 	nextContactID int64
 	contacts      map[string]*contact
-	contactOrder  []string
-	properties    map[string]*Property
-	propertyOrder []string
-	lists         map[string]*list
-	listOrder     []string
-	nextListID    int64
+	// contactsByEmail indexes contacts by their (lower-case) email: every create and update
+	// checks it, so a lookup must not walk every contact.
+	contactsByEmail map[string]string
+	contactOrder    []string
+	properties      map[string]*Property
+	propertyOrder   []string
+	lists           map[string]*list
+	listOrder       []string
+	nextListID      int64
 }
 
 // New starts a fake HubSpot on 127.0.0.1. When t is not nil the server is
@@ -201,15 +204,16 @@ func New(t testing.TB, opts Options) *Server {
 		opts.SearchPerSecond = DefaultSearchPerSecond
 	}
 	s := &Server{
-		opts:          opts,
-		clock:         fakekit.NewClock(opts.Now),
-		access:        map[string]*accessToken{},
-		refresh:       map[string]*refreshToken{},
-		contacts:      map[string]*contact{},
-		properties:    map[string]*Property{},
-		lists:         map[string]*list{},
-		nextContactID: 101,
-		nextListID:    1,
+		opts:            opts,
+		clock:           fakekit.NewClock(opts.Now),
+		access:          map[string]*accessToken{},
+		refresh:         map[string]*refreshToken{},
+		contacts:        map[string]*contact{},
+		contactsByEmail: map[string]string{},
+		properties:      map[string]*Property{},
+		lists:           map[string]*list{},
+		nextContactID:   101,
+		nextListID:      1,
 	}
 	s.seedDefaultProperties()
 	s.kit = fakekit.Start(t, fakekit.Config{Name: "hubspot fake", Clock: s.clock, DropConnectionsOnClose: true}, s.serve)
@@ -284,7 +288,9 @@ func (s *Server) SetLatency(d time.Duration) { s.kit.SetLatency(d) }
 func (s *Server) Requests() []Request { return convert(s.kit.Log.All()) }
 
 // RequestsTo returns the logged requests with this method and path.
-func (s *Server) RequestsTo(method, path string) []Request { return convert(s.kit.Log.To(method, path)) }
+func (s *Server) RequestsTo(method, path string) []Request {
+	return convert(s.kit.Log.To(method, path))
+}
 
 // LastRequest returns the most recent logged request.
 func (s *Server) LastRequest() (Request, bool) {
