@@ -1,6 +1,7 @@
 package destinationtest
 
 import (
+	"bytes"
 	"crypto/tls"
 	"io"
 	"net"
@@ -126,7 +127,10 @@ func (f *Faults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		resetConnection(w)
 		return
 	case hang != nil:
-		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
+		// Read the body now, as a server that hangs after reading the request does, and keep it
+		// for the request's answer when the hang is released.
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		select {
 		case <-r.Context().Done():
 			return

@@ -21,6 +21,11 @@ const maxBody = 8 << 20
 type caller struct {
 	*destination.Caller
 	p *Provisioner
+	// batched: the attempt's last answer was a shared memberships call (batch.go), whose status
+	// and excerpt these are.
+	batched     bool
+	batchStatus int
+	batchLast   string
 }
 
 // newCaller returns a caller with the connection's tokens, rate-limit scope and secrets.

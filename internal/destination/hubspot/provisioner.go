@@ -73,6 +73,7 @@ func (p *Provisioner) Provision(_ context.Context, pv destination.Provision) (de
 		return nil, &switchyard.Error{Code: switchyard.EINVALID, Message: "HubSpot: no connection to provision."}
 	}
 	s := &Sender{p: p, conn: pv.Connection, scope: pv.Account, secrets: append([]string(nil), p.secrets...)}
+	s.members.s = s
 	pasted, _ := pv.Connection.Metadata[KeyPrivateAppToken].(string)
 	pasted = strings.TrimSpace(pasted)
 	switch {

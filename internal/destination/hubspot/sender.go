@@ -25,6 +25,8 @@ type Sender struct {
 	scope   string
 	secrets []string
 	lists   listCache
+	// members batches the list-membership calls of concurrent attempts (batch.go).
+	members memberships
 }
 
 var (
@@ -119,17 +121,21 @@ func (s *Sender) deliver(ctx context.Context, req *destination.Request) destinat
 	var done string
 	switch action {
 	case ActionAddToList:
-		done, res = c.addToList(ctx, ct, id)
+		done, res = s.addToList(ctx, c, ct, id)
 	case ActionRemoveFromList:
-		done, res = c.removeFromList(ctx, ct, id)
+		done, res = s.removeFromList(ctx, c, ct, id)
 	case ActionUpdateProperty:
 		done, res = c.updateProperty(ctx, ct, id, value)
 	}
 	if res != nil {
 		return *res
 	}
-	out := destination.Result{Outcome: switchyard.OutcomeDelivered, HTTPStatus: c.Status(),
-		Message: "HubSpot contact " + ct.id + " " + string(ct.how) + "; " + done, Response: c.Last()}
+	status, last := c.Status(), c.Last()
+	if c.batched {
+		status, last = c.batchStatus, c.batchLast
+	}
+	out := destination.Result{Outcome: switchyard.OutcomeDelivered, HTTPStatus: status,
+		Message: "HubSpot contact " + ct.id + " " + string(ct.how) + "; " + done, Response: last}
 	c.Redact(&out)
 	return out
 }
@@ -416,18 +422,16 @@ func has(ids []json.Number, id string) bool {
 }
 
 // addToList puts the contact in the list; one already in it is delivered, as HubSpot ignores it.
-func (c *caller) addToList(ctx context.Context, ct *contact, listID string) (string, *destination.Result) {
-	var ans membershipAnswer
-	path := "/crm/v3/lists/" + url.PathEscape(listID) + "/memberships/add"
-	if res := c.call(ctx, http.MethodPut, path, nil, []string{ct.id}, &ans); res != nil {
-		prefix(res, "adding the contact to list "+listID)
+func (s *Sender) addToList(ctx context.Context, c *caller, ct *contact, listID string) (string, *destination.Result) {
+	b, res := s.membership(ctx, c, listID, false, ct.id, "adding the contact to list "+listID)
+	if res != nil {
 		return "", res
 	}
 	switch {
-	case has(ans.Added, ct.id) || has(ans.Added2, ct.id):
+	case has(b.ans.Added, ct.id) || has(b.ans.Added2, ct.id):
 		return "added to list " + listID, nil
-	case has(ans.Missing, ct.id):
-		out := destination.Result{Outcome: switchyard.OutcomeRejectedServerError, HTTPStatus: c.Status(), Response: c.Last(),
+	case has(b.ans.Missing, ct.id):
+		out := destination.Result{Outcome: switchyard.OutcomeRejectedServerError, HTTPStatus: b.status, Response: b.last,
 			Message: "HubSpot's lists do not know contact " + ct.id + " yet; retried later"}
 		c.Redact(&out)
 		return "", &out
@@ -437,23 +441,39 @@ func (c *caller) addToList(ctx context.Context, ct *contact, listID string) (str
 
 // removeFromList takes the contact out of the list; one not in it (a contact just created) is
 // delivered.
-func (c *caller) removeFromList(ctx context.Context, ct *contact, listID string) (string, *destination.Result) {
+func (s *Sender) removeFromList(ctx context.Context, c *caller, ct *contact, listID string) (string, *destination.Result) {
 	if ct.how == contactCreated {
 		return "a new contact is in no list " + listID + " to be removed from", nil
 	}
-	var ans membershipAnswer
-	path := "/crm/v3/lists/" + url.PathEscape(listID) + "/memberships/remove"
-	if res := c.call(ctx, http.MethodPut, path, nil, []string{ct.id}, &ans); res != nil {
-		prefix(res, "removing the contact from list "+listID)
+	b, res := s.membership(ctx, c, listID, true, ct.id, "removing the contact from list "+listID)
+	if res != nil {
 		return "", res
 	}
 	switch {
-	case has(ans.Removed, ct.id):
+	case has(b.ans.Removed, ct.id):
 		return "removed from list " + listID, nil
-	case has(ans.Missing, ct.id):
+	case has(b.ans.Missing, ct.id):
 		return "HubSpot's lists do not know the contact, so it is not in list " + listID, nil
 	}
 	return "it was not in list " + listID, nil
+}
+
+// membership runs the attempt's membership change in the connection's next batch (batch.go) and
+// makes the batch's answer the attempt's last one (its status and excerpt).
+func (s *Sender) membership(ctx context.Context, c *caller, listID string, remove bool, contactID, step string) (*membershipBatch, *destination.Result) {
+	b, err := s.members.change(ctx, listID, remove, contactID)
+	if err != nil {
+		res := destination.ClassifyTransportError(ctx, err, callTimeout, s.p.base)
+		prefix(&res, step)
+		return nil, &res
+	}
+	c.batched, c.batchStatus, c.batchLast = true, b.status, b.last
+	if b.res != nil {
+		res := *b.res
+		prefix(&res, step)
+		return nil, &res
+	}
+	return b, nil
 }
 
 // updateProperty sets the property of a contact that was found (a contact just created got it

@@ -1,0 +1,12 @@
+package hubspot
+
+// PendingMemberships is how many contacts wait for the sender's next memberships call (tests).
+func PendingMemberships(s *Sender) int {
+	s.members.mu.Lock()
+	defer s.members.mu.Unlock()
+	n := 0
+	for _, b := range s.members.pending {
+		n += len(b.ids)
+	}
+	return n
+}
