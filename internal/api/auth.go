@@ -13,20 +13,26 @@ import (
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
 
-// principal is who a request authenticated as: a machine key of an organization, or a
-// workspace's publishable key (ingestion only).
+// principal is who a request authenticated as: a machine key of an organization, a
+// workspace's publishable key (ingestion only), or an embed session's access token (the routes
+// of sessionRoutes only, within the session's workspace and resource; see authz.go).
 type principal struct {
 	OrganizationID uuid.UUID
 	// Key is set for machine JWTs.
 	Key *switchyard.MachineKey
 	// Workspace is set for publishable keys.
 	Workspace *switchyard.Workspace
+	// Session is set for session access tokens.
+	Session *Session
 }
 
 // createdBy is what records made by this principal say in created_by.
 func (p *principal) createdBy() string {
 	if p.Key != nil {
 		return p.Key.AccessKey
+	}
+	if p.Session != nil {
+		return p.Session.ID
 	}
 	return "publishable_key"
 }
@@ -52,7 +58,12 @@ func (s *Server) machine(fn handlerFunc) http.Handler {
 		if err := s.rateLimit(w, p, 1); err != nil {
 			return err
 		}
-		if err := p.require(methodPermission(r.Method)); err != nil {
+		if p.Session != nil {
+			err = authorizeSession(p.Session, r.Pattern)
+		} else {
+			err = p.require(methodPermission(r.Method))
+		}
+		if err != nil {
 			return err
 		}
 		return fn(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
@@ -82,6 +93,10 @@ func (s *Server) rateLimit(w http.ResponseWriter, p *principal, n int) error {
 	if p.Key != nil {
 		return s.machineLimits.allow(w, p.Key.AccessKey, n, s.Now())
 	}
+	if p.Session != nil {
+		// A session shares the machine-key rate, in a bucket of its own.
+		return s.machineLimits.allow(w, p.Session.ID, n, s.Now())
+	}
 	return s.publishableLimits.allow(w, p.Workspace.PublishableKey, n, s.Now())
 }
 
@@ -108,7 +123,12 @@ func (s *Server) ingest(fn handlerFunc, perEvent bool) http.Handler {
 				return err
 			}
 		}
-		if err := p.require(switchyard.PermissionEmit); err != nil {
+		if p.Session != nil {
+			err = authorizeSession(p.Session, r.Pattern)
+		} else {
+			err = p.require(switchyard.PermissionEmit)
+		}
+		if err != nil {
 			return err
 		}
 		return fn(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
@@ -119,6 +139,13 @@ func (s *Server) authenticateJWT(r *http.Request) (*principal, error) {
 	token, ok := auth.BearerToken(r.Header)
 	if !ok {
 		return nil, errNoCredentials
+	}
+	if isSessionToken(token) {
+		ss, err := s.VerifySessionToken(r.Context(), token)
+		if err != nil {
+			return nil, err
+		}
+		return &principal{OrganizationID: ss.OrganizationID, Session: ss}, nil
 	}
 	claims, err := s.verifier.Verify(r.Context(), token)
 	if err != nil {

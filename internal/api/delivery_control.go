@@ -41,7 +41,9 @@ func (s *Server) delivery(r *http.Request) (*switchyard.Delivery, error) {
 		return nil, err
 	}
 	d, err := s.Store.DeliveryGet(r.Context(), ref)
-	if errors.Is(err, store.ErrNotFound) || err == nil && !principalFrom(r.Context()).canWorkspace(d.WorkspaceID) {
+	p := principalFrom(r.Context())
+	if errors.Is(err, store.ErrNotFound) || err == nil && (!p.canWorkspace(d.WorkspaceID) ||
+		p.inResource(d.Resource, d.ResourceID, "Delivery") != nil) {
 		return nil, errDeliveryNotFound
 	}
 	return d, err
@@ -223,6 +225,9 @@ func (s *Server) eventCancel(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if err := p.visible(e.WorkspaceID, "Event"); err != nil {
+			return err
+		}
+		if err := p.inResource(e.Resource, e.ResourceID, "Event"); err != nil {
 			return err
 		}
 	}

@@ -86,6 +86,9 @@ func (s *Server) validateEvent(req *eventRequest, p *principal, param string) (*
 	if err := f.err(); err != nil {
 		return nil, err
 	}
+	if err := p.requireResource(param, deref(req.Resource), deref(req.ResourceID)); err != nil {
+		return nil, err
+	}
 	resource := deref(req.Resource)
 	if resource == "" {
 		resource = switchyard.DefaultResource
@@ -174,6 +177,9 @@ func (s *Server) writeEvent(w http.ResponseWriter, r *http.Request, withPayload 
 		return err
 	}
 	if err := principalFrom(r.Context()).visible(e.WorkspaceID, "Event"); err != nil {
+		return err
+	}
+	if err := principalFrom(r.Context()).inResource(e.Resource, e.ResourceID, "Event"); err != nil {
 		return err
 	}
 	ds, err := s.Store.DeliveryListByEvent(r.Context(), orgID, id)

@@ -73,6 +73,10 @@ func parseListQuery(r *http.Request, accept int) (*listQuery, error) {
 	if err := f.err(); err != nil {
 		return nil, err
 	}
+	// A resource session's lists are always filtered to its resource (authz.go).
+	if p := principalFrom(r.Context()); p != nil && p.resourceBound() && accept&filterResource != 0 {
+		lq.resource, lq.resourceID = p.Session.Resource, p.Session.ResourceID
+	}
 	return lq, nil
 }
 

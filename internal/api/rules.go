@@ -46,6 +46,9 @@ func (s *Server) ruleCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := f.err(); err != nil {
 		return err
 	}
+	if err := p.requireResource("", deref(req.Resource), deref(req.ResourceID)); err != nil {
+		return err
+	}
 	if _, err := s.workspace(r, wsID); err != nil {
 		return err
 	}
@@ -123,6 +126,9 @@ func (s *Server) rule(r *http.Request) (*switchyard.Rule, error) {
 		return nil, err
 	}
 	if err := p.visible(rule.WorkspaceID, "Rule"); err != nil {
+		return nil, err
+	}
+	if err := p.inResource(rule.Resource, rule.ResourceID, "Rule"); err != nil {
 		return nil, err
 	}
 	return rule, nil

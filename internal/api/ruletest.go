@@ -92,8 +92,15 @@ func (s *Server) ruleTest(w http.ResponseWriter, r *http.Request) error {
 	ev := &switchyard.Event{ID: uuid.Must(uuid.NewV7()), OrganizationID: p.OrganizationID, WorkspaceID: rule.WorkspaceID,
 		Name: rule.Event, Resource: switchyard.DefaultResource, Payload: payload, CreatedBy: p.createdBy(), CreatedAt: now}
 	if req.EventID != nil {
+		// Testing with a stored event shows what its payload renders to: a session needs the
+		// payload grant for that.
+		if p.Session != nil && !sessionMay(p.Session, sessionPayload) {
+			return &switchyard.Error{Code: switchyard.EFORBIDDEN,
+				Message: "Testing a rule with a stored event reads its payload: this session may not read payloads."}
+		}
 		stored, err := s.Store.EventGet(ctx, store.EventGetParams{OrganizationID: p.OrganizationID, ID: eventID, WithPayload: true})
-		if errors.Is(err, store.ErrNotFound) || (err == nil && stored.WorkspaceID != rule.WorkspaceID) {
+		if errors.Is(err, store.ErrNotFound) || (err == nil && (stored.WorkspaceID != rule.WorkspaceID ||
+			p.inResource(stored.Resource, stored.ResourceID, "Event") != nil)) {
 			return notFound("Event")
 		} else if err != nil {
 			return err
