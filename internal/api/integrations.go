@@ -38,3 +38,6 @@ func (s *Server) integrationList(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, pageWire(records, lq.limit, next))
 	return nil
 }
+
+// Registry is the server's integrations: the embed pages build their forms from it.
+func (s *Server) Registry() *destination.Registry { return s.Integrations }

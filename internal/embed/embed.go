@@ -25,6 +25,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/switchyardhq/switchyard/internal/api"
+	"github.com/switchyardhq/switchyard/internal/destination"
 	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
@@ -44,8 +45,11 @@ type Sessions interface {
 type Config struct {
 	Sessions Sessions
 	Store    store.Store
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// Integrations are what the connection and rule forms are built from; nil: those of
+	// Sessions when it has them (api.Server's Registry).
+	Integrations *destination.Registry
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 // Handler serves /embed/.
@@ -65,10 +69,19 @@ func New(cfg Config) *Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if r, ok := cfg.Sessions.(interface{ Registry() *destination.Registry }); ok && cfg.Integrations == nil {
+		cfg.Integrations = r.Registry()
+	}
 	funcs := template.FuncMap{
 		"rfc3339":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"when":        func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 		"statusClass": statusClass,
+		"retryable": func(s switchyard.Status) bool {
+			return s == switchyard.StatusFailed || s == switchyard.StatusCanceled || s == switchyard.StatusRetrying || s == switchyard.StatusPending
+		},
+		"cancelable": func(s switchyard.Status) bool {
+			return s == switchyard.StatusPending || s == switchyard.StatusRetrying || s == switchyard.StatusProcessing
+		},
 	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(),
 		shell: template.Must(template.ParseFS(files, "templates/shell.html")),
@@ -78,6 +91,7 @@ func New(cfg Config) *Handler {
 	h.mux.HandleFunc("GET /embed/launch", h.launch)
 	h.mux.Handle("GET /embed/assets/", http.StripPrefix("/embed/", http.FileServerFS(files)))
 	h.mux.HandleFunc("GET /embed/pages/{page}", h.page)
+	h.mux.HandleFunc("GET /embed/connected", h.connected)
 	return h
 }
 
@@ -197,7 +211,22 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 		h.fragment(w, status, "notfound", nil)
 		return
 	}
+	if m, ok := data.(map[string]any); ok {
+		m["Can"], m["Workspace"] = capabilities(ss), ss.WorkspaceID
+		if ss.Type == api.SessionTypeResource {
+			m["Resource"], m["ResourceID"] = ss.Resource, ss.ResourceID
+		}
+	}
 	h.fragment(w, http.StatusOK, name, data)
+}
+
+// connected is where an OAuth flow started from the connections page ends (its redirect_url):
+// the connection exists; the tab it opened in can be closed.
+func (h *Handler) connected(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; base-uri 'none'")
+	h.render(w, h.fail, "error.html", http.StatusOK, map[string]string{"Title": "Connected",
+		"Text": "The connection is ready. You can close this tab and go back to the page you came from."})
 }
 
 // sample is how many of the latest events the dashboard counts.
@@ -287,13 +316,17 @@ func (h *Handler) load(ctx context.Context, ss *api.Session, page string, q url.
 		if err != nil {
 			return nil, 0, err
 		}
-		return map[string]any{"Connections": p.Records}, http.StatusOK, nil
+		return map[string]any{"Connections": p.Records, "Forms": connectionForms(h.cfg.Integrations)}, http.StatusOK, nil
 	case "rules":
 		p, err := h.cfg.Store.RuleList(ctx, store.RuleListParams{ListParams: list, WorkspaceID: ws, Resource: resource, ResourceID: resourceID})
 		if err != nil {
 			return nil, 0, err
 		}
-		return map[string]any{"Rules": p.Records}, http.StatusOK, nil
+		conns, err := h.cfg.Store.ConnectionList(ctx, store.ConnectionListParams{ListParams: store.ListParams{OrganizationID: org, Limit: 200}, WorkspaceID: ws})
+		if err != nil {
+			return nil, 0, err
+		}
+		return map[string]any{"Rules": p.Records, "Connections": conns.Records, "Actions": actionForms(h.cfg.Integrations)}, http.StatusOK, nil
 	}
 	return nil, http.StatusNotFound, nil
 }

@@ -85,6 +85,7 @@
       .then(function (res) {
         if (!res) return;
         main.innerHTML = res.html;
+        enhance(main);
         if (res.ok && next !== page) {
           page = next;
           post({ type: "meshes:navigate", page: page });
@@ -121,6 +122,195 @@
     e.preventDefault();
     load(a.getAttribute("data-page"), a.getAttribute("data-query") || "");
   });
+
+  // Forms: <form data-api="METHOD /api/v1/…"> is sent as JSON with the session's token. A field
+  // named a.b becomes {"a": {"b": …}}; a checkbox a boolean; data-json a parsed JSON value;
+  // data-number a number; an empty text field is left out. The API's field errors
+  // (error.data[{param, msg}]) are shown next to their inputs; on success the page is loaded
+  // again, or the result shown (data-result), or an OAuth authorization opened (data-oauth).
+  function setPath(obj, name, value) {
+    var parts = name.split(".");
+    for (var i = 0; i < parts.length - 1; i++) {
+      if (typeof obj[parts[i]] !== "object" || obj[parts[i]] === null) obj[parts[i]] = {};
+      obj = obj[parts[i]];
+    }
+    obj[parts[parts.length - 1]] = value;
+  }
+
+  function clearErrors(form) {
+    Array.prototype.forEach.call(form.querySelectorAll(".field-error"), function (el) { el.remove(); });
+    Array.prototype.forEach.call(form.querySelectorAll("[aria-invalid]"), function (el) {
+      el.removeAttribute("aria-invalid");
+      var ids = (el.getAttribute("aria-describedby") || "").split(" ").filter(function (id) { return id.indexOf("-error") < 0; });
+      if (ids.length && ids[0]) el.setAttribute("aria-describedby", ids.join(" "));
+      else el.removeAttribute("aria-describedby");
+    });
+    var general = form.querySelector(".form-error");
+    if (general) { general.textContent = ""; general.hidden = true; }
+  }
+
+  function fieldError(form, name, msg) {
+    var input = null;
+    Array.prototype.forEach.call(form.elements, function (el) { if (!input && el.name === name && !el.disabled) input = el; });
+    if (!input) return false;
+    var id = (input.id || name.replace(/\W/g, "-")) + "-error";
+    var p = document.createElement("p");
+    p.className = "field-error";
+    p.id = id;
+    p.textContent = msg;
+    input.closest(".field") ? input.closest(".field").appendChild(p) : input.insertAdjacentElement("afterend", p);
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", ((input.getAttribute("aria-describedby") || "") + " " + id).trim());
+    return true;
+  }
+
+  function formError(form, text) {
+    var general = form.querySelector(".form-error");
+    if (!general) { say(text); return; }
+    general.textContent = text;
+    general.hidden = false;
+  }
+
+  function formBody(form) {
+    var body = {};
+    var bad = [];
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || el.disabled) return;
+      if (el.type === "checkbox") { setPath(body, el.name, el.checked); return; }
+      var v = el.value;
+      if (v === "") return;
+      if (el.hasAttribute("data-json")) {
+        try { v = JSON.parse(v); } catch (e) { bad.push([el.name, "must be valid JSON"]); return; }
+      } else if (el.hasAttribute("data-number")) {
+        v = Number(v);
+      }
+      setPath(body, el.name, v);
+    });
+    return { body: body, bad: bad };
+  }
+
+  function submit(form) {
+    var spec = form.getAttribute("data-api").split(" ");
+    var method = spec[0], path = spec[1];
+    clearErrors(form);
+    if (form.hasAttribute("data-oauth")) {
+      var r = form.querySelector('[name="redirect_url"]');
+      if (!r) {
+        r = document.createElement("input");
+        r.type = "hidden";
+        r.name = "redirect_url";
+        form.appendChild(r);
+      }
+      r.value = location.origin + "/embed/connected";
+    }
+    var built = formBody(form);
+    if (built.bad.length) {
+      built.bad.forEach(function (b) { fieldError(form, b[0], b[1]); });
+      formError(form, "Check the highlighted fields.");
+      return;
+    }
+    if (!token) { askForToken(); return; }
+    var button = form.querySelector('[type="submit"]');
+    if (button) button.disabled = true;
+    fetch(path, {
+      method: method, credentials: "omit", cache: "no-store",
+      headers: { Authorization: "Bearer " + token, "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(built.body)
+    }).then(function (r) {
+      if (r.status === 401) {
+        askForToken();
+        throw new Error("Your session needed a new token: try again.");
+      }
+      return r.json().then(function (data) { return { ok: r.ok, data: data }; });
+    }).then(function (res) {
+      if (button) button.disabled = false;
+      if (!res.ok) {
+        var err = (res.data && res.data.error) || {};
+        var unplaced = [];
+        (err.data || []).forEach(function (fe) { if (!fieldError(form, fe.param, fe.msg)) unplaced.push(fe.param + " " + fe.msg); });
+        formError(form, (err.message || "The request was refused.") + (unplaced.length ? " " + unplaced.join("; ") : ""));
+        resize();
+        return;
+      }
+      if (form.hasAttribute("data-oauth") && res.data.authorization_url) {
+        window.open(res.data.authorization_url, "_blank", "noopener");
+        say("Finish connecting in the new tab, then reload this page.");
+        return;
+      }
+      var out = form.querySelector(".result");
+      if (form.hasAttribute("data-result") && out) {
+        out.textContent = JSON.stringify(res.data, null, 2);
+        out.hidden = false;
+        resize();
+        return;
+      }
+      say("Saved.");
+      load(page, want.query);
+    }).catch(function (e) {
+      if (button) button.disabled = false;
+      formError(form, e && e.message && e.message.indexOf("try again") >= 0 ? e.message : "Switchyard could not be reached. Try again in a moment.");
+    });
+  }
+
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!form.hasAttribute || !form.hasAttribute("data-api")) return;
+    e.preventDefault();
+    submit(form);
+  });
+
+  // The rule form: the actions of the chosen connection's integration, the inputs of the chosen
+  // action, and the options of inputs fed by the connection's action data.
+  function syncRuleForm(form) {
+    var conn = form.querySelector('[name="connection"]');
+    var action = form.querySelector('[name="metadata.action"]');
+    if (!conn || !action) return;
+    var chosen = conn.options[conn.selectedIndex];
+    var type = chosen ? chosen.getAttribute("data-type") : "";
+    var first = null;
+    Array.prototype.forEach.call(action.options, function (o) {
+      var fits = o.getAttribute("data-type") === type;
+      o.hidden = !fits;
+      o.disabled = !fits;
+      if (fits && !first) first = o;
+    });
+    var sel = action.options[action.selectedIndex];
+    if (!sel || sel.disabled) { if (first) first.selected = true; }
+    var key = type + ":" + action.value;
+    Array.prototype.forEach.call(form.querySelectorAll("fieldset[data-action]"), function (fs) {
+      var on = fs.getAttribute("data-action") === key;
+      fs.hidden = !on;
+      fs.disabled = !on;
+      if (!on) return;
+      Array.prototype.forEach.call(fs.querySelectorAll("select[data-source]"), function (s) { fillSource(s, conn.value, action.value); });
+    });
+    resize();
+  }
+
+  function fillSource(select, connection, action) {
+    if (!token || !connection) return;
+    fetch("/api/v1/connections/" + encodeURIComponent(connection) + "/actions", {
+      headers: { Authorization: "Bearer " + token, Accept: "application/json" }, credentials: "omit", cache: "no-store"
+    }).then(function (r) { return r.ok ? r.json() : {}; }).then(function (data) {
+      var items = ((data || {})[action] || {})[select.getAttribute("data-source")] || [];
+      select.textContent = "";
+      items.forEach(function (it) {
+        var o = document.createElement("option");
+        o.value = it.id != null ? it.id : it.value;
+        o.textContent = it.name || it.label || o.value;
+        select.appendChild(o);
+      });
+    }).catch(function () {});
+  }
+
+  function enhance(root) {
+    Array.prototype.forEach.call(root.querySelectorAll("form[data-rule-form]"), function (form) {
+      syncRuleForm(form);
+      form.addEventListener("change", function (e) {
+        if (e.target.name === "connection" || e.target.name === "metadata.action") syncRuleForm(form);
+      });
+    });
+  }
 
   if (typeof ResizeObserver === "function") {
     new ResizeObserver(resize).observe(document.documentElement);
