@@ -65,7 +65,11 @@
   }
 
   function resize() {
-    post({ type: "meshes:resize", height: Math.ceil(document.documentElement.scrollHeight) });
+    // The body's own height: the document's scrollHeight never drops below the frame's height,
+    // so a page that got shorter would keep the frame tall.
+    var cs = window.getComputedStyle(document.body);
+    var height = document.body.getBoundingClientRect().height + parseFloat(cs.marginTop) + parseFloat(cs.marginBottom);
+    post({ type: "meshes:resize", height: Math.ceil(height) });
   }
 
   function load(next, query) {
@@ -313,7 +317,7 @@
   }
 
   if (typeof ResizeObserver === "function") {
-    new ResizeObserver(resize).observe(document.documentElement);
+    new ResizeObserver(resize).observe(document.body);
   }
   say("Waiting for the host page to sign in…");
   post({ type: "meshes:ready" });
