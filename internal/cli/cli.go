@@ -21,14 +21,15 @@ import (
 
 // CLI is the command tree.
 type CLI struct {
-	Serve   ServeCmd   `cmd:"" help:"Run the API and the delivery workers."`
-	Init    InitCmd    `cmd:"" help:"Create the first organization, machine key and workspace, without serving."`
-	Migrate MigrateCmd `cmd:"" help:"Apply pending database migrations and exit."`
-	Keys    KeysCmd    `cmd:"" help:"Create, list and revoke machine keys in the store."`
-	Token   TokenCmd   `cmd:"" help:"Mint a short-lived machine JWT (for curl and scripts)."`
-	Receive ReceiveCmd `cmd:"" help:"Run a local webhook receiver that prints what it gets (development)."`
-	Version VersionCmd `cmd:"" help:"Print the version."`
-	Bench   BenchCmd   `cmd:"" help:"Measure throughput and latency on this machine (in-process server, local endpoint; docs/benchmarks.md)."`
+	Serve       ServeCmd       `cmd:"" help:"Run the API and the delivery workers."`
+	Init        InitCmd        `cmd:"" help:"Create the first organization, machine key and workspace, without serving."`
+	Migrate     MigrateCmd     `cmd:"" help:"Apply pending database migrations and exit."`
+	Keys        KeysCmd        `cmd:"" help:"Create, list and revoke machine keys in the store."`
+	Token       TokenCmd       `cmd:"" help:"Mint a short-lived machine JWT (for curl and scripts)."`
+	Receive     ReceiveCmd     `cmd:"" help:"Run a local webhook receiver that prints what it gets (development)."`
+	Version     VersionCmd     `cmd:"" help:"Print the version, commit and build date."`
+	Healthcheck HealthcheckCmd `cmd:"" help:"Exit 0 when a server answers its readiness check (for container health checks)."`
+	Bench       BenchCmd       `cmd:"" help:"Measure throughput and latency on this machine (in-process server, local endpoint; docs/benchmarks.md)."`
 }
 
 // env is what every command gets: where to write, and a context canceled on SIGINT/SIGTERM.
@@ -165,14 +166,5 @@ func (c *MigrateCmd) Run(e *env) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "Applied %d migration(s) to the %s store.\n", n, db.Dialect())
-	return nil
-}
-
-// VersionCmd prints the version.
-type VersionCmd struct{}
-
-// Run prints the version.
-func (VersionCmd) Run(e *env) error {
-	fmt.Fprintln(e.stdout, "switchyard", app.Version)
 	return nil
 }
