@@ -222,6 +222,29 @@ type Store interface {
 	// ErrNotFound when no session has that launch token, or it was used already, or it expired,
 	// or the session is revoked or expired.
 	SessionTakeLaunch(ctx context.Context, p SessionTakeLaunchParams) (*Session, error)
+
+	// The operator dashboard (params in params_dashboard.go).
+
+	// DashboardLoginInsert stores a single-use login token's hash (and deletes login tokens
+	// that expired before CreatedAt).
+	DashboardLoginInsert(ctx context.Context, p DashboardLoginInsertParams) error
+	// DashboardLoginTake marks a login token used and returns it; ErrNotFound when the token is
+	// unknown, already used or expired at Now.
+	DashboardLoginTake(ctx context.Context, p DashboardLoginTakeParams) (*DashboardLogin, error)
+	// DashboardSessionInsert stores a new dashboard session (and deletes sessions that ended
+	// before CreatedAt); ErrConflict when the id hash is taken.
+	DashboardSessionInsert(ctx context.Context, p DashboardSessionInsertParams) error
+	// DashboardSessionGet returns a live session; ErrNotFound when it is unknown, revoked or
+	// expired at Now.
+	DashboardSessionGet(ctx context.Context, p DashboardSessionGetParams) (*DashboardSession, error)
+	// DashboardSessionRevoke ends a session as of Now; revoking an unknown or ended session is
+	// not an error.
+	DashboardSessionRevoke(ctx context.Context, p DashboardSessionRevokeParams) error
+	// DeliveryQueueByConnection reports an organization's unfinished deliveries per
+	// connection (connections with none are left out), the most due first.
+	DeliveryQueueByConnection(ctx context.Context, p DeliveryQueueByConnectionParams) ([]ConnectionQueue, error)
+	// EventStatusCounts counts an organization's events by workspace and status.
+	EventStatusCounts(ctx context.Context, p EventStatusCountsParams) ([]EventStatusCount, error)
 }
 
 // BootstrapParams holds the records Bootstrap creates on an empty store.
