@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -87,48 +88,59 @@ func (s *Server) machineKeyCreate(w http.ResponseWriter, r *http.Request) error 
 	if err := s.decodeBody(r, &req); err != nil {
 		return err
 	}
+	out, err := s.CreateMachineKey(ctx, p.OrganizationID, req.Name, req.Workspaces, req.Permissions)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"machine_key": out})
+	return nil
+}
+
+// CreateMachineKey validates and creates a machine key of organization orgID, as POST
+// /api/v1/machine-keys does (the operator dashboard calls it too), and returns it with its
+// secret, to show once. Invalid input is a *switchyard.Error with field errors.
+func (s *Server) CreateMachineKey(ctx context.Context, orgID uuid.UUID, name *string, workspaces, permissions []string) (*MachineKeyJSON, error) {
 	var f fields
-	f.checkString("name", req.Name, true, 1, 100, nil, "")
-	if len(req.Workspaces) > maxKeyWorkspaces {
+	f.checkString("name", name, true, 1, 100, nil, "")
+	if len(workspaces) > maxKeyWorkspaces {
 		f.add("workspaces", fmt.Sprintf("must list at most %d workspaces", maxKeyWorkspaces))
 	}
-	var workspaces []uuid.UUID
-	for i, v := range req.Workspaces {
+	var ids []uuid.UUID
+	for i, v := range workspaces {
 		id := f.checkUUID(fmt.Sprintf("workspaces[%d]", i), &v)
-		if id != uuid.Nil && !slices.Contains(workspaces, id) {
-			workspaces = append(workspaces, id)
+		if id != uuid.Nil && !slices.Contains(ids, id) {
+			ids = append(ids, id)
 		}
 	}
-	var permissions []switchyard.Permission
-	for i, v := range req.Permissions {
+	var perms []switchyard.Permission
+	for i, v := range permissions {
 		perm, err := switchyard.ParsePermission(v)
 		if err != nil {
 			f.add(fmt.Sprintf("permissions[%d]", i), err.Error())
 			continue
 		}
-		permissions = append(permissions, perm)
+		perms = append(perms, perm)
 	}
 	if err := f.err(); err != nil {
-		return err
+		return nil, err
 	}
-	for i, id := range workspaces {
-		if _, err := s.Store.WorkspaceGet(ctx, p.OrganizationID, id); errors.Is(err, store.ErrNotFound) {
-			return invalid(switchyard.FieldError{Param: fmt.Sprintf("workspaces[%d]", i), Msg: "is not a workspace of this organization"})
+	for i, id := range ids {
+		if _, err := s.Store.WorkspaceGet(ctx, orgID, id); errors.Is(err, store.ErrNotFound) {
+			return nil, invalid(switchyard.FieldError{Param: fmt.Sprintf("workspaces[%d]", i), Msg: "is not a workspace of this organization"})
 		} else if err != nil {
-			return err
+			return nil, err
 		}
 	}
-	key, secretKey, err := auth.NewMachineKey(s.Box, p.OrganizationID, *req.Name, workspaces, permissions, s.Now())
+	key, secretKey, err := auth.NewMachineKey(s.Box, orgID, *name, ids, perms, s.Now())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := s.Store.MachineKeyInsert(ctx, key); err != nil {
-		return err
+		return nil, err
 	}
 	out := MachineKeyWire(key)
 	out.SecretKey = secretKey
-	writeJSON(w, http.StatusCreated, map[string]any{"machine_key": out})
-	return nil
+	return out, nil
 }
 
 // machineKeyRevoke revokes a machine key and answers it. It stops working on this node at once
@@ -143,14 +155,10 @@ func (s *Server) machineKeyRevoke(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	key, err := s.Store.MachineKeyRevoke(r.Context(), store.MachineKeyRevokeParams{OrganizationID: p.OrganizationID, ID: id,
-		Now: s.Now().UTC()})
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound("Machine key")
-	} else if err != nil {
+	key, err := s.RevokeMachineKey(r.Context(), p.OrganizationID, id)
+	if err != nil {
 		return err
 	}
-	s.machineKeys.forget(func(accessKey string, _ cachedKey) bool { return accessKey == key.AccessKey })
 	writeJSON(w, http.StatusOK, MachineKeyWire(key))
 	return nil
 }
@@ -166,18 +174,41 @@ func (s *Server) publishableKeyRotate(w http.ResponseWriter, r *http.Request) er
 	if _, err := s.workspace(r, id); err != nil {
 		return err
 	}
-	key, err := auth.GeneratePublishableKey()
+	ws, err := s.RotatePublishableKey(r.Context(), p.OrganizationID, id)
 	if err != nil {
 		return err
 	}
-	ws, err := s.Store.WorkspacePublishableKeyRotate(r.Context(), store.WorkspacePublishableKeyRotateParams{
-		OrganizationID: p.OrganizationID, ID: id, PublishableKey: key, Now: s.Now().UTC()})
-	if errors.Is(err, store.ErrNotFound) {
-		return notFound("Workspace")
-	} else if err != nil {
-		return err
-	}
-	s.pubKeys.forget(func(_ string, cached *switchyard.Workspace) bool { return cached != nil && cached.ID == id })
 	writeJSON(w, http.StatusOK, workspaceWire(ws, true))
 	return nil
+}
+
+// RevokeMachineKey revokes one of organization orgID's machine keys (idempotent) and makes
+// this node forget it at once, as DELETE /api/v1/machine-keys/{key_id} does.
+func (s *Server) RevokeMachineKey(ctx context.Context, orgID, id uuid.UUID) (*switchyard.MachineKey, error) {
+	key, err := s.Store.MachineKeyRevoke(ctx, store.MachineKeyRevokeParams{OrganizationID: orgID, ID: id, Now: s.Now().UTC()})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFound("Machine key")
+	} else if err != nil {
+		return nil, err
+	}
+	s.machineKeys.forget(func(accessKey string, _ cachedKey) bool { return accessKey == key.AccessKey })
+	return key, nil
+}
+
+// RotatePublishableKey gives one of organization orgID's workspaces a new publishable key and
+// makes this node forget the old one at once, as the API's rotation route does.
+func (s *Server) RotatePublishableKey(ctx context.Context, orgID, id uuid.UUID) (*switchyard.Workspace, error) {
+	key, err := auth.GeneratePublishableKey()
+	if err != nil {
+		return nil, err
+	}
+	ws, err := s.Store.WorkspacePublishableKeyRotate(ctx, store.WorkspacePublishableKeyRotateParams{
+		OrganizationID: orgID, ID: id, PublishableKey: key, Now: s.Now().UTC()})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFound("Workspace")
+	} else if err != nil {
+		return nil, err
+	}
+	s.pubKeys.forget(func(_ string, cached *switchyard.Workspace) bool { return cached != nil && cached.ID == id })
+	return ws, nil
 }
