@@ -18,9 +18,17 @@ import (
 	"github.com/switchyardhq/switchyard/internal/store/storetest"
 )
 
-// send posts body exactly as given (bytes that json.Marshal would have mended included) with the
-// headers, and returns the status and the answer.
+// send sends body exactly as given (bytes that json.Marshal would have mended included) with
+// the headers, and returns the status and the answer.
 func (s *server) send(t *testing.T, method, path, body string, headers map[string]string) (int, []byte) {
+	t.Helper()
+	resp, b := s.request(t, method, path, body, headers)
+	return resp.StatusCode, b
+}
+
+// request sends body as it is (Content-Type JSON) with the headers and returns the response
+// (body read and closed) and its body.
+func (s *server) request(t *testing.T, method, path, body string, headers map[string]string) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
 	if err != nil {
@@ -39,7 +47,7 @@ func (s *server) send(t *testing.T, method, path, body string, headers map[strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, b
+	return resp, b
 }
 
 // bearer is the Authorization header of a fresh machine JWT.

@@ -80,18 +80,6 @@ func TestCORS(t *testing.T) {
 // raw sends a request with a literal body and only the given headers (plus Content-Type).
 func (s *server) raw(t *testing.T, method, path, body string, headers map[string]string) *http.Response {
 	t.Helper()
-	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp, _ := s.request(t, method, path, body, headers)
 	return resp
 }
