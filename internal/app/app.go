@@ -22,6 +22,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/delivery"
 	"github.com/switchyardhq/switchyard/internal/destination"
 	"github.com/switchyardhq/switchyard/internal/destination/builtin"
+	"github.com/switchyardhq/switchyard/internal/dashboard"
 	"github.com/switchyardhq/switchyard/internal/embed"
 	"github.com/switchyardhq/switchyard/internal/metrics"
 	"github.com/switchyardhq/switchyard/internal/oauth"
@@ -144,6 +145,7 @@ func ingestWriters(dialect string) int {
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/embed/", embed.New(embed.Config{Sessions: a.api, Store: a.Store, Logger: a.log}))
+	mux.Handle("/dashboard/", dashboard.New(dashboard.Config{Store: a.Store, Keys: a.api, PublicURL: publicURL(&a.cfg), Logger: a.log}))
 	mux.Handle("/", a.api.Handler())
 	return mux
 }

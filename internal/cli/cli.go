@@ -25,6 +25,7 @@ type CLI struct {
 	Init        InitCmd        `cmd:"" help:"Create the first organization, machine key and workspace, without serving."`
 	Migrate     MigrateCmd     `cmd:"" help:"Apply pending database migrations and exit."`
 	Keys        KeysCmd        `cmd:"" help:"Create, list and revoke machine keys in the store."`
+	Dashboard   DashboardCmd   `cmd:"" help:"Print a one-time login URL for the operator dashboard (/dashboard)."`
 	Token       TokenCmd       `cmd:"" help:"Mint a short-lived machine JWT (for curl and scripts)."`
 	Receive     ReceiveCmd     `cmd:"" help:"Run a local webhook receiver that prints what it gets (development)."`
 	Version     VersionCmd     `cmd:"" help:"Print the version, commit and build date."`
