@@ -136,7 +136,9 @@ func TestEmbedInABrowser(t *testing.T) {
 			window.__messages.includes("meshes:navigate:dashboard") && window.__messages.includes("meshes:resize")`)
 		frame := frameNode(t, b)
 		waitFrame(t, b, frame, "the dashboard", `document.querySelector("#main h2") && document.querySelector("#main h2").textContent === "Dashboard" &&
-			document.querySelector('[data-status="completed"]').textContent === "1"`)
+			document.querySelector('[data-status="completed"]').textContent === "1" &&
+			document.querySelector('[data-metric="success"]').textContent === "100.0 %" &&
+			document.querySelectorAll("#main svg.chart rect.all").length === 24`)
 	})
 
 	t.Run("the customer opens events and an event's delivery history", func(t *testing.T) {

@@ -229,8 +229,8 @@ func (h *Handler) connected(w http.ResponseWriter, r *http.Request) {
 		"Text": "The connection is ready. You can close this tab and go back to the page you came from."})
 }
 
-// sample is how many of the latest events the dashboard counts.
-const sample = 200
+// dashboardHours is the period the dashboard shows.
+const dashboardHours = 24
 
 // load reads what page shows for session ss, confined to its workspace (and resource).
 func (h *Handler) load(ctx context.Context, ss *api.Session, page string, q url.Values) (any, int, error) {
@@ -242,31 +242,7 @@ func (h *Handler) load(ctx context.Context, ss *api.Session, page string, q url.
 	}
 	switch page {
 	case "dashboard":
-		list.Limit = sample
-		p, err := h.cfg.Store.EventList(ctx, store.EventListParams{ListParams: list, WorkspaceID: ws, Resource: resource, ResourceID: resourceID})
-		if err != nil {
-			return nil, 0, err
-		}
-		counts := map[switchyard.Status]int{}
-		for _, e := range p.Records {
-			counts[e.Status]++
-		}
-		var out []struct {
-			Status switchyard.Status
-			N      int
-		}
-		for _, s := range []switchyard.Status{switchyard.StatusCompleted, switchyard.StatusFailed, switchyard.StatusRetrying,
-			switchyard.StatusPending, switchyard.StatusProcessing, switchyard.StatusCanceled} {
-			out = append(out, struct {
-				Status switchyard.Status
-				N      int
-			}{s, counts[s]})
-		}
-		scope := ""
-		if resource != "" {
-			scope = resource + "/" + resourceID
-		}
-		return map[string]any{"Counts": out, "Sample": sample, "Scope": scope}, http.StatusOK, nil
+		return h.dashboard(ctx, ss, resource, resourceID)
 	case "events":
 		p, err := h.cfg.Store.EventList(ctx, store.EventListParams{ListParams: list, WorkspaceID: ws, Resource: resource, ResourceID: resourceID})
 		if err != nil {

@@ -245,6 +245,9 @@ type Store interface {
 	DeliveryQueueByConnection(ctx context.Context, p DeliveryQueueByConnectionParams) ([]ConnectionQueue, error)
 	// EventStatusCounts counts an organization's events by workspace and status.
 	EventStatusCounts(ctx context.Context, p EventStatusCountsParams) ([]EventStatusCount, error)
+	// WorkspaceActivity summarises one workspace's (or one resource's) recent deliveries for its
+	// dashboard: events per hour by status, failed attempts by outcome, the oldest due delivery.
+	WorkspaceActivity(ctx context.Context, p WorkspaceActivityParams) (*WorkspaceActivity, error)
 }
 
 // BootstrapParams holds the records Bootstrap creates on an empty store.

@@ -27,6 +27,7 @@ func TestConformance(t *testing.T) {
 		storetest.RunAPI(t, open)
 		storetest.RunKeys(t, open)
 		storetest.RunOAuth(t, open)
+		storetest.RunActivity(t, open)
 		storetest.RunSessions(t, open)
 	})
 }
