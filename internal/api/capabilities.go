@@ -10,7 +10,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/switchyardhq/switchyard/internal/destination"
+	"github.com/switchyardhq/switchyard/internal/mapping"
 	"github.com/switchyardhq/switchyard/internal/secret"
+	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
 
@@ -136,4 +138,45 @@ func (s *Server) catalog(ctx context.Context, conn *switchyard.Connection, refre
 	s.catalogs.m[conn.ID] = cachedCatalog{updatedAt: conn.UpdatedAt, refreshedAt: now, fields: fields}
 	s.catalogs.mu.Unlock()
 	return fields, now, true, nil
+}
+
+// DefaultMapping returns what connection conn maps payloads with: its stored mapping, or — none
+// saved yet — the one the engine would generate from the destination's field catalog (without a
+// payload, from the synonyms; empty for integrations that take no mapping). The catalog is loaded
+// when the mapping is generated, or when withCatalog asks for it (nil for integrations without
+// one). The embed UI's mapping page shows the same.
+func (s *Server) DefaultMapping(ctx context.Context, conn *switchyard.Connection, withCatalog bool) (*switchyard.Mapping, *mapping.Schema, []destination.CatalogField, error) {
+	var cat []destination.CatalogField
+	loadCatalog := func() error {
+		if in, ok := s.Integrations.Get(conn.Type); ok && in.Mapped {
+			fields, _, has, err := s.catalog(ctx, conn, false)
+			if err != nil {
+				return providerError("field catalog", err)
+			}
+			if has {
+				cat = fields
+			}
+		}
+		return nil
+	}
+	m, err := s.Store.MappingGet(ctx, store.MappingGetParams{OrganizationID: conn.OrganizationID, ConnectionID: conn.ID})
+	switch {
+	case err == nil:
+		if withCatalog {
+			if err := loadCatalog(); err != nil {
+				return nil, nil, nil, err
+			}
+		}
+		return m, nil, cat, nil
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, nil, nil, err
+	}
+	if err := loadCatalog(); err != nil {
+		return nil, nil, nil, err
+	}
+	generated := mapping.Empty()
+	if cat != nil {
+		generated = mapping.Generate(catalogFields(cat), nil)
+	}
+	return nil, generated, cat, nil
 }

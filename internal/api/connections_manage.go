@@ -326,25 +326,13 @@ func (s *Server) connectionMappingGet(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	m, err := s.Store.MappingGet(ctx, store.MappingGetParams{OrganizationID: principalFrom(ctx).OrganizationID, ConnectionID: conn.ID})
-	switch {
-	case err == nil:
-		writeJSON(w, http.StatusOK, storedMappingWire(m))
-		return nil
-	case !errors.Is(err, store.ErrNotFound):
+	m, generated, _, err := s.DefaultMapping(ctx, conn, false)
+	if err != nil {
 		return err
 	}
-	// Not saved yet: what the engine would use, generated from the destination's catalog (the
-	// engine generates per payload from its keys; without a payload, from the synonyms).
-	generated := mapping.Empty()
-	if in, ok := s.Integrations.Get(conn.Type); ok && in.Mapped {
-		cat, _, has, err := s.catalog(ctx, conn, false)
-		if err != nil {
-			return providerError("field catalog", err)
-		}
-		if has {
-			generated = mapping.Generate(catalogFields(cat), nil)
-		}
+	if m != nil {
+		writeJSON(w, http.StatusOK, storedMappingWire(m))
+		return nil
 	}
 	schema, err := json.Marshal(generated)
 	if err != nil {

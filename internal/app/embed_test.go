@@ -245,3 +245,46 @@ func TestEmbedPagesEnforceTheSessionType(t *testing.T) {
 	}
 
 }
+
+// The mapping page shows what a connection maps with — generated until saved, then the saved
+// version — with a save form for admins only; resource sessions have none.
+func TestEmbedMappingPage(t *testing.T) {
+	t.Parallel()
+	s := startApp(t, storetest.Dialects(t)[0])
+	hook := newHook(t, http.StatusOK)
+	conn := s.createConnection(t, s.creds.WorkspaceID, hook.url(), nil)
+	get := func(token string) (int, string) {
+		req, _ := http.NewRequest("GET", s.url+"/embed/pages/mapping?id="+conn.String(), nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	admin := s.embedSession(t, map[string]any{"role": "admin"})
+	member := s.embedSession(t, map[string]any{})
+	res := s.embedSession(t, map[string]any{"session_type": "resource", "resource": "order", "resource_id": "o_1"})
+
+	code, body := get(admin.AccessToken)
+	if code != 200 || !strings.Contains(body, `data-mapping-status="generated"`) || !strings.Contains(body, "Save mapping") {
+		t.Fatalf("admin before a save: %d %.300s", code, body)
+	}
+	schema := map[string]any{"schema_version": 1, "fields": []any{map[string]any{"dest": "email", "source": map[string]any{"type": "path", "value": "email"}}}}
+	if c := s.call(t, "PUT", "/api/v1/connections/"+conn.String()+"/mappings/default", map[string]any{"schema": schema}, nil, nil); c != 200 {
+		t.Fatalf("saving the mapping: %d", c)
+	}
+	code, body = get(admin.AccessToken)
+	if code != 200 || !strings.Contains(body, `data-mapping-status="stored"`) || !strings.Contains(body, "version 1") ||
+		!strings.Contains(body, `name="expected_version" value="1"`) {
+		t.Fatalf("admin after a save: %d %.400s", code, body)
+	}
+	if code, body = get(member.AccessToken); code != 200 || strings.Contains(body, "Save mapping") {
+		t.Fatalf("member: %d, save form shown: %v", code, strings.Contains(body, "Save mapping"))
+	}
+	if code, _ = get(res.AccessToken); code != 404 {
+		t.Fatalf("resource session: %d, want 404", code)
+	}
+}

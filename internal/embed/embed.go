@@ -76,6 +76,13 @@ func New(cfg Config) *Handler {
 		"rfc3339":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"when":        func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 		"statusClass": statusClass,
+		"mapped": func(typ string) bool {
+			if cfg.Integrations == nil {
+				return false
+			}
+			in, ok := cfg.Integrations.Get(typ)
+			return ok && in.Mapped
+		},
 		"retryable": func(s switchyard.Status) bool {
 			return s == switchyard.StatusFailed || s == switchyard.StatusCanceled || s == switchyard.StatusRetrying || s == switchyard.StatusPending
 		},
@@ -115,8 +122,11 @@ var pages = []struct {
 
 // allowed reports whether a session of type typ may open page (event detail goes with events).
 func allowed(typ, page string) bool {
-	if page == "event" {
+	switch page {
+	case "event":
 		page = "events"
+	case "mapping":
+		page = "connections"
 	}
 	for _, p := range pages {
 		if p.Key == page {
@@ -293,6 +303,8 @@ func (h *Handler) load(ctx context.Context, ss *api.Session, page string, q url.
 			return nil, 0, err
 		}
 		return map[string]any{"Connections": p.Records, "Forms": connectionForms(h.cfg.Integrations)}, http.StatusOK, nil
+	case "mapping":
+		return h.mapping(ctx, ss, q)
 	case "rules":
 		p, err := h.cfg.Store.RuleList(ctx, store.RuleListParams{ListParams: list, WorkspaceID: ws, Resource: resource, ResourceID: resourceID})
 		if err != nil {

@@ -16,7 +16,7 @@ import (
 
 // can is what the session may do, by the routes the pages' forms use.
 type can struct {
-	CreateConnection, OAuth, CreateRule, DeleteRule, TestRule, Retry, Cancel bool
+	CreateConnection, OAuth, CreateRule, DeleteRule, TestRule, Retry, Cancel, SaveMapping bool
 }
 
 func capabilities(ss *api.Session) can {
@@ -28,6 +28,7 @@ func capabilities(ss *api.Session) can {
 		TestRule:         ss.Allows("POST /api/v1/rules/{rule_id}/test"),
 		Retry:            ss.Allows("POST /api/v1/events/{event_id}/rules/{rule_id}/retry"),
 		Cancel:           ss.Allows("POST /api/v1/events/{event_id}/rules/{rule_id}/cancel"),
+		SaveMapping:      ss.Allows("PUT /api/v1/connections/{connection_id}/mappings/default"),
 	}
 }
 
