@@ -131,7 +131,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("X-Frame-Options", "DENY")
-	hd.Set("Referrer-Policy", "no-referrer") // the login token is in a URL
+	// same-origin, not no-referrer: with no-referrer browsers send "Origin: null" on the
+	// dashboard's own form posts. The login URL, which holds the token, gets no-referrer.
+	hd.Set("Referrer-Policy", "same-origin")
 	hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "+
 		"base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 	if !strings.HasPrefix(r.URL.Path, "/dashboard/assets/") {
@@ -197,6 +199,7 @@ type session struct {
 // login spends a login token and starts a session, then sends the browser to the overview
 // (so the token leaves the address bar and the history).
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Referrer-Policy", "no-referrer") // the login token is in this URL
 	ctx := r.Context()
 	now := h.cfg.Now().UTC()
 	token := r.URL.Query().Get("token")

@@ -285,7 +285,7 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request, s *session) 
 	key, err := h.cfg.Keys.CreateMachineKey(r.Context(), s.OrganizationID, &name, r.PostForm["workspace"], r.PostForm["permission"])
 	var appErr *switchyard.Error
 	if errors.As(err, &appErr) && len(appErr.Fields) > 0 {
-		h.keysPage(w, r, s, http.StatusUnprocessableEntity, appErr.Fields, name)
+		h.keysPage(w, r, s, http.StatusOK, appErr.Fields, name) // 200: browsers log a 4xx page as a console error
 		return
 	} else if err != nil {
 		h.writeErr(w, r, err)
