@@ -29,7 +29,7 @@ func dashboardShot(t *testing.T, b *browsertest.Browser, name string) {
 	if !updating() {
 		return
 	}
-	png, err := chromedp.Run(b.Ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(b.Ctx, chromedp.Screenshot(chromedp.CSS("body")))
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
