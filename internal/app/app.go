@@ -19,10 +19,10 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/api"
 	"github.com/switchyardhq/switchyard/internal/config"
+	"github.com/switchyardhq/switchyard/internal/dashboard"
 	"github.com/switchyardhq/switchyard/internal/delivery"
 	"github.com/switchyardhq/switchyard/internal/destination"
 	"github.com/switchyardhq/switchyard/internal/destination/builtin"
-	"github.com/switchyardhq/switchyard/internal/dashboard"
 	"github.com/switchyardhq/switchyard/internal/embed"
 	"github.com/switchyardhq/switchyard/internal/metrics"
 	"github.com/switchyardhq/switchyard/internal/oauth"

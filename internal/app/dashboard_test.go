@@ -153,4 +153,3 @@ func TestDashboardInABrowser(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return sub != "" && strings.Contains(s, sub) }
-

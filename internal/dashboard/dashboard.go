@@ -314,7 +314,7 @@ func (h *Handler) signedOut(w http.ResponseWriter, r *http.Request) {
 var funcs = template.FuncMap{
 	// replace sets the URL the page's script puts in the history entry (data-replace).
 	"replace": func(data map[string]any, path string) map[string]any { data["Replace"] = path; return data },
-	"when": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"when":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 	"whenp": func(t *time.Time) string {
 		if t == nil {
 			return ""

@@ -236,7 +236,7 @@ func (h *Handler) keysPage(w http.ResponseWriter, r *http.Request, s *session, s
 		wsName[ws.ID] = ws.Name
 	}
 	type keyRow struct {
-		Key                    *switchyard.MachineKey
+		Key                     *switchyard.MachineKey
 		Workspaces, Permissions string
 	}
 	var rows []keyRow
@@ -274,7 +274,7 @@ func (h *Handler) keysPage(w http.ResponseWriter, r *http.Request, s *session, s
 	}
 	h.render(w, status, "keys", s, map[string]any{"Title": "Machine keys", "Keys": rows, "Workspaces": wss,
 		"Permissions": []switchyard.Permission{switchyard.PermissionRead, switchyard.PermissionWrite, switchyard.PermissionEmit},
-		"Errors": errs, "Other": strings.Join(other, "; "), "Name": name})
+		"Errors":      errs, "Other": strings.Join(other, "; "), "Name": name})
 }
 
 // createKey creates a machine key through the API's own validation and shows its secret on

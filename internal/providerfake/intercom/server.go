@@ -242,7 +242,9 @@ func (s *Server) SetLatency(d time.Duration) { s.kit.SetLatency(d) }
 func (s *Server) Requests() []Request { return convert(s.kit.Log.All()) }
 
 // RequestsTo returns the logged requests with this method and path.
-func (s *Server) RequestsTo(method, path string) []Request { return convert(s.kit.Log.To(method, path)) }
+func (s *Server) RequestsTo(method, path string) []Request {
+	return convert(s.kit.Log.To(method, path))
+}
 
 // LastRequest returns the most recent logged request.
 func (s *Server) LastRequest() (Request, bool) {

@@ -65,7 +65,9 @@ func wantBody(t *testing.T, r resp, status int, body string) {
 	fakekit.WantJSON(t, r.status, r.body, status, body)
 }
 
-func pkce() (verifier, challenge string) { return fakekit.PKCE("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") }
+func pkce() (verifier, challenge string) {
+	return fakekit.PKCE("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
+}
 
 // authorize runs the consent step and returns the redirect Location.
 func authorize(t *testing.T, s *Server, params url.Values) *url.URL {

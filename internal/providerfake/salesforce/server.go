@@ -98,19 +98,19 @@ type Server struct {
 
 	tokenRequests, refreshCount, apiRequests atomic.Int64
 
-	mu            sync.Mutex
-	schemas       map[string]*objectSchema
-	records       map[string]map[string]*record // lower-case type -> id -> record
-	deleted       map[string]string             // id -> type of deleted records
-	seq           int
-	codes         fakekit.Codes
-	access        map[string]*accessToken
-	refresh       map[string]*refreshToken
-	grants        []*grant
-	deny          bool
-	forceLimit    bool
-	apiUsed       int
-	apiLimit      int
+	mu         sync.Mutex
+	schemas    map[string]*objectSchema
+	records    map[string]map[string]*record // lower-case type -> id -> record
+	deleted    map[string]string             // id -> type of deleted records
+	seq        int
+	codes      fakekit.Codes
+	access     map[string]*accessToken
+	refresh    map[string]*refreshToken
+	grants     []*grant
+	deny       bool
+	forceLimit bool
+	apiUsed    int
+	apiLimit   int
 }
 
 // New starts a fake Salesforce org listening on 127.0.0.1.

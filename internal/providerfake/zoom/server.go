@@ -169,17 +169,17 @@ type Server struct {
 
 	tokenRequests, refreshCount, apiRequests atomic.Int64
 
-	mu            sync.Mutex
-	codes         fakekit.Codes
-	access        map[string]*accessToken
-	refresh       map[string]*refreshToken
-	grants        []*grant
-	deny          bool
-	events        map[int64]*event
-	nextID        int64
-	pageTokens    map[string]pageCursor
-	forced        RateLimit
-	qps           map[string]*qpsWindow
+	mu         sync.Mutex
+	codes      fakekit.Codes
+	access     map[string]*accessToken
+	refresh    map[string]*refreshToken
+	grants     []*grant
+	deny       bool
+	events     map[int64]*event
+	nextID     int64
+	pageTokens map[string]pageCursor
+	forced     RateLimit
+	qps        map[string]*qpsWindow
 }
 
 type pageCursor struct {
