@@ -231,6 +231,8 @@ func TestEmbedPagesEnforceTheSessionType(t *testing.T) {
 		{"dashboard session: events", dash.AccessToken, "events", 404, "not available"},
 		{"dashboard session: dashboard", dash.AccessToken, "dashboard", 200, "Dashboard"},
 		{"admin with the payload scope sees the payload", work.AccessToken, "event?id=" + inScope.String(), 200, "ada@example.com"},
+		{"events filtered by name", work.AccessToken, "events?event=order.paid", 200, "o_2"},
+		{"events filtered by a status nothing has", work.AccessToken, "events?status=canceled", 200, "No events match"},
 	} {
 		code, body := get(c.token, c.page)
 		if code != c.status || !strings.Contains(body, c.has) {

@@ -254,11 +254,23 @@ func (h *Handler) load(ctx context.Context, ss *api.Session, page string, q url.
 	case "dashboard":
 		return h.dashboard(ctx, ss, resource, resourceID)
 	case "events":
-		p, err := h.cfg.Store.EventList(ctx, store.EventListParams{ListParams: list, WorkspaceID: ws, Resource: resource, ResourceID: resourceID})
+		// Filters: status and event name; a bad value shows as no filter.
+		status := switchyard.Status(q.Get("status"))
+		if !status.Valid() {
+			status = ""
+		}
+		name := strings.TrimSpace(q.Get("event"))
+		if len(name) > 255 {
+			name = ""
+		}
+		p, err := h.cfg.Store.EventList(ctx, store.EventListParams{ListParams: list, WorkspaceID: ws, Resource: resource,
+			ResourceID: resourceID, Status: status, Event: name})
 		if err != nil {
 			return nil, 0, err
 		}
-		return map[string]any{"Events": p.Records}, http.StatusOK, nil
+		return map[string]any{"Events": p.Records, "Status": string(status), "Event": name,
+			"Statuses": []switchyard.Status{switchyard.StatusPending, switchyard.StatusProcessing, switchyard.StatusRetrying,
+				switchyard.StatusCompleted, switchyard.StatusFailed, switchyard.StatusCanceled}}, http.StatusOK, nil
 	case "event":
 		id, err := uuid.Parse(q.Get("id"))
 		if err != nil {

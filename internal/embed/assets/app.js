@@ -258,6 +258,16 @@
 
   document.addEventListener("submit", function (e) {
     var form = e.target;
+    // <form data-page-form="events">: a filter, loaded as the page with the fields as its query.
+    if (form.hasAttribute && form.hasAttribute("data-page-form")) {
+      e.preventDefault();
+      var params = new URLSearchParams();
+      Array.prototype.forEach.call(form.elements, function (el) {
+        if (el.name && el.value) params.append(el.name, el.value);
+      });
+      load(form.getAttribute("data-page-form"), params.toString());
+      return;
+    }
     if (!form.hasAttribute || !form.hasAttribute("data-api")) return;
     e.preventDefault();
     submit(form);
