@@ -145,7 +145,8 @@ func ingestWriters(dialect string) int {
 func (a *App) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/embed/", embed.New(embed.Config{Sessions: a.api, Store: a.Store, Logger: a.log}))
-	mux.Handle("/dashboard/", dashboard.New(dashboard.Config{Store: a.Store, Keys: a.api, PublicURL: publicURL(&a.cfg), Logger: a.log}))
+	mux.Handle("/dashboard/", dashboard.New(dashboard.Config{Store: a.Store, Keys: a.api, PublicURL: publicURL(&a.cfg), Logger: a.log,
+		Health: a.engine.Health}))
 	mux.Handle("/", a.api.Handler())
 	return mux
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/switchyardhq/switchyard/internal/api"
+	"github.com/switchyardhq/switchyard/internal/delivery"
 	sembed "github.com/switchyardhq/switchyard/internal/embed"
 	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
@@ -68,6 +69,9 @@ type Config struct {
 	PublicURL string
 	Logger    *slog.Logger
 	Now       func() time.Time
+	// Health, when set, reports this node's open circuits and paused connections (the
+	// delivery engine's controller state, delivery.Engine.Health).
+	Health func(now time.Time) []delivery.ConnectionHealth
 	// SessionTTL is a session's fixed lifetime (default SessionTTL).
 	SessionTTL time.Duration
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/api"
 	"github.com/switchyardhq/switchyard/internal/dashboard"
+	"github.com/switchyardhq/switchyard/internal/delivery"
 	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/store/sqlstore"
 	"github.com/switchyardhq/switchyard/internal/store/storetest"
@@ -57,6 +58,12 @@ type fixture struct {
 
 func setup(t *testing.T, d storetest.Dialect, publicURL string) *fixture {
 	t.Helper()
+	return setupWith(t, d, publicURL, nil)
+}
+
+// setupWith is setup with the delivery engine's health report stubbed by health.
+func setupWith(t *testing.T, d storetest.Dialect, publicURL string, health func(*storetest.Tenant) []delivery.ConnectionHealth) *fixture {
+	t.Helper()
 	db, err := sqlstore.Open(context.Background(), d.NewURL(t))
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +71,11 @@ func setup(t *testing.T, d storetest.Dialect, publicURL string) *fixture {
 	t.Cleanup(func() { db.Close() })
 	tn := storetest.NewTenant(t, db)
 	c := &clock{now: time.Now().UTC()}
-	h := dashboard.New(dashboard.Config{Store: db, Keys: noKeys{}, PublicURL: publicURL, Now: c.Now})
+	cfg := dashboard.Config{Store: db, Keys: noKeys{}, PublicURL: publicURL, Now: c.Now}
+	if health != nil {
+		cfg.Health = func(time.Time) []delivery.ConnectionHealth { return health(tn) }
+	}
+	h := dashboard.New(cfg)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &fixture{st: db, org: tn.Org.ID, srv: srv, clock: c}
@@ -271,5 +282,38 @@ func TestCSRFAndOriginChecks(t *testing.T) {
 	}
 	if r, _ := f.do(t, "GET", "/dashboard/", other, nil, nil); r.StatusCode != 200 {
 		t.Fatalf("another session after this one's logout: %d", r.StatusCode)
+	}
+}
+
+// TestOverviewShowsOpenCircuits checks the overview lists the engine's open circuits and pauses
+// for this organization's connections only.
+func TestOverviewShowsOpenCircuits(t *testing.T) {
+	until := time.Now().Add(30 * time.Second).UTC()
+	foreign := uuid.New()
+	f := setupWith(t, storetest.Dialects(t)[0], "", func(tn *storetest.Tenant) []delivery.ConnectionHealth {
+		return []delivery.ConnectionHealth{
+			{ConnectionID: tn.Connection.ID, Circuit: "open", OpenUntil: until, Failures: 5},
+			{ConnectionID: foreign, Circuit: "half-open"},
+		}
+	})
+	cookie, _ := f.login(t)
+	resp, page := f.do(t, "GET", "/dashboard/", cookie, nil, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("overview: %d", resp.StatusCode)
+	}
+	if !strings.Contains(page, `data-circuit="open"`) {
+		t.Errorf("overview does not show the open circuit:\n%.2000s", page)
+	}
+	if strings.Contains(page, "half-open") {
+		t.Errorf("overview shows another organization's connection")
+	}
+	if strings.Contains(page, "Every circuit is closed") {
+		t.Errorf("overview says every circuit is closed while one is open")
+	}
+
+	f = setupWith(t, storetest.Dialects(t)[0], "", func(*storetest.Tenant) []delivery.ConnectionHealth { return nil })
+	cookie, _ = f.login(t)
+	if _, page = f.do(t, "GET", "/dashboard/", cookie, nil, nil); !strings.Contains(page, "Every circuit is closed") {
+		t.Errorf("overview without open circuits:\n%.2000s", page)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/switchyardhq/switchyard/internal/delivery"
 	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
@@ -86,6 +87,20 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request, s *session) {
 			inactive = append(inactive, map[string]any{"Connection": c, "Workspace": wsName[c.WorkspaceID]})
 		}
 	}
+	type healthRow struct {
+		delivery.ConnectionHealth
+		Name, Type, Workspace string
+	}
+	var health []healthRow
+	if h.cfg.Health != nil {
+		for _, ch := range h.cfg.Health(now) {
+			c := connByID[ch.ConnectionID]
+			if c == nil {
+				continue // the controller knows every tenant's connections: show only this one's
+			}
+			health = append(health, healthRow{ConnectionHealth: ch, Name: c.Name, Type: c.Type, Workspace: wsName[c.WorkspaceID]})
+		}
+	}
 	type queueRow struct {
 		store.ConnectionQueue
 		Name, Type, Workspace string
@@ -120,7 +135,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request, s *session) {
 		crows = append(crows, row)
 	}
 	h.render(w, http.StatusOK, "overview", s, map[string]any{"Title": "Overview", "Queues": qrows, "Due": due,
-		"Inactive": inactive, "Statuses": statuses, "Counts": crows})
+		"Inactive": inactive, "Statuses": statuses, "Counts": crows, "Health": health})
 }
 
 func (h *Handler) workspaces(w http.ResponseWriter, r *http.Request, s *session) {

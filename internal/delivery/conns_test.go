@@ -299,3 +299,34 @@ func TestControllerScopes(t *testing.T) {
 		t.Fatal("the pause did not end")
 	}
 }
+
+// The engine reports circuits that are not closed and connections paused after a 429.
+func TestEngineHealth(t *testing.T) {
+	t.Parallel()
+	e := &Engine{ctl: newTestController()}
+	broken, limited, fine := testConn(nil), testConn(nil), testConn(nil)
+	for _, c := range []*switchyard.Connection{broken, limited, fine} {
+		if !e.ctl.acquire(c, t0) {
+			t.Fatal("could not start an attempt")
+		}
+	}
+	for range 3 { // the threshold
+		e.ctl.release(broken.ID, switchyard.OutcomeTimeout, true, 0, t0)
+		e.ctl.acquire(broken, t0)
+	}
+	e.ctl.release(limited.ID, switchyard.OutcomeRateLimited, true, 10*time.Second, t0)
+	e.ctl.release(fine.ID, switchyard.OutcomeDelivered, true, 0, t0)
+	got := map[uuid.UUID]ConnectionHealth{}
+	for _, h := range e.Health(t0) {
+		got[h.ConnectionID] = h
+	}
+	if h, ok := got[broken.ID]; !ok || h.Circuit != "open" || !h.OpenUntil.After(t0) {
+		t.Errorf("the broken connection: %+v", h)
+	}
+	if h, ok := got[limited.ID]; !ok || h.Circuit != "closed" || !h.PausedUntil.Equal(t0.Add(10*time.Second)) {
+		t.Errorf("the rate-limited connection: %+v", h)
+	}
+	if _, ok := got[fine.ID]; ok || len(got) != 2 {
+		t.Errorf("health lists %d connections, the healthy one included: %v", len(got), ok)
+	}
+}
