@@ -1,6 +1,6 @@
 // Package api serves Switchyard's REST API, wire-compatible with the Meshes API v1: one function
 // lists every route, handlers return errors, and one writer turns errors into the Meshes error
-// shape (style.md conventions 6 and 13).
+// shape (docs/conventions.md §6 and §13).
 package api
 
 import (
@@ -28,7 +28,7 @@ type Limits struct {
 	MaxPayloadBytes int
 }
 
-// DefaultLimits are product.md §5's defaults.
+// DefaultLimits are docs/decisions.md §5's defaults.
 var DefaultLimits = Limits{MaxBodyBytes: 5 << 20, MaxPayloadBytes: 256 << 10}
 
 // Config holds the server's dependencies.

@@ -12,7 +12,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
 
-// Authorization: what an authenticated principal may do (product.md §2). Authentication
+// Authorization: what an authenticated principal may do (docs/decisions.md §2). Authentication
 // failures are 401; a valid credential outside its limits is 403 — with one deliberate
 // exception, below. The checks live here and are applied in three places only:
 //

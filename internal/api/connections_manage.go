@@ -232,7 +232,7 @@ func (s *Server) connectionActions(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-// fieldCatalogJSON is a connection's destination field catalog (meshes-api.md §4.5).
+// fieldCatalogJSON is a connection's destination field catalog (docs/meshes-compat.md §7).
 type fieldCatalogJSON struct {
 	ID              uuid.UUID                  `json:"id"`
 	WorkspaceID     uuid.UUID                  `json:"workspace_id"`

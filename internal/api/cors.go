@@ -6,7 +6,7 @@ import (
 )
 
 // CORS is offered on the two ingestion endpoints only, so browsers and mobile web apps can emit
-// events with a publishable key (meshes-api.md §3.2). Management endpoints answer no preflight:
+// events with a publishable key (docs/meshes-compat.md §3). Management endpoints answer no preflight:
 // a machine secret must never be in a browser. No cookies are involved, so any origin may call.
 var (
 	corsAllowHeaders = strings.Join([]string{"Content-Type", "Accept", publishableKeyHeader, "X-Meshes-Client",

@@ -11,7 +11,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
 
-// Delivery control (meshes-api.md §4.3). A rule delivery ("rule event") is addressed by its
+// Delivery control (docs/meshes-compat.md §6). A rule delivery ("rule event") is addressed by its
 // event and its rule: /events/{event_id}/rules/{rule_id}.
 
 // retryImminent is how soon a scheduled attempt makes a manual retry pointless (425).

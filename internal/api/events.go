@@ -139,7 +139,7 @@ func (s *Server) eventCreate(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// idempotencyKeyHeader names the header that makes an emit idempotent (product.md §4).
+// idempotencyKeyHeader names the header that makes an emit idempotent (docs/decisions.md §4).
 const idempotencyKeyHeader = "Idempotency-Key"
 
 // checkIdempotencyKey validates an optional idempotency key: 1–255 characters, none of them

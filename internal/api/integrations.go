@@ -8,8 +8,8 @@ import (
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
 
-// integrationList pages through every registered integration's description (meshes-api.md
-// §4.7), sorted by type. The cursor is the last type of the previous page.
+// integrationList pages through every registered integration's description (docs/meshes-compat.md
+// §8), sorted by type. The cursor is the last type of the previous page.
 func (s *Server) integrationList(w http.ResponseWriter, r *http.Request) error {
 	lq, err := parseListQuery(r, 0)
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 )
 
 // Keys: the machine-keys extension (/api/v1/machine-keys) and publishable key rotation. The
-// Meshes API v1 documents neither; product.md §2 decides them.
+// Meshes API v1 documents neither; docs/decisions.md §2 decides them.
 
 // MachineKeyJSON is a machine key as the API shows it (the keys CLI prints the same shape). SecretKey is set only in the answer to
 // the create, the one time the secret is shown. Empty workspaces and permissions mean no limit.

@@ -15,7 +15,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
 
-// RateLimits sets the token buckets (product.md §6), each with a burst of twice its rate; zero
+// RateLimits sets the token buckets (docs/decisions.md §6), each with a burst of twice its rate; zero
 // turns one off. The buckets are per node: with N nodes behind a load balancer a key may get up
 // to N times the rate.
 type RateLimits struct {

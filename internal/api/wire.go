@@ -9,7 +9,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
 
-// The JSON shapes of the Meshes API v1 (meshes-api.md §5). Times are RFC 3339 in UTC.
+// The JSON shapes of the Meshes API v1 (docs/meshes-compat.md §5). Times are RFC 3339 in UTC.
 
 type workspaceJSON struct {
 	ID             uuid.UUID           `json:"id"`

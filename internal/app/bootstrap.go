@@ -24,7 +24,7 @@ type Credentials struct {
 }
 
 // Bootstrap creates an organization, an owner machine key and a default workspace with its
-// publishable key when the store is empty (product.md §1). On an initialized store it creates
+// publishable key when the store is empty (docs/decisions.md §1). On an initialized store it creates
 // nothing, checks that the encryption key opens the store's secrets, and reports the ids.
 func (a *App) Bootstrap(ctx context.Context) (*Credentials, error) {
 	accessKey, secretKey, err := auth.GenerateMachineKey()

@@ -21,12 +21,12 @@ import (
 	"github.com/switchyardhq/switchyard/internal/store/storetest"
 )
 
-// The compatibility suite replays the requests Meshes' official clients send (meshes-api.md
-// §10) — their headers, their tokens, their bodies with defaults left out — and checks each
+// The compatibility suite replays the requests Meshes' official clients send (docs/meshes-compat.md
+// §11) — their headers, their tokens, their bodies with defaults left out — and checks each
 // answer the way the client reads it. Every request is also held against docs/openapi.json
 // (its parameters and body) and every response too (status and body), as in all e2e tests.
 
-// The official clients' constructor checks (meshes-api.md §10.1, §10.2), verbatim.
+// The official clients' constructor checks (docs/meshes-compat.md §2, §3 and §11), verbatim.
 var (
 	eventsClientKeyPattern = regexp.MustCompile(`^mesh_pub_([A-Za-z0-9\-.]+)_([A-Za-z0-9\-.]+)_([^_]+)$`)
 	apiClientOrgPattern    = regexp.MustCompile(`(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)

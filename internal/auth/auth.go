@@ -3,7 +3,7 @@
 // Meshes' clients mint from them for every request, and publishable keys for event ingestion.
 //
 // The formats are fixed by the official clients, which validate credentials before sending
-// anything: the machine JWT is described in meshes-api.md §3.1 and the key formats in §10. The
+// anything: the machine JWT is described in docs/meshes-compat.md §2 and the key formats in §2 and §3. The
 // Verifier is deliberately strict where those clients are uniform (HS256 only, a kid naming the
 // key, at most 60 seconds of lifetime) and tolerant where they differ (the order of JSON keys, an
 // audience given as a string or an array).

@@ -10,7 +10,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/auth"
 )
 
-// The @mesheshq/api constructor's checks (meshes-api.md §10.2) and the @mesheshq/events one
+// The @mesheshq/api constructor's checks (docs/meshes-compat.md §2) and the @mesheshq/events one
 // (§10.1), copied from the clients rather than from package auth, so a change there cannot make
 // these tests pass by accident.
 var (

@@ -15,7 +15,7 @@ type Sealer interface {
 }
 
 // NewMachineKey generates a machine key of an organization, with its secret sealed by box and
-// the given limits (product.md §2; nil means no limit), and returns it ready to store together
+// the given limits (docs/decisions.md §2; nil means no limit), and returns it ready to store together
 // with the secret in clear, which is shown once and never again. The permissions are
 // normalized (switchyard.NormalizePermissions); the caller validates the workspaces.
 func NewMachineKey(box Sealer, orgID uuid.UUID, name string, workspaces []uuid.UUID, permissions []switchyard.Permission,

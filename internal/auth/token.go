@@ -16,7 +16,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
 
-// Machine JWT constants from meshes-api.md §3.1.
+// Machine JWT constants from docs/meshes-compat.md §2.
 const (
 	// Audience is the only audience a machine JWT may carry.
 	Audience = "meshes-api"
@@ -117,7 +117,7 @@ type Claims struct {
 	IssuedAt, ExpiresAt time.Time
 }
 
-// Verify checks a machine JWT as meshes-api.md §3.1 describes and returns its claims. Every way
+// Verify checks a machine JWT as docs/meshes-compat.md §2 describes and returns its claims. Every way
 // a token can fail yields a *switchyard.Error with code EUNAUTHORIZED and a short reason that
 // never repeats the token or the secret. An error from the KeySource other than ErrKeyNotFound
 // is returned wrapped, not turned into a 401, since a database outage is not the caller's fault.

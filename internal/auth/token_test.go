@@ -715,7 +715,7 @@ func FuzzSignedClaims(f *testing.F) {
 }
 
 // checkOutcome is the fuzz oracle. A failure must be a clean 401 that does not leak the secret;
-// a success must pass referenceVerify, an independent reading of meshes-api.md §3.1 written
+// a success must pass referenceVerify, an independent reading of docs/meshes-compat.md §2 written
 // with encoding/json and crypto/hmac only, and agree with it on the claims.
 func checkOutcome(t *testing.T, token string, claims *auth.Claims, err error) {
 	t.Helper()

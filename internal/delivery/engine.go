@@ -1,7 +1,7 @@
 // Package delivery is the delivery engine: it claims due deliveries from the store with a lease,
 // fairly across connections, runs each through its connection's adapter, records the attempt,
 // and schedules retries with backoff. Adapters only report outcomes; every retry, pause and
-// circuit decision is made here (style.md §5). docs/delivery.md explains the whole design.
+// circuit decision is made here (docs/conventions.md §5). docs/delivery.md explains the whole design.
 package delivery
 
 import (

@@ -10,7 +10,7 @@ import (
 )
 
 // Cleaner removes finished events older than the retention period, with their deliveries and
-// attempts (product.md §12). It deletes in small batches with a pause between them, so each
+// attempts (docs/decisions.md §12). It deletes in small batches with a pause between them, so each
 // write transaction is short and ingestion is never held up behind it. Every node may run one:
 // the deletes are idempotent.
 type Cleaner struct {

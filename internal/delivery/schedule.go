@@ -6,7 +6,7 @@ import (
 )
 
 // DefaultSchedule is the wait before each retry: the first attempt is immediate, then 5 s, 1 min,
-// 5 min, 30 min, 2 h, 6 h and 12 h — eight attempts over about 21 hours (product.md §7).
+// 5 min, 30 min, 2 h, 6 h and 12 h — eight attempts over about 21 hours (docs/decisions.md §7).
 var DefaultSchedule = []time.Duration{
 	5 * time.Second, time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 6 * time.Hour, 12 * time.Hour,
 }

@@ -1,6 +1,6 @@
 package destination
 
-// Description is an integration as GET /api/v1/integrations publishes it (meshes-api.md §4.7).
+// Description is an integration as GET /api/v1/integrations publishes it (docs/meshes-compat.md §8).
 // Keys inside are camelCase (helpText, defaultValue, dependsOn), as the Meshes API has them.
 type Description struct {
 	Name           string                       `json:"name"`

@@ -3,7 +3,7 @@
 // handling and GET /api/v1/integrations.
 //
 // Adapters make one call and report what happened, classified into the shared outcome codes;
-// only the delivery engine retries, backs off and records attempts (style.md conventions 4, 5).
+// only the delivery engine retries, backs off and records attempts (docs/conventions.md §4 and §5).
 package destination
 
 import (

@@ -1,4 +1,4 @@
-// Package mapping holds field mappings: the versioned schema (meshes-api.md §1.7) that says how an
+// Package mapping holds field mappings: the versioned schema (docs/meshes-compat.md §7) that says how an
 // event's payload becomes a destination's fields — each destination field taken from a payload
 // path or a literal, passed through optional transforms. This package parses and validates the
 // schema (Parse), applies it to payloads (Compile, Apply), renders {{ path }} templates in rule

@@ -10,14 +10,14 @@ import (
 // CatalogKind says which workspace catalogue an entry belongs to.
 type CatalogKind string
 
-// The two catalogues of a workspace (meshes-api.md §1.4).
+// The two catalogues of a workspace (docs/meshes-compat.md §1).
 const (
 	CatalogEventType CatalogKind = "event_type"
 	CatalogResource  CatalogKind = "resource"
 )
 
 // CatalogEntry is one event type or resource of a workspace. Switchyard catalogues both
-// automatically the first time an event uses them (product.md §3): Key is the name, Label starts
+// automatically the first time an event uses them (docs/decisions.md §3): Key is the name, Label starts
 // equal to it, and CreatedBy is whoever emitted that first event.
 type CatalogEntry struct {
 	ID             uuid.UUID
@@ -34,7 +34,7 @@ type CatalogEntry struct {
 	UpdatedAt time.Time
 }
 
-// Mapping is one stored version of a connection's default field mapping (meshes-api.md §1.7).
+// Mapping is one stored version of a connection's default field mapping (docs/meshes-compat.md §7).
 // Every save adds a version; MappingID stays the same across versions, ID names the version.
 type Mapping struct {
 	ID              uuid.UUID

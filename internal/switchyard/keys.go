@@ -7,7 +7,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// Permission is one thing a machine key may be allowed to do (product.md §2). A key without
+// Permission is one thing a machine key may be allowed to do (docs/decisions.md §2). A key without
 // any listed permission holds them all.
 type Permission string
 

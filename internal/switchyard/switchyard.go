@@ -129,7 +129,7 @@ type Event struct {
 	Replayed bool
 }
 
-// IdempotencyWindow is how long an idempotency key deduplicates events (product.md §4).
+// IdempotencyWindow is how long an idempotency key deduplicates events (docs/decisions.md §4).
 const IdempotencyWindow = 24 * time.Hour
 
 // Delivery is the delivery of one event through one rule (a "rule event" in the Meshes API).

@@ -1,5 +1,5 @@
 // Package builtin lists every integration Switchyard ships with. It is the one place a new
-// destination is registered (style.md convention 4): add its package's Integration() below.
+// destination is registered (docs/conventions.md §4): add its package's Integration() below.
 package builtin
 
 import (

@@ -35,7 +35,7 @@ var _ destination.Provisioner = (*Adapter)(nil)
 // Unless opts.AllowPrivate, every connection is checked when it is dialled (after DNS
 // resolution, so rebinding cannot get around it) and refused if it goes to a loopback,
 // private, link-local, metadata or other special-purpose address. Redirects are not followed:
-// a 3xx counts as delivered (meshes-api.md §7), and following one could lead anywhere,
+// a 3xx counts as delivered (docs/meshes-compat.md §9), and following one could lead anywhere,
 // including past the https rule.
 func New(opts destination.Options) *Adapter {
 	hc := destination.NewHTTPClient(opts, destination.HTTPClientConfig{

@@ -22,7 +22,7 @@ import (
 
 var errBadPayload = errors.New("the event payload is not valid JSON")
 
-// buildBody returns the exact bytes to send: the wrapped envelope (meshes-api.md §8) or, in
+// buildBody returns the exact bytes to send: the wrapped envelope (docs/meshes-compat.md §10) or, in
 // raw mode, the payload alone. The payload is compacted on the way, which also validates it.
 func buildBody(c *config, ev *switchyard.Event, sentAt time.Time) ([]byte, error) {
 	payload := bytes.TrimSpace(ev.Payload)

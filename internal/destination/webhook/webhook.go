@@ -26,7 +26,7 @@ const ActionSendWebhook = "send_webhook"
 // TestEventName is the event name of the test request sent when a connection is saved.
 const TestEventName = "switchyard.test"
 
-// Metadata keys of a webhook connection (product.md §13).
+// Metadata keys of a webhook connection (docs/decisions.md §13).
 const (
 	KeyURL             = "url"
 	KeyHTTPMethod      = "http_method"
@@ -71,7 +71,7 @@ const (
 
 var signedSchemes = []string{SigningStandardWebhooks, SigningHMACSHA256, SigningHMACSHA512}
 
-// Integration declares the webhook integration: its metadata schema (product.md §13), its
+// Integration declares the webhook integration: its metadata schema (docs/decisions.md §13), its
 // action, and its constructor. Each call returns a new value.
 func Integration() *destination.Integration {
 	return &destination.Integration{

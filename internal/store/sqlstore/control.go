@@ -14,7 +14,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
 
-// Delivery control: manual retry and cancel (meshes-api.md §4.3), and the attempt log.
+// Delivery control: manual retry and cancel (docs/meshes-compat.md §6), and the attempt log.
 //
 // Both change next_attempt_at, which is a waiting delivery's due time and a claimed one's lease:
 // the claimer of a delivery that was canceled (or canceled and retried) meanwhile then records

@@ -1,5 +1,5 @@
 -- +goose Up
--- Machine keys may be limited to some workspaces and to some permissions (product.md §2). Both
+-- Machine keys may be limited to some workspaces and to some permissions (docs/decisions.md §2). Both
 -- limits are JSON arrays (workspace ids; "read", "write", "events:emit"); an empty array is no
 -- limit. Existing keys keep full access.
 ALTER TABLE machine_keys ADD COLUMN workspaces TEXT NOT NULL DEFAULT '[]';
