@@ -12,6 +12,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/store/sqlstore"
 	"github.com/switchyardhq/switchyard/internal/store/storetest"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
+	"github.com/switchyardhq/switchyard/internal/testutil"
 )
 
 // Requests queued together are committed in one transaction; when that fails, each request is
@@ -42,13 +43,7 @@ func TestIngesterGroupCommitIsolatesABadRequest(t *testing.T) {
 		results[i] = make(chan error, 1)
 		go func() { results[i] <- g.insert(ctx, evs...) }()
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(g.in) < 3 {
-		if time.Now().After(deadline) {
-			t.Fatal("requests were not queued")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testutil.Eventually(t, 10*time.Second, "the three requests to be queued", func() bool { return len(g.in) >= 3 })
 	g.wg.Go(g.run)
 	t.Cleanup(g.close)
 

@@ -37,6 +37,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/store/sqlstore"
 	"github.com/switchyardhq/switchyard/internal/store/storetest"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
+	"github.com/switchyardhq/switchyard/internal/testutil"
 )
 
 func TestCrashKilledServerLosesNoEvent(t *testing.T) {
@@ -751,13 +752,7 @@ func (e *crashEmitter) wait(t *testing.T, within time.Duration) []uuid.UUID {
 // crashPoll polls cond until it holds, failing the test when within has passed.
 func crashPoll(t *testing.T, what string, within time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.Eventually(t, within, what, cond)
 }
 
 // crashAwaitCompleted reads every event through the API (event i from the server base(i)), with

@@ -18,6 +18,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/store/sqlstore"
 	"github.com/switchyardhq/switchyard/internal/store/storetest"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
+	"github.com/switchyardhq/switchyard/internal/testutil"
 )
 
 // fixture is a real store with one tenant whose webhook connection points at a local server.
@@ -85,20 +86,16 @@ func (f *fixture) emit(t *testing.T) *switchyard.Event {
 // waitEvent polls the event until cond holds or the deadline passes.
 func (f *fixture) waitEvent(t *testing.T, id uuid.UUID, what string, cond func(*switchyard.Event) bool) *switchyard.Event {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		e, err := f.store.EventGet(context.Background(), store.EventGetParams{OrganizationID: f.tenant.Org.ID, ID: id})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if cond(e) {
-			return e
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; event is %+v", what, e)
-		}
-		time.Sleep(10 * time.Millisecond)
+	var e *switchyard.Event
+	ok := testutil.Poll(15*time.Second, func() bool {
+		var err error
+		e, err = f.store.EventGet(context.Background(), store.EventGetParams{OrganizationID: f.tenant.Org.ID, ID: id})
+		return err == nil && cond(e)
+	})
+	if !ok {
+		t.Fatalf("timed out waiting for %s; event is %+v", what, e)
 	}
+	return e
 }
 
 func (f *fixture) delivery(t *testing.T, eventID uuid.UUID) (*switchyard.Delivery, []*switchyard.Attempt) {

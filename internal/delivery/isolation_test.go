@@ -17,6 +17,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/store/sqlstore"
 	"github.com/switchyardhq/switchyard/internal/store/storetest"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
+	"github.com/switchyardhq/switchyard/internal/testutil"
 )
 
 // hangingServer accepts requests and holds them until the test ends (or the client gives up).
@@ -121,13 +122,7 @@ func countStatus(t *testing.T, s store.Store, tn *storetest.Tenant, events []*sw
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, 20*time.Second, what, cond)
 }
 
 func openStore(t *testing.T, d storetest.Dialect) store.Store {

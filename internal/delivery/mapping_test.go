@@ -15,6 +15,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/store/sqlstore"
 	"github.com/switchyardhq/switchyard/internal/store/storetest"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
+	"github.com/switchyardhq/switchyard/internal/testutil"
 )
 
 // recordingSender hands every request it gets to the test, and lists a small field catalog.
@@ -129,19 +130,13 @@ func TestEngineAppliesMappings(t *testing.T) {
 
 		// A fail_action field that cannot be mapped: mapping_error, no retry, sender not called.
 		id := emit(`{"email":"b@example.com","score":"not a number"}`)
-		deadline := time.Now().Add(15 * time.Second)
-		for {
-			ev, err := db.EventGet(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: id})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ev.Status == switchyard.StatusFailed {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("event %+v did not fail", ev)
-			}
-			time.Sleep(10 * time.Millisecond)
+		var ev *switchyard.Event
+		if !testutil.Poll(15*time.Second, func() bool {
+			var err error
+			ev, err = db.EventGet(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: id})
+			return err == nil && ev.Status == switchyard.StatusFailed
+		}) {
+			t.Fatalf("event %+v did not fail", ev)
 		}
 		ds, _ := db.DeliveryListByEvent(ctx, tn.Org.ID, id)
 		as, _ := db.AttemptListByDelivery(ctx, tn.Org.ID, ds[0].ID)

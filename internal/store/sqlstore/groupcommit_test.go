@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/switchyardhq/switchyard/internal/testutil"
 )
 
 // Functions queued while a commit runs share the next transaction; one that fails is rolled
@@ -69,13 +71,7 @@ func TestGroupCommit(t *testing.T) {
 		<-queued
 	}
 	// Wait until every call is queued, then cancel one caller and let the committer go.
-	deadline := time.Now().Add(10 * time.Second)
-	for len(db.txq) < len(calls) {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d calls queued", len(db.txq))
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testutil.Eventually(t, 10*time.Second, "every call to be queued", func() bool { return len(db.txq) >= len(calls) })
 	cancel()
 	close(release)
 
