@@ -31,17 +31,27 @@ type CLI struct {
 	Version     VersionCmd     `cmd:"" help:"Print the version, commit and build date."`
 	Healthcheck HealthcheckCmd `cmd:"" help:"Exit 0 when a server answers its readiness check (for container health checks)."`
 	Bench       BenchCmd       `cmd:"" help:"Measure throughput and latency on this machine (in-process server, local endpoint; docs/benchmarks.md)."`
+	Login       LoginCmd       `cmd:"" help:"Save a server URL and machine key as a profile for the commands below (login --list shows them)." group:"Client"`
+	Logout      LogoutCmd      `cmd:"" help:"Remove a saved profile." group:"Client"`
 }
 
-// env is what every command gets: where to write, and a context canceled on SIGINT/SIGTERM.
+// env is what every command gets: where to write, and a context canceled on SIGINT/SIGTERM,
+// and the process around it (host: stdin, environment, terminals; output.go).
 type env struct {
 	ctx    context.Context
 	stdout io.Writer
 	stderr io.Writer
+	host
 }
 
-// Main runs the command line and returns the process exit code.
+// Main runs the command line and returns the process exit code (docs/cli.md lists them).
 func Main(args []string, stdout, stderr io.Writer) int {
+	return run(args, stdout, stderr, osHost(stdout, stderr))
+}
+
+// run is Main with the process's surroundings given: tests pass their own environment and
+// standard input.
+func run(args []string, stdout, stderr io.Writer, h host) int {
 	var c CLI
 	// kong "exits" after printing --help; remember that instead of exiting the process (or of
 	// going on to run the command, which `keys create --help` once did).
@@ -69,9 +79,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := kctx.Run(&env{ctx: ctx, stdout: stdout, stderr: stderr}); err != nil {
-		fmt.Fprintln(stderr, "switchyard:", err)
-		return 1
+	if err := kctx.Run(&env{ctx: ctx, stdout: stdout, stderr: stderr, host: h}); err != nil {
+		printError(stderr, err)
+		return exitCode(ctx, err)
 	}
 	return 0
 }
