@@ -2,10 +2,12 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -188,4 +190,190 @@ func (s *Server) writeEvent(w http.ResponseWriter, r *http.Request, withPayload 
 	}
 	writeJSON(w, http.StatusOK, eventWire(e, ds))
 	return nil
+}
+
+func (s *Server) eventList(w http.ResponseWriter, r *http.Request) error {
+	return s.listEvents(w, r, uuid.Nil)
+}
+
+// listEvents writes a page of the organization's events, or of one workspace's, each with its
+// rule_events (no payloads), filtered by event, status, resource and resource_id.
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, wsID uuid.UUID) error {
+	ctx := r.Context()
+	p := principalFrom(ctx)
+	lq, err := parseListQuery(r, filterEvent|filterResource|filterStatus)
+	if err != nil {
+		return err
+	}
+	page, err := s.Store.EventList(ctx, store.EventListParams{ListParams: lq.list(p), WorkspaceID: wsID, Event: lq.event,
+		Resource: lq.resource, ResourceID: lq.resourceID, Status: lq.status})
+	if err != nil {
+		return err
+	}
+	ids := make([]uuid.UUID, 0, len(page.Records))
+	for _, e := range page.Records {
+		ids = append(ids, e.ID)
+	}
+	ds, err := s.Store.DeliveryListByEvents(ctx, store.DeliveryListByEventsParams{OrganizationID: p.OrganizationID, EventIDs: ids})
+	if err != nil {
+		return err
+	}
+	byEvent := make(map[uuid.UUID][]*switchyard.Delivery, len(page.Records))
+	for _, d := range ds {
+		byEvent[d.EventID] = append(byEvent[d.EventID], d)
+	}
+	records := make([]*eventJSON, 0, len(page.Records))
+	for _, e := range page.Records {
+		records = append(records, eventWire(e, byEvent[e.ID]))
+	}
+	writeJSON(w, http.StatusOK, pageWire(records, lq.limit, page.NextCursor))
+	return nil
+}
+
+// eventPayload returns an event with its rule_events and its payload as it was emitted.
+func (s *Server) eventPayload(w http.ResponseWriter, r *http.Request) error {
+	return s.writeEvent(w, r, true)
+}
+
+// maxBulkEvents is the most events one bulk request may carry.
+const maxBulkEvents = 100
+
+// bulkResultJSON is the body of POST /events/bulk: one record per input item, in input order,
+// either the accepted event or an error in the Meshes error shape.
+type bulkResultJSON struct {
+	Count      int   `json:"count"`
+	ErrorCount *int  `json:"error_count,omitempty"`
+	Records    []any `json:"records"`
+}
+
+// eventBulkCreate accepts 1–100 events. Each item is validated and accepted on its own: a bad
+// item gets an error record and does not stop the others (207), and when every item is good the
+// answer is 201. The accepted items are stored in one transaction, so that a bulk request costs
+// one commit; a failure of that transaction (the database, never an item) fails the whole
+// request and stores nothing. count is the number of events accepted, error_count the number
+// refused.
+func (s *Server) eventBulkCreate(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	p := principalFrom(ctx)
+	items, err := s.bulkItems(r)
+	// A bulk request costs one token per event it carries (one if it carries none that count),
+	// charged before anything else is done with it.
+	if err := s.rateLimit(w, p, max(1, len(items))); err != nil {
+		return err
+	}
+	if err != nil {
+		return err
+	}
+
+	records := make([]any, len(items))
+	var (
+		accepted   []*switchyard.Event
+		errorCount int
+		workspaces = map[uuid.UUID]error{}
+	)
+	fail := func(i int, err error) {
+		_, body := errorResponse(err)
+		records[i] = body
+		errorCount++
+	}
+	// An Idempotency-Key header on a bulk request gives each item without its own key the key
+	// "<header>:<index>", so that retrying the same request stores nothing twice.
+	bulkKey := r.Header.Get(idempotencyKeyHeader)
+	for i, raw := range items {
+		var req eventRequest
+		if err := decodeJSON(raw, &req); err != nil {
+			fail(i, err)
+			continue
+		}
+		if bulkKey != "" && req.IdempotencyKey == nil {
+			k := bulkKey + ":" + strconv.Itoa(i)
+			req.IdempotencyKey = &k
+		}
+		e, err := s.validateEvent(&req, p, "")
+		if err != nil {
+			fail(i, err)
+			continue
+		}
+		if p.Workspace == nil {
+			if err := p.requireWorkspace(e.WorkspaceID); err != nil {
+				fail(i, err)
+				continue
+			}
+			werr, seen := workspaces[e.WorkspaceID]
+			if !seen {
+				_, werr = s.Store.WorkspaceGet(ctx, p.OrganizationID, e.WorkspaceID)
+				if errors.Is(werr, store.ErrNotFound) {
+					werr = invalid(switchyard.FieldError{Param: "workspace", Msg: "not found"})
+				} else if werr != nil {
+					return werr
+				}
+				workspaces[e.WorkspaceID] = werr
+			}
+			if werr != nil {
+				fail(i, werr)
+				continue
+			}
+		}
+		records[i] = e
+		accepted = append(accepted, e)
+	}
+	if len(accepted) > 0 {
+		// Committed as a whole, in a group commit with other requests' events; not canceled
+		// with the request once queued.
+		if err := s.ingester.insert(context.WithoutCancel(ctx), accepted...); err != nil {
+			return err
+		}
+		fresh, routed := 0, false
+		for _, e := range accepted {
+			if !e.Replayed {
+				fresh++
+				routed = routed || e.TotalRules > 0
+			}
+		}
+		s.Metrics.EventsAccepted(fresh)
+		if routed {
+			s.Accepted()
+		}
+	}
+	for i, rec := range records {
+		if e, ok := rec.(*switchyard.Event); ok {
+			records[i] = acceptedEventWire(e)
+		}
+	}
+	out := &bulkResultJSON{Count: len(accepted), Records: records}
+	status := http.StatusCreated
+	if errorCount > 0 {
+		out.ErrorCount = &errorCount
+		status = http.StatusMultiStatus
+	}
+	writeJSON(w, status, out)
+	return nil
+}
+
+// bulkItems reads a bulk request's body: a JSON array of 1–100 items, each kept raw so that it
+// is validated on its own.
+func (s *Server) bulkItems(r *http.Request) ([]json.RawMessage, error) {
+	body, err := readBody(r, s.Limits.MaxBodyBytes)
+	if err != nil {
+		return nil, err
+	}
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || trimmed[0] != '[' {
+		return nil, &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body must be a JSON array of 1 to 100 events."}
+	}
+	var items []json.RawMessage
+	if err := decodeJSONSyntax(body, &items); err != nil {
+		return nil, err
+	}
+	if len(items) == 0 || len(items) > maxBulkEvents {
+		return nil, &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body must be a JSON array of 1 to 100 events.",
+			Fields: []switchyard.FieldError{{Param: "events", Msg: "must hold 1 to 100 events"}}}
+	}
+	return items, nil
+}
+
+// acceptedEventWire is an event as the ingestion endpoints return it.
+func acceptedEventWire(e *switchyard.Event) *acceptedEventJSON {
+	return &acceptedEventJSON{ID: e.ID, Type: "event", Event: e.Name, Resource: e.Resource, ResourceID: e.ResourceID,
+		Workspace: e.WorkspaceID, Status: string(e.Status), CreatedBy: e.CreatedBy, CreatedAt: e.CreatedAt}
 }
