@@ -203,8 +203,23 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	return err
 }
 
-// do is Do with extra request headers, returning the answer's headers.
-func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any, header http.Header) (http.Header, error) {
+// request holds what a few methods add to a request.
+type request struct {
+	// header is sent with the request.
+	header http.Header
+	// idempotent says that the request may be sent twice even though its method is POST
+	// (every bulk item carries its own idempotency key).
+	idempotent bool
+	// root sends the path as it is, not under /api/v1 (/healthz, /readyz).
+	root bool
+}
+
+// do is Do with the extras of rq (nil: none), returning the answer's headers.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any, rq *request) (http.Header, error) {
+	if rq == nil {
+		rq = &request{}
+	}
+	header := rq.header
 	if ctx == nil {
 		return nil, errors.New("client: nil context")
 	}
@@ -226,6 +241,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	u := *c.base
 	u.Path = c.base.Path + APIPrefix + path
+	if rq.root {
+		u.Path = c.base.Path + path
+	}
 	if p, err := url.PathUnescape(u.Path); err == nil && p != u.Path {
 		u.RawPath = u.Path
 		u.Path = p
@@ -236,7 +254,8 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	target := u.String()
 
 	idempotent := method == http.MethodGet || method == http.MethodHead || method == http.MethodPut ||
-		method == http.MethodDelete || method == http.MethodOptions || header.Get("Idempotency-Key") != ""
+		method == http.MethodDelete || method == http.MethodOptions || header.Get("Idempotency-Key") != "" ||
+		rq.idempotent
 
 	for attempt := 0; ; attempt++ {
 		resp, err := c.send(ctx, method, target, payload, header)

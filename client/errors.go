@@ -55,6 +55,16 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// errorBody is the API's error shape.
+type errorBody struct {
+	Message string `json:"message"`
+	Error   struct {
+		Name    string       `json:"name"`
+		Message string       `json:"message"`
+		Data    []FieldError `json:"data"`
+	} `json:"error"`
+}
+
 // newError builds the *Error for a non-2xx answer whose body is data.
 func newError(method, path string, resp *http.Response, data []byte) *Error {
 	e := &Error{
@@ -74,14 +84,7 @@ func newError(method, path string, resp *http.Response, data []byte) *Error {
 		}
 		e.Body, _ = json.Marshal(text)
 	}
-	var body struct {
-		Message string `json:"message"`
-		Error   struct {
-			Name    string       `json:"name"`
-			Message string       `json:"message"`
-			Data    []FieldError `json:"data"`
-		} `json:"error"`
-	}
+	var body errorBody
 	if json.Unmarshal(data, &body) == nil {
 		e.Name, e.Fields = body.Error.Name, body.Error.Data
 		e.Message = body.Error.Message
@@ -94,6 +97,32 @@ func newError(method, path string, resp *http.Response, data []byte) *Error {
 	}
 	return e
 }
+
+// newItemError reads one refused item of a bulk emit, in the API's error shape; its status is
+// the one its error name stands for.
+func newItemError(data []byte) *Error {
+	e := &Error{Method: http.MethodPost, Path: "/events/bulk", Body: json.RawMessage(data)}
+	var body errorBody
+	if json.Unmarshal(data, &body) == nil {
+		e.Name, e.Fields, e.Message = body.Error.Name, body.Error.Data, body.Error.Message
+		if e.Message == "" {
+			e.Message = body.Message
+		}
+		e.StatusCode = statusByName[e.Name]
+	}
+	return e
+}
+
+// statusByName maps the error names the API uses to their HTTP status.
+var statusByName = func() map[string]int {
+	m := map[string]int{}
+	for code := 400; code < 600; code++ {
+		if text := http.StatusText(code); text != "" {
+			m[strings.ReplaceAll(text, " ", "")] = code
+		}
+	}
+	return m
+}()
 
 // StatusCode returns the HTTP status of err if it is (or wraps) an *Error, or 0.
 func StatusCode(err error) int {
@@ -124,3 +153,6 @@ func IsConflict(err error) bool { return StatusCode(err) == http.StatusConflict 
 // IsRateLimited reports whether err is an API answer 429 Too Many Requests (after the client's
 // retries, if any, were used up).
 func IsRateLimited(err error) bool { return StatusCode(err) == http.StatusTooManyRequests }
+
+// errRepeatedCursor is what an iterator returns when the server answers a cursor with itself.
+var errRepeatedCursor = errors.New("client: the server returned the same page cursor twice")
