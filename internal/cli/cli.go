@@ -33,6 +33,7 @@ type CLI struct {
 	Bench       BenchCmd       `cmd:"" help:"Measure throughput and latency on this machine (in-process server, local endpoint; docs/benchmarks.md)."`
 	Login       LoginCmd       `cmd:"" help:"Save a server URL and machine key as a profile for the commands below (login --list shows them)." group:"Client"`
 	Logout      LogoutCmd      `cmd:"" help:"Remove a saved profile." group:"Client"`
+	Completion  CompletionCmd  `cmd:"" help:"Print a shell completion script (bash, zsh or fish)."`
 }
 
 // env is what every command gets: where to write, and a context canceled on SIGINT/SIGTERM,
