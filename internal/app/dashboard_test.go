@@ -84,6 +84,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	do("open the login URL", chromedp.Navigate(link))
 	waitPage(t, b, "the overview, the token gone from the address bar", `location.pathname === "/dashboard/" && location.search === "" &&
 		document.querySelector("main h1").textContent === "Overview" && document.body.innerText.includes("Default")`)
+	b.Audit(t, nil, "the overview")
 	dashboardShot(t, b, "overview")
 
 	do("open workspaces", chromedp.Click(chromedp.CSS(`nav a[href="/dashboard/workspaces"]`)))
@@ -92,10 +93,12 @@ func TestDashboardInABrowser(t *testing.T) {
 	waitPage(t, b, "the workspace with its connection, rule and event", `document.querySelector("main h1").textContent === "Default" &&
 		document.querySelector('#events a[href*="/events/"]') !== null && document.querySelector("#connections td") !== null &&
 		document.querySelector("#rules td").textContent === "user.signup"`)
+	b.Audit(t, nil, "the workspace page")
 	dashboardShot(t, b, "workspace")
 	do("open the event", chromedp.Click(chromedp.CSS(`#events a[href*="/events/"]`)))
 	waitPage(t, b, "the event with its delivery and attempt", `document.querySelector('main section [data-status="completed"]') !== null &&
 		document.querySelector("main section ol li strong").textContent === "delivered"`)
+	b.Audit(t, nil, "the event page")
 	dashboardShot(t, b, "event")
 
 	do("open machine keys", chromedp.Click(chromedp.CSS(`nav a[href="/dashboard/keys"]`)))
@@ -134,6 +137,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	if len(secret) < 20 || contains(html, secret) {
 		t.Fatal("the keys page shows the secret after a reload")
 	}
+	b.Audit(t, nil, "the machine keys page")
 	dashboardShot(t, b, "keys")
 
 	do("revoke the key", chromedp.Click(chromedp.CSS(`tr[data-key="`+access+`"] button[type="submit"]`)))

@@ -57,6 +57,12 @@ func screenshot(t *testing.T, b *browsertest.Browser, name string) {
 	}
 }
 
+// audit runs the accessibility checks (names, contrast, keyboard) on the page the frame shows.
+func audit(t *testing.T, b *browsertest.Browser, what string) {
+	t.Helper()
+	b.Audit(t, frameNode(t, b), what)
+}
+
 // labelled is true when every visible input of the frame has a label.
 const labelled = `Array.from(document.querySelectorAll('#main input:not([type="hidden"]), #main select, #main textarea')).every(function (el) { return el.labels && el.labels.length > 0; })`
 
@@ -81,11 +87,13 @@ func TestEmbedFormsInABrowser(t *testing.T) {
 	}
 	waitHost(t, b, "the handshake", `window.__messages.includes("meshes:navigate:dashboard")`)
 	waitFrame(t, b, frameNode(t, b), "the dashboard", `document.querySelector("#main h2") !== null`)
+	audit(t, b, "the dashboard page")
 
 	t.Run("an admin creates a webhook connection from the form", func(t *testing.T) {
 		openPage(t, b, "connections", "Connections")
 		clickFrame(t, b, `details[data-form="webhook"] summary`)
 		waitFrame(t, b, frameNode(t, b), "every input labelled", labelled)
+		audit(t, b, "the connections page with the webhook form open")
 		setFrame(t, b, "#conn-webhook-name", "Receiver")
 		setFrame(t, b, "#conn-webhook-url", hook.url())
 		clickFrame(t, b, "#conn-webhook-skip_url_test")
@@ -97,6 +105,7 @@ func TestEmbedFormsInABrowser(t *testing.T) {
 	t.Run("and a rule", func(t *testing.T) {
 		openPage(t, b, "rules", "Rules")
 		waitFrame(t, b, frameNode(t, b), "the rule form with the webhook action", `document.querySelector("#rule-action").value === "send_webhook" && `+labelled)
+		audit(t, b, "the rules page")
 		setFrame(t, b, "#rule-event", "order.paid")
 		clickFrame(t, b, `form[data-rule-form] button[type="submit"]`)
 		waitFrame(t, b, frameNode(t, b), "the new rule listed", `Array.from(document.querySelectorAll("#main td")).some(function (td) { return td.textContent === "order.paid"; })`)
@@ -120,6 +129,7 @@ func TestEmbedFormsInABrowser(t *testing.T) {
 		delivered = ev.String()
 		eventually(t, "the delivery", func() bool { return s.event(t, ev).Status == "completed" })
 		openPage(t, b, "events", "Events")
+		audit(t, b, "the events page")
 		screenshot(t, b, "events")
 		clickFrame(t, b, `a[data-query="id=`+delivered+`"]`)
 		waitFrame(t, b, frameNode(t, b), "the delivery completed", `document.querySelector('#main section [data-status="completed"]') !== null &&
@@ -138,6 +148,7 @@ func TestEmbedFormsInABrowser(t *testing.T) {
 		clickFrame(t, b, `a[data-query="id=`+failed+`"]`)
 		waitFrame(t, b, frameNode(t, b), "the delivery failed, with Retry", `document.querySelector('#main section [data-status="failed"]') !== null &&
 			document.querySelector('#main button[data-action="retry"]') !== null`)
+		audit(t, b, "the event page with Retry")
 		screenshot(t, b, "event")
 		hook.status.Store(200)
 		clickFrame(t, b, `#main button[data-action="retry"]`)
