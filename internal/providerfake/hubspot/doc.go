@@ -44,7 +44,17 @@
 //     /crm/v3/objects/contacts (201; 409 {"message":"Contact already exists.
 //     Existing ID: N","category":"CONFLICT"} on a duplicate email), GET
 //     /crm/v3/objects/contacts/{id}[?idProperty=email&properties=…] (404
-//     "resource not found"), PATCH /crm/v3/objects/contacts/{id}. Property
+//     "resource not found"), PATCH /crm/v3/objects/contacts/{id}, POST
+//     /crm/v3/objects/contacts/batch/create (inputs[{properties,
+//     associations, objectWriteTraceId}], at most MaxBatchInputs = 100; "the
+//     same rules as creating an individual object"; without an
+//     objectWriteTraceId on every input the batch is all or nothing — the first
+//     refused input's 400/409 is the answer and nothing is created; with one on
+//     every input, HubSpot's multi-status errors: 201 when all were created,
+//     else 207 with results (each echoing its objectWriteTraceId) and errors
+//     [{status, category, message, context{objectWriteTraceId}}]; source:
+//     contacts.json BatchResponseSimplePublicObject(WithErrors), StandardError,
+//     and the "Error handling" guide's multi-status section). Property
 //     values are validated against the property definitions: unknown property
 //     (PROPERTY_DOESNT_EXIST), read-only property (READ_ONLY_VALUE), value
 //     outside an enumeration's options (INVALID_OPTION), bad email, number,
@@ -99,12 +109,14 @@
 //
 // Multiple portals per server (start one Server per portal), the OAuth v3
 // token endpoints, client-credentials grants, companies/deals and
-// associations, batch endpoints, archiving and merging, list creation,
+// associations (a batch input with associations is refused), the other
+// batch endpoints (read, update, upsert, archive), archiving and merging, list creation,
 // folders and filter definitions, dynamic-list evaluation, search sorting,
 // property history, the hs_* calculated properties, per-property
 // validation rules configured in a portal, and exact error
 // message wording where HubSpot does not document it (the DYNAMIC-list
-// refusal, PKCE mismatch, token-info 404 and 415 bodies are plausible
-// stand-ins). The authorize denial redirect (error=access_denied) is a
+// refusal, PKCE mismatch, token-info 404 and 415 bodies, and the batch
+// refusals — more than 100 inputs, none, a repeated trace id, two inputs with
+// one email in an all-or-nothing batch — are plausible stand-ins). The authorize denial redirect (error=access_denied) is a
 // convenience: HubSpot's docs say no request is sent when the user declines.
 package hubspot

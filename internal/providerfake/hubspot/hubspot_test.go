@@ -671,3 +671,138 @@ func TestSearchDelay(t *testing.T) {
 		t.Fatalf("contact still hidden: %s", r.body)
 	}
 }
+
+// batchInputs builds the inputs of a batch create: one per email, traced (objectWriteTraceId
+// "t<i>") when traced.
+func batchInputs(traced bool, emails ...string) map[string]any {
+	inputs := make([]any, len(emails))
+	for i, e := range emails {
+		in := map[string]any{"properties": map[string]any{"email": e}, "associations": []any{}}
+		if traced {
+			in["objectWriteTraceId"] = fmt.Sprintf("t%d", i)
+		}
+		inputs[i] = in
+	}
+	return map[string]any{"inputs": inputs}
+}
+
+func TestContactBatchCreate(t *testing.T) {
+	t.Parallel()
+	s := New(t, Options{})
+	tok := s.IssueToken().AccessToken
+	const path = "/crm/v3/objects/contacts/batch/create"
+
+	t.Run("every input created: 201 with each result's trace id", func(t *testing.T) {
+		r := do(t, s, "POST", path, tok, batchInputs(true, "a1@example.com", "A2@example.com"))
+		wantStatus(t, r, http.StatusCreated)
+		m := r.json(t)
+		results := m["results"].([]any)
+		if m["status"] != "COMPLETE" || len(results) != 2 || m["errors"] != nil || m["completedAt"] == nil {
+			t.Fatalf("body = %s", r.body)
+		}
+		for i, x := range results {
+			res := x.(map[string]any)
+			email := res["properties"].(map[string]any)["email"]
+			c, ok := s.Contact(fmt.Sprint(email))
+			if !ok || res["id"] != c.ID || res["objectWriteTraceId"] != fmt.Sprintf("t%d", i) {
+				t.Fatalf("result %d = %v (stored %+v)", i, res, c)
+			}
+		}
+		if c, _ := s.Contact("a2@example.com"); c.Properties["email"] != "a2@example.com" {
+			t.Fatalf("email not lower-cased: %+v", c)
+		}
+	})
+
+	t.Run("multi-status: a conflict and a refused value fail alone, the others are created", func(t *testing.T) {
+		existing := s.AddContact(map[string]string{"email": "old@example.com"})
+		body := batchInputs(true, "new1@example.com", "old@example.com", "not an email", "new2@example.com", "new1@example.com")
+		r := do(t, s, "POST", path, tok, body)
+		wantStatus(t, r, http.StatusMultiStatus)
+		m := r.json(t)
+		if len(m["results"].([]any)) != 2 || m["numErrors"] != float64(3) {
+			t.Fatalf("body = %s", r.body)
+		}
+		new1, _ := s.Contact("new1@example.com")
+		want := map[string]string{ // trace id → category and the start of the message
+			"t1": "CONFLICT Contact already exists. Existing ID: " + existing,
+			"t2": "VALIDATION_ERROR Property values were not valid: ",
+			"t4": "CONFLICT Contact already exists. Existing ID: " + new1.ID,
+		}
+		for _, x := range m["errors"].([]any) {
+			e := x.(map[string]any)
+			ids := e["context"].(map[string]any)["objectWriteTraceId"].([]any)
+			got := fmt.Sprint(e["category"], " ", e["message"])
+			if len(ids) != 1 || e["status"] != "error" || !strings.HasPrefix(got, want[fmt.Sprint(ids[0])]) || want[fmt.Sprint(ids[0])] == "" {
+				t.Fatalf("error %v; want one of %v", e, want)
+			}
+			delete(want, fmt.Sprint(ids[0]))
+		}
+		if len(want) != 0 {
+			t.Fatalf("errors not reported: %v", want)
+		}
+		if _, ok := s.Contact("new2@example.com"); !ok {
+			t.Fatal("the valid input after the refused ones was not created")
+		}
+	})
+
+	t.Run("without trace ids the batch is all or nothing", func(t *testing.T) {
+		s.AddContact(map[string]string{"email": "taken@example.com"})
+		before := len(s.Contacts())
+		m := wantErrorBody(t, do(t, s, "POST", path, tok, batchInputs(false, "fresh@example.com", "taken@example.com")), http.StatusConflict, "CONFLICT")
+		if !strings.HasPrefix(fmt.Sprint(m["message"]), "Contact already exists. Existing ID: ") {
+			t.Fatalf("409 = %v", m)
+		}
+		wantErrorBody(t, do(t, s, "POST", path, tok, batchInputs(false, "fresh@example.com", "bad email")), http.StatusBadRequest, "VALIDATION_ERROR")
+		if n := len(s.Contacts()); n != before {
+			t.Fatalf("a refused batch created %d contacts", n-before)
+		}
+	})
+
+	t.Run("at most 100 inputs", func(t *testing.T) {
+		emails := make([]string, MaxBatchInputs+1)
+		for i := range emails {
+			emails[i] = fmt.Sprintf("many%d@example.com", i)
+		}
+		wantErrorBody(t, do(t, s, "POST", path, tok, batchInputs(true, emails...)), http.StatusBadRequest, "VALIDATION_ERROR")
+		if _, ok := s.Contact("many0@example.com"); ok {
+			t.Fatal("an oversized batch created contacts")
+		}
+		wantStatus(t, do(t, s, "POST", path, tok, batchInputs(true, emails[:MaxBatchInputs]...)), http.StatusCreated)
+	})
+
+	t.Run("malformed batches are refused", func(t *testing.T) {
+		for name, body := range map[string]any{
+			"no inputs":           `{}`,
+			"empty inputs":        `{"inputs":[]}`,
+			"no properties":       `{"inputs":[{"objectWriteTraceId":"x"}]}`,
+			"duplicate trace ids": `{"inputs":[{"properties":{"email":"d1@example.com"},"objectWriteTraceId":"x"},{"properties":{"email":"d2@example.com"},"objectWriteTraceId":"x"}]}`,
+			"associations":        `{"inputs":[{"properties":{"email":"d3@example.com"},"associations":[{"to":{"id":"1"},"types":[]}]}]}`,
+			"not JSON":            `{"inputs":`,
+		} {
+			r := do(t, s, "POST", path, tok, body)
+			if r.status != http.StatusBadRequest {
+				t.Errorf("%s: status %d, body %s", name, r.status, r.body)
+			}
+		}
+	})
+
+	t.Run("rate limits and scopes apply to the batch as one call", func(t *testing.T) {
+		limited := New(t, Options{RateLimitMax: 1})
+		lt := limited.IssueToken().AccessToken
+		r := do(t, limited, "POST", path, lt, batchInputs(true, "r1@example.com", "r2@example.com"))
+		wantStatus(t, r, http.StatusCreated)
+		if r.header.Get("X-HubSpot-RateLimit-Remaining") != "0" {
+			t.Fatalf("a batch of two counted as more than one call: %v", r.header)
+		}
+		r = do(t, limited, "POST", path, lt, batchInputs(true, "r3@example.com"))
+		wantStatus(t, r, http.StatusTooManyRequests)
+		if r.json(t)["policyName"] != "TEN_SECONDLY_ROLLING" {
+			t.Fatalf("429 = %s", r.body)
+		}
+		if _, ok := limited.Contact("r3@example.com"); ok {
+			t.Fatal("a rate-limited batch created a contact")
+		}
+		ro := s.IssueToken("crm.objects.contacts.read").AccessToken
+		wantErrorBody(t, do(t, s, "POST", path, ro, batchInputs(true, "scope@example.com")), http.StatusForbidden, "MISSING_SCOPES")
+	})
+}

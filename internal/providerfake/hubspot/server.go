@@ -121,6 +121,8 @@ type Server struct {
 	clock    *fakekit.Clock
 	failures fakekit.Faults
 	opts     Options
+	// table is the route table, built once (routes).
+	table []route
 
 	tokenRequests, refreshCount, codeExchanges, apiRequests atomic.Int64
 
@@ -216,6 +218,7 @@ func New(t testing.TB, opts Options) *Server {
 		nextListID:      1,
 	}
 	s.seedDefaultProperties()
+	s.table = s.routes()
 	s.kit = fakekit.Start(t, fakekit.Config{Name: "hubspot fake", Clock: s.clock, DropConnectionsOnClose: true}, s.serve)
 	return s
 }
@@ -360,6 +363,7 @@ func (s *Server) routes() []route {
 
 		{method: "POST", pattern: "/crm/v3/objects/contacts/search", h: s.handleContactSearch, auth: true, scopes: contactsRead, search: true},
 		{method: "POST", pattern: "/crm/v3/objects/contacts", h: s.handleContactCreate, auth: true, scopes: contactsWrite},
+		{method: "POST", pattern: "/crm/v3/objects/contacts/batch/create", h: s.handleContactBatchCreate, auth: true, scopes: contactsWrite},
 		{method: "GET", pattern: "/crm/v3/objects/contacts/{contactId}", h: s.handleContactGet, auth: true, scopes: contactsRead},
 		{method: "PATCH", pattern: "/crm/v3/objects/contacts/{contactId}", h: s.handleContactUpdate, auth: true, scopes: contactsWrite},
 
@@ -378,7 +382,7 @@ func (s *Server) routes() []route {
 }
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
-	best, params, status := fakekit.Lookup(s.routes(), func(rt route) (string, string) { return rt.method, rt.pattern }, r.Method, r.URL.EscapedPath())
+	best, params, status := fakekit.Lookup(s.table, func(rt route) (string, string) { return rt.method, rt.pattern }, r.Method, r.URL.EscapedPath())
 	switch status {
 	case http.StatusMethodNotAllowed:
 		writeError(w, http.StatusMethodNotAllowed, apiError{Status: "error", Message: "HTTP 405 Method Not Allowed"})
