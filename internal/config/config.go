@@ -17,8 +17,15 @@ import (
 type Config struct {
 	// Addr is the HTTP listen address.
 	Addr string `name:"addr" env:"SWITCHYARD_ADDR" default:"127.0.0.1:8080" help:"HTTP listen address."`
-	// DatabaseURL selects the store: sqlite://PATH (default) or postgres://….
-	DatabaseURL string `name:"database-url" env:"SWITCHYARD_DATABASE_URL" default:"sqlite://./switchyard.db" help:"Store: sqlite://PATH or postgres://USER@HOST/DB."`
+	// DatabaseURL selects the store: sqlite://PATH (default) or postgres://…. A PostgreSQL URL
+	// may carry pool_max_conns=N, the most connections this process opens (default 20;
+	// docs/postgres.md).
+	DatabaseURL string `name:"database-url" env:"SWITCHYARD_DATABASE_URL" default:"sqlite://./switchyard.db" help:"Store: sqlite://PATH or postgres://USER@HOST/DB (?pool_max_conns=N sets the pool size, default 20)."`
+	// Role is what this process does: "all" (default) serves the API and delivers; "api" serves
+	// the API, embed UI, dashboard and MCP without delivering; "worker" delivers and runs the
+	// cluster's maintenance, serving only /healthz, /readyz and the metrics. api and worker need
+	// PostgreSQL (docs/deploy.md, "Node roles").
+	Role string `name:"role" env:"SWITCHYARD_ROLE" default:"all" enum:"all,api,worker" help:"What this node does: all, api (HTTP API without delivery) or worker (delivery and maintenance; PostgreSQL only for api and worker)."`
 	// AllowPrivateDestinations lifts the https-only and no-private-address rules for
 	// destinations (development and tests only).
 	AllowPrivateDestinations bool `name:"allow-private-destinations" env:"SWITCHYARD_ALLOW_PRIVATE_DESTINATIONS" help:"Allow http:// and private, loopback and link-local destination addresses (development only)."`
@@ -78,7 +85,7 @@ type Config struct {
 // Default returns the configuration with every default applied, as the CLI would build it.
 func Default() Config {
 	return Config{
-		Addr: "127.0.0.1:8080", DatabaseURL: "sqlite://./switchyard.db", Workers: 512, PollInterval: time.Second,
+		Addr: "127.0.0.1:8080", DatabaseURL: "sqlite://./switchyard.db", Role: RoleAll, Workers: 512, PollInterval: time.Second,
 		RateLimitMachine: 1000, RateLimitPublishable: 1000, RateLimitAuthFailures: 100,
 		MetricsAddr:           "127.0.0.1:9464",
 		ConnectionConcurrency: 16, DeliveryLease: 2 * time.Minute, ShutdownGrace: 20 * time.Second, Retention: 720 * time.Hour,
@@ -86,12 +93,19 @@ func Default() Config {
 	}
 }
 
-// Validate reports the first setting that cannot work.
+// Validate reports the first setting that cannot work. An empty Role becomes "all".
 func (c *Config) Validate() error {
+	if c.Role == "" {
+		c.Role = RoleAll
+	}
 	switch {
 	case !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "postgres://") &&
 		!strings.HasPrefix(c.DatabaseURL, "postgresql://"):
 		return fmt.Errorf("database URL must start with sqlite:// or postgres://")
+	case c.Role != RoleAll && c.Role != RoleAPI && c.Role != RoleWorker:
+		return fmt.Errorf("role must be all, api or worker, not %q", c.Role)
+	case c.Role != RoleAll && strings.HasPrefix(c.DatabaseURL, "sqlite:"):
+		return fmt.Errorf("role %s needs PostgreSQL: a SQLite file serves one process, which must both serve the API and deliver (use --role all)", c.Role)
 	case c.Workers < 1:
 		return fmt.Errorf("workers must be at least 1")
 	case c.RateLimitMachine < 0 || c.RateLimitPublishable < 0 || c.RateLimitAuthFailures < 0:
@@ -118,6 +132,20 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// Node roles (Config.Role).
+const (
+	RoleAll    = "all"
+	RoleAPI    = "api"
+	RoleWorker = "worker"
+)
+
+// ServesAPI reports whether this node serves the API (roles all and api).
+func (c *Config) ServesAPI() bool { return c.Role != RoleWorker }
+
+// Delivers reports whether this node runs the delivery engine and takes part in the election of
+// the node that runs the cluster's maintenance (roles all and worker).
+func (c *Config) Delivers() bool { return c.Role != RoleAPI }
 
 // defaultMaxConnections is the API's connection cap when none is configured: far more than a
 // 2-core node serves usefully at once, far fewer than an idle-connection flood would hold.

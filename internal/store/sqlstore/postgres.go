@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"net/url"
+	"strconv"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -45,13 +47,45 @@ var postgresDialect = dialect{
 	},
 }
 
-// openPostgres opens a pgx pool through database/sql.
-func openPostgres(url string) (*DB, error) {
-	db, err := sql.Open("pgx", url)
+// defaultPoolSize is how many connections a process opens at most unless the URL's
+// pool_max_conns says otherwise (docs/postgres.md sizes it).
+const defaultPoolSize = 20
+
+// openPostgres opens a pgx pool through database/sql. pgx prepares and caches every statement
+// on each connection (its default QueryExecModeCacheStatement), so each query is parsed and
+// planned once per connection.
+func openPostgres(rawURL string) (*DB, error) {
+	dsn, size, err := poolSize(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening postgres: %w", err)
 	}
-	db.SetMaxOpenConns(20)
-	db.SetMaxIdleConns(20)
+	db.SetMaxOpenConns(size)
+	db.SetMaxIdleConns(size)
 	return &DB{d: postgresDialect, w: db, r: db}, nil
+}
+
+// poolSize takes the pool_max_conns parameter (pgxpool's name for it) out of a PostgreSQL URL,
+// since the server would refuse it as an unknown setting, and returns the URL without it and the
+// pool size (default defaultPoolSize).
+func poolSize(rawURL string) (string, int, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", 0, fmt.Errorf("parsing the PostgreSQL URL: %s", redactURL(rawURL))
+	}
+	q := u.Query()
+	v := q.Get("pool_max_conns")
+	if v == "" {
+		return rawURL, defaultPoolSize, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 2 || n > 1000 {
+		return "", 0, fmt.Errorf("pool_max_conns must be a whole number from 2 to 1000, not %q", v)
+	}
+	q.Del("pool_max_conns")
+	u.RawQuery = q.Encode()
+	return u.String(), n, nil
 }

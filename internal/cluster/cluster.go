@@ -1,0 +1,252 @@
+// Package cluster lets the nodes that share one PostgreSQL database behave as one. Each node
+// announces itself with a heartbeat row (Membership), so that what a node enforces alone — its
+// share of the API rate limits — follows the number of live nodes; and one node at a time,
+// elected through a lock held on a database session (Leader), runs the maintenance that must run
+// once for the whole cluster: retention, expired idempotency keys, departed nodes' rows
+// (docs/deploy.md, "Several nodes"). On SQLite there is one node, which always leads.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/switchyardhq/switchyard/internal/store"
+)
+
+// Defaults of Membership and Leader.
+const (
+	// DefaultBeat is how often a node refreshes its heartbeat.
+	DefaultBeat = 5 * time.Second
+	// DefaultStale is how long after its last heartbeat a node counts as gone: three missed
+	// beats, so that one slow write does not make the others think it left.
+	DefaultStale = 15 * time.Second
+	// DefaultElection is how often a follower tries to take the leader lock, and a leader
+	// checks that it still holds it.
+	DefaultElection = 5 * time.Second
+)
+
+// Membership keeps this node's heartbeat row fresh and reports how many live nodes serve the
+// API. Run it for as long as the node serves.
+type Membership struct {
+	Store store.Cluster
+	// ID, Role and Host describe this node (Role: "all", "api" or "worker").
+	ID   uuid.UUID
+	Role string
+	Host string
+	// Beat is how often the row is refreshed (default DefaultBeat); Stale how old a row may be
+	// and still count (default DefaultStale).
+	Beat  time.Duration
+	Stale time.Duration
+	// APINodes is called with the number of live nodes serving the API (roles all and api; at
+	// least 1) after the first heartbeat and whenever the number changes.
+	APINodes func(n int)
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Run beats until ctx ends, then deletes this node's row so that the others stop counting it
+// at once rather than after Stale.
+func (m *Membership) Run(ctx context.Context) {
+	if m.Beat <= 0 {
+		m.Beat = DefaultBeat
+	}
+	if m.Stale <= 0 {
+		m.Stale = DefaultStale
+	}
+	if m.Logger == nil {
+		m.Logger = slog.New(slog.DiscardHandler)
+	}
+	if m.Now == nil {
+		m.Now = time.Now
+	}
+	started, last, failing := m.Now(), 0, false
+	t := time.NewTicker(m.Beat)
+	defer t.Stop()
+	for {
+		n, err := m.beat(ctx, started)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			// Keep the last count: a database that does not answer is no reason to let every
+			// key through at the full cluster rate on this node.
+			if !failing {
+				m.Logger.Warn("cluster: node heartbeat failed", slog.Any("error", err))
+			}
+			failing = true
+		case err == nil:
+			failing = false
+			if n != last && m.APINodes != nil {
+				m.APINodes(n)
+			}
+			last = n
+		}
+		select {
+		case <-ctx.Done():
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			if err := m.Store.NodeDelete(dctx, store.NodeDeleteParams{ID: m.ID}); err != nil {
+				m.Logger.Warn("cluster: removing this node's heartbeat row", slog.Any("error", err))
+			}
+			cancel()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// beat refreshes the row and counts the live API nodes.
+func (m *Membership) beat(ctx context.Context, started time.Time) (int, error) {
+	now := m.Now()
+	if err := m.Store.NodeBeat(ctx, store.NodeBeatParams{ID: m.ID, Role: m.Role, Host: m.Host, StartedAt: started, Now: now}); err != nil {
+		return 0, err
+	}
+	nodes, err := m.Store.NodeList(ctx, store.NodeListParams{SeenSince: now.Add(-m.Stale)})
+	if err != nil {
+		return 0, err
+	}
+	api := 0
+	for _, n := range nodes {
+		if n.Role != "worker" {
+			api++
+		}
+	}
+	return max(1, api), nil
+}
+
+// Leader elects one node among those running it on one database, through store.Cluster's
+// LeaderTry, and runs Lead on that node only. When the leader dies its lock's database session
+// ends, the server releases the lock, and another node's next try (within Interval) takes it
+// over. Between a leader losing its connection and noticing (at its next check, within
+// Interval), two nodes may both run Lead: what Lead runs must be idempotent, as deletes of
+// expired rows are.
+type Leader struct {
+	Store store.Cluster
+	// Name tells elections apart (default "maintenance").
+	Name string
+	// Interval is how often a follower tries the lock and the leader checks it still holds it
+	// (default DefaultElection).
+	Interval time.Duration
+	// Lead runs while this node leads; its context ends when the lead is lost or Run's
+	// context ends, and Lead must then return.
+	Lead   func(ctx context.Context)
+	Logger *slog.Logger
+
+	leading atomic.Bool
+	terms   atomic.Int64
+}
+
+// Leading reports whether this node leads now.
+func (l *Leader) Leading() bool { return l.leading.Load() }
+
+// Terms counts the times this node has taken the lead.
+func (l *Leader) Terms() int64 { return l.terms.Load() }
+
+// Run takes part in the election until ctx ends, releasing the lead (if held) before it returns.
+func (l *Leader) Run(ctx context.Context) {
+	if l.Name == "" {
+		l.Name = "maintenance"
+	}
+	if l.Interval <= 0 {
+		l.Interval = DefaultElection
+	}
+	if l.Logger == nil {
+		l.Logger = slog.New(slog.DiscardHandler)
+	}
+	t := time.NewTicker(l.Interval)
+	defer t.Stop()
+	for ctx.Err() == nil {
+		lead, err := l.Store.LeaderTry(ctx, store.LeaderTryParams{Name: l.Name})
+		switch {
+		case err == nil:
+			l.hold(ctx, lead, t.C)
+		case !errors.Is(err, store.ErrLeaderElsewhere) && ctx.Err() == nil:
+			l.Logger.Warn("cluster: trying the leader lock", slog.String("election", l.Name), slog.Any("error", err))
+		}
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	}
+}
+
+// hold runs Lead while lead is held, checking it every tick.
+func (l *Leader) hold(ctx context.Context, lead store.Leadership, tick <-chan time.Time) {
+	l.terms.Add(1)
+	l.leading.Store(true)
+	l.Logger.Info("cluster: this node now leads", slog.String("election", l.Name))
+	lctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if l.Lead != nil {
+			l.Lead(lctx)
+		}
+	}()
+	for held := true; held; {
+		select {
+		case <-ctx.Done():
+			held = false
+		case <-tick:
+			if err := lead.Check(ctx); err != nil {
+				held = false
+				if ctx.Err() == nil {
+					l.Logger.Warn("cluster: lost the lead", slog.String("election", l.Name), slog.Any("error", err))
+				}
+			}
+		}
+	}
+	cancel()
+	<-done
+	l.leading.Store(false)
+	if err := lead.Release(); err != nil {
+		l.Logger.Warn("cluster: releasing the lead", slog.String("election", l.Name), slog.Any("error", err))
+	}
+}
+
+// Sweeper removes the rows of nodes gone for more than DepartedGrace (kept that long so that an
+// operator can still see a node that just left). The leader runs it. (Expired OAuth states and
+// dashboard logins and sessions need no sweep: each insert removes its table's expired rows.)
+type Sweeper struct {
+	Store store.Cluster
+	// Interval is how often it sweeps (default 1 h); it also sweeps once a minute after start.
+	Interval time.Duration
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// DepartedGrace is how long after its last heartbeat a node's row is kept.
+const DepartedGrace = time.Hour
+
+// Run sweeps until ctx ends.
+func (s *Sweeper) Run(ctx context.Context) {
+	if s.Interval <= 0 {
+		s.Interval = time.Hour
+	}
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	wait := min(time.Minute, s.Interval)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = s.Interval
+		if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+			s.Logger.Error("cluster: removing departed nodes", slog.Any("error", err))
+		}
+	}
+}
+
+// Sweep removes the rows of departed nodes now.
+func (s *Sweeper) Sweep(ctx context.Context) error {
+	_, err := s.Store.NodeDeleteBefore(ctx, store.NodeDeleteBeforeParams{Before: s.Now().Add(-DepartedGrace)})
+	return err
+}

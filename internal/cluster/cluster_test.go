@@ -1,0 +1,208 @@
+package cluster_test
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/switchyardhq/switchyard/internal/cluster"
+	"github.com/switchyardhq/switchyard/internal/store"
+	"github.com/switchyardhq/switchyard/internal/store/sqlstore"
+	"github.com/switchyardhq/switchyard/internal/store/storetest"
+	"github.com/switchyardhq/switchyard/internal/testutil"
+)
+
+func TestMain(m *testing.M) { testutil.VerifyNoLeaks(m) }
+
+// counting is a real store that counts leader tries, so a test can tell that a follower kept
+// trying (and failing) for a while.
+type counting struct {
+	*sqlstore.DB
+	tries atomic.Int64
+}
+
+func (c *counting) LeaderTry(ctx context.Context, p store.LeaderTryParams) (store.Leadership, error) {
+	c.tries.Add(1)
+	return c.DB.LeaderTry(ctx, p)
+}
+
+// node is one process's store and its leader election.
+type node struct {
+	name    string
+	store   *counting
+	leader  *cluster.Leader
+	running atomic.Int64 // Lead calls in progress
+	stop    func()
+}
+
+// startNode opens the store at url (as application_name name, so the test can find its
+// sessions) and runs an election on it with a short interval.
+func startNode(t *testing.T, url, name string) *node {
+	t.Helper()
+	if name != "" {
+		url += "&application_name=" + name
+	}
+	db, err := sqlstore.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &node{name: name, store: &counting{DB: db}}
+	n.leader = &cluster.Leader{Store: n.store, Interval: 20 * time.Millisecond, Lead: func(ctx context.Context) {
+		n.running.Add(1)
+		defer n.running.Add(-1)
+		<-ctx.Done()
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { n.leader.Run(ctx) })
+	var once sync.Once
+	n.stop = func() {
+		once.Do(func() {
+			cancel()
+			wg.Wait()
+			db.Close()
+		})
+	}
+	t.Cleanup(n.stop)
+	return n
+}
+
+func TestLeaderOnPostgres(t *testing.T) {
+	t.Parallel()
+	url := storetest.PostgresURL(t) // skips without TEST_DATABASE_URL
+	a := startNode(t, url, "sy_leader_a_"+uuid.NewString()[:8])
+	b := startNode(t, url, "sy_leader_b_"+uuid.NewString()[:8])
+
+	testutil.Eventually(t, 10*time.Second, "one node to lead", func() bool { return a.leader.Leading() || b.leader.Leading() })
+	leader, follower := a, b
+	if b.leader.Leading() {
+		leader, follower = b, a
+	}
+
+	t.Run("only one node runs the chores while both are up", func(t *testing.T) {
+		from := follower.store.tries.Load()
+		testutil.Eventually(t, 10*time.Second, "the follower to try the lock ten more times", func() bool {
+			if follower.leader.Leading() || follower.running.Load() != 0 {
+				t.Fatalf("the follower %s leads too", follower.name)
+			}
+			if leader.running.Load() != 1 {
+				t.Fatalf("the leader runs Lead %d times, want 1", leader.running.Load())
+			}
+			return follower.store.tries.Load() >= from+10
+		})
+	})
+
+	t.Run("the other node takes over when the leader's connection is killed", func(t *testing.T) {
+		admin, err := sql.Open("pgx", os.Getenv("TEST_DATABASE_URL"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer admin.Close()
+		var killed int
+		err = admin.QueryRowContext(context.Background(), `SELECT count(pg_terminate_backend(a.pid)) FROM pg_stat_activity a
+			JOIN pg_locks l ON l.pid = a.pid WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = $1`,
+			leader.name).Scan(&killed)
+		if err != nil || killed != 1 {
+			t.Fatalf("terminating the leader's lock session: %d killed, %v", killed, err)
+		}
+		testutil.Eventually(t, 10*time.Second, "the follower to take over", func() bool {
+			return follower.leader.Leading() && follower.running.Load() == 1
+		})
+		testutil.Eventually(t, 10*time.Second, "the old leader to stop its chores", func() bool {
+			return !leader.leader.Leading() && leader.running.Load() == 0
+		})
+		if follower.leader.Terms() != 1 {
+			t.Errorf("the follower took the lead %d times, want 1", follower.leader.Terms())
+		}
+	})
+
+	t.Run("a leader that stops hands over at once", func(t *testing.T) {
+		// follower leads now; stop it and the first node takes the lead back.
+		follower.stop()
+		testutil.Eventually(t, 10*time.Second, "the first node to lead again", func() bool {
+			return leader.leader.Leading() && leader.running.Load() == 1
+		})
+	})
+}
+
+func TestLeaderOnSQLiteAlwaysLeads(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, storetest.SQLiteURL(t), "")
+	testutil.Eventually(t, 5*time.Second, "the only node to lead", func() bool { return n.leader.Leading() && n.running.Load() == 1 })
+	n.stop()
+	if n.leader.Leading() || n.running.Load() != 0 {
+		t.Errorf("after Run returned: leading %v, Lead running %d", n.leader.Leading(), n.running.Load())
+	}
+}
+
+func TestMembershipCountsAPINodes(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		db, err := sqlstore.Open(context.Background(), d.NewURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		type member struct {
+			count atomic.Int64
+			stop  func()
+		}
+		start := func(role string) *member {
+			m := &member{}
+			ms := &cluster.Membership{Store: db, ID: uuid.New(), Role: role, Host: "test", Beat: 10 * time.Millisecond,
+				APINodes: func(n int) { m.count.Store(int64(n)) }}
+			ctx, cancel := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			wg.Go(func() { ms.Run(ctx) })
+			m.stop = sync.OnceFunc(func() { cancel(); wg.Wait() })
+			t.Cleanup(m.stop)
+			return m
+		}
+		all := start("all")
+		testutil.Eventually(t, 5*time.Second, "one API node", func() bool { return all.count.Load() == 1 })
+		start("worker")
+		api := start("api")
+		testutil.Eventually(t, 5*time.Second, "two API nodes (workers do not count)", func() bool {
+			return all.count.Load() == 2 && api.count.Load() == 2
+		})
+		api.stop()
+		testutil.Eventually(t, 5*time.Second, "one API node after one stopped", func() bool { return all.count.Load() == 1 })
+
+		nodes, err := db.NodeList(context.Background(), store.NodeListParams{})
+		if err != nil || len(nodes) != 2 {
+			t.Fatalf("nodes listed after one stopped: %v, %v; want the two running", nodes, err)
+		}
+	})
+}
+
+func TestSweeperRemovesDepartedNodes(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		ctx := context.Background()
+		db, err := sqlstore.Open(ctx, d.NewURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		now := time.Now()
+		live := uuid.New()
+		for id, seen := range map[uuid.UUID]time.Time{uuid.New(): now.Add(-2 * time.Hour), live: now.Add(-time.Minute)} {
+			if err := db.NodeBeat(ctx, store.NodeBeatParams{ID: id, Role: "all", Host: "h", StartedAt: seen, Now: seen}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s := &cluster.Sweeper{Store: db, Now: func() time.Time { return now }}
+		if err := s.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if nodes, err := db.NodeList(ctx, store.NodeListParams{}); err != nil || len(nodes) != 1 || nodes[0].ID != live {
+			t.Errorf("after the sweep, nodes %v (%v), want only %s, seen a minute ago", nodes, err, live)
+		}
+	})
+}
