@@ -78,7 +78,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.engine = delivery.New(delivery.Config{Store: st, Integrations: registry, Box: box, Options: opts, Logger: log, Tokens: a.oauth,
 		Metrics: a.metrics, Workers: cfg.Workers, ConnectionConcurrency: cfg.ConnectionConcurrency,
 		PollInterval: cfg.PollInterval, Lease: cfg.DeliveryLease, ShutdownGrace: cfg.ShutdownGrace,
-		RecordWriters: ingestWriters(st.Dialect())})
+		RecordWriters: ingestWriters(st.Dialect()),
+		// Several nodes share a PostgreSQL store: each connection's limits hold for all of them.
+		SharedLimits: st.Dialect() == "postgres"})
 	a.cleaner = &delivery.Cleaner{Store: st, Retention: cfg.Retention, Logger: log}
 	sessionKey, err := secret.DeriveKey(key, api.SessionKeyLabel)
 	if err != nil {

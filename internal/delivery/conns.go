@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/destination"
 	"github.com/switchyardhq/switchyard/internal/metrics"
+	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
 
@@ -47,6 +49,13 @@ type conn struct {
 	failures int           // consecutive failures while closed
 	openTo   time.Time     // open: no attempts before this; then half-open
 	cooldown time.Duration // the current open period; doubles on a failed probe
+
+	// lastUsed is when the connection was last claimed for (prune drops idle entries).
+	lastUsed time.Time
+	// sharedTo (shared limits) is until when the last claim found the connection unable to take
+	// anything on the cluster; a slot freed on this node ends it early.
+	sharedTo time.Time
+	shared   bool // the controller's shared
 }
 
 // scope is a provider account that several connections share (a HubSpot portal): its
@@ -78,6 +87,11 @@ type controller struct {
 	schedule []time.Duration
 	breaker  breakerConfig
 	metrics  *metrics.Metrics
+	// shared: the limits hold for the cluster and are enforced by the claim on the database
+	// (store.DeliveryClaimParams.Shared); this controller then only keeps this node's adaptive
+	// concurrency, and a copy of the cluster's pauses and circuits to leave blocked connections
+	// out of claims and to park their deliveries. See docs/delivery.md, "Limits across nodes".
+	shared bool
 }
 
 func newController(defMax int, schedule []time.Duration, b breakerConfig, m *metrics.Metrics) *controller {
@@ -89,7 +103,7 @@ func newController(defMax int, schedule []time.Duration, b breakerConfig, m *met
 func (ctl *controller) get(c *switchyard.Connection) *conn {
 	st := ctl.conns[c.ID]
 	if st == nil {
-		st = &conn{id: c.ID, cooldown: ctl.breaker.cooldown}
+		st = &conn{id: c.ID, cooldown: ctl.breaker.cooldown, shared: ctl.shared}
 		ctl.conns[c.ID] = st
 	}
 	if !st.version.Equal(c.UpdatedAt) || st.max == 0 {
@@ -100,7 +114,8 @@ func (ctl *controller) get(c *switchyard.Connection) *conn {
 		}
 		st.limit = float64(st.max)
 		st.limiter = nil
-		if v, ok := c.Metadata[destination.KeyRateLimitPerSecond].(float64); ok && v > 0 {
+		if v, ok := c.Metadata[destination.KeyRateLimitPerSecond].(float64); ok && v > 0 && !ctl.shared {
+			// (Shared limits: the claim draws on the cluster's rate budget instead.)
 			st.limiter = rate.NewLimiter(rate.Limit(v), max(1, int(v)))
 		}
 		st.schedule = ctl.schedule
@@ -119,11 +134,21 @@ func (ctl *controller) blocked(now time.Time) []uuid.UUID {
 	defer ctl.mu.Unlock()
 	var ids []uuid.UUID
 	for id, st := range ctl.conns {
-		if !st.available(now) {
+		if !st.available(now) || ctl.shared && now.Before(st.sharedTo) {
 			ids = append(ids, id)
 		}
 	}
 	return ids
+}
+
+// sharedBlocked records that a shared claim found the connection unable to take anything until
+// until (store.DeliveryClaimParams.Blocked).
+func (ctl *controller) sharedBlocked(id uuid.UUID, until time.Time) {
+	ctl.mu.Lock()
+	defer ctl.mu.Unlock()
+	if st := ctl.conns[id]; st != nil {
+		st.sharedTo = until
+	}
 }
 
 // setScope records the account a connection shares rate limits with, as its provisioned
@@ -170,6 +195,10 @@ func (st *conn) available(now time.Time) bool {
 		return false
 	case st.state == open && now.Before(st.openTo):
 		return false
+	case st.shared:
+		// The claim gives out the cluster's one half-open probe; here only this node's
+		// adaptive concurrency counts.
+		return float64(st.inflight) < st.limit
 	case st.state == open || st.state == halfOpen:
 		return st.inflight == 0 // one probe at a time
 	case float64(st.inflight) >= st.limit:
@@ -182,9 +211,29 @@ func (st *conn) available(now time.Time) bool {
 
 // acquire takes a slot for an attempt on c, or reports that it may not start now.
 func (ctl *controller) acquire(c *switchyard.Connection, now time.Time) bool {
+	return ctl.take(c, now, false)
+}
+
+// take is acquire for a claimed delivery. probe marks the cluster's half-open probe (shared
+// limits), which is always let through: the claim that gave it out is the cluster's decision.
+func (ctl *controller) take(c *switchyard.Connection, now time.Time, probe bool) bool {
 	ctl.mu.Lock()
 	defer ctl.mu.Unlock()
 	st := ctl.get(c)
+	st.lastUsed = now
+	if ctl.shared {
+		if !probe && float64(st.inflight) >= st.limit {
+			return false
+		}
+		if sc := st.scope; sc != nil && sc.limiter != nil && !sc.limiter.AllowN(now, 1) && !probe {
+			return false // provider-account rates stay per node (docs/delivery.md)
+		}
+		if st.inflight == 0 {
+			st.lastProgress = now
+		}
+		st.inflight++
+		return true
+	}
 	if !st.available(now) {
 		return false
 	}
@@ -276,7 +325,10 @@ func (ctl *controller) release(id uuid.UUID, outcome switchyard.Outcome, attempt
 	if st == nil {
 		return time.Time{}
 	}
-	if float64(st.inflight) >= st.limit {
+	if float64(st.inflight) >= st.limit || ctl.shared && now.Before(st.sharedTo) {
+		// A slot of a connection that had none free: claim again. (Shared: the cluster had
+		// none; this is one.)
+		st.sharedTo = time.Time{}
 		select {
 		case ctl.freed <- struct{}{}:
 		default:
@@ -304,10 +356,10 @@ func (ctl *controller) release(id uuid.UUID, outcome switchyard.Outcome, attempt
 			// such failure (a whole timeout wave of them) would only keep the writer busy.
 			return time.Time{}
 		}
-		if st.state == halfOpen {
+		if st.state == halfOpen && !ctl.shared {
 			st.cooldown = min(st.cooldown*2, ctl.breaker.maxCooldown)
 		}
-		if st.state == halfOpen || st.failures >= ctl.breaker.threshold {
+		if st.state == halfOpen && !ctl.shared || st.failures >= ctl.breaker.threshold {
 			st.state, st.openTo = open, now.Add(st.cooldown)
 			ctl.metrics.Circuit(st.id.String(), metrics.CircuitOpen)
 			return st.openTo
@@ -323,4 +375,87 @@ func (ctl *controller) release(id uuid.UUID, outcome switchyard.Outcome, attempt
 		}
 	}
 	return time.Time{}
+}
+
+// prune forgets the connections that have had no attempt since before idleSince and have nothing
+// to remember: nothing in flight, circuit closed with no failures counted, not paused, and
+// their adaptive limit grown back to its ceiling. A connection seen again starts afresh from
+// its settings, as a new one would; so the map holds the connections in use, not every
+// connection ever delivered to. It returns how many it dropped.
+func (ctl *controller) prune(now, idleSince time.Time) int {
+	ctl.mu.Lock()
+	defer ctl.mu.Unlock()
+	n := 0
+	for id, st := range ctl.conns {
+		if st.inflight == 0 && st.state == closed && st.failures == 0 && !now.Before(st.pausedTo) &&
+			st.limit >= float64(st.max) && st.lastUsed.Before(idleSince) {
+			delete(ctl.conns, id)
+			n++
+		}
+	}
+	return n
+}
+
+// syncShared applies the cluster's pauses and circuits (store.LimitList, shared limits) to this
+// node's copy, which leaves blocked connections out of claims, parks their deliveries and
+// feeds the circuit metric.
+func (ctl *controller) syncShared(states []store.LimitState) {
+	ctl.mu.Lock()
+	defer ctl.mu.Unlock()
+	seen := make(map[uuid.UUID]bool, len(states))
+	for _, l := range states {
+		if l.ConnectionID == uuid.Nil {
+			if sc := ctl.scopes[strings.TrimPrefix(l.Key, "s:")]; sc != nil && l.PausedUntil.After(sc.pausedTo) {
+				sc.pausedTo = l.PausedUntil
+			}
+			continue
+		}
+		st := ctl.conns[l.ConnectionID]
+		if st == nil {
+			continue
+		}
+		seen[l.ConnectionID] = true
+		if l.PausedUntil.After(st.pausedTo) {
+			st.pausedTo = l.PausedUntil
+		}
+		state := closed
+		switch l.Circuit {
+		case store.CircuitOpen:
+			state, st.openTo = open, l.OpenUntil
+		case store.CircuitHalfOpen:
+			state = halfOpen
+		}
+		ctl.setState(st, state)
+	}
+	for id, st := range ctl.conns {
+		if !seen[id] && st.state != closed {
+			ctl.setState(st, closed)
+		}
+	}
+}
+
+// setState changes a connection's breaker state and its metric.
+func (ctl *controller) setState(st *conn, state breakerState) {
+	if st.state == state {
+		return
+	}
+	st.state = state
+	switch state {
+	case open:
+		ctl.metrics.Circuit(st.id.String(), metrics.CircuitOpen)
+	case halfOpen:
+		ctl.metrics.Circuit(st.id.String(), metrics.CircuitHalfOpen)
+	default:
+		ctl.metrics.Circuit(st.id.String(), metrics.CircuitClosed)
+	}
+}
+
+// sharedOpened records the circuit the cluster has after this node reported its opening.
+func (ctl *controller) sharedOpened(id uuid.UUID, until time.Time) {
+	ctl.mu.Lock()
+	defer ctl.mu.Unlock()
+	if st := ctl.conns[id]; st != nil && !until.IsZero() {
+		st.openTo = until
+		ctl.setState(st, open)
+	}
 }

@@ -67,6 +67,10 @@ type Config struct {
 	// RecordWriters is how many transactions may record outcomes at once (default 1, right for
 	// SQLite's one writer; more suit PostgreSQL).
 	RecordWriters int
+	// SharedLimits makes every connection's concurrency, rate limit, 429 pause and circuit hold
+	// for all the nodes on the store instead of per node (shared.go): right for PostgreSQL with
+	// several nodes; SQLite has one node per file and keeps them in memory (default false).
+	SharedLimits bool
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -108,16 +112,20 @@ type Engine struct {
 	wake chan struct{}
 	// senders holds each connection value's provisioned sender (see senders.go).
 	senders *senders
+	// cluster is the last list of the cluster's pauses and circuits (SharedLimits; shared.go).
+	cluster clusterView
 }
 
 // New builds an engine and the provisioners of every registered integration.
 func New(cfg Config) *Engine {
 	cfg.setDefaults()
-	return &Engine{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1),
+	e := &Engine{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1),
 		ctl: newController(cfg.ConnectionConcurrency, cfg.Schedule,
 			breakerConfig{threshold: cfg.BreakerThreshold, cooldown: cfg.BreakerCooldown, maxCooldown: cfg.BreakerMaxCooldown},
 			cfg.Metrics),
 		senders: newSenders(cfg.Store, cfg.Integrations, cfg.Box, cfg.Options, cfg.Tokens)}
+	e.ctl.shared = cfg.SharedLimits
+	return e
 }
 
 // Wake asks the engine to look for due work now. It never blocks.
@@ -145,6 +153,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		wg.Go(func() { e.sampleQueue(ctx) })
 	}
 	wg.Go(func() { e.pruneSenders(ctx) })
+	if e.cfg.SharedLimits {
+		wg.Go(func() { e.followCluster(ctx) })
+	}
 	ticker := time.NewTicker(e.cfg.PollInterval)
 	defer ticker.Stop()
 	coalesce := time.NewTimer(0)
@@ -221,7 +232,9 @@ func (e *Engine) pruneSenders(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			e.senders.prune(e.cfg.Now().Add(-senderIdle))
+			now := e.cfg.Now()
+			e.senders.prune(now.Add(-senderIdle))
+			e.ctl.prune(now, now.Add(-senderIdle)) // and the controller's idle, healthy connections
 		}
 	}
 }
@@ -243,8 +256,12 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 	defer cancel()
 	now := e.cfg.Now()
 	exclude := e.ctl.blocked(now)
-	work, err := e.cfg.Store.DeliveryClaim(sctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(e.cfg.Lease),
-		Limit: free, PerConnection: e.cfg.ConnectionConcurrency, Exclude: exclude})
+	cp := store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(e.cfg.Lease),
+		Limit: free, PerConnection: e.cfg.ConnectionConcurrency, Exclude: exclude}
+	if e.cfg.SharedLimits {
+		cp.Shared, cp.Blocked = true, e.ctl.sharedBlocked
+	}
+	work, err := e.cfg.Store.DeliveryClaim(sctx, cp)
 	if err != nil {
 		e.log.Error("claiming deliveries", slog.Any("error", err))
 		return 0
@@ -257,7 +274,7 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 		switch {
 		case c.Rule == nil || c.Connection == nil || !c.Connection.Active:
 			rec.add(e.unattemptable(c))
-		case e.ctl.acquire(c.Connection, now):
+		case e.ctl.take(c.Connection, now, c.Probe):
 			launch(c)
 		default:
 			// Over this connection's budget (the claim's per-connection cap is coarser than the
@@ -321,7 +338,11 @@ func (e *Engine) attempt(hard context.Context, c *store.Claimed) store.DeliveryR
 		EventTotalRules: c.Event.TotalRules}
 	outcome, attempted, retryAfter := e.deliver(hard, c, &rec, log)
 	rec.Now = e.cfg.Now()
-	if until := e.ctl.release(c.Connection.ID, outcome, attempted, retryAfter, rec.Now); !until.IsZero() {
+	until := e.ctl.release(c.Connection.ID, outcome, attempted, retryAfter, rec.Now)
+	if e.cfg.SharedLimits {
+		until = e.shareOutcome(c, outcome, attempted, retryAfter, until, rec.Now, log)
+	}
+	if !until.IsZero() {
 		log.Warn("circuit opened: deferring the connection's waiting deliveries", slog.String("connection_id", c.Connection.ID.String()),
 			slog.Time("until", until))
 		// Only what is due now: what comes due during the cool-down (deliveries parked while
@@ -419,6 +440,9 @@ func (e *Engine) deliver(hard context.Context, c *store.Claimed, rec *store.Deli
 		// The provider's limit is its account's, not this connection's: every connection to
 		// the account waits (at least a second, at most an hour).
 		e.ctl.pauseScope(res.RateLimitScope, end.Add(min(max(res.RetryAfter, time.Second), time.Hour)))
+		if e.cfg.SharedLimits {
+			e.sharePause(store.LimitKeyScope(res.RateLimitScope), end.Add(min(max(res.RetryAfter, time.Second), time.Hour)), end, log)
+		}
 	}
 	if res.Deactivate != "" {
 		if err := e.cfg.Store.ConnectionDeactivate(context.Background(), store.ConnectionDeactivateParams{

@@ -5,10 +5,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/switchyardhq/switchyard/internal/store"
 )
 
-// ConnectionHealth is what this node's controller knows of a connection that is not simply
-// healthy: an open or half-open circuit, or a pause after a 429.
+// ConnectionHealth is what the engine knows of a connection that is not simply healthy: an
+// open or half-open circuit, or a pause after a 429.
 type ConnectionHealth struct {
 	ConnectionID uuid.UUID
 	// Circuit is "open" or "half-open" ("closed" when only paused).
@@ -17,13 +19,19 @@ type ConnectionHealth struct {
 	OpenUntil time.Time
 	// PausedUntil is when a rate-limited connection may start attempts again (zero: not paused).
 	PausedUntil time.Time
-	// Failures is the consecutive failures counted while closed.
+	// Failures is the consecutive failures counted while closed (on this node).
 	Failures int
 }
 
-// Health lists this node's connections whose circuit is not closed or that are paused after a
-// 429, most recently opened first. It is per node, like the controller.
+// Health lists the connections whose circuit is not closed or that are paused after a 429, most
+// recently opened first. With SharedLimits it is the cluster's view (as last read, at most
+// clusterFollow old); otherwise this node's, like the controller.
 func (e *Engine) Health(now time.Time) []ConnectionHealth {
+	if e.cfg.SharedLimits {
+		if out, ok := e.clusterHealth(now); ok {
+			return out
+		}
+	}
 	ctl := e.ctl
 	ctl.mu.Lock()
 	defer ctl.mu.Unlock()
@@ -45,6 +53,47 @@ func (e *Engine) Health(now time.Time) []ConnectionHealth {
 		}
 		out = append(out, h)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].OpenUntil.After(out[j].OpenUntil) })
+	sortHealth(out)
 	return out
+}
+
+// clusterHealth is Health from the cluster's pauses and circuits; false until they were read.
+func (e *Engine) clusterHealth(now time.Time) ([]ConnectionHealth, bool) {
+	e.cluster.mu.Lock()
+	states, read := e.cluster.states, e.cluster.read
+	e.cluster.mu.Unlock()
+	if !read {
+		return nil, false
+	}
+	var out []ConnectionHealth
+	for _, l := range states {
+		if l.ConnectionID == uuid.Nil {
+			continue // a provider account, not a connection
+		}
+		h := ConnectionHealth{ConnectionID: l.ConnectionID, Circuit: "closed"}
+		switch l.Circuit {
+		case store.CircuitOpen:
+			h.Circuit, h.OpenUntil = "open", l.OpenUntil
+		case store.CircuitHalfOpen:
+			h.Circuit = "half-open"
+		}
+		if now.Before(l.PausedUntil) {
+			h.PausedUntil = l.PausedUntil
+		}
+		if h.Circuit == "closed" && h.PausedUntil.IsZero() {
+			continue
+		}
+		e.ctl.mu.Lock()
+		if st := e.ctl.conns[l.ConnectionID]; st != nil {
+			h.Failures = st.failures
+		}
+		e.ctl.mu.Unlock()
+		out = append(out, h)
+	}
+	sortHealth(out)
+	return out, true
+}
+
+func sortHealth(out []ConnectionHealth) {
+	sort.Slice(out, func(i, j int) bool { return out[i].OpenUntil.After(out[j].OpenUntil) })
 }

@@ -114,6 +114,14 @@ type Store interface {
 	DeliveryDefer(ctx context.Context, p DeliveryDeferParams) (int, error)
 	// DeliveryQueueStats reports the due, unclaimed deliveries.
 	DeliveryQueueStats(ctx context.Context, p DeliveryQueueStatsParams) (*QueueStats, error)
+	// LimitPause pauses a connection or provider account on every node (a 429).
+	LimitPause(ctx context.Context, p LimitPauseParams) error
+	// CircuitOpen opens a connection's circuit for every node; see CircuitOpenParams.
+	CircuitOpen(ctx context.Context, p CircuitOpenParams) (*CircuitOpenResult, error)
+	// CircuitClose closes a connection's circuit, or hands its half-open probe back.
+	CircuitClose(ctx context.Context, p CircuitCloseParams) error
+	// LimitList returns the pauses and circuits in force (params_limits.go).
+	LimitList(ctx context.Context, p LimitListParams) ([]LimitState, error)
 	// EventDeleteBefore deletes up to Limit finished events created before Before, with their
 	// deliveries and attempts (retention), and returns how many events it deleted.
 	EventDeleteBefore(ctx context.Context, p EventDeleteBeforeParams) (int, error)
@@ -308,6 +316,17 @@ type DeliveryClaimParams struct {
 	PerConnection int
 	// Exclude lists connections whose deliveries must not be claimed now.
 	Exclude []uuid.UUID
+	// Shared makes the connections' limits hold for every node on the database (see
+	// params_limits.go): per connection the claim takes at most its max_concurrency (else
+	// PerConnection) minus its deliveries leased on any node, within its rate_limit_per_second
+	// budget, and nothing while it is paused or its circuit is open — except one half-open probe
+	// (Claimed.Probe) for the whole cluster.
+	Shared bool
+	// Blocked, if set, is told of each connection a Shared claim found unable to take any
+	// delivery now (saturated on the cluster, out of rate budget, paused, circuit open or probe
+	// in flight) and until when that holds at least (saturation: a short recheck), so that the
+	// caller can leave it out of its next claims' candidates.
+	Blocked func(connectionID uuid.UUID, until time.Time)
 }
 
 // Claimed is a leased delivery with everything needed to attempt it.
@@ -318,6 +337,9 @@ type Claimed struct {
 	Connection *switchyard.Connection
 	// LeaseUntil identifies this claim: DeliveryRecord only succeeds while it still holds.
 	LeaseUntil time.Time
+	// Probe marks the half-open probe of an open circuit (Shared claims only): its outcome
+	// closes or reopens the circuit for every node.
+	Probe bool
 }
 
 // DeliveryRecordParams is the outcome of one claimed delivery.

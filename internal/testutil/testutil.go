@@ -3,8 +3,12 @@
 package testutil
 
 import (
+	"flag"
+	"os"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // pollEvery is how often Eventually re-checks its condition: often enough that a test waits at
@@ -34,4 +38,16 @@ func Poll(within time.Duration, cond func() bool) bool {
 		<-tick.C
 	}
 	return true
+}
+
+// VerifyNoLeaks runs a package's tests and then fails if any goroutine they started is still
+// running (go.uber.org/goleak), so a test that forgets to stop a worker, close a store or shut
+// a server down is caught where it is written. Call it from TestMain. While fuzzing it only
+// runs the tests: the fuzzing engine's own goroutines would be reported.
+func VerifyNoLeaks(m *testing.M, ignore ...goleak.Option) {
+	flag.Parse()
+	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
+		os.Exit(m.Run())
+	}
+	goleak.VerifyTestMain(m, ignore...)
 }

@@ -162,7 +162,8 @@ func collect[T any](rows *sql.Rows, scan func(scanner) (T, error), what string) 
 // then each connection's second, and so on (ROW_NUMBER per connection), at most PerConnection
 // from any one connection, and never from the Exclude list (connections that are saturated,
 // paused or open-circuited on this node). The candidate window is bounded so that a claim costs
-// the same however large the backlog is.
+// the same however large the backlog is. With Shared, each connection's limits hold for every
+// node on the database instead (claimShared, limits.go).
 func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([]*store.Claimed, error) {
 	lease, now := micros(p.LeaseUntil), micros(p.Now)
 	perConn := p.PerConnection
@@ -190,19 +191,28 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 		claimed []*store.Claimed
 		events  = map[uuid.UUID]*switchyard.Event{}
 		version int64
+		probes  map[uuid.UUID]bool
 	)
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		clear(events)
-		rows, err := tx.QueryContext(ctx, `
-			UPDATE deliveries SET status = 'processing', next_attempt_at = $1, started_at = COALESCE(started_at, $2), updated_at = $2
-			WHERE id IN (`+ids+`) AND next_attempt_at <= $2
-			RETURNING `+deliveryCols, args...)
-		if err != nil {
-			return fmt.Errorf("claiming deliveries: %w", err)
-		}
-		ds, err := collect(rows, scanDelivery, "claimed deliveries")
-		if err != nil {
-			return err
+		var ds []*switchyard.Delivery
+		if p.Shared {
+			// Within every connection's cluster-wide limits (limits.go).
+			var err error
+			if ds, probes, err = db.claimShared(ctx, tx, p, window); err != nil {
+				return err
+			}
+		} else {
+			rows, err := tx.QueryContext(ctx, `
+				UPDATE deliveries SET status = 'processing', next_attempt_at = $1, started_at = COALESCE(started_at, $2), updated_at = $2
+				WHERE id IN (`+ids+`) AND next_attempt_at <= $2
+				RETURNING `+deliveryCols, args...)
+			if err != nil {
+				return fmt.Errorf("claiming deliveries: %w", err)
+			}
+			if ds, err = collect(rows, scanDelivery, "claimed deliveries"); err != nil {
+				return err
+			}
 		}
 		if len(ds) == 0 {
 			claimed = nil
@@ -233,7 +243,7 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 		}
 		claimed = make([]*store.Claimed, 0, len(ds))
 		for _, d := range ds {
-			claimed = append(claimed, &store.Claimed{Delivery: d, LeaseUntil: p.LeaseUntil})
+			claimed = append(claimed, &store.Claimed{Delivery: d, LeaseUntil: p.LeaseUntil, Probe: probes[d.ConnectionID]})
 		}
 		return nil
 	})

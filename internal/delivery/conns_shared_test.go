@@ -1,0 +1,113 @@
+package delivery
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/switchyardhq/switchyard/internal/destination"
+	"github.com/switchyardhq/switchyard/internal/store"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+)
+
+func TestControllerForgetsIdleHealthyConnections(t *testing.T) {
+	t.Parallel()
+	ctl := newTestController()
+	idle, busy, paused, broken := testConn(nil), testConn(nil), testConn(nil), testConn(nil)
+	for _, c := range []*switchyard.Connection{idle, busy, paused, broken} {
+		if !ctl.acquire(c, t0) {
+			t.Fatal("could not take a slot")
+		}
+	}
+	ctl.release(idle.ID, switchyard.OutcomeDelivered, true, 0, t0)
+	ctl.release(paused.ID, switchyard.OutcomeRateLimited, true, time.Minute, t0)
+	for range 3 {
+		ctl.release(broken.ID, switchyard.OutcomeTimeout, true, 0, t0)
+		ctl.acquire(broken, t0)
+	}
+	later := t0.Add(30 * time.Second)
+	if n := ctl.prune(later, t0.Add(-time.Minute)); n != 0 {
+		t.Fatalf("pruned %d connections used after the idle cut-off", n)
+	}
+	if n := ctl.prune(later, t0.Add(time.Second)); n != 1 {
+		t.Fatalf("pruned %d, want only the idle, healthy connection", n)
+	}
+	ctl.mu.Lock()
+	_, idleKept := ctl.conns[idle.ID]
+	kept := len(ctl.conns)
+	ctl.mu.Unlock()
+	if idleKept || kept != 3 {
+		t.Fatalf("after pruning: idle kept %v, %d connections kept, want the busy, paused and open ones", idleKept, kept)
+	}
+	// A forgotten connection comes back as new, with its settings.
+	if !ctl.acquire(idle, later) {
+		t.Fatal("a pruned connection could not be used again")
+	}
+}
+
+func TestControllerSharedLeavesLimitsToTheClaim(t *testing.T) {
+	t.Parallel()
+	ctl := newTestController()
+	ctl.shared = true
+	c := testConn(map[string]any{destination.KeyMaxConcurrency: 2.0, destination.KeyRateLimitPerSecond: 1.0})
+	if !ctl.take(c, t0, false) || !ctl.take(c, t0, false) {
+		t.Fatal("the rate limit was applied on the node: the claim draws on the cluster's budget")
+	}
+	if ctl.take(c, t0, false) {
+		t.Fatal("took a third slot over the node's concurrency limit")
+	}
+	if !ctl.take(c, t0, true) {
+		t.Fatal("the cluster's probe was refused")
+	}
+
+	// A connection the claim found saturated on the cluster is left out until it ends, or
+	// until this node frees one of its slots.
+	other := testConn(nil)
+	ctl.take(other, t0, false)
+	ctl.sharedBlocked(other.ID, t0.Add(time.Second))
+	if !contains(ctl.blocked(t0), other) {
+		t.Fatal("a connection saturated on the cluster was not left out of the claim")
+	}
+	if contains(ctl.blocked(t0.Add(time.Second)), other) {
+		t.Fatal("still left out after the claim's recheck time")
+	}
+	ctl.sharedBlocked(other.ID, t0.Add(time.Second))
+	ctl.release(other.ID, switchyard.OutcomeDelivered, true, 0, t0)
+	select {
+	case <-ctl.freed:
+	default:
+		t.Fatal("freeing a slot of a connection saturated on the cluster did not ask for a claim")
+	}
+	if contains(ctl.blocked(t0), other) {
+		t.Fatal("still left out after this node freed a slot")
+	}
+
+	// The cluster's circuits and pauses are followed.
+	ctl.syncShared([]store.LimitState{{Key: store.LimitKeyConnection(other.ID), ConnectionID: other.ID,
+		Circuit: store.CircuitOpen, OpenUntil: t0.Add(time.Minute)}})
+	if !contains(ctl.blocked(t0), other) {
+		t.Fatal("a circuit open on the cluster was not followed")
+	}
+	if h := ctl.conns[other.ID]; h.state != open {
+		t.Fatalf("state %v, want open", h.state)
+	}
+	ctl.syncShared(nil)
+	if contains(ctl.blocked(t0), other) {
+		t.Fatal("a circuit closed on the cluster still blocks")
+	}
+	ctl.syncShared([]store.LimitState{{Key: store.LimitKeyConnection(other.ID), ConnectionID: other.ID,
+		Circuit: store.CircuitClosed, PausedUntil: t0.Add(time.Minute)}})
+	if !contains(ctl.blocked(t0), other) {
+		t.Fatal("a pause on the cluster was not followed")
+	}
+}
+
+func contains(ids []uuid.UUID, c *switchyard.Connection) bool {
+	for _, id := range ids {
+		if id == c.ID {
+			return true
+		}
+	}
+	return false
+}

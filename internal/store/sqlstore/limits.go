@@ -1,0 +1,358 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/switchyardhq/switchyard/internal/destination"
+	"github.com/switchyardhq/switchyard/internal/store"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+)
+
+// Per-connection limits that hold for every node on one database (docs/delivery.md, "Limits
+// across nodes"). A shared claim (claimShared) works in three steps inside the claim
+// transaction:
+//
+//  1. It finds the connections that have due candidates and takes, for each, a transaction
+//     advisory lock (PostgreSQL; skipping any connection another node is claiming for right
+//     now, which that node serves). Claims for one connection are thus serialised across nodes,
+//     and the next step sees every claim committed before it.
+//  2. In a new statement (so with a snapshot taken after the locks), it reads each connection's
+//     settings, its deliveries leased on any node (the deliveries_leased index), and its row of
+//     delivery_limits: pause, circuit, rate budget. From these it computes how many deliveries
+//     the connection may take now.
+//  3. It claims at most that many per connection and writes back what the claim used: the rate
+//     budget (a GCRA theoretical arrival time) and the half-open probe's lease.
+//
+// The 429 pause and circuit transitions are written by the nodes that see them (LimitPause,
+// CircuitOpen, CircuitClose). On SQLite one node owns the file and its in-memory controller is
+// authoritative, so the engine never asks for a shared claim there; the SQL runs on both
+// dialects all the same (SQLite's single writer serialises claims without locks).
+
+// limitLockSpace is the first key of the advisory locks of shared claims (two-int form), so
+// they do not collide with other advisory locks of the database (goose's migration lock uses
+// the one-bigint form).
+const limitLockSpace = 0x5359 // "SY"
+
+// sharedRecheck is how long a connection found saturated on the cluster is left out of a node's
+// claims (DeliveryClaimParams.Blocked) before it is looked at again: what other nodes free is
+// noticed that late at most (what this node frees, at once).
+const sharedRecheck = 50 * time.Millisecond
+
+// sharedBudget is what one connection may take in a shared claim.
+type sharedBudget struct {
+	id   uuid.UUID
+	take int
+	// until is, for a connection that can take nothing now, when that may change.
+	until  int64
+	probe  bool  // the take is the circuit's half-open probe
+	rateI  int64 // the rate limiter's interval between attempts (µs); 0: no rate limit
+	rateT0 int64 // max(rate_tat, now): where this claim's use of the rate budget starts
+}
+
+// claimShared leases due deliveries within each connection's cluster-wide limits (see above)
+// and returns them with the ids of the connections whose claim is a probe.
+func (db *DB) claimShared(ctx context.Context, tx *sql.Tx, p store.DeliveryClaimParams, window int) ([]*switchyard.Delivery, map[uuid.UUID]bool, error) {
+	now, lease := micros(p.Now), micros(p.LeaseUntil)
+	perClaim := p.PerConnection
+	if perClaim <= 0 {
+		perClaim = p.Limit
+	}
+
+	// 1. The connections with due work, locked for this claim.
+	args := []any{now, window}
+	exclude := ""
+	if len(p.Exclude) > 0 {
+		exclude = " AND connection_id NOT IN (" + placeholders(len(args)+1, len(p.Exclude)) + ")"
+		for _, id := range p.Exclude {
+			args = append(args, id)
+		}
+	}
+	distinct := `SELECT DISTINCT connection_id FROM (SELECT connection_id FROM deliveries WHERE next_attempt_at <= $1` + exclude +
+		` ORDER BY next_attempt_at LIMIT $2) candidates`
+	q := distinct
+	if db.d.name == "postgres" {
+		// DISTINCT keeps the subquery from being flattened: one lock attempt per connection.
+		q = `SELECT connection_id FROM (` + distinct + `) due WHERE pg_try_advisory_xact_lock(` +
+			strconv.Itoa(limitLockSpace) + `, hashtext(connection_id::text))`
+	}
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("locking connections: %w", err)
+	}
+	ids, err := collect(rows, func(s scanner) (uuid.UUID, error) {
+		var id uuid.UUID
+		return id, s.Scan(&id)
+	}, "connections to claim for")
+	if err != nil || len(ids) == 0 {
+		return nil, nil, err
+	}
+
+	// 2. What each may take now.
+	budgets, err := db.sharedBudgets(ctx, tx, ids, p.Now, perClaim)
+	if err != nil {
+		return nil, nil, err
+	}
+	var (
+		cases strings.Builder
+		in    []any
+	)
+	args = []any{lease, now, p.Limit, window}
+	for _, b := range budgets {
+		if b.take <= 0 {
+			if p.Blocked != nil {
+				p.Blocked(b.id, fromMicros(b.until))
+			}
+			continue
+		}
+		args = append(args, b.id)
+		in = append(in, b.id)
+		fmt.Fprintf(&cases, " WHEN $%d THEN %d", len(args), b.take)
+	}
+	if len(in) == 0 {
+		return nil, nil, nil
+	}
+	list := placeholders(len(args)-len(in)+1, len(in))
+	ids2 := db.d.lockDue(`
+		SELECT id FROM (
+			SELECT id, connection_id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY connection_id ORDER BY next_attempt_at, id) AS rn
+			FROM (SELECT id, connection_id, next_attempt_at FROM deliveries
+			      WHERE next_attempt_at <= $2 AND connection_id IN (` + list + `) ORDER BY next_attempt_at LIMIT $4) candidates
+		) ranked WHERE rn <= CASE connection_id` + cases.String() + ` ELSE 0 END ORDER BY rn, next_attempt_at LIMIT $3`)
+	rows, err = tx.QueryContext(ctx, `
+		UPDATE deliveries SET status = 'processing', next_attempt_at = $1, started_at = COALESCE(started_at, $2), updated_at = $2
+		WHERE id IN (`+ids2+`) AND next_attempt_at <= $2
+		RETURNING `+deliveryCols, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("claiming deliveries: %w", err)
+	}
+	ds, err := collect(rows, scanDelivery, "claimed deliveries")
+	if err != nil {
+		return nil, nil, err
+	}
+
+	// 3. What the claim used of the rate budgets, and the probes it took.
+	taken := map[uuid.UUID]int{}
+	for _, d := range ds {
+		taken[d.ConnectionID]++
+	}
+	probes := map[uuid.UUID]bool{}
+	for _, b := range budgets {
+		k := taken[b.id]
+		if k == 0 {
+			continue
+		}
+		if b.rateI > 0 {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_limits (key, rate_tat, updated_at) VALUES ($1, $2, $3)
+				ON CONFLICT (key) DO UPDATE SET rate_tat = excluded.rate_tat, updated_at = excluded.updated_at`,
+				store.LimitKeyConnection(b.id), b.rateT0+int64(k)*b.rateI, now); err != nil {
+				return nil, nil, fmt.Errorf("using the rate budget: %w", err)
+			}
+		}
+		if b.probe {
+			if _, err := tx.ExecContext(ctx, `UPDATE delivery_limits SET circuit = 'half_open', probe_until = $1, updated_at = $2 WHERE key = $3`,
+				lease, now, store.LimitKeyConnection(b.id)); err != nil {
+				return nil, nil, fmt.Errorf("taking the half-open probe: %w", err)
+			}
+			probes[b.id] = true
+		}
+	}
+	return ds, probes, nil
+}
+
+// sharedBudgets reads what each connection may take now (step 2 of claimShared).
+func (db *DB) sharedBudgets(ctx context.Context, tx *sql.Tx, ids []uuid.UUID, at time.Time, perClaim int) ([]sharedBudget, error) {
+	now := micros(at)
+	args := []any{now}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	rows, err := tx.QueryContext(ctx, `
+		SELECT c.id, c.metadata,
+			(SELECT COUNT(*) FROM deliveries d WHERE d.connection_id = c.id AND d.status = 'processing' AND d.next_attempt_at > $1),
+			COALESCE(l.paused_until, 0), COALESCE(l.circuit, 'closed'), COALESCE(l.open_until, 0), COALESCE(l.probe_until, 0),
+			COALESCE(l.rate_tat, 0)
+		FROM connections c LEFT JOIN delivery_limits l ON l.key = 'c:' || c.id
+		WHERE c.id IN (`+placeholders(2, len(ids))+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading connection limits: %w", err)
+	}
+	defer rows.Close()
+	found := map[uuid.UUID]bool{}
+	var out []sharedBudget
+	for rows.Next() {
+		var (
+			b                                         sharedBudget
+			meta, circuit                             string
+			leased                                    int
+			pausedUntil, openUntil, probeUntil, rateT int64
+		)
+		if err := rows.Scan(&b.id, &meta, &leased, &pausedUntil, &circuit, &openUntil, &probeUntil, &rateT); err != nil {
+			return nil, fmt.Errorf("reading connection limits: %w", err)
+		}
+		found[b.id] = true
+		md, _ := unmarshalMetadata(meta) // unreadable settings: the defaults
+		ceiling := perClaimCeiling(md, perClaim)
+		b.take = min(ceiling.max-leased, perClaim)
+		b.until = now + sharedRecheck.Microseconds() // saturated: slots free as attempts finish anywhere
+		switch {
+		case pausedUntil > now:
+			b.take, b.until = 0, pausedUntil
+		case circuit == store.CircuitOpen && openUntil > now:
+			b.take, b.until = 0, openUntil
+		case circuit == store.CircuitHalfOpen && probeUntil > now:
+			b.take = 0 // the probe runs: its outcome is known within sharedRecheck of its end
+		case circuit == store.CircuitOpen, circuit == store.CircuitHalfOpen:
+			// The cool-down is over (or the last probe's lease ran out): one probe, cluster-wide.
+			b.take, b.probe = min(b.take, 1), true
+		}
+		if ceiling.rate > 0 && b.take > 0 {
+			b.rateI = max(1, int64(float64(time.Second/time.Microsecond)/ceiling.rate))
+			burst := max(1, int64(ceiling.rate))
+			b.rateT0 = max(rateT, now)
+			tokens := (now + burst*b.rateI - b.rateT0) / b.rateI
+			if tokens < 1 {
+				b.until = b.rateT0 - (burst-1)*b.rateI // when the next token is there
+			}
+			b.take = min(b.take, int(max(0, tokens)))
+		}
+		out = append(out, b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading connection limits: %w", err)
+	}
+	for _, id := range ids {
+		if !found[id] {
+			// Deleted meanwhile: its deliveries are claimed to be settled without an attempt.
+			out = append(out, sharedBudget{id: id, take: perClaim})
+		}
+	}
+	return out, nil
+}
+
+// connectionCeiling is a connection's own limits, from its metadata.
+type connectionCeiling struct {
+	max  int     // max_concurrency, else the default
+	rate float64 // rate_limit_per_second; 0: none
+}
+
+// perClaimCeiling reads max_concurrency and rate_limit_per_second as the engine's controller does
+// (a number; max_concurrency at least 1), defaulting to def.
+func perClaimCeiling(md map[string]any, def int) connectionCeiling {
+	c := connectionCeiling{max: def}
+	if v, ok := md[destination.KeyMaxConcurrency].(float64); ok && v >= 1 {
+		c.max = int(v)
+	}
+	if v, ok := md[destination.KeyRateLimitPerSecond].(float64); ok && v > 0 {
+		c.rate = v
+	}
+	return c
+}
+
+// LimitPause pauses a connection or provider account until Until (never shortening a pause).
+func (db *DB) LimitPause(ctx context.Context, p store.LimitPauseParams) error {
+	if p.Key == "" {
+		return errors.New("pausing: no key")
+	}
+	_, err := db.w.ExecContext(ctx, `INSERT INTO delivery_limits (key, paused_until, updated_at) VALUES ($1, $2, $3)
+		ON CONFLICT (key) DO UPDATE SET paused_until = excluded.paused_until, updated_at = excluded.updated_at
+		WHERE delivery_limits.paused_until < excluded.paused_until`, p.Key, micros(p.Until), micros(p.Now))
+	if err != nil {
+		return fmt.Errorf("pausing %s: %w", p.Key, err)
+	}
+	return nil
+}
+
+// CircuitOpen opens a closed circuit for Cooldown, or reopens a half-open one whose probe
+// failed for twice its last cool-down (up to MaxCooldown).
+func (db *DB) CircuitOpen(ctx context.Context, p store.CircuitOpenParams) (*store.CircuitOpenResult, error) {
+	key, now := store.LimitKeyConnection(p.ConnectionID), micros(p.Now)
+	first, most := p.Cooldown.Microseconds(), max(p.MaxCooldown.Microseconds(), p.Cooldown.Microseconds())
+	var (
+		res sql.Result
+		err error
+	)
+	if p.Probe {
+		res, err = db.w.ExecContext(ctx, `UPDATE delivery_limits SET circuit = 'open',
+			cooldown = CASE WHEN cooldown * 2 > $1 THEN $1 WHEN cooldown * 2 < $2 THEN $2 ELSE cooldown * 2 END,
+			open_until = $3 + CASE WHEN cooldown * 2 > $1 THEN $1 WHEN cooldown * 2 < $2 THEN $2 ELSE cooldown * 2 END,
+			probe_until = 0, updated_at = $3
+			WHERE key = $4 AND circuit = 'half_open'`, most, first, now, key)
+	} else {
+		res, err = db.w.ExecContext(ctx, `INSERT INTO delivery_limits (key, circuit, open_until, cooldown, updated_at)
+			VALUES ($1, 'open', $2, $3, $4)
+			ON CONFLICT (key) DO UPDATE SET circuit = 'open', open_until = excluded.open_until, cooldown = excluded.cooldown,
+				probe_until = 0, updated_at = excluded.updated_at
+			WHERE delivery_limits.circuit = 'closed'`, key, now+first, first, now)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening circuit: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return nil, fmt.Errorf("opening circuit: %w", err)
+	}
+	out := &store.CircuitOpenResult{Opened: n == 1}
+	var (
+		circuit   string
+		openUntil int64
+	)
+	switch err := db.w.QueryRowContext(ctx, `SELECT circuit, open_until FROM delivery_limits WHERE key = $1`, key).Scan(&circuit, &openUntil); {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return nil, fmt.Errorf("reading circuit: %w", err)
+	case circuit == store.CircuitOpen:
+		out.OpenUntil = fromMicros(openUntil)
+	}
+	return out, nil
+}
+
+// CircuitClose closes a connection's circuit, or (Reprobe) makes its probe due again at once.
+func (db *DB) CircuitClose(ctx context.Context, p store.CircuitCloseParams) error {
+	q := `UPDATE delivery_limits SET circuit = 'closed', open_until = 0, probe_until = 0, cooldown = 0, updated_at = $1
+		WHERE key = $2 AND circuit <> 'closed'`
+	if p.Reprobe {
+		q = `UPDATE delivery_limits SET circuit = 'open', open_until = $1, probe_until = 0, updated_at = $1
+			WHERE key = $2 AND circuit = 'half_open'`
+	}
+	if _, err := db.w.ExecContext(ctx, q, micros(p.Now), store.LimitKeyConnection(p.ConnectionID)); err != nil {
+		return fmt.Errorf("closing circuit: %w", err)
+	}
+	return nil
+}
+
+// LimitList returns the rows paused as of Now or whose circuit is not closed, most recently
+// changed first.
+func (db *DB) LimitList(ctx context.Context, p store.LimitListParams) ([]store.LimitState, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT key, paused_until, circuit, open_until FROM delivery_limits
+		WHERE paused_until > $1 OR circuit <> 'closed' ORDER BY updated_at DESC, key LIMIT 10000`, micros(p.Now))
+	if err != nil {
+		return nil, fmt.Errorf("listing limits: %w", err)
+	}
+	return collect(rows, func(s scanner) (store.LimitState, error) {
+		var (
+			l                 store.LimitState
+			paused, openUntil int64
+		)
+		if err := s.Scan(&l.Key, &paused, &l.Circuit, &openUntil); err != nil {
+			return l, err
+		}
+		if paused > micros(p.Now) {
+			l.PausedUntil = fromMicros(paused)
+		}
+		if openUntil > 0 {
+			l.OpenUntil = fromMicros(openUntil)
+		}
+		if id, ok := strings.CutPrefix(l.Key, "c:"); ok {
+			l.ConnectionID, _ = uuid.Parse(id)
+		}
+		return l, nil
+	}, "limits")
+}

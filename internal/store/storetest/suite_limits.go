@@ -1,0 +1,240 @@
+package storetest
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/switchyardhq/switchyard/internal/store"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+)
+
+// RunLimits is the conformance suite of the limits that hold across nodes: shared claims
+// (concurrency from leased rows, the rate budget, pauses and the circuit with its one probe) and
+// the limit rows the nodes write.
+func RunLimits(t *testing.T, open func(t *testing.T) store.Store) {
+	// setup inserts a connection with metadata and n due deliveries to it.
+	setup := func(t *testing.T, s store.Store, meta map[string]any, n int) *switchyard.Connection {
+		t.Helper()
+		tn := NewTenant(t, s)
+		c := NewConnection(tn.Workspace)
+		for k, v := range meta {
+			c.Metadata[k] = v
+		}
+		if err := s.ConnectionInsert(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+		NewRule(t, s, tn, RuleOpts{Event: "limited", Connection: c})
+		for i := range n {
+			NewEvent(t, s, tn, EventOpts{Name: "limited", CreatedAt: T0.Add(time.Duration(i) * time.Millisecond)})
+		}
+		return c
+	}
+	claim := func(t *testing.T, s store.Store, at time.Time) []*store.Claimed {
+		t.Helper()
+		cs, err := s.DeliveryClaim(context.Background(), store.DeliveryClaimParams{Now: at, LeaseUntil: at.Add(time.Minute),
+			Limit: 100, PerConnection: 16, Shared: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cs
+	}
+	complete := func(t *testing.T, s store.Store, c *store.Claimed, at time.Time) {
+		t.Helper()
+		if err := s.DeliveryRecord(context.Background(), store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID,
+			LeaseUntil: c.LeaseUntil, Status: switchyard.StatusCompleted, Now: at, EventTotalRules: 1,
+			Attempt: &switchyard.Attempt{ID: uuid.Must(uuid.NewV7()), DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID,
+				Number: 1, StartedAt: at, CompletedAt: at, Outcome: switchyard.OutcomeDelivered, HTTPStatus: 200}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := T0.Add(time.Minute)
+
+	t.Run("Shared claims take max_concurrency minus what is leased on any node", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		setup(t, s, map[string]any{"max_concurrency": float64(3)}, 10)
+		if cs := claim(t, s, now); len(cs) != 3 {
+			t.Fatalf("first claim took %d, want max_concurrency 3", len(cs))
+		}
+		second := claim(t, s, now)
+		if len(second) != 0 {
+			t.Fatalf("a second claimer took %d while 3 are leased, want 0", len(second))
+		}
+		cs := claim(t, s, now)
+		if len(cs) != 0 {
+			t.Fatalf("took %d, want 0", len(cs))
+		}
+		// One finishes: exactly one slot is free.
+		all := claim(t, s, now.Add(2*time.Minute)) // the leases ran out: the rows are due again and not in flight
+		if len(all) != 3 {
+			t.Fatalf("after the leases expired a claim took %d, want 3", len(all))
+		}
+		later := now.Add(2 * time.Minute)
+		complete(t, s, all[0], later)
+		if cs := claim(t, s, later); len(cs) != 1 {
+			t.Fatalf("after one of 3 finished a claim took %d, want 1", len(cs))
+		}
+	})
+
+	t.Run("Concurrent shared claimers never lease more than max_concurrency together", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		setup(t, s, map[string]any{"max_concurrency": float64(4)}, 60)
+		var (
+			mu    sync.Mutex
+			total int
+			wg    sync.WaitGroup
+		)
+		for range 8 {
+			wg.Go(func() {
+				for range 5 {
+					cs, err := s.DeliveryClaim(context.Background(), store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute),
+						Limit: 100, PerConnection: 16, Shared: true})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					total += len(cs)
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if total != 4 {
+			t.Fatalf("8 concurrent claimers leased %d deliveries of a connection with max_concurrency 4, want 4", total)
+		}
+	})
+
+	t.Run("The rate budget is shared: a burst of the rate, then one per interval", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		setup(t, s, map[string]any{"rate_limit_per_second": float64(5)}, 40)
+		if cs := claim(t, s, now); len(cs) != 5 {
+			t.Fatalf("first claim took %d, want the burst of 5", len(cs))
+		}
+		if cs := claim(t, s, now); len(cs) != 0 {
+			t.Fatalf("an immediate second claim took %d, want 0", len(cs))
+		}
+		if cs := claim(t, s, now.Add(400*time.Millisecond)); len(cs) != 2 {
+			t.Fatalf("400 ms later a claim took %d, want 2 (5/s)", len(cs))
+		}
+		if cs := claim(t, s, now.Add(400*time.Millisecond)); len(cs) != 0 {
+			t.Fatalf("a repeated claim took %d, want 0", len(cs))
+		}
+		if cs := claim(t, s, now.Add(10*time.Second)); len(cs) != 5 {
+			t.Fatalf("after a long idle spell a claim took %d, want the burst of 5, not more", len(cs))
+		}
+	})
+
+	t.Run("A pause stops shared claims until it ends and is never shortened", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		c := setup(t, s, nil, 5)
+		ctx := context.Background()
+		key := store.LimitKeyConnection(c.ID)
+		if err := s.LimitPause(ctx, store.LimitPauseParams{Key: key, Until: now.Add(10 * time.Second), Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.LimitPause(ctx, store.LimitPauseParams{Key: key, Until: now.Add(time.Second), Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		if cs := claim(t, s, now.Add(5*time.Second)); len(cs) != 0 {
+			t.Fatalf("a paused connection's claim took %d", len(cs))
+		}
+		ls, err := s.LimitList(ctx, store.LimitListParams{Now: now})
+		if err != nil || len(ls) != 1 || ls[0].ConnectionID != c.ID || !ls[0].PausedUntil.Equal(now.Add(10*time.Second)) {
+			t.Fatalf("limits %+v (err %v), want the connection paused until +10s", ls, err)
+		}
+		if err := s.LimitPause(ctx, store.LimitPauseParams{Key: "", Until: now, Now: now}); err == nil {
+			t.Fatal("a pause without a key was accepted")
+		}
+		if cs := claim(t, s, now.Add(10*time.Second)); len(cs) != 5 {
+			t.Fatalf("after the pause a claim took %d, want 5", len(cs))
+		}
+	})
+
+	t.Run("An open circuit lets exactly one probe through for the whole cluster", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		c := setup(t, s, nil, 10)
+		ctx := context.Background()
+		op := store.CircuitOpenParams{ConnectionID: c.ID, Cooldown: 30 * time.Second, MaxCooldown: 45 * time.Second, Now: now}
+		res, err := s.CircuitOpen(ctx, op)
+		if err != nil || !res.Opened || !res.OpenUntil.Equal(now.Add(30*time.Second)) {
+			t.Fatalf("opening: %+v (err %v)", res, err)
+		}
+		op.Now = now.Add(time.Second)
+		if res, err := s.CircuitOpen(ctx, op); err != nil || res.Opened || !res.OpenUntil.Equal(now.Add(30*time.Second)) {
+			t.Fatalf("a second node's opening: %+v (err %v), want the first opening kept", res, err)
+		}
+		if cs := claim(t, s, now.Add(10*time.Second)); len(cs) != 0 {
+			t.Fatalf("an open circuit's claim took %d", len(cs))
+		}
+		at := now.Add(30 * time.Second)
+		probe := claim(t, s, at)
+		if len(probe) != 1 || !probe[0].Probe {
+			t.Fatalf("after the cool-down a claim took %d (probe %v), want one probe", len(probe), len(probe) == 1 && probe[0].Probe)
+		}
+		if cs := claim(t, s, at); len(cs) != 0 {
+			t.Fatalf("while the probe runs another claim took %d", len(cs))
+		}
+		// The probe fails: open again for twice as long, capped at MaxCooldown.
+		res, err = s.CircuitOpen(ctx, store.CircuitOpenParams{ConnectionID: c.ID, Cooldown: 30 * time.Second, MaxCooldown: 45 * time.Second,
+			Probe: true, Now: at})
+		if err != nil || !res.Opened || !res.OpenUntil.Equal(at.Add(45*time.Second)) {
+			t.Fatalf("reopening after a failed probe: %+v (err %v), want open until +45s", res, err)
+		}
+		ls, err := s.LimitList(ctx, store.LimitListParams{Now: at})
+		if err != nil || len(ls) != 1 || ls[0].Circuit != store.CircuitOpen {
+			t.Fatalf("limits %+v (err %v)", ls, err)
+		}
+		at = at.Add(45 * time.Second)
+		probe = claim(t, s, at)
+		if len(probe) != 1 || !probe[0].Probe {
+			t.Fatalf("second probe: took %d", len(probe))
+		}
+		// The probe never ran (our failure): the next claim probes again at once.
+		if err := s.CircuitClose(ctx, store.CircuitCloseParams{ConnectionID: c.ID, Reprobe: true, Now: at}); err != nil {
+			t.Fatal(err)
+		}
+		probe = claim(t, s, at)
+		if len(probe) != 1 || !probe[0].Probe {
+			t.Fatalf("after a hand-back: took %d, want another probe", len(probe))
+		}
+		// The probe's lease runs out (its node died): another probe.
+		at = probe[0].LeaseUntil
+		probe = claim(t, s, at)
+		if len(probe) != 1 || !probe[0].Probe {
+			t.Fatalf("after the probe's lease ran out: took %d, want another probe", len(probe))
+		}
+		// It succeeds: closed for everyone.
+		if err := s.CircuitClose(ctx, store.CircuitCloseParams{ConnectionID: c.ID, Now: at}); err != nil {
+			t.Fatal(err)
+		}
+		cs := claim(t, s, at)
+		if len(cs) == 0 || cs[0].Probe {
+			t.Fatalf("after the circuit closed a claim took %d", len(cs))
+		}
+		if ls, err := s.LimitList(ctx, store.LimitListParams{Now: at}); err != nil || len(ls) != 0 {
+			t.Fatalf("limits after closing: %+v (err %v), want none", ls, err)
+		}
+	})
+
+	t.Run("Claims without Shared ignore the limit rows", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		c := setup(t, s, map[string]any{"max_concurrency": float64(2)}, 5)
+		if err := s.LimitPause(context.Background(), store.LimitPauseParams{Key: store.LimitKeyConnection(c.ID), Until: now.Add(time.Hour), Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		cs, err := s.DeliveryClaim(context.Background(), store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10, PerConnection: 16})
+		if err != nil || len(cs) != 5 {
+			t.Fatalf("a node-local claim took %d (err %v), want all 5: its controller decides", len(cs), err)
+		}
+	})
+}
