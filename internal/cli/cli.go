@@ -33,6 +33,7 @@ type CLI struct {
 	Bench       BenchCmd       `cmd:"" help:"Measure throughput and latency on this machine (in-process server, local endpoint; docs/benchmarks.md)."`
 	Login       LoginCmd       `cmd:"" help:"Save a server URL and machine key as a profile for the commands below (login --list shows them)." group:"Client"`
 	Logout      LogoutCmd      `cmd:"" help:"Remove a saved profile." group:"Client"`
+	Events      EventsCmd      `cmd:"" help:"Send, list, inspect, follow, retry and cancel events (through the API)." group:"Client"`
 	Completion  CompletionCmd  `cmd:"" help:"Print a shell completion script (bash, zsh or fish)."`
 }
 
@@ -78,7 +79,7 @@ func run(args []string, stdout, stderr io.Writer, h host) int {
 	if kctx == nil || kctx.Command() == "" {
 		return 0
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(h.baseContext(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := kctx.Run(&env{ctx: ctx, stdout: stdout, stderr: stderr, host: h}); err != nil {
 		printError(stderr, err)

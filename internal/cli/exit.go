@@ -40,12 +40,13 @@ func exitCode(ctx context.Context, err error) int {
 	var ne net.Error
 	var ue2 *url.Error
 	var oe *net.OpError
+	var re *refusedError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ue):
 		return exitUsage
-	case errors.As(err, &ae):
+	case errors.As(err, &ae), errors.As(err, &re):
 		return exitAPI
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		return exitSignal

@@ -171,7 +171,7 @@ func (c *LoginCmd) list(e *env, cf *configFile) error {
 		}
 		t.add(cur, p.Name, p.Server, p.AccessKey, p.OrgID, p.Workspace)
 	}
-	return t.write(e.stdout)
+	return t.write(e.stdout, false)
 }
 
 // LogoutCmd removes a profile.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/mattn/go-isatty"
+
+	"github.com/switchyardhq/switchyard/client"
 )
 
 // host is what a command may know of the process around it: standard input, the environment,
@@ -17,7 +20,12 @@ import (
 // fills it from the process; tests pass their own, so that they never set environment
 // variables or need a terminal.
 type host struct {
+	// base is the context commands run under (canceled also on SIGINT/SIGTERM); nil is
+	// context.Background. Tests cancel it to stop a command that follows a stream.
+	base  context.Context
 	stdin io.Reader
+	// stdinTTY says whether standard input is a terminal (then no payload is read from it).
+	stdinTTY bool
 	// getenv reads an environment variable ("" when unset).
 	getenv func(string) string
 	// stdoutTTY and stderrTTY say whether the streams are terminals: tables get colours and
@@ -29,8 +37,16 @@ type host struct {
 
 // osHost describes this process.
 func osHost(stdout, stderr io.Writer) host {
-	return host{stdin: os.Stdin, getenv: os.Getenv, stdoutTTY: isTerminal(stdout), stderrTTY: isTerminal(stderr),
-		configDir: os.UserConfigDir}
+	return host{stdin: os.Stdin, stdinTTY: isatty.IsTerminal(os.Stdin.Fd()), getenv: os.Getenv,
+		stdoutTTY: isTerminal(stdout), stderrTTY: isTerminal(stderr), configDir: os.UserConfigDir}
+}
+
+// baseContext is base, or context.Background.
+func (h host) baseContext() context.Context {
+	if h.base == nil {
+		return context.Background()
+	}
+	return h.base
 }
 
 // isTerminal reports whether w is a terminal (or a Cygwin/MSYS pseudo-terminal).
@@ -76,25 +92,37 @@ func (p *printer) json(v any) error {
 	return enc.Encode(v)
 }
 
-// table is an aligned table with a header row.
+// table is an aligned table with a header row. Its last column may be coloured.
 type table struct {
 	header []string
 	rows   [][]string
+	colors []string // per row: the ANSI colour of the last cell, or ""
 }
 
 func newTable(header ...string) *table { return &table{header: header} }
 
-func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
+func (t *table) add(cells ...string) { t.addColored("", cells...) }
 
-// write prints the table with two spaces between columns. Cells never hold tabs or newlines
-// (clean removes them), so that a name cannot break the alignment.
-func (t *table) write(w io.Writer) error {
+// addColored adds a row whose last cell gets color on a colour terminal (only the last: tabwriter
+// would count the escape bytes as width).
+func (t *table) addColored(color string, cells ...string) {
+	t.rows = append(t.rows, cells)
+	t.colors = append(t.colors, color)
+}
+
+// write prints the table with two spaces between columns, colouring when color is set. Cells
+// never hold tabs, newlines or escapes (clean removes them), so that a name can neither break
+// the alignment nor write to the terminal.
+func (t *table) write(w io.Writer, color bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(t.header, "\t"))
-	for _, r := range t.rows {
+	for i, r := range t.rows {
 		cells := make([]string, len(r))
-		for i, c := range r {
-			cells[i] = clean(c)
+		for j, c := range r {
+			cells[j] = clean(c)
+		}
+		if n := len(cells); n > 0 {
+			cells[n-1] = paint(color, t.colors[i], cells[n-1])
 		}
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
@@ -207,4 +235,84 @@ func (p *progressLine) rate(n int) float64 {
 		return 0
 	}
 	return float64(n) / d
+}
+
+// listFlags page a list.
+type listFlags struct {
+	Limit  int    `name:"limit" default:"50" help:"Records per page, 1 to 200."`
+	Cursor string `name:"cursor" placeholder:"CURSOR" help:"Start at this page: a previous page's next_cursor."`
+	All    bool   `name:"all" help:"Fetch every page (JSON output: one envelope holding all records)."`
+}
+
+// fetchList gets one page, or with --all every page gathered into one envelope.
+func fetchList[T any](lf listFlags, fetch func(client.ListOptions) (*client.Page[T], error)) (*client.Page[T], error) {
+	if lf.Limit < 1 || lf.Limit > 200 {
+		return nil, usagef("--limit must be from 1 to 200")
+	}
+	p, err := fetch(client.ListOptions{Limit: lf.Limit, Cursor: lf.Cursor})
+	if err != nil || !lf.All {
+		return p, err
+	}
+	for p.NextCursor != nil && *p.NextCursor != "" {
+		next, err := fetch(client.ListOptions{Limit: lf.Limit, Cursor: *p.NextCursor})
+		if err != nil {
+			return nil, err
+		}
+		if next.NextCursor != nil && *next.NextCursor == *p.NextCursor {
+			return nil, fmt.Errorf("the server returned the same cursor twice")
+		}
+		p.Records = append(p.Records, next.Records...)
+		p.NextCursor = next.NextCursor
+	}
+	p.Count = len(p.Records)
+	return p, nil
+}
+
+// printList prints a page: the envelope (json), one record a line (jsonl), or a table whose
+// rows row makes, with a hint on stderr when more pages follow.
+func printList[T any](e *env, o outputFlags, p *client.Page[T], t *table, row func(T) []string) error {
+	pr := e.printer(o)
+	switch o.Output {
+	case "json":
+		if p.Records == nil {
+			p.Records = []T{}
+		}
+		return pr.json(p)
+	case "jsonl":
+		for _, r := range p.Records {
+			if err := pr.json(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, r := range p.Records {
+		cells := row(r)
+		t.addColored(statusColor(cells[len(cells)-1]), cells...)
+	}
+	if err := t.write(e.stdout, pr.color); err != nil {
+		return err
+	}
+	if p.NextCursor != nil && *p.NextCursor != "" {
+		fmt.Fprintf(e.stderr, "More records follow: add --cursor %s (or --all).\n", *p.NextCursor)
+	}
+	return nil
+}
+
+// printObject prints one record: JSON (indented or on one line), or for people the fields
+// two columns, name and value.
+func printObject(e *env, o outputFlags, v any, fields [][2]string) error {
+	if o.Output != "table" {
+		return e.printer(o).json(v)
+	}
+	return writeFields(e.stdout, fields)
+}
+
+// writeFields writes "NAME  value" lines, aligned.
+func writeFields(w io.Writer, fields [][2]string) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, f := range fields {
+		fmt.Fprintf(tw, "%s\t%s\n", f[0], clean(f[1]))
+	}
+	return tw.Flush()
 }

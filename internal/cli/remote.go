@@ -15,12 +15,12 @@ import (
 // SWITCHYARD_* variable (read through host.getenv, so that tests inject it), then the profile,
 // which kong's env tags (applied before the profile is read) could not express.
 type apiFlags struct {
-	Profile   string `name:"profile" placeholder:"NAME" help:"Profile of the configuration file (default: $SWITCHYARD_PROFILE, else the one 'switchyard login' used last, else \"default\")."`
-	Config    string `name:"config" placeholder:"FILE" help:"Configuration file (default: $SWITCHYARD_CONFIG, else <user config dir>/switchyard/config.json)."`
-	Server    string `name:"server" placeholder:"URL" help:"Server URL, e.g. http://127.0.0.1:8080 ($SWITCHYARD_SERVER)."`
-	AccessKey string `name:"access-key" placeholder:"mk_…" help:"Machine access key ($SWITCHYARD_ACCESS_KEY)."`
-	SecretKey string `name:"secret-key" placeholder:"SECRET" help:"Machine secret key ($SWITCHYARD_SECRET_KEY). Prefer the variable or 'switchyard login': flags end up in shell history."`
-	Org       string `name:"org" placeholder:"UUID" help:"Organization id ($SWITCHYARD_ORG_ID)."`
+	Profile   string `name:"profile" placeholder:"NAME" group:"Server and credentials" help:"Profile of the configuration file (default: $SWITCHYARD_PROFILE, else the one 'switchyard login' used last, else \"default\")."`
+	Config    string `name:"config" placeholder:"FILE" group:"Server and credentials" help:"Configuration file (default: $SWITCHYARD_CONFIG, else <user config dir>/switchyard/config.json)."`
+	Server    string `name:"server" placeholder:"URL" group:"Server and credentials" help:"Server URL, e.g. http://127.0.0.1:8080 ($SWITCHYARD_SERVER)."`
+	AccessKey string `name:"access-key" placeholder:"mk_…" group:"Server and credentials" help:"Machine access key ($SWITCHYARD_ACCESS_KEY)."`
+	SecretKey string `name:"secret-key" placeholder:"SECRET" group:"Server and credentials" help:"Machine secret key ($SWITCHYARD_SECRET_KEY). Prefer the variable or 'switchyard login': flags end up in shell history."`
+	Org       string `name:"org" placeholder:"UUID" group:"Server and credentials" help:"Organization id ($SWITCHYARD_ORG_ID)."`
 }
 
 // settings are the resolved values and where each came from.
