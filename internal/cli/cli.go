@@ -34,6 +34,9 @@ type CLI struct {
 	Login       LoginCmd       `cmd:"" help:"Save a server URL and machine key as a profile for the commands below (login --list shows them)." group:"Client"`
 	Logout      LogoutCmd      `cmd:"" help:"Remove a saved profile." group:"Client"`
 	Events      EventsCmd      `cmd:"" help:"Send, list, inspect, follow, retry and cancel events (through the API)." group:"Client"`
+	Workspaces  WorkspacesCmd  `cmd:"" help:"List, show, create and update workspaces; rotate publishable keys." group:"Client"`
+	Connections ConnectionsCmd `cmd:"" help:"List, show, create, update and delete connections (destinations)." group:"Client"`
+	Rules       RulesCmd       `cmd:"" help:"List, show, create and delete rules (which events go to which connection)." group:"Client"`
 	Completion  CompletionCmd  `cmd:"" help:"Print a shell completion script (bash, zsh or fish)."`
 }
 

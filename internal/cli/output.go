@@ -162,8 +162,8 @@ func paint(enabled bool, code, s string) string {
 	return code + s + ansiReset
 }
 
-// statusColor is the colour of a delivery or event status: green delivered, red failed,
-// yellow retrying, blue in flight, gray canceled.
+// statusColor is the colour of a delivery or event status (green delivered, red failed,
+// yellow retrying, blue in flight, gray canceled) or of a connection's or rule's state.
 func statusColor(status string) string {
 	switch status {
 	case "completed":
@@ -176,6 +176,11 @@ func statusColor(status string) string {
 		return ansiBlue
 	case "canceled":
 		return ansiGray
+	case "active":
+		return ansiGreen
+	}
+	if strings.HasPrefix(status, "inactive") {
+		return ansiRed
 	}
 	return ""
 }
