@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/switchyardhq/switchyard/internal/batch"
 	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
@@ -66,7 +67,7 @@ func (g *ingester) close() {
 
 func (g *ingester) run() {
 	var (
-		batch  []*ingestRequest
+		reqs   []*ingestRequest
 		events []*switchyard.Event
 	)
 	for {
@@ -84,18 +85,13 @@ func (g *ingester) run() {
 				}
 			}
 		}
-		batch, events = append(batch[:0], first), append(events[:0], first.events...)
-	fill:
-		for len(events) < g.max {
-			select {
-			case r := <-g.in:
-				batch, events = append(batch, r), append(events, r.events...)
-			default:
-				break fill
-			}
+		reqs, _ = batch.Fill(append(reqs[:0], first), g.in, g.max, func(r *ingestRequest) int { return len(r.events) })
+		events = events[:0]
+		for _, r := range reqs {
+			events = append(events, r.events...)
 		}
-		g.write(batch, events)
-		clear(batch)
+		g.write(reqs, events)
+		clear(reqs)
 		clear(events)
 	}
 }

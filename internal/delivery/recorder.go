@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchyardhq/switchyard/internal/batch"
 	"github.com/switchyardhq/switchyard/internal/store"
 )
 
@@ -43,22 +44,10 @@ func (r *recorder) close() {
 }
 
 func (r *recorder) run() {
-	batch := make([]store.DeliveryRecordParams, 0, r.maxBatch)
+	b := make([]store.DeliveryRecordParams, 0, r.maxBatch)
 	for first := range r.in {
-		batch = append(batch[:0], first)
-	fill:
-		for len(batch) < r.maxBatch {
-			select {
-			case p, ok := <-r.in:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, p)
-			default:
-				break fill
-			}
-		}
-		r.write(batch)
+		b, _ = batch.Fill(append(b[:0], first), r.in, r.maxBatch, nil)
+		r.write(b)
 	}
 }
 

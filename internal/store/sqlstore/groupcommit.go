@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/switchyardhq/switchyard/internal/batch"
 )
 
 // SQLite group commit.
@@ -78,19 +80,7 @@ func (db *DB) commitLoop() {
 	defer close(db.txStopped)
 	group := make([]*txRequest, 0, maxGroup)
 	for r := range db.txq {
-		group = append(group[:0], r)
-	fill:
-		for len(group) < maxGroup {
-			select {
-			case r, ok := <-db.txq:
-				if !ok {
-					break fill
-				}
-				group = append(group, r)
-			default:
-				break fill
-			}
-		}
+		group, _ = batch.Fill(append(group[:0], r), db.txq, maxGroup, nil)
 		db.commitGroup(group)
 		clear(group)
 	}
