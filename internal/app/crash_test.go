@@ -42,6 +42,9 @@ import (
 
 func TestCrashKilledServerLosesNoEvent(t *testing.T) {
 	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds the binary and runs thousands of events through crashes")
+	}
 	bin := crashBinary(t)
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
 		t.Run("every accepted event is delivered after a SIGKILL and a restart, under one delivery id", func(t *testing.T) {
@@ -85,6 +88,9 @@ func TestCrashKilledServerLosesNoEvent(t *testing.T) {
 
 func TestCrashTermStoppedServerLeavesNothingInFlight(t *testing.T) {
 	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds the binary and runs thousands of events through crashes")
+	}
 	bin := crashBinary(t)
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
 		t.Run("SIGTERM exits 0, every delivery in flight is finished or handed back, and all complete after a restart", func(t *testing.T) {

@@ -3,7 +3,7 @@
 // no background networking (the machine has no network; Chromium's own connections would only
 // fail), and a test fails on any console error or uncaught exception, in the page or in its
 // frames. Tests that need it call New; without a Chromium it skips, unless
-// SWITCHYARD_REQUIRE_BROWSER=1 (as CI sets), where it fails.
+// SWITCHYARD_REQUIRE_BROWSER=1 (as CI sets), where it fails. With -short, browser tests skip.
 package browsertest
 
 import (
@@ -44,6 +44,9 @@ func ExecPath() string {
 // error. The timeout bounds everything the test does with the browser.
 func New(t *testing.T, timeout time.Duration) *Browser {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("browser tests take seconds each: skipped with -short (the full test command runs them)")
+	}
 	path := ExecPath()
 	if path == "" {
 		if os.Getenv("SWITCHYARD_REQUIRE_BROWSER") == "1" {
