@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/auth"
+	"github.com/switchyardhq/switchyard/internal/delivery"
 	"github.com/switchyardhq/switchyard/internal/destination"
 	"github.com/switchyardhq/switchyard/internal/metrics"
 	"github.com/switchyardhq/switchyard/internal/oauth"
@@ -63,6 +64,9 @@ type Config struct {
 	// PublicURL is the URL browsers reach this server at (no trailing slash); session launch
 	// URLs are built on it. "": launch URLs are relative.
 	PublicURL string
+	// Health reports this node's delivery controller state (circuits, 429 pauses) for the
+	// health and backlog routes (health.go); nil: every circuit reads as closed.
+	Health func(now time.Time) []delivery.ConnectionHealth
 }
 
 // Server is the HTTP API.
@@ -163,6 +167,10 @@ func (s *Server) routes() *routeMux {
 	mux.Handle("PUT /api/v1/connections/{connection_id}/mappings/default", s.machine(s.connectionMappingPut))
 
 	mux.Handle("GET /api/v1/integrations", s.machine(s.integrationList))
+
+	// Operations (ours): a connection's health and a workspace's delivery backlog (health.go).
+	mux.Handle("GET /api/v1/connections/{connection_id}/health", s.machine(s.connectionHealth))
+	mux.Handle("GET /api/v1/workspaces/{workspace_id}/backlog", s.machine(s.workspaceBacklog))
 
 	// Managed OAuth (ours: the Meshes API has none): start a flow, and the provider's callback.
 	mux.Handle("POST /api/v1/connections/oauth/start", s.machine(s.oauthStart))

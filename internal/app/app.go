@@ -24,6 +24,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/destination"
 	"github.com/switchyardhq/switchyard/internal/destination/builtin"
 	"github.com/switchyardhq/switchyard/internal/embed"
+	"github.com/switchyardhq/switchyard/internal/mcp"
 	"github.com/switchyardhq/switchyard/internal/metrics"
 	"github.com/switchyardhq/switchyard/internal/oauth"
 	"github.com/switchyardhq/switchyard/internal/secret"
@@ -88,7 +89,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	a.api = api.New(api.Config{Store: st, Integrations: registry, Box: box, Logger: log, Metrics: a.metrics,
-		SessionKey: sessionKey, PublicURL: publicURL(&cfg),
+		SessionKey: sessionKey, PublicURL: publicURL(&cfg), Health: a.engine.Health,
 		Limits:             api.Limits{MaxBodyBytes: cfg.MaxBodyBytes, MaxPayloadBytes: cfg.MaxPayloadBytes},
 		DestinationOptions: opts, Accepted: a.engine.Wake, IngestWriters: ingestWriters(st.Dialect()), OAuth: a.oauth,
 		RateLimits: api.RateLimits{Machine: cfg.RateLimitMachine, Publishable: cfg.RateLimitPublishable,
@@ -149,7 +150,11 @@ func (a *App) Handler() http.Handler {
 	mux.Handle("/embed/", embed.New(embed.Config{Sessions: a.api, Store: a.Store, Logger: a.log}))
 	mux.Handle("/dashboard/", dashboard.New(dashboard.Config{Store: a.Store, Keys: a.api, PublicURL: publicURL(&a.cfg), Logger: a.log,
 		Health: a.engine.Health}))
-	mux.Handle("/", a.api.Handler())
+	apiHandler := a.api.Handler()
+	// MCP over streamable HTTP (docs/mcp.md): the tools call apiHandler with the request's token.
+	mux.Handle("/mcp", mcp.NewHTTPHandler(mcp.HTTPConfig{API: apiHandler, Authenticate: a.api.RequireMachineJWT,
+		Version: Version, Logger: a.log}))
+	mux.Handle("/", apiHandler)
 	return mux
 }
 

@@ -10,3 +10,13 @@ func PendingMemberships(s *Sender) int {
 	}
 	return n
 }
+
+// PendingCreates is how many attempts wait for the sender's next batch create (tests).
+func PendingCreates(s *Sender) int {
+	s.creates.mu.Lock()
+	defer s.creates.mu.Unlock()
+	if s.creates.pending == nil {
+		return 0
+	}
+	return len(s.creates.pending.inputs)
+}

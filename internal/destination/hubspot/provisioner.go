@@ -74,6 +74,7 @@ func (p *Provisioner) Provision(_ context.Context, pv destination.Provision) (de
 	}
 	s := &Sender{p: p, conn: pv.Connection, scope: pv.Account, secrets: append([]string(nil), p.secrets...)}
 	s.members.s = s
+	s.creates.s = s
 	pasted, _ := pv.Connection.Metadata[KeyPrivateAppToken].(string)
 	pasted = strings.TrimSpace(pasted)
 	switch {

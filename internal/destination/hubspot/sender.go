@@ -27,6 +27,8 @@ type Sender struct {
 	lists   listCache
 	// members batches the list-membership calls of concurrent attempts (batch.go).
 	members memberships
+	// creates batches the contact creations of concurrent attempts (creates.go).
+	creates creates
 }
 
 var (
@@ -110,11 +112,15 @@ func (s *Sender) deliver(ctx context.Context, req *destination.Request) destinat
 			return *res
 		}
 	}
-	var extra map[string]string
-	if action == ActionUpdateProperty {
-		extra = map[string]string{id: value}
+	props := make(map[string]string, len(who.props)+2)
+	for k, v := range who.props {
+		props[k] = v
 	}
-	ct, res := c.findOrCreate(ctx, who, extra)
+	if action == ActionUpdateProperty {
+		props[id] = value
+	}
+	props["email"] = who.email
+	ct, res := s.contactFor(ctx, c, who.email, props)
 	if res != nil {
 		return *res
 	}
@@ -275,21 +281,13 @@ type contactObject struct {
 	Properties map[string]*string `json:"properties"`
 }
 
-// findOrCreate creates the contact with the mapped fields and extra (update_property's
-// property), or finds it when it exists: a create answered 409 names the existing contact. Create
+// findOrCreate creates the contact with props (the mapped fields, update_property's property
+// and the email), or finds it when it exists: a create answered 409 names the existing contact. Create
 // first, not read first: a new contact then costs one call instead of two, an existing one two
 // either way. A create refused for a mapped field's value falls back to a read by email (GET with
 // idProperty=email: HubSpot's search index lags behind writes, a read by unique property does
 // not), so a bad mapped value never keeps an existing contact from its action.
-func (c *caller) findOrCreate(ctx context.Context, who person, extra map[string]string) (*contact, *destination.Result) {
-	props := make(map[string]string, len(who.props)+len(extra)+1)
-	for k, v := range who.props {
-		props[k] = v
-	}
-	for k, v := range extra {
-		props[k] = v
-	}
-	props["email"] = who.email
+func (c *caller) findOrCreate(ctx context.Context, email string, props map[string]string) (*contact, *destination.Result) {
 	status, b, res := c.send(ctx, http.MethodPost, "/crm/v3/objects/contacts", nil, map[string]any{"properties": props})
 	if res == nil {
 		var created contactObject
@@ -310,7 +308,7 @@ func (c *caller) findOrCreate(ctx context.Context, who person, extra map[string]
 		prefix(res, "creating the contact")
 		return nil, res
 	}
-	found, fres := c.byEmail(ctx, who.email)
+	found, fres := c.byEmail(ctx, email)
 	if fres != nil {
 		return nil, fres
 	}

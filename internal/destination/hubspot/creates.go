@@ -1,0 +1,224 @@
+package hubspot
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/switchyardhq/switchyard/internal/destination"
+)
+
+// maxBatchInputs is the most inputs HubSpot's CRM v3 batch endpoints take in one request.
+const maxBatchInputs = 100
+
+// creates coalesces the contact creations of one connection's concurrent attempts — a group
+// commit, like memberships (batch.go). An attempt that finds no creation under way for the
+// connection creates its contact itself, with POST /crm/v3/objects/contacts, exactly as a lone
+// attempt always did; the attempts that arrive while a creation is under way wait and go
+// together in the next call, POST /crm/v3/objects/contacts/batch/create (at most
+// maxBatchInputs), each input with its own objectWriteTraceId so that HubSpot answers every
+// input on its own (201, or 207 multi-status with per-input errors).
+//
+// Each waiting attempt then reads its own fate: created (the result echoing its trace id), or
+// existing (a 409 CONFLICT for its trace id naming the existing contact). Whatever cannot be
+// read as one of those — a refused value, an answer that does not name the input, a refusal
+// of the whole batch with 400 or 409 — sends the attempt down the lone path, where it creates
+// its contact itself and handles the refusal as before (a 400 reads the contact by email). A
+// refusal that is not about the inputs (429, 401 after the refresh, 403, 5xx, no answer) is
+// every waiting attempt's result.
+type creates struct {
+	s  *Sender
+	mu sync.Mutex
+	// busy: a creation (a lone attempt's or a batch) is under way.
+	busy    bool
+	pending *createBatch
+}
+
+// createBatch is one batch/create call and what came of it.
+type createBatch struct {
+	inputs []createInput
+	emails map[string]bool
+	done   chan struct{}
+	// After done: every input's result (by index), or the call's failure; the answer's status
+	// and excerpt.
+	outcomes []createOutcome
+	res      *destination.Result
+	status   int
+	last     string
+}
+
+type createInput struct {
+	Properties   map[string]string `json:"properties"`
+	Associations []struct{}        `json:"associations"`
+	TraceID      string            `json:"objectWriteTraceId"`
+}
+
+// createOutcome is one input's fate; id "" sends the attempt down the lone path.
+type createOutcome struct {
+	id  string
+	how how
+}
+
+// join decides how an attempt comes by its contact: lead (no creation under way: create it
+// alone, then call handOff), or wait on b's input i. An attempt whose email is in the pending
+// batch already, or that finds it full, creates its contact alone without leading (one of the
+// two creations then meets a 409 and uses the other's contact).
+func (cr *creates) join(props map[string]string) (b *createBatch, i int, lead bool) {
+	email := strings.ToLower(props["email"])
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	if !cr.busy {
+		cr.busy = true
+		return nil, 0, true
+	}
+	b = cr.pending
+	if b == nil {
+		b = &createBatch{emails: map[string]bool{}, done: make(chan struct{})}
+		cr.pending = b
+	}
+	if b.emails[email] || len(b.inputs) >= maxBatchInputs {
+		return nil, 0, false
+	}
+	b.emails[email] = true
+	i = len(b.inputs)
+	b.inputs = append(b.inputs, createInput{Properties: props, Associations: []struct{}{}, TraceID: strconv.Itoa(i)})
+	return b, i, false
+}
+
+// handOff ends a lone creation: the batch that gathered meanwhile, if any, is sent (and the
+// ones that gather while it is under way after it).
+func (cr *creates) handOff() {
+	cr.mu.Lock()
+	b := cr.pending
+	cr.pending = nil
+	if b == nil {
+		cr.busy = false
+		cr.mu.Unlock()
+		return
+	}
+	cr.mu.Unlock()
+	go cr.flush(b)
+}
+
+// flush sends b, then every batch that gathered while it was under way, until none is left.
+func (cr *creates) flush(b *createBatch) {
+	for b != nil {
+		cr.send(b)
+		cr.mu.Lock()
+		b = cr.pending
+		cr.pending = nil
+		if b == nil {
+			cr.busy = false
+		}
+		cr.mu.Unlock()
+	}
+}
+
+// batchAnswer is the part of BatchResponseSimplePublicObject(WithErrors) the sender reads.
+type batchAnswer struct {
+	Results []struct {
+		ID         string             `json:"id"`
+		TraceID    string             `json:"objectWriteTraceId"`
+		Properties map[string]*string `json:"properties"`
+	} `json:"results"`
+	Errors []struct {
+		Category string              `json:"category"`
+		Message  string              `json:"message"`
+		Context  map[string][]string `json:"context"`
+	} `json:"errors"`
+}
+
+// send makes the batch/create call for b. It runs on behalf of several attempts, so it is
+// bounded by its own timeout rather than by one attempt's context.
+func (cr *creates) send(b *createBatch) {
+	defer close(b.done)
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	c := cr.s.newCaller()
+	b.outcomes = make([]createOutcome, len(b.inputs))
+	status, body, res := c.send(ctx, http.MethodPost, "/crm/v3/objects/contacts/batch/create", nil, map[string]any{"inputs": b.inputs})
+	b.status, b.last = c.Status(), c.Last()
+	if res != nil {
+		if res.HTTPStatus == http.StatusBadRequest || res.HTTPStatus == http.StatusConflict {
+			return // about the inputs, but not saying which: each attempt creates its contact alone
+		}
+		b.res = res
+		return
+	}
+	var ans batchAnswer
+	if json.Unmarshal(body, &ans) != nil {
+		b.res = c.Unexpected(status, "its answer is not the batch answer it documents")
+		return
+	}
+	byTrace := make(map[string]int, len(b.inputs))
+	byEmail := make(map[string]int, len(b.inputs))
+	for i, in := range b.inputs {
+		byTrace[in.TraceID] = i
+		byEmail[strings.ToLower(in.Properties["email"])] = i
+	}
+	for _, r := range ans.Results {
+		i, ok := byTrace[r.TraceID]
+		if !ok || r.TraceID == "" {
+			// An answer without the trace id: the result's email names the input.
+			e := r.Properties["email"]
+			if e == nil {
+				continue
+			}
+			if i, ok = byEmail[strings.ToLower(*e)]; !ok {
+				continue
+			}
+		}
+		if r.ID != "" {
+			b.outcomes[i] = createOutcome{id: r.ID, how: contactCreated}
+		}
+	}
+	for _, e := range ans.Errors {
+		if e.Category != "CONFLICT" {
+			continue // a refused value: the lone path reports it (or finds the contact)
+		}
+		m := conflictPattern.FindStringSubmatch(e.Message)
+		if m == nil {
+			continue
+		}
+		for _, tid := range e.Context["objectWriteTraceId"] {
+			if i, ok := byTrace[tid]; ok && b.outcomes[i].id == "" {
+				b.outcomes[i] = createOutcome{id: m[1], how: contactFound}
+			}
+		}
+	}
+}
+
+// contactFor finds or creates the contact of who, with props (the mapped fields, update_property's
+// property, the email) written to a contact it creates: alone when no creation is under way for
+// the connection, else in the connection's next batch (see creates).
+func (s *Sender) contactFor(ctx context.Context, c *caller, email string, props map[string]string) (*contact, *destination.Result) {
+	b, i, lead := s.creates.join(props)
+	if b == nil {
+		if lead {
+			defer s.creates.handOff()
+		}
+		return c.findOrCreate(ctx, email, props)
+	}
+	select {
+	case <-b.done:
+	case <-ctx.Done():
+		res := destination.ClassifyTransportError(ctx, ctx.Err(), callTimeout, s.p.base)
+		prefix(&res, "creating the contact")
+		return nil, &res
+	}
+	c.batched, c.batchStatus, c.batchLast = true, b.status, b.last
+	if b.res != nil {
+		res := *b.res
+		prefix(&res, "creating the contact")
+		return nil, &res
+	}
+	o := b.outcomes[i]
+	if o.id == "" {
+		c.batched = false
+		return c.findOrCreate(ctx, email, props)
+	}
+	return &contact{id: o.id, how: o.how, withProps: o.how == contactCreated}, nil
+}
