@@ -57,11 +57,12 @@ var saasMapping = map[string]any{"schema_version": 1, "fields": []any{
 type callKind int
 
 const (
-	callLookup callKind = iota // GET /crm/v3/objects/contacts/{email}?idProperty=email
-	callCreate                 // POST /crm/v3/objects/contacts
-	callAdd                    // PUT /crm/v3/lists/{id}/memberships/add
-	callList                   // GET /crm/v3/lists/{id}
-	callOAuth                  // /oauth/… (authorize, token, token info)
+	callLookup      callKind = iota // GET /crm/v3/objects/contacts/{email}?idProperty=email
+	callCreate                      // POST /crm/v3/objects/contacts
+	callBatchCreate                 // POST /crm/v3/objects/contacts/batch/create
+	callAdd                         // PUT /crm/v3/lists/{id}/memberships/add
+	callList                        // GET /crm/v3/lists/{id}
+	callOAuth                       // /oauth/… (authorize, token, token info)
 	callOther
 	callKinds
 )
@@ -74,6 +75,8 @@ func kindOf(method, path string) callKind {
 		return callLookup
 	case method == http.MethodPost && path == "/crm/v3/objects/contacts":
 		return callCreate
+	case method == http.MethodPost && path == "/crm/v3/objects/contacts/batch/create":
+		return callBatchCreate
 	case method == http.MethodPut && strings.HasPrefix(path, "/crm/v3/lists/") && strings.HasSuffix(path, "/memberships/add"):
 		return callAdd
 	case method == http.MethodGet && strings.HasPrefix(path, "/crm/v3/lists/"):
@@ -94,7 +97,9 @@ type hubspotTap struct {
 	calls [callKinds]atomic.Int64
 	// failed counts answers other than 2xx (and the lookups' 404s, which are expected, apart).
 	failed, notFound atomic.Int64
-	mu               sync.Mutex
+	// batched counts the contacts the batch creates' answers name.
+	batched atomic.Int64
+	mu      sync.Mutex
 	// emailOf maps the fake's contact ids to their emails, from the lookups' and creations'
 	// answers.
 	emailOf map[string]string
@@ -175,7 +180,7 @@ func (t *hubspotTap) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	kind := kindOf(req.Method, req.URL.Path)
 	t.calls[kind].Add(1)
 	recv := t.recv.Load()
-	if recv == nil || (kind != callLookup && kind != callCreate && kind != callAdd) {
+	if recv == nil || (kind != callLookup && kind != callCreate && kind != callBatchCreate && kind != callAdd) {
 		cw := &captureWriter{ResponseWriter: w}
 		t.fake.ServeHTTP(cw, req)
 		t.count(kind, cw.status)
@@ -198,12 +203,7 @@ func (t *hubspotTap) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	switch kind {
 	case callLookup, callCreate:
-		var ct struct {
-			ID         string `json:"id"`
-			Properties struct {
-				Email *string `json:"email"`
-			} `json:"properties"`
-		}
+		var ct tappedContact
 		if json.Unmarshal(cw.body, &ct) != nil || ct.ID == "" {
 			return
 		}
@@ -213,6 +213,21 @@ func (t *hubspotTap) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 		t.mu.Lock()
 		t.emailOf[ct.ID] = strings.ToLower(email)
+		t.mu.Unlock()
+	case callBatchCreate:
+		var ans struct {
+			Results []tappedContact `json:"results"`
+		}
+		if json.Unmarshal(cw.body, &ans) != nil {
+			return
+		}
+		t.batched.Add(int64(len(ans.Results)))
+		t.mu.Lock()
+		for _, ct := range ans.Results {
+			if ct.ID != "" && ct.Properties.Email != nil {
+				t.emailOf[ct.ID] = strings.ToLower(*ct.Properties.Email)
+			}
+		}
 		t.mu.Unlock()
 	case callAdd:
 		var ids []string
@@ -228,6 +243,14 @@ func (t *hubspotTap) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			}
 		}
 	}
+}
+
+// tappedContact is what the tap reads of a contact in the fake's answers.
+type tappedContact struct {
+	ID         string `json:"id"`
+	Properties struct {
+		Email *string `json:"email"`
+	} `json:"properties"`
 }
 
 func (t *hubspotTap) count(kind callKind, status int) {
@@ -325,6 +348,7 @@ func (r *runner) saasRun(ctx context.Context, g *rig, tap *hubspotTap, list stri
 		seq                    atomic.Uint64
 		before                 [callKinds]int64
 		receiptsBefore, failed int64
+		batchedBefore          int64
 	)
 	// The fake delivers far slower than Switchyard ingests: unbounded, the closed loop would
 	// queue tens of thousands of events in 10 s and the phase would measure a long drain against
@@ -343,7 +367,7 @@ func (r *runner) saasRun(ctx context.Context, g *rig, tap *hubspotTap, list stri
 		return o
 	}
 	st, lr, cpu := r.deliveryLoadOf(ctx, g, ScenarioSaaS, send, 1, r.deliveryBudget(), func() {
-		before, receiptsBefore, failed = tap.counts(), g.recv.total.Load(), tap.failed.Load()
+		before, receiptsBefore, failed, batchedBefore = tap.counts(), g.recv.total.Load(), tap.failed.Load(), tap.batched.Load()
 	})
 	// Every membership the fake accepted from the warm-up's drain on: the tracked events', and
 	// those of the requests still in flight when the measured phase ended (not tracked, but their
@@ -364,12 +388,16 @@ func (r *runner) saasRun(ctx context.Context, g *rig, tap *hubspotTap, list stri
 	if receipts > 0 {
 		per := func(k callKind) float64 { return float64(after[k]-before[k]) / float64(receipts) }
 		total := 0.0
-		for _, k := range []callKind{callLookup, callCreate, callAdd, callList, callOther} {
+		for _, k := range []callKind{callLookup, callCreate, callBatchCreate, callAdd, callList, callOther} {
 			total += per(k)
 		}
 		out.add("provider calls per delivery", total, "calls")
 		out.add("GET contact per delivery", per(callLookup), "calls")
 		out.add("POST contact per delivery", per(callCreate), "calls")
+		out.add("POST batch create per delivery", per(callBatchCreate), "calls")
+		if n := after[callBatchCreate] - before[callBatchCreate]; n > 0 {
+			out.add("contacts per batch create", float64(tap.batched.Load()-batchedBefore)/float64(n), "contacts")
+		}
 		out.add("PUT membership per delivery", per(callAdd), "calls")
 		out.add("token calls", float64(after[callOAuth]-before[callOAuth]), "count")
 	}
