@@ -94,7 +94,7 @@ func (c *EventsSendCmd) Run(e *env) error {
 	}
 	// The machine key is used when one is configured, unless --publishable-key is given.
 	pubKey := c.PublishableKey
-	var opts []client.Option
+	opts := []client.Option{client.WithRetries(c.Retries)}
 	if pubKey == "" && !s.hasMachineKey() {
 		pubKey = s.PublishableKey
 	}

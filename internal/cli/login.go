@@ -91,7 +91,7 @@ func (c *LoginCmd) Run(e *env) error {
 	}
 	note := ""
 	if !c.NoVerify {
-		cl, err := e.newClient(s.Server, client.WithMachineKey(key))
+		cl, err := e.newClient(s.Server, client.WithMachineKey(key), client.WithRetries(c.Retries))
 		if err != nil {
 			return err
 		}

@@ -21,6 +21,7 @@ type apiFlags struct {
 	AccessKey string `name:"access-key" placeholder:"mk_…" group:"Server and credentials" help:"Machine access key ($SWITCHYARD_ACCESS_KEY)."`
 	SecretKey string `name:"secret-key" placeholder:"SECRET" group:"Server and credentials" help:"Machine secret key ($SWITCHYARD_SECRET_KEY). Prefer the variable or 'switchyard login': flags end up in shell history."`
 	Org       string `name:"org" placeholder:"UUID" group:"Server and credentials" help:"Organization id ($SWITCHYARD_ORG_ID)."`
+	Retries   int    `name:"retries" default:"3" group:"Server and credentials" help:"Retries of a request that met a network error, a 429 or a 5xx (honouring Retry-After; a POST only when the server cannot have acted on it)."`
 }
 
 // settings are the resolved values and where each came from.
@@ -128,7 +129,7 @@ func (f *apiFlags) client(e *env) (*client.Client, *settings, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := e.newClient(s.Server, client.WithMachineKey(key))
+	c, err := e.newClient(s.Server, client.WithMachineKey(key), client.WithRetries(f.Retries))
 	return c, s, err
 }
 
