@@ -31,6 +31,7 @@ type McpCmd struct {
 	DatabaseURL   string `name:"database-url" help:"Work on this store directly instead of a server: sqlite://PATH or postgres://… (no delivery runs in this process)."`
 	EncryptionKey string `name:"encryption-key" env:"SWITCHYARD_ENCRYPTION_KEY" help:"With --database-url: the store's encryption key."`
 	KeyFile       string `name:"encryption-key-file" env:"SWITCHYARD_ENCRYPTION_KEY_FILE" help:"With --database-url: file holding the encryption key."`
+	AllowPrivate  bool   `name:"allow-private-destinations" env:"SWITCHYARD_ALLOW_PRIVATE_DESTINATIONS" help:"With --database-url: allow http:// and private destination addresses, as the server does with the same flag (development only)."`
 	LogLevel      string `name:"log-level" env:"SWITCHYARD_LOG_LEVEL" default:"warn" enum:"debug,info,warn,error" help:"Level of the logs written to standard error."`
 }
 
@@ -52,6 +53,7 @@ func (c *McpCmd) Run(e *env) error {
 	case c.DatabaseURL != "":
 		cfg := config.Default()
 		cfg.DatabaseURL, cfg.EncryptionKey, cfg.EncryptionKeyFile = c.DatabaseURL, c.EncryptionKey, c.KeyFile
+		cfg.AllowPrivateDestinations = c.AllowPrivate
 		a, err := app.New(e.ctx, cfg, log)
 		if err != nil {
 			return err
