@@ -112,13 +112,17 @@ func (s *Server) connectionWire(c *switchyard.Connection) *connectionJSON {
 }
 
 // testConnection runs the integration's test call on a connection about to be saved (metadata
-// normalised, secrets in the clear); a failure is a 422 naming the metadata.
+// normalised, secrets in the clear); a failure is a 422 naming the fields the adapter names
+// (a webhook's metadata.url, so that a form shows it beside that input), else the metadata.
 func (s *Server) testConnection(ctx context.Context, in *destination.Integration, conn *switchyard.Connection) error {
 	p := destination.Provision{Connection: conn}
 	if err := s.managedTokens(ctx, in, conn, &p); err != nil {
 		return err
 	}
 	if err := destination.TestConnection(ctx, in, s.DestinationOptions, p); err != nil {
+		if se := (*switchyard.Error)(nil); errors.As(err, &se) && len(se.Fields) > 0 {
+			return &switchyard.Error{Code: switchyard.EUNPROCESSABLE, Message: "The connection test failed: " + se.Message, Fields: se.Fields}
+		}
 		return &switchyard.Error{Code: switchyard.EUNPROCESSABLE, Message: "The connection test failed: " + err.Error(),
 			Fields: []switchyard.FieldError{{Param: "metadata", Msg: "test request failed: " + err.Error()}}}
 	}

@@ -4,10 +4,13 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/switchyardhq/switchyard/internal/browsertest"
 	"github.com/switchyardhq/switchyard/internal/store/storetest"
@@ -40,7 +43,45 @@ func openPage(t *testing.T, b *browsertest.Browser, page, heading string) {
 	waitFrame(t, b, frameNode(t, b), "the "+page+" page", `document.querySelector("#main h2") !== null && document.querySelector("#main h2").textContent.startsWith(`+jsString(heading)+`)`)
 }
 
-func jsString(s string) string { return `"` + s + `"` }
+// jsString is s as a JavaScript string literal.
+func jsString(s string) string { return strconv.Quote(s) }
+
+// connectionCount is how many connections the API lists.
+func connectionCount(t *testing.T, s *server) int {
+	t.Helper()
+	var out struct {
+		Count int `json:"count"`
+	}
+	if code := s.call(t, "GET", "/api/v1/connections?limit=100", nil, nil, &out); code != 200 {
+		t.Fatalf("listing connections: %d", code)
+	}
+	return out.Count
+}
+
+// doFrame runs js, a script ending in a true expression, inside the embed frame.
+func doFrame(t *testing.T, b *browsertest.Browser, what, js string) {
+	t.Helper()
+	if _, err := chromedp.Run(b.Ctx, chromedp.Poll[bool]("(function () { "+js+" })()", chromedp.WithPollingInFrame(frameNode(t, b)),
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// choose picks value in the select sel of the frame, as a person does (a change event follows).
+func choose(t *testing.T, b *browsertest.Browser, sel, value string) {
+	t.Helper()
+	doFrame(t, b, "choosing "+value+" in "+sel, `var s = document.querySelector(`+jsString(sel)+`); s.value = `+jsString(value)+`;
+		s.dispatchEvent(new Event("change", {bubbles: true})); return s.value === `+jsString(value)+`;`)
+}
+
+// typeFrame types text into the input sel of the frame with key events; "\r" (kb.Enter) at the
+// end submits its form from the keyboard.
+func typeFrame(t *testing.T, b *browsertest.Browser, sel, text string) {
+	t.Helper()
+	if err := chromedp.Do(b.Ctx, chromedp.SendKeys(chromedp.CSS(sel), text, chromedp.FromNode(frameNode(t, b)))); err != nil {
+		t.Fatalf("typing into %s: %v", sel, err)
+	}
+}
 
 // screenshot writes the embed frame as it looks now to docs/ui/<name>.png, with -update only.
 func screenshot(t *testing.T, b *browsertest.Browser, name string) {
@@ -89,25 +130,57 @@ func TestEmbedFormsInABrowser(t *testing.T) {
 	waitFrame(t, b, frameNode(t, b), "the dashboard", `document.querySelector("#main h2") !== null`)
 	audit(t, b, "the dashboard page")
 
-	t.Run("an admin creates a webhook connection from the form", func(t *testing.T) {
+	t.Run("the connection form shows each auth scheme's own fields and tests the URL on save", func(t *testing.T) {
 		openPage(t, b, "connections", "Connections")
 		clickFrame(t, b, `details[data-form="webhook"] summary`)
-		waitFrame(t, b, frameNode(t, b), "every input labelled", labelled)
+		waitFrame(t, b, frameNode(t, b), "every input labelled, the credential fields hidden and disabled under the default scheme", labelled+` &&
+			document.querySelector("#conn-webhook-basic_username").closest(".field").hidden && document.querySelector("#conn-webhook-basic_username").disabled &&
+			document.querySelector("#conn-webhook-bearer_token").closest(".field").hidden && document.querySelector("#conn-webhook-signing_secret").disabled`)
 		audit(t, b, "the connections page with the webhook form open")
-		setFrame(t, b, "#conn-webhook-name", "Receiver")
+		choose(t, b, "#conn-webhook-auth_scheme", "bearer")
+		waitFrame(t, b, frameNode(t, b), "the bearer token field, and only it", `!document.querySelector("#conn-webhook-bearer_token").closest(".field").hidden &&
+			!document.querySelector("#conn-webhook-bearer_token").disabled && document.querySelector("#conn-webhook-basic_password").disabled &&
+			document.querySelector("#conn-webhook-auth_header_name").closest(".field").hidden`)
+		choose(t, b, "#conn-webhook-signing_scheme", "hmac_sha256")
+		waitFrame(t, b, frameNode(t, b), "the signing secret and header fields", `!document.querySelector("#conn-webhook-signing_secret").disabled &&
+			!document.querySelector("#conn-webhook-signature_header").closest(".field").hidden`)
+		choose(t, b, "#conn-webhook-signing_scheme", "standard_webhooks")
+		waitFrame(t, b, frameNode(t, b), "the secret without the header field (Standard Webhooks names its own headers)",
+			`!document.querySelector("#conn-webhook-signing_secret").disabled && document.querySelector("#conn-webhook-signature_header").disabled`)
+		choose(t, b, "#conn-webhook-signing_scheme", "none")
+		audit(t, b, "the webhook form with the bearer scheme")
 		setFrame(t, b, "#conn-webhook-url", hook.url())
-		clickFrame(t, b, "#conn-webhook-skip_url_test")
+		setFrame(t, b, "#conn-webhook-bearer_token", "tok_from_the_form")
+
+		// The receiver refuses the test request: the URL field says why, nothing is saved.
+		hook.status.Store(500)
+		before := hook.requests()
+		typeFrame(t, b, "#conn-webhook-name", "Receiver"+kb.Enter) // submitted from the keyboard
+		waitFrame(t, b, frameNode(t, b), "the failed test under the URL", `document.querySelector("#conn-webhook-url").getAttribute("aria-invalid") === "true" &&
+			document.querySelector("#conn-webhook-url-error") !== null && document.querySelector("#conn-webhook-url-error").textContent.includes("test request failed")`)
+		b.WaitForError(t, "status of 422") // the browser logs the refused request
+		if hook.requests() != before+1 || hook.lastAuth() != "Bearer tok_from_the_form" {
+			t.Fatalf("the test request: %d requests, Authorization %q", hook.requests()-before, hook.lastAuth())
+		}
+		if n := connectionCount(t, s); n != 0 {
+			t.Fatalf("a connection whose test failed was saved (%d)", n)
+		}
 		screenshot(t, b, "connections")
+
+		// It answers: the connection is saved.
+		hook.status.Store(200)
 		clickFrame(t, b, `form[data-connection-form="webhook"] button[type="submit"]`)
 		waitFrame(t, b, frameNode(t, b), "the new connection listed", `Array.from(document.querySelectorAll("#main td")).some(function (td) { return td.textContent === "Receiver"; })`)
+		if hook.requests() != before+2 {
+			t.Fatalf("saving sent %d test requests, want 1", hook.requests()-before-1)
+		}
 	})
 
-	t.Run("and a rule", func(t *testing.T) {
+	t.Run("and a rule, from the keyboard", func(t *testing.T) {
 		openPage(t, b, "rules", "Rules")
 		waitFrame(t, b, frameNode(t, b), "the rule form with the webhook action", `document.querySelector("#rule-action").value === "send_webhook" && `+labelled)
 		audit(t, b, "the rules page")
-		setFrame(t, b, "#rule-event", "order.paid")
-		clickFrame(t, b, `form[data-rule-form] button[type="submit"]`)
+		typeFrame(t, b, "#rule-event", "order.paid"+kb.Enter)
 		waitFrame(t, b, frameNode(t, b), "the new rule listed", `Array.from(document.querySelectorAll("#main td")).some(function (td) { return td.textContent === "order.paid"; })`)
 		screenshot(t, b, "rules")
 	})
@@ -164,6 +237,83 @@ func TestEmbedFormsInABrowser(t *testing.T) {
 		screenshot(t, b, "dashboard")
 	})
 
+	t.Run("an admin deletes a rule, then a connection with its rules, each after confirming", func(t *testing.T) {
+		ws := s.creds.WorkspaceID
+		spare := s.createConnection(t, ws, hook.url(), nil) // named Hook
+		rule := s.createRule(t, ws, spare, "spare.event", nil)
+		openPage(t, b, "rules", "Rules")
+		confirm := `tr[data-rule="` + rule.String() + `"] + tr.sub details.confirm`
+		waitFrame(t, b, frameNode(t, b), "the delete button behind its confirmation", `document.querySelector(`+jsString(confirm)+`) !== null &&
+			!document.querySelector(`+jsString(confirm)+`).open`)
+		clickFrame(t, b, confirm+" summary")
+		waitFrame(t, b, frameNode(t, b), "the confirmation open", `document.querySelector(`+jsString(confirm+` button[data-action="delete"]`)+`).checkVisibility()`)
+		audit(t, b, "the rules page with a delete confirmation open")
+		clickFrame(t, b, confirm+` button[data-action="delete"]`)
+		waitFrame(t, b, frameNode(t, b), "the rule gone, and said so", `document.querySelector('tr[data-rule="`+rule.String()+`"]') === null &&
+			document.querySelector("#status").textContent === "Rule for spare.event deleted."`)
+		if code := s.call(t, "GET", "/api/v1/rules/"+rule.String(), nil, nil, nil); code != 404 {
+			t.Fatalf("the deleted rule: %d, want 404", code)
+		}
+
+		// A connection that a rule uses is deleted only with "Delete its rules too".
+		busy := s.createRule(t, ws, spare, "busy.event", nil)
+		openPage(t, b, "connections", "Connections")
+		confirm = `tr[data-connection="` + spare.String() + `"] + tr.sub details.confirm`
+		clickFrame(t, b, confirm+" summary")
+		clickFrame(t, b, confirm+` button[data-action="delete"]`)
+		waitFrame(t, b, frameNode(t, b), "the refusal: it has rules", `!document.querySelector(`+jsString(confirm+" .form-error")+`).hidden &&
+			document.querySelector(`+jsString(confirm+" .form-error")+`).textContent.includes("active rules")`)
+		b.WaitForError(t, "status of 409")
+		clickFrame(t, b, "#del-conn-"+spare.String()+"-rules")
+		clickFrame(t, b, confirm+` button[data-action="delete"]`)
+		waitFrame(t, b, frameNode(t, b), "the connection gone, and said so", `document.querySelector('tr[data-connection="`+spare.String()+`"]') === null &&
+			document.querySelector("#status").textContent === "Connection Hook deleted."`)
+		for _, path := range []string{"/api/v1/connections/" + spare.String(), "/api/v1/rules/" + busy.String()} {
+			if code := s.call(t, "GET", path, nil, nil, nil); code != 404 {
+				t.Fatalf("GET %s after the delete: %d, want 404", path, code)
+			}
+		}
+	})
+
+	t.Run("the mapping page saves, and says when someone saved a newer version", func(t *testing.T) {
+		conn := s.createConnection(t, s.creds.WorkspaceID, hook.url(), nil)
+		path := "/api/v1/connections/" + conn.String() + "/mappings/default"
+		schema := func(field string) map[string]any {
+			return map[string]any{"schema": map[string]any{"schema_version": 1, "fields": []any{
+				map[string]any{"dest": field, "source": map[string]any{"type": "path", "value": "email"}}}}}
+		}
+		if code := s.call(t, "PUT", path, schema("email"), nil, nil); code != 200 {
+			t.Fatalf("saving version 1: %d", code)
+		}
+		// Webhooks send the payload as it is, so the connections page has no mapping link for
+		// them: follow one like those of mapped integrations.
+		doFrame(t, b, "a link to the mapping page", `var a = document.createElement("a"); a.href = "#"; a.id = "to-mapping";
+			a.setAttribute("data-page", "mapping"); a.setAttribute("data-query", "id=`+conn.String()+`"); a.textContent = "Mapping";
+			document.querySelector("#main").appendChild(a); return true;`)
+		clickFrame(t, b, "#to-mapping")
+		waitFrame(t, b, frameNode(t, b), "version 1", `document.querySelector('[data-mapping-status="stored"]') !== null &&
+			document.querySelector('[data-mapping-status="stored"]').textContent.includes("version 1")`)
+		audit(t, b, "the mapping page")
+
+		// Someone else saves version 2 while the page shows version 1.
+		other := schema("work_email")
+		other["expected_version"] = 1
+		if code := s.call(t, "PUT", path, other, nil, nil); code != 200 {
+			t.Fatalf("saving version 2: %d", code)
+		}
+		clickFrame(t, b, `form[data-conflict] button[type="submit"]`)
+		waitFrame(t, b, frameNode(t, b), "the conflict, with the saved version offered", `!document.querySelector("form[data-conflict] .form-error").hidden &&
+			document.querySelector("form[data-conflict] .form-error").textContent.includes("changed since you read it") &&
+			document.querySelector("a[data-conflict-reload]") !== null`)
+		b.WaitForError(t, "status of 409")
+		clickFrame(t, b, "a[data-conflict-reload]")
+		waitFrame(t, b, frameNode(t, b), "version 2, with its field", `document.querySelector('[data-mapping-status="stored"]').textContent.includes("version 2") &&
+			document.querySelector("#mapping-schema").value.includes("work_email")`)
+		clickFrame(t, b, `form[data-conflict] button[type="submit"]`)
+		waitFrame(t, b, frameNode(t, b), "version 3, saved from the page", `document.querySelector('[data-mapping-status="stored"]').textContent.includes("version 3") &&
+			document.querySelector("#status").textContent === "Mapping saved."`)
+	})
+
 	t.Run("the pages fit 360 px", func(t *testing.T) {
 		if err := chromedp.Do(b.Ctx, chromedp.EmulateViewport(360, 800)); err != nil {
 			t.Fatal(err)
@@ -185,10 +335,21 @@ func TestEmbedFormsInABrowser(t *testing.T) {
 		}
 		waitHost(t, b, "the member's handshake", `window.__messages.includes("meshes:navigate:dashboard")`)
 		openPage(t, b, "connections", "Connections")
-		waitFrame(t, b, frameNode(t, b), "no connection forms", `document.querySelector("#main form") === null && document.querySelector("#main td") !== null`)
-		openPage(t, b, "rules", "Rules")
-		waitFrame(t, b, frameNode(t, b), "no rule form, but the test form", `document.querySelector("form[data-rule-form]") === null && document.querySelector("tr.sub form") !== null`)
+		waitFrame(t, b, frameNode(t, b), "no connection forms, no delete", `document.querySelector("#main form") === null && document.querySelector("#main td") !== null`)
+		audit(t, b, "a member's connections page")
 		var e apiError
+		openPage(t, b, "rules", "Rules")
+		waitFrame(t, b, frameNode(t, b), "no rule form and no delete, but the test form", `document.querySelector("form[data-rule-form]") === null &&
+			document.querySelector("details.confirm") === null && document.querySelector("tr.sub form") !== null`)
+		audit(t, b, "a member's rules page")
+		rule, err := chromedp.Run(b.Ctx, chromedp.Poll[string](`document.querySelector("tr[data-rule]").getAttribute("data-rule")`,
+			chromedp.WithPollingInFrame(frameNode(t, b))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code := s.call(t, "DELETE", "/api/v1/rules/"+rule, nil, withToken(member.AccessToken), &e); code != 403 {
+			t.Fatalf("a member deleting a rule: %d %+v, want 403", code, e)
+		}
 		if code := s.call(t, "POST", "/api/v1/connections", map[string]any{"workspace": s.creds.WorkspaceID, "type": "webhook", "name": "Sneaky",
 			"metadata": map[string]any{"url": hook.url(), "skip_url_test": true}}, withToken(member.AccessToken), &e); code != 403 {
 			t.Fatalf("a member creating a connection: %d %+v, want 403", code, e)
@@ -216,6 +377,31 @@ func TestEmbedFormsInABrowser(t *testing.T) {
 		if code := s.call(t, "POST", "/api/v1/connections", map[string]any{"workspace": s.creds.WorkspaceID, "type": "webhook", "name": "Sneaky",
 			"metadata": map[string]any{"url": hook.url(), "skip_url_test": true}}, withToken(res.AccessToken), &e); code != 403 {
 			t.Fatalf("a resource session creating a connection: %d %+v, want 403", code, e)
+		}
+	})
+}
+
+// A connection whose test request fails on save is not stored, and the 422 names the field to
+// fix (metadata.url, as the webhook adapter reports it), so that a form shows the error beside
+// that input; a passing test stores it.
+func TestConnectionTestOnSaveNamesTheField(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		s := startApp(t, d)
+		hook := newHook(t, 503)
+		body := map[string]any{"workspace": s.creds.WorkspaceID, "type": "webhook", "name": "Down", "metadata": map[string]any{"url": hook.url()}}
+		var e apiError
+		if code := s.call(t, "POST", "/api/v1/connections", body, nil, &e); code != 422 || len(e.Error.Data) != 1 ||
+			e.Error.Data[0].Param != "metadata.url" || !strings.Contains(e.Error.Data[0].Msg, "HTTP 503") ||
+			!strings.HasPrefix(e.Error.Message, "The connection test failed: The test request to the webhook URL failed") {
+			t.Fatalf("a failing test: %d %+v", code, e)
+		}
+		if hook.requests() != 1 || connectionCount(t, s) != 0 {
+			t.Fatalf("%d test requests, %d connections: want 1 and 0", hook.requests(), connectionCount(t, s))
+		}
+		hook.status.Store(200)
+		if code := s.call(t, "POST", "/api/v1/connections", body, nil, nil); code != 201 || connectionCount(t, s) != 1 {
+			t.Fatalf("a passing test: %d, %d connections", code, connectionCount(t, s))
 		}
 	})
 }

@@ -104,7 +104,10 @@ func waitFrame(t *testing.T, b *browsertest.Browser, frame *chromedp.Node, what,
 	t.Helper()
 	if _, err := chromedp.Run(b.Ctx, chromedp.Poll[bool](expr, chromedp.WithPollingInFrame(frame),
 		chromedp.WithPollingTimeout(20*time.Second))); err != nil {
-		t.Fatalf("waiting in the frame for %s: %v", what, err)
+		text, _ := chromedp.Run(b.Ctx, chromedp.Poll[string](`(Array.from(document.querySelectorAll(".form-error:not([hidden]), .field-error, #status")).map(function (e) { return "[" + e.id + "] " + e.textContent; }).join("\n") +
+			"\n" + (document.body ? document.body.innerText.slice(0, 1500) : "")) || "(empty)"`,
+			chromedp.WithPollingInFrame(frame), chromedp.WithPollingTimeout(5*time.Second)))
+		t.Fatalf("waiting in the frame for %s: %v\nthe frame shows:\n%s", what, err, text)
 	}
 }
 

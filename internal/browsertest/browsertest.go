@@ -139,3 +139,16 @@ func (b *Browser) ExpectErrors(want string) bool {
 	b.errors = kept
 	return found
 }
+
+// WaitForError waits (up to 10 s) for an error containing want to be logged and forgets it,
+// failing t if none comes: for a step the page is expected to log, such as a refused request.
+func (b *Browser) WaitForError(t testing.TB, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !b.ExpectErrors(want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the browser did not report the expected error %q (it reported %q)", want, b.Errors())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

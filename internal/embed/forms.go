@@ -2,6 +2,7 @@ package embed
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/switchyardhq/switchyard/internal/api"
@@ -16,12 +17,13 @@ import (
 
 // can is what the session may do, by the routes the pages' forms use.
 type can struct {
-	CreateConnection, OAuth, CreateRule, DeleteRule, TestRule, Retry, Cancel, SaveMapping bool
+	CreateConnection, DeleteConnection, OAuth, CreateRule, DeleteRule, TestRule, Retry, Cancel, SaveMapping bool
 }
 
 func capabilities(ss *api.Session) can {
 	return can{
 		CreateConnection: ss.Allows("POST /api/v1/connections"),
+		DeleteConnection: ss.Allows("DELETE /api/v1/connections/{connection_id}"),
 		OAuth:            ss.Allows("POST /api/v1/connections/oauth/start"),
 		CreateRule:       ss.Allows("POST /api/v1/rules"),
 		DeleteRule:       ss.Allows("DELETE /api/v1/rules/{rule_id}"),
@@ -43,6 +45,12 @@ type formField struct {
 	Checked  bool
 	// Source, for a select fed by a connection's action data: the data's key ("lists").
 	Source string
+	// DependsOn, for a field that applies only while another field of the form (named
+	// DependsOn, "metadata.auth_scheme") has one of DependsValues ("basic"): the script shows
+	// and enables it then, and hides and disables it otherwise, so that it is not sent. Hidden
+	// is its state under the other field's default value, as the page is first rendered.
+	DependsOn, DependsValues string
+	Hidden                   bool
 }
 
 // connectionForm is the "New connection" form of one integration.
@@ -66,18 +74,28 @@ func connectionForms(reg *destination.Registry) []connectionForm {
 	for _, in := range reg.List() {
 		cf := connectionForm{Type: in.Type, Name: in.Name, OAuth: in.AuthType == destination.AuthOAuth}
 		if !cf.OAuth {
+			// The value each field starts with, for the initial state of the fields that
+			// depend on it (as destination.ValidateMetadata compares: case-insensitively,
+			// booleans as true/false).
+			initial := map[string]string{}
 			for _, f := range in.Fields {
 				ff := formField{ID: "conn-" + in.Type + "-" + f.Key, Name: "metadata." + f.Key, Label: f.Label, Help: f.HelpText,
-					Type: f.Type, Required: f.Required && f.DependsOn == nil, Options: f.Options}
-				if f.DependsOn != nil && ff.Help == "" {
-					ff.Help = "Needed only for some choices above."
-				}
+					Type: f.Type, Required: f.Required, Options: f.Options}
 				switch v := f.Default.(type) {
 				case bool:
 					ff.Checked = v
+					initial[f.Key] = fmt.Sprint(v)
 				case nil:
 				default:
 					ff.Value = fmt.Sprint(v)
+					initial[f.Key] = ff.Value
+				}
+				if d := f.DependsOn; d != nil {
+					ff.DependsOn, ff.DependsValues = "metadata."+d.Field, strings.ToLower(strings.Join(d.Value, ","))
+					ff.Hidden = !slices.ContainsFunc(d.Value, func(v string) bool { return strings.EqualFold(v, initial[d.Field]) })
+					if ff.Hidden {
+						delete(initial, f.Key) // a field not shown holds no value for those after it
+					}
 				}
 				cf.Fields = append(cf.Fields, ff)
 			}

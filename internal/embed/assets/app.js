@@ -72,7 +72,9 @@
     post({ type: "meshes:resize", height: Math.ceil(height) });
   }
 
-  function load(next, query) {
+  // load shows page next (with query); message, if any, is announced in the status line once
+  // it is shown.
+  function load(next, query, message) {
     want = { page: next, query: query || "" };
     if (!token) return;
     var url = "/embed/pages/" + encodeURIComponent(next) + (query ? "?" + query : "");
@@ -94,7 +96,7 @@
           page = next;
           post({ type: "meshes:navigate", page: page });
         }
-        say("");
+        say(message || "");
         resize();
       })
       .catch(function () {
@@ -225,7 +227,7 @@
         askForToken();
         throw new Error("Your session needed a new token: try again.");
       }
-      return r.json().then(function (data) { return { ok: r.ok, data: data }; });
+      return r.json().then(function (data) { return { ok: r.ok, status: r.status, data: data }; });
     }).then(function (res) {
       if (button) button.disabled = false;
       if (!res.ok) {
@@ -233,6 +235,17 @@
         var unplaced = [];
         (err.data || []).forEach(function (fe) { if (!fieldError(form, fe.param, fe.msg)) unplaced.push(fe.param + " " + fe.msg); });
         formError(form, (err.message || "The request was refused.") + (unplaced.length ? " " + unplaced.join("; ") : ""));
+        if (res.status === 409 && form.hasAttribute("data-conflict")) {
+          // Someone saved a newer version: offer it (the page again) next to the message.
+          var again = document.createElement("a");
+          again.href = "#";
+          again.setAttribute("data-page", page);
+          again.setAttribute("data-query", want.query);
+          again.setAttribute("data-conflict-reload", "");
+          again.textContent = form.getAttribute("data-conflict");
+          var general = form.querySelector(".form-error");
+          if (general) { general.appendChild(document.createTextNode(" ")); general.appendChild(again); }
+        }
         resize();
         return;
       }
@@ -248,8 +261,7 @@
         resize();
         return;
       }
-      say("Saved.");
-      load(page, want.query);
+      load(page, want.query, form.getAttribute("data-done") || "Saved.");
     }).catch(function (e) {
       if (button) button.disabled = false;
       formError(form, e && e.message && e.message.indexOf("try again") >= 0 ? e.message : "Switchyard could not be reached. Try again in a moment.");
@@ -317,7 +329,26 @@
     }).catch(function () {});
   }
 
+  // Fields that apply only under some values of another field (data-depends-on names it,
+  // data-depends-values lists the values): shown and enabled while that field has one of them,
+  // hidden and disabled (so not sent) otherwise — as the server's validation drops them.
+  function syncDepends(form) {
+    Array.prototype.forEach.call(form.querySelectorAll("[data-depends-on]"), function (box) {
+      var ctl = null;
+      Array.prototype.forEach.call(form.elements, function (el) { if (!ctl && el.name === box.getAttribute("data-depends-on")) ctl = el; });
+      var v = !ctl || ctl.disabled ? null : ctl.type === "checkbox" ? String(ctl.checked) : ctl.value.toLowerCase();
+      var on = v !== null && box.getAttribute("data-depends-values").split(",").indexOf(v) >= 0;
+      box.hidden = !on;
+      Array.prototype.forEach.call(box.querySelectorAll("input, select, textarea"), function (el) { el.disabled = !on; });
+    });
+  }
+
   function enhance(root) {
+    Array.prototype.forEach.call(root.querySelectorAll("form"), function (form) {
+      if (!form.querySelector("[data-depends-on]")) return;
+      syncDepends(form);
+      form.addEventListener("change", function () { syncDepends(form); resize(); });
+    });
     Array.prototype.forEach.call(root.querySelectorAll("form[data-rule-form]"), function (form) {
       syncRuleForm(form);
       form.addEventListener("change", function (e) {
