@@ -195,6 +195,25 @@ func (s *Server) ContactByID(id string) (Contact, bool) {
 	return snapshot(c), true
 }
 
+// ContactEmail returns the email of the contact with this id, without copying the contact (a
+// cheap look-up for load tests).
+func (s *Server) ContactEmail(id string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.contacts[id]
+	if !ok {
+		return "", false
+	}
+	return c.props["email"], true
+}
+
+// ContactCount is how many contacts the fake holds.
+func (s *Server) ContactCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.contacts)
+}
+
 // Contacts returns all contacts in creation order.
 func (s *Server) Contacts() []Contact {
 	s.mu.Lock()
