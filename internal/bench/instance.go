@@ -78,7 +78,7 @@ func (r *runner) startInstance(ctx context.Context, label string, configure func
 	runCtx, cancel := context.WithCancel(ctx)
 	in := &instance{r: r, app: a, base: "http://" + ln.Addr().String(), creds: creds, cancel: cancel,
 		done: make(chan error, 1), cleanup: cleanup}
-	go func() { in.done <- a.Run(runCtx, app.Listeners{API: ln}) }()
+	go side("switchyard", func() { in.done <- a.Run(runCtx, app.Listeners{API: ln}) })
 
 	var ws struct {
 		Workspace struct {

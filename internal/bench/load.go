@@ -222,34 +222,36 @@ func (l *closedLoad) run(ctx context.Context, c *clock, m *meter) loadResult {
 	)
 	for range l.workers {
 		wg.Go(func() {
-			var (
-				buf bytes.Buffer
-				col collector
-			)
-			for ctx.Err() == nil && phase.Load() != phaseStopped {
-				o := l.send(ctx, seq.Add(1), &buf)
-				m.sent.Add(1)
-				if o.err != nil {
-					m.errors.Add(1)
-				} else {
-					m.accepted.Add(o.events)
+			side("load", func() {
+				var (
+					buf bytes.Buffer
+					col collector
+				)
+				for ctx.Err() == nil && phase.Load() != phaseStopped {
+					o := l.send(ctx, seq.Add(1), &buf)
+					m.sent.Add(1)
+					if o.err != nil {
+						m.errors.Add(1)
+					} else {
+						m.accepted.Add(o.events)
+					}
+					if phase.Load() != phaseMeasure {
+						continue
+					}
+					col.add(o, l.track)
+					if o.err == nil {
+						measured.Add(o.events)
+					}
+					var he *httpError
+					if o.err != nil && !errors.As(o.err, &he) && ctx.Err() == nil {
+						// A transport error comes back at once; do not spin on it.
+						time.Sleep(10 * time.Millisecond)
+					}
 				}
-				if phase.Load() != phaseMeasure {
-					continue
-				}
-				col.add(o, l.track)
-				if o.err == nil {
-					measured.Add(o.events)
-				}
-				var he *httpError
-				if o.err != nil && !errors.As(o.err, &he) && ctx.Err() == nil {
-					// A transport error comes back at once; do not spin on it.
-					time.Sleep(10 * time.Millisecond)
-				}
-			}
-			mu.Lock()
-			res.merge(&col)
-			mu.Unlock()
+				mu.Lock()
+				res.merge(&col)
+				mu.Unlock()
+			})
 		})
 	}
 	if l.warmup > 0 {
@@ -335,7 +337,8 @@ func (l *openLoad) run(ctx context.Context, c *clock, m *meter) loadResult {
 			wg.Go(func() {
 				defer inFlight.Add(-1)
 				buf := bufs.Get().(*bytes.Buffer)
-				o := l.send(ctx, n, buf)
+				var o outcome
+				side("load", func() { o = l.send(ctx, n, buf) })
 				bufs.Put(buf)
 				m.sent.Add(1)
 				if o.err != nil {

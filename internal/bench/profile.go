@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -16,6 +17,16 @@ import (
 // (NAME.base.EXT) and at the end (NAME.EXT) of a phase, because the runtime's allocation counts
 // are cumulative since the process started: `go tool pprof -sample_index=alloc_space -base
 // NAME.base.EXT NAME.EXT` then shows the phase's allocations alone.
+// side runs f with the profiler label side=name, which the goroutines f starts inherit, so that
+// a CPU profile splits the process's samples by who spent them: `go tool pprof -tags` shows
+// "switchyard" (the server under test: API, engine, adapters, their HTTP clients), "load" (the
+// bench's clients), "endpoints" (the receiving webhook endpoints) and "provider" (a SaaS fake and
+// its tap). Unlabelled samples are goroutines started before (the store's writer) and the Go
+// runtime's (GC workers).
+func side(name string, f func()) {
+	pprof.Do(context.Background(), pprof.Labels("side", name), func(context.Context) { f() })
+}
+
 type profiler struct {
 	cpuPath, memPath string
 	// perPhase inserts the phase's label into the file names (more than one phase is measured).

@@ -78,7 +78,7 @@ func (r *receiver) endpoint(mode endpointMode) (string, error) {
 	}
 	srv := &http.Server{Handler: r.handler(mode), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	r.srvs = append(r.srvs, srv)
-	r.wg.Go(func() { _ = srv.Serve(ln) })
+	r.wg.Go(func() { side("endpoints", func() { _ = srv.Serve(ln) }) })
 	return "http://" + ln.Addr().String() + "/hook", nil
 }
 
