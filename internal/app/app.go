@@ -45,6 +45,8 @@ type App struct {
 	cleaner *delivery.Cleaner
 	metrics *metrics.Metrics
 	oauth   *oauth.Service
+	// node is this node's part in a cluster of several (cluster.go).
+	node nodeParts
 }
 
 // New opens the store (applying migrations) and builds every part. Close releases it.
@@ -146,6 +148,9 @@ func ingestWriters(dialect string) int {
 
 // Handler is the HTTP handler: the embeddable UI under /embed/, the API everywhere else.
 func (a *App) Handler() http.Handler {
+	if !a.cfg.ServesAPI() {
+		return a.workerHandler()
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/embed/", embed.New(embed.Config{Sessions: a.api, Store: a.Store, Logger: a.log}))
 	mux.Handle("/dashboard/", dashboard.New(dashboard.Config{Store: a.Store, Keys: a.api, PublicURL: publicURL(&a.cfg), Logger: a.log,
@@ -237,9 +242,8 @@ func (a *App) Run(ctx context.Context, ls Listeners) error {
 		a.api.Close()
 		return errors.Join(errs...)
 	})
-	g.Go(func() error { return a.engine.Run(gctx) })
-	g.Go(func() error { a.cleaner.Run(gctx); return nil })
-	attrs := []any{slog.String("addr", ls.API.Addr().String()), slog.String("store", a.Store.Dialect()),
+	a.runNode(gctx, g)
+	attrs := []any{slog.String("addr", ls.API.Addr().String()), slog.String("store", a.Store.Dialect()), slog.String("role", a.cfg.Role),
 		slog.String("version", Version), slog.Int("max_connections", a.cfg.APIConnections())}
 	if ls.Metrics != nil {
 		attrs = append(attrs, slog.String("metrics_addr", ls.Metrics.Addr().String()))

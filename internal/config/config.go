@@ -29,6 +29,10 @@ type Config struct {
 	// AllowPrivateDestinations lifts the https-only and no-private-address rules for
 	// destinations (development and tests only).
 	AllowPrivateDestinations bool `name:"allow-private-destinations" env:"SWITCHYARD_ALLOW_PRIVATE_DESTINATIONS" help:"Allow http:// and private, loopback and link-local destination addresses (development only)."`
+	// ClusterInterval is how often a node refreshes its heartbeat row and tries (or, leading,
+	// checks) the maintenance lock; a node whose heartbeat is three intervals old counts as gone.
+	// PostgreSQL only; default 5s.
+	ClusterInterval time.Duration `name:"cluster-interval" env:"SWITCHYARD_CLUSTER_INTERVAL" default:"5s" help:"PostgreSQL: how often a node beats its heartbeat and tries the maintenance lock (a node is gone after 3 missed beats)."`
 	// EncryptionKey is the 32-byte key (base64 or hex) that seals secrets at rest.
 	EncryptionKey string `name:"encryption-key" env:"SWITCHYARD_ENCRYPTION_KEY" help:"32-byte key, base64 or hex, sealing secrets at rest. Default with SQLite: a key file beside the database, created on first start." json:"-"`
 	// EncryptionKeyFile is read (SQLite: created) when EncryptionKey is empty.
@@ -85,7 +89,7 @@ type Config struct {
 // Default returns the configuration with every default applied, as the CLI would build it.
 func Default() Config {
 	return Config{
-		Addr: "127.0.0.1:8080", DatabaseURL: "sqlite://./switchyard.db", Role: RoleAll, Workers: 512, PollInterval: time.Second,
+		Addr: "127.0.0.1:8080", DatabaseURL: "sqlite://./switchyard.db", Role: RoleAll, ClusterInterval: 5 * time.Second, Workers: 512, PollInterval: time.Second,
 		RateLimitMachine: 1000, RateLimitPublishable: 1000, RateLimitAuthFailures: 100,
 		MetricsAddr:           "127.0.0.1:9464",
 		ConnectionConcurrency: 16, DeliveryLease: 2 * time.Minute, ShutdownGrace: 20 * time.Second, Retention: 720 * time.Hour,
@@ -106,6 +110,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("role must be all, api or worker, not %q", c.Role)
 	case c.Role != RoleAll && strings.HasPrefix(c.DatabaseURL, "sqlite:"):
 		return fmt.Errorf("role %s needs PostgreSQL: a SQLite file serves one process, which must both serve the API and deliver (use --role all)", c.Role)
+	case c.ClusterInterval != 0 && c.ClusterInterval < 100*time.Millisecond:
+		return fmt.Errorf("cluster interval must be at least 100ms")
 	case c.Workers < 1:
 		return fmt.Errorf("workers must be at least 1")
 	case c.RateLimitMachine < 0 || c.RateLimitPublishable < 0 || c.RateLimitAuthFailures < 0:
@@ -146,6 +152,14 @@ func (c *Config) ServesAPI() bool { return c.Role != RoleWorker }
 // Delivers reports whether this node runs the delivery engine and takes part in the election of
 // the node that runs the cluster's maintenance (roles all and worker).
 func (c *Config) Delivers() bool { return c.Role != RoleAPI }
+
+// ElectionInterval is ClusterInterval, or its default of 5s when unset.
+func (c *Config) ElectionInterval() time.Duration {
+	if c.ClusterInterval <= 0 {
+		return 5 * time.Second
+	}
+	return c.ClusterInterval
+}
 
 // defaultMaxConnections is the API's connection cap when none is configured: far more than a
 // 2-core node serves usefully at once, far fewer than an idle-connection flood would hold.
