@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -146,9 +147,14 @@ func (ctl *controller) blocked(now time.Time) []uuid.UUID {
 func (ctl *controller) sharedBlocked(id uuid.UUID, until time.Time) {
 	ctl.mu.Lock()
 	defer ctl.mu.Unlock()
-	if st := ctl.conns[id]; st != nil {
-		st.sharedTo = until
+	st := ctl.conns[id]
+	if st == nil {
+		// Not yet attempted on this node (its settings are read on first use: max 0); still
+		// to be left out of the next claims, or its backlog would fill their candidate window.
+		st = &conn{id: id, cooldown: ctl.breaker.cooldown, shared: ctl.shared, limit: math.Inf(1)}
+		ctl.conns[id] = st
 	}
+	st.sharedTo = until
 }
 
 // setScope records the account a connection shares rate limits with, as its provisioned

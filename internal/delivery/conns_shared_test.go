@@ -82,6 +82,15 @@ func TestControllerSharedLeavesLimitsToTheClaim(t *testing.T) {
 	if contains(ctl.blocked(t0), other) {
 		t.Fatal("still left out after this node freed a slot")
 	}
+	// A connection this node never attempted is left out all the same, and then used normally.
+	unseen := testConn(map[string]any{destination.KeyMaxConcurrency: 1.0})
+	ctl.sharedBlocked(unseen.ID, t0.Add(time.Second))
+	if !contains(ctl.blocked(t0), unseen) || contains(ctl.blocked(t0.Add(time.Second)), unseen) {
+		t.Fatal("a connection not yet attempted here was not left out until the claim's recheck time")
+	}
+	if !ctl.take(unseen, t0.Add(time.Second), false) || ctl.take(unseen, t0.Add(time.Second), false) {
+		t.Fatal("a connection first seen blocked did not get its settings (max_concurrency 1) on first use")
+	}
 
 	// The cluster's circuits and pauses are followed.
 	ctl.syncShared([]store.LimitState{{Key: store.LimitKeyConnection(other.ID), ConnectionID: other.ID,
