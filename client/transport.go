@@ -11,7 +11,9 @@ import (
 // goroutine, with no network: a Client built WithHTTPClient(&http.Client{Transport:
 // HandlerTransport(h)}) talks to an in-process server. The request's context is passed to the
 // handler, so cancelling it reaches the handler as it would over a connection. The base URL
-// given to New still sets the Host the handler sees.
+// given to New still sets the Host the handler sees. The answer is returned once the handler has
+// returned (it is recorded whole), which suits every route of the API but not a handler that
+// streams without end.
 func HandlerTransport(h http.Handler) http.RoundTripper {
 	return handlerTransport{h}
 }
