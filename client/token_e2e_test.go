@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchyardhq/switchyard/client"
+	"github.com/switchyardhq/switchyard/internal/config"
 )
 
 // tokenRecorder is a transport that remembers the bearer token of every request.
@@ -87,4 +88,42 @@ func TestHandlerTransport(t *testing.T) {
 			t.Fatalf("error %v", err)
 		}
 	})
+}
+
+func TestRateLimitedByTheServer(t *testing.T) {
+	t.Parallel()
+	// Two requests a second per machine key, burst four: the fifth request in a row is refused
+	// with 429 and a Retry-After, which the client waits out before sending it again.
+	s := startServer(t, func(cfg *config.Config) { cfg.RateLimitMachine = 2 })
+	var mu sync.Mutex
+	var waits []time.Duration
+	c := s.client(t, client.WithSleep(func(ctx context.Context, d time.Duration) error {
+		mu.Lock()
+		waits = append(waits, d)
+		mu.Unlock()
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+			return nil
+		}
+	}))
+	for i := range 6 {
+		if _, err := c.GetWorkspace(context.Background(), s.creds.WorkspaceID); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(waits) == 0 {
+		t.Fatal("six requests in a row at two a second were never refused")
+	}
+	for _, d := range waits {
+		// The server's Retry-After is whole seconds; the client's own backoff never is.
+		if d < time.Second || d%time.Second != 0 {
+			t.Fatalf("waits %v: not the server's Retry-After", waits)
+		}
+	}
 }
