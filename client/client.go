@@ -287,8 +287,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 			return resp.Header, nil
 		}
 		apiErr := newError(method, path, resp, data)
+		// 501 says the server will never do it: no point in asking again.
 		retryable := resp.StatusCode == http.StatusTooManyRequests ||
-			(resp.StatusCode >= 500 && idempotent)
+			(resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented && idempotent)
 		if !retryable || attempt >= c.retries {
 			return resp.Header, apiErr
 		}

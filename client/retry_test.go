@@ -154,6 +154,15 @@ func TestRetries(t *testing.T) {
 		}
 	})
 
+	t.Run("a 501 is not retried", func(t *testing.T) {
+		t.Parallel()
+		s := newScripted(t, "", step{501, ""})
+		c, waits := newClient(t, s.srv.URL)
+		if _, err := c.ListWorkspaces(ctx, nil); client.StatusCode(err) != 501 || s.requests() != 1 || len(waits()) != 0 {
+			t.Fatalf("%v after %d requests", err, s.requests())
+		}
+	})
+
 	t.Run("a Retry-After beyond two minutes is not waited for", func(t *testing.T) {
 		t.Parallel()
 		s := newScripted(t, "", step{429, "3600"})
