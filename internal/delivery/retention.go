@@ -11,8 +11,9 @@ import (
 
 // Cleaner removes finished events older than the retention period, with their deliveries and
 // attempts (docs/decisions.md §12). It deletes in small batches with a pause between them, so each
-// write transaction is short and ingestion is never held up behind it. Every node may run one:
-// the deletes are idempotent.
+// write transaction is short and ingestion is never held up behind it. Of several nodes on one
+// database, only the one elected to run the maintenance runs it (internal/cluster); the deletes
+// are idempotent all the same, so a moment with two leaders does no harm.
 type Cleaner struct {
 	Store store.Store
 	// Retention is how long events are kept (default 30 days).

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,7 +50,21 @@ type senders struct {
 	tokens TokenProvider
 	byConn sync.Map // uuid.UUID → *provisioned
 	flight singleflight.Group
+	// size counts byConn's entries; max bounds it (maxSenders unless a test sets it): past it,
+	// acquire drops the idler half at once rather than waiting for the minutely prune.
+	size    atomic.Int64
+	max     int64
+	halving atomic.Bool
 }
+
+// maxSenders bounds the provisioned connection values a node keeps. The minutely prune keeps
+// those used in the last senderIdle; this bounds the burst of a day when more than this many
+// connections are used within senderIdle.
+const maxSenders = 10000
+
+// forgetter is the optional part of a TokenProvider that drops a connection's token source from
+// memory (oauth.Service), so that pruning a connection's sender prunes its tokens too.
+type forgetter interface{ Forget(id uuid.UUID) }
 
 // TokenProvider gives a connection's managed OAuth credential to its sender.
 type TokenProvider interface {
@@ -59,7 +74,8 @@ type TokenProvider interface {
 }
 
 func newSenders(st store.Store, reg *destination.Registry, box *secret.Box, opts destination.Options, tokens TokenProvider) *senders {
-	s := &senders{store: st, provisioners: map[string]destination.Provisioner{}, integrations: reg, box: box, opts: opts, tokens: tokens}
+	s := &senders{store: st, provisioners: map[string]destination.Provisioner{}, integrations: reg, box: box, opts: opts, tokens: tokens,
+		max: maxSenders}
 	for _, in := range reg.List() {
 		s.provisioners[in.Type] = in.New(opts)
 	}
@@ -87,8 +103,29 @@ func (s *senders) acquire(ctx context.Context, c *switchyard.Connection, now tim
 			continue
 		}
 		p.lastUsed.Store(now.UnixNano())
+		if s.size.Load() > s.max {
+			s.halve()
+		}
 		return p, nil
 	}
+}
+
+// halve drops the less recently used half of the entries not in use (one caller at a time).
+func (s *senders) halve() {
+	if !s.halving.CompareAndSwap(false, true) {
+		return
+	}
+	defer s.halving.Store(false)
+	var used []int64
+	s.byConn.Range(func(_, v any) bool {
+		used = append(used, v.(*provisioned).lastUsed.Load())
+		return true
+	})
+	if len(used) == 0 {
+		return
+	}
+	slices.Sort(used)
+	s.prune(time.Unix(0, used[len(used)/2]))
 }
 
 // release ends an attempt's use of p, cleaning p up if it was replaced meanwhile.
@@ -122,6 +159,8 @@ func (s *senders) get(ctx context.Context, c *switchyard.Connection) (*provision
 		}
 		if old, loaded := s.byConn.Swap(c.ID, p); loaded {
 			s.retire(old.(*provisioned))
+		} else {
+			s.size.Add(1)
 		}
 		return p, nil
 	})
@@ -204,7 +243,9 @@ func (s *senders) prune(idle time.Time) int {
 		p := v.(*provisioned)
 		if time.Unix(0, p.lastUsed.Load()).Before(idle) && p.inflight.Load() == 0 {
 			if s.byConn.CompareAndDelete(k, v) {
+				s.size.Add(-1)
 				s.retire(p)
+				s.forgetTokens(k.(uuid.UUID))
 				n++
 			}
 		}
@@ -216,7 +257,19 @@ func (s *senders) prune(idle time.Time) int {
 // forget drops connection id's entry (a connection deleted or changed on this node).
 func (s *senders) forget(id uuid.UUID) {
 	if v, loaded := s.byConn.LoadAndDelete(id); loaded {
+		s.size.Add(-1)
 		s.retire(v.(*provisioned))
+	}
+	s.forgetTokens(id)
+}
+
+// forgetTokens drops connection id's token source from the token provider's memory, if it
+// keeps one. A token source dropped while a sender still holds it is harmless: the next
+// provisioning makes another, and refreshes stay single across both (and across nodes) through
+// the credential row's claim (internal/oauth).
+func (s *senders) forgetTokens(id uuid.UUID) {
+	if f, ok := s.tokens.(forgetter); ok {
+		f.Forget(id)
 	}
 }
 
@@ -224,6 +277,7 @@ func (s *senders) forget(id uuid.UUID) {
 func (s *senders) close() {
 	s.byConn.Range(func(k, v any) bool {
 		s.byConn.Delete(k)
+		s.size.Add(-1)
 		s.retire(v.(*provisioned))
 		return true
 	})
