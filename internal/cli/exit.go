@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strings"
 
 	"github.com/switchyardhq/switchyard/client"
 )
@@ -64,7 +65,9 @@ func printError(w io.Writer, err error) {
 		fmt.Fprintln(w, "switchyard:", err)
 		return
 	}
-	fmt.Fprintf(w, "switchyard: %s (%d from %s %s", ae.Message, ae.StatusCode, ae.Method, ae.Path)
+	// What the command said around the API's error ("checking the key against …: ").
+	prefix := strings.TrimSuffix(err.Error(), ae.Error())
+	fmt.Fprintf(w, "switchyard: %s%s (%d from %s %s", prefix, ae.Message, ae.StatusCode, ae.Method, ae.Path)
 	if ae.RequestID != "" {
 		fmt.Fprintf(w, ", request id %s", ae.RequestID)
 	}
