@@ -68,6 +68,9 @@ var operations = map[string]string{
 
 	"getIntegrations": "ListIntegrations",
 
+	"getConnectionHealth": "GetConnectionHealth",
+	"getWorkspaceBacklog": "GetWorkspaceBacklog",
+
 	"getRules":   "ListRules",
 	"createRule": "CreateRule",
 	"getRule":    "GetRule",

@@ -36,8 +36,8 @@ type connectionHealthJSON struct {
 	Type         string    `json:"type"`
 	Name         string    `json:"name"`
 	Active       bool      `json:"active"`
-	// DeactivationReason says why Active is false (null when active).
-	DeactivationReason *string `json:"deactivation_reason"`
+	// InactiveReason says why Active is false (null when active).
+	InactiveReason *string `json:"inactive_reason"`
 	// Circuit is closed, open or half-open; OpenUntil is when an open circuit lets a probe through.
 	Circuit             string     `json:"circuit"`
 	ConsecutiveFailures int        `json:"consecutive_failures"`
@@ -85,7 +85,7 @@ func (s *Server) connectionHealth(w http.ResponseWriter, r *http.Request) error 
 		Active: conn.Active, Circuit: "closed", AsOf: now.UTC()}
 	if !conn.Active && conn.InactiveReason != "" {
 		reason := string(conn.InactiveReason)
-		out.DeactivationReason = &reason
+		out.InactiveReason = &reason
 	}
 	if h, ok := s.healthOf(now)[conn.ID]; ok {
 		out.Circuit, out.ConsecutiveFailures = h.Circuit, h.Failures

@@ -22,7 +22,7 @@ type queueJSON struct {
 type healthJSON struct {
 	ConnectionID       uuid.UUID  `json:"connection_id"`
 	Active             bool       `json:"active"`
-	DeactivationReason *string    `json:"deactivation_reason"`
+	InactiveReason *string    `json:"inactive_reason"`
 	Circuit            string     `json:"circuit"`
 	OpenUntil          *time.Time `json:"open_until"`
 	PausedUntil        *time.Time `json:"paused_until"`
@@ -67,7 +67,7 @@ func TestConnectionHealthAndBacklog(t *testing.T) {
 		if code := s.call(t, "GET", "/api/v1/connections/"+conn.String()+"/health", nil, nil, &health); code != 200 {
 			t.Fatalf("health: %d", code)
 		}
-		if health.ConnectionID != conn || !health.Active || health.DeactivationReason != nil || health.Circuit != "closed" ||
+		if health.ConnectionID != conn || !health.Active || health.InactiveReason != nil || health.Circuit != "closed" ||
 			health.Queue.Scheduled != 1 || health.Queue.Due != 0 || health.Queue.OldestDueAt != nil {
 			t.Errorf("health of a connection with one delivery waiting to retry: %+v", health)
 		}
