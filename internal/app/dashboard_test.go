@@ -76,8 +76,17 @@ func TestDashboardInABrowser(t *testing.T) {
 	b := browsertest.New(t, 2*time.Minute)
 	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Do(b.Ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
+		// Right after a navigation chromedp may still hold the old document's node ids, and a
+		// query fails before it acts ("Could not find node"): run it again until the deadline.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			err := chromedp.Do(b.Ctx, actions...)
+			if err == nil {
+				return
+			}
+			if !strings.Contains(err.Error(), "Could not find node with given id") || time.Now().After(deadline) {
+				t.Fatalf("%s: %v", what, err)
+			}
 		}
 	}
 

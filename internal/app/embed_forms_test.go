@@ -202,6 +202,7 @@ func TestEmbedFormsInABrowser(t *testing.T) {
 		delivered = ev.String()
 		eventually(t, "the delivery", func() bool { return s.event(t, ev).Status == "completed" })
 		openPage(t, b, "events", "Events")
+		waitFrame(t, b, frameNode(t, b), "the event's status by rule", `document.querySelector('tr[data-event="`+delivered+`"] [data-rule-status]').textContent === "Receiver: completed"`)
 		audit(t, b, "the events page")
 		screenshot(t, b, "events")
 		clickFrame(t, b, `a[data-query="id=`+delivered+`"]`)
@@ -218,9 +219,11 @@ func TestEmbedFormsInABrowser(t *testing.T) {
 			t.Fatalf("the failed delivery has no error: %+v", d)
 		}
 		openPage(t, b, "events", "Events")
+		waitFrame(t, b, frameNode(t, b), "the event failed by its rule", `document.querySelector('tr[data-event="`+failed+`"] [data-rule-status]').textContent === "Receiver: failed"`)
 		clickFrame(t, b, `a[data-query="id=`+failed+`"]`)
-		waitFrame(t, b, frameNode(t, b), "the delivery failed, with Retry", `document.querySelector('#main section [data-status="failed"]') !== null &&
-			document.querySelector('#main button[data-action="retry"]') !== null`)
+		waitFrame(t, b, frameNode(t, b), "the delivery failed, with Retry, and the attempt's response", `document.querySelector('#main section [data-status="failed"]') !== null &&
+			document.querySelector('#main button[data-action="retry"]') !== null && document.querySelector('li[data-attempt="1"]').textContent.includes("HTTP 400") &&
+			document.querySelector('li[data-attempt="1"] pre.response').textContent.includes("answered by the test")`)
 		audit(t, b, "the event page with Retry")
 		screenshot(t, b, "event")
 		hook.status.Store(200)
@@ -228,7 +231,8 @@ func TestEmbedFormsInABrowser(t *testing.T) {
 		eventually(t, "the retried delivery", func() bool { return s.event(t, ev).Status == "completed" })
 		openPage(t, b, "events", "Events")
 		clickFrame(t, b, `a[data-query="id=`+failed+`"]`)
-		waitFrame(t, b, frameNode(t, b), "the delivery completed after the retry", `document.querySelector('#main section [data-status="completed"]') !== null`)
+		waitFrame(t, b, frameNode(t, b), "the delivery completed after the retry, its second attempt delivered", `document.querySelector('#main section [data-status="completed"]') !== null &&
+			document.querySelector('li[data-attempt="2"] strong').textContent === "delivered" && document.querySelector('li[data-attempt="1"] strong').textContent !== "delivered"`)
 	})
 
 	t.Run("the dashboard counts them", func(t *testing.T) {
@@ -356,7 +360,7 @@ func TestEmbedFormsInABrowser(t *testing.T) {
 		}
 		openPage(t, b, "events", "Events")
 		clickFrame(t, b, `a[data-query="id=`+delivered+`"]`)
-		waitFrame(t, b, frameNode(t, b), "the event without its payload", `document.querySelector('#main section') !== null && document.querySelector("#main pre") === null`)
+		waitFrame(t, b, frameNode(t, b), "the event without its payload", `document.querySelector('#main section') !== null && document.querySelector("#main pre.payload") === null`)
 	})
 
 	t.Run("a resource session cannot reach the connections page", func(t *testing.T) {

@@ -155,7 +155,7 @@ func TestEmbedInABrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFrame(t, b, frame, "the delivery, completed, with its attempt", `document.querySelector('#main section [data-status="completed"]') !== null &&
-			document.querySelector("#main section ol li strong").textContent === "delivered" && document.querySelector("#main pre") === null`)
+			document.querySelector("#main section ol li strong").textContent === "delivered" && document.querySelector("#main pre.payload") === null`)
 	})
 
 	t.Run("a token replaced behind the frame's back is renewed through the host", func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -76,6 +77,12 @@ func New(cfg Config) *Handler {
 		"rfc3339":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"when":        func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 		"statusClass": statusClass,
+		"took": func(d time.Duration) string {
+			if d < time.Second {
+				return fmt.Sprintf("%d ms", d.Milliseconds())
+			}
+			return fmt.Sprintf("%.1f s", d.Seconds())
+		},
 		"mapped": func(typ string) bool {
 			if cfg.Integrations == nil {
 				return false
@@ -268,7 +275,11 @@ func (h *Handler) load(ctx context.Context, ss *api.Session, page string, q url.
 		if err != nil {
 			return nil, 0, err
 		}
-		return map[string]any{"Events": p.Records, "Status": string(status), "Event": name,
+		rules, err := h.ruleStatuses(ctx, ss, p.Records)
+		if err != nil {
+			return nil, 0, err
+		}
+		return map[string]any{"Events": p.Records, "Rules": rules, "Status": string(status), "Event": name,
 			"Statuses": []switchyard.Status{switchyard.StatusPending, switchyard.StatusProcessing, switchyard.StatusRetrying,
 				switchyard.StatusCompleted, switchyard.StatusFailed, switchyard.StatusCanceled}}, http.StatusOK, nil
 	case "event":
@@ -289,9 +300,14 @@ func (h *Handler) load(ctx context.Context, ss *api.Session, page string, q url.
 		if err != nil {
 			return nil, 0, err
 		}
+		names, err := h.connectionNames(ctx, ss)
+		if err != nil {
+			return nil, 0, err
+		}
 		type delivery struct {
-			Delivery *switchyard.Delivery
-			Attempts []*switchyard.Attempt
+			Delivery   *switchyard.Delivery
+			Connection string
+			Attempts   []*switchyard.Attempt
 		}
 		var out []delivery
 		for _, d := range ds {
@@ -299,7 +315,7 @@ func (h *Handler) load(ctx context.Context, ss *api.Session, page string, q url.
 			if err != nil {
 				return nil, 0, err
 			}
-			out = append(out, delivery{d, as})
+			out = append(out, delivery{d, names[d.ConnectionID], as})
 		}
 		payload := ""
 		if withPayload && len(e.Payload) > 0 {
@@ -329,6 +345,56 @@ func (h *Handler) load(ctx context.Context, ss *api.Session, page string, q url.
 		return map[string]any{"Rules": p.Records, "Connections": conns.Records, "Actions": actionForms(h.cfg.Integrations)}, http.StatusOK, nil
 	}
 	return nil, http.StatusNotFound, nil
+}
+
+// ruleStatus is where one event stands with one of its rules, for the events list.
+type ruleStatus struct {
+	Connection, Type string
+	Status           switchyard.Status
+}
+
+// ruleStatuses returns, by event id, the status of each rule's delivery of the events (one
+// query for the page), labelled with the connection's name.
+func (h *Handler) ruleStatuses(ctx context.Context, ss *api.Session, events []*switchyard.Event) (map[uuid.UUID][]ruleStatus, error) {
+	out := map[uuid.UUID][]ruleStatus{}
+	if len(events) == 0 {
+		return out, nil
+	}
+	ids := make([]uuid.UUID, len(events))
+	for i, e := range events {
+		ids[i] = e.ID
+	}
+	ds, err := h.cfg.Store.DeliveryListByEvents(ctx, store.DeliveryListByEventsParams{OrganizationID: ss.OrganizationID, EventIDs: ids})
+	if err != nil {
+		return nil, err
+	}
+	names, err := h.connectionNames(ctx, ss)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ds {
+		out[d.EventID] = append(out[d.EventID], ruleStatus{Connection: names[d.ConnectionID], Type: d.IntegrationType, Status: d.Status})
+	}
+	return out, nil
+}
+
+// connectionNames maps the ids of the session's workspace's connections to their names; a
+// deleted connection has none (the pages then show its integration type).
+func (h *Handler) connectionNames(ctx context.Context, ss *api.Session) (map[uuid.UUID]string, error) {
+	names := map[uuid.UUID]string{}
+	for cursor := ""; ; {
+		p, err := h.cfg.Store.ConnectionList(ctx, store.ConnectionListParams{ListParams: store.ListParams{
+			OrganizationID: ss.OrganizationID, Limit: 200, Cursor: cursor}, WorkspaceID: ss.WorkspaceID})
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range p.Records {
+			names[c.ID] = c.Name
+		}
+		if cursor = p.NextCursor; cursor == "" {
+			return names, nil
+		}
+	}
 }
 
 func statusClass(s switchyard.Status) string {
