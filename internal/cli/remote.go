@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"net/url"
 	"strings"
 
@@ -163,9 +162,4 @@ func (s *settings) workspaceID(flag string) (uuid.UUID, error) {
 		return uuid.Nil, usagef("no workspace: give --workspace, set SWITCHYARD_WORKSPACE, or log in with --workspace")
 	}
 	return parseID("workspace", v)
-}
-
-// describe is for messages: "profile NAME at URL".
-func (s *settings) describe() string {
-	return fmt.Sprintf("profile %q at %s", s.profileName, s.Server)
 }

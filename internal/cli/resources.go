@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -57,9 +56,7 @@ func jsonText(v any) string {
 
 // printJSONBlock writes a titled block of indented JSON after a fields table.
 func printJSONBlock(e *env, title string, v any) {
-	var buf bytes.Buffer
-	buf.WriteString(jsonText(v))
-	fmt.Fprintf(e.stdout, "\n%s\n%s\n", title, buf.String())
+	fmt.Fprintf(e.stdout, "\n%s\n%s\n", title, jsonText(v))
 }
 
 func descriptionText(d *string) string {
