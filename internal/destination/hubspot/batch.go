@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"time"
 
 	"github.com/switchyardhq/switchyard/internal/destination"
 )
@@ -12,8 +13,9 @@ import (
 // memberships coalesces the list-membership changes of one connection's concurrent attempts —
 // a group commit: the changes to one list (adding, or removing) that arrive while a call for it
 // is under way go together in the next call, which HubSpot's memberships endpoints take as one
-// array of record ids. A lone attempt still makes its own call at once; a busy connection makes
-// about one memberships call per batch instead of one per delivery. Each attempt reads its own
+// array of record ids. A lone attempt still makes its own call at once; on a busy connection
+// (other attempts under way) the first change waits memberWindow for others to join, and the
+// connection makes about one memberships call per batch instead of one per delivery. Each attempt reads its own
 // contact's fate in the shared answer (added, already there, missing), and a refusal of the call
 // is every attempt's result. A batch never holds more than the connection's attempts in flight.
 type memberships struct {
@@ -21,6 +23,8 @@ type memberships struct {
 	mu      sync.Mutex
 	pending map[membershipKey]*membershipBatch
 	busy    map[membershipKey]bool
+	// timers end the gathering of a busy connection's batches.
+	timers map[membershipKey]*time.Timer
 }
 
 type membershipKey struct {
@@ -40,12 +44,14 @@ type membershipBatch struct {
 }
 
 // change adds contactID to the next call changing list (remove: taking out of it) and waits for
-// that call. It returns ctx's error if the attempt ends first (the call goes on for the others).
-func (m *memberships) change(ctx context.Context, list string, remove bool, contactID string) (*membershipBatch, error) {
+// that call. group is how many attempts came by their contacts in one batch create with this
+// one: when that many wait, the batch need not wait for its window. It returns ctx's error if
+// the attempt ends first (the call goes on for the others).
+func (m *memberships) change(ctx context.Context, list string, remove bool, contactID string, group int) (*membershipBatch, error) {
 	key := membershipKey{list, remove}
 	m.mu.Lock()
 	if m.pending == nil {
-		m.pending, m.busy = map[membershipKey]*membershipBatch{}, map[membershipKey]bool{}
+		m.pending, m.busy, m.timers = map[membershipKey]*membershipBatch{}, map[membershipKey]bool{}, map[membershipKey]*time.Timer{}
 	}
 	b := m.pending[key]
 	if b == nil {
@@ -55,6 +61,23 @@ func (m *memberships) change(ctx context.Context, list string, remove bool, cont
 	b.ids = append(b.ids, contactID)
 	if !m.busy[key] {
 		m.busy[key] = true
+		if m.s.active.Load() > 1 {
+			// A busy connection: the attempts released together by a batch create, and those
+			// close behind, gather for a moment.
+			m.timers[key] = time.AfterFunc(m.s.window(memberWindow), func() {
+				m.mu.Lock()
+				delete(m.timers, key)
+				m.mu.Unlock()
+				m.flush(key)
+			})
+		} else {
+			go m.flush(key)
+		}
+	}
+	// The batch goes before its window ends when the attempts of this one's batch create are
+	// all in, or when every attempt under way waits in it.
+	if t := m.timers[key]; t != nil && ((group > 1 && len(b.ids) >= group) || len(b.ids) >= int(m.s.active.Load())) && t.Stop() {
+		delete(m.timers, key)
 		go m.flush(key)
 	}
 	m.mu.Unlock()

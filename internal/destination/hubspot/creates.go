@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/switchyardhq/switchyard/internal/destination"
 )
@@ -14,13 +15,15 @@ import (
 // maxBatchInputs is the most inputs HubSpot's CRM v3 batch endpoints take in one request.
 const maxBatchInputs = 100
 
-// creates coalesces the contact creations of one connection's concurrent attempts — a group
-// commit, like memberships (batch.go). An attempt that finds no creation under way for the
-// connection creates its contact itself, with POST /crm/v3/objects/contacts, exactly as a lone
-// attempt always did; the attempts that arrive while a creation is under way wait and go
-// together in the next call, POST /crm/v3/objects/contacts/batch/create (at most
-// maxBatchInputs), each input with its own objectWriteTraceId so that HubSpot answers every
-// input on its own (201, or 207 multi-status with per-input errors).
+// creates coalesces the contact creations of one connection's concurrent attempts. An attempt
+// that finds its connection otherwise idle (no other attempt under way) creates its contact
+// itself, with POST /crm/v3/objects/contacts, exactly as a lone attempt always did. Otherwise the
+// attempts gather — those that arrive while a creation is under way (a group commit), and, when
+// none is, those that arrive within batchWindow of the first (a busy connection's attempts rarely
+// overlap a call that takes a millisecond) — and go together in the next call, POST
+// /crm/v3/objects/contacts/batch/create (at most maxBatchInputs), each input with its own
+// objectWriteTraceId so that HubSpot answers every input on its own (201, or 207 multi-status
+// with per-input errors).
 //
 // Each waiting attempt then reads its own fate: created (the result echoing its trace id), or
 // existing (a 409 CONFLICT for its trace id naming the existing contact). Whatever cannot be
@@ -32,10 +35,21 @@ const maxBatchInputs = 100
 type creates struct {
 	s  *Sender
 	mu sync.Mutex
-	// busy: a creation (a lone attempt's or a batch) is under way.
+	// busy: a creation (a lone attempt's or a batch) is under way, or a batch is gathering.
 	busy    bool
 	pending *createBatch
+	// timer ends the gathering of a busy connection's batch when no call is under way.
+	timer *time.Timer
 }
+
+// batchWindow is how long a busy connection's first waiting attempt waits for others to join
+// its batch when no call is under way (a creation; list memberships wait memberWindow). It is a
+// latency every attempt of a busy connection pays once, and what makes batches of more than a
+// contact or two: the calls take a millisecond against a fake, a few hundred against HubSpot.
+const (
+	batchWindow  = 50 * time.Millisecond
+	memberWindow = 10 * time.Millisecond
+)
 
 // createBatch is one batch/create call and what came of it.
 type createBatch struct {
@@ -62,17 +76,22 @@ type createOutcome struct {
 	how how
 }
 
-// join decides how an attempt comes by its contact: lead (no creation under way: create it
-// alone, then call handOff), or wait on b's input i. An attempt whose email is in the pending
-// batch already, or that finds it full, creates its contact alone without leading (one of the
-// two creations then meets a 409 and uses the other's contact).
-func (cr *creates) join(props map[string]string) (b *createBatch, i int, lead bool) {
+// join decides how an attempt comes by its contact: lead (its connection is otherwise idle:
+// create it alone, then call handOff), or wait on b's input i. An attempt whose email is in the
+// pending batch already, or that finds it full, creates its contact alone without leading (one
+// of the two creations then meets a 409 and uses the other's contact). busy: other attempts of
+// the connection are under way.
+func (cr *creates) join(props map[string]string, busy bool) (b *createBatch, i int, lead bool) {
 	email := strings.ToLower(props["email"])
 	cr.mu.Lock()
 	defer cr.mu.Unlock()
 	if !cr.busy {
 		cr.busy = true
-		return nil, 0, true
+		if !busy {
+			return nil, 0, true
+		}
+		// The first of a busy connection's attempts: the batch gathers for a while.
+		cr.timer = time.AfterFunc(cr.s.window(batchWindow), cr.windowEnded)
 	}
 	b = cr.pending
 	if b == nil {
@@ -85,44 +104,61 @@ func (cr *creates) join(props map[string]string) (b *createBatch, i int, lead bo
 	b.emails[email] = true
 	i = len(b.inputs)
 	b.inputs = append(b.inputs, createInput{Properties: props, Associations: []struct{}{}, TraceID: strconv.Itoa(i)})
+	// Every attempt under way waits in the batch: none can join before the engine starts
+	// another, so the batch goes now.
+	if cr.timer != nil && len(b.inputs) >= int(cr.s.active.Load()) && cr.timer.Stop() {
+		cr.timer = nil
+		go cr.flush()
+	}
 	return b, i, false
+}
+
+// windowEnded sends the batch that gathered for the window.
+func (cr *creates) windowEnded() {
+	cr.mu.Lock()
+	cr.timer = nil
+	cr.mu.Unlock()
+	cr.flush()
 }
 
 // handOff ends a lone creation: the batch that gathered meanwhile, if any, is sent (and the
 // ones that gather while it is under way after it).
 func (cr *creates) handOff() {
 	cr.mu.Lock()
-	b := cr.pending
-	cr.pending = nil
-	if b == nil {
+	if cr.pending == nil {
 		cr.busy = false
 		cr.mu.Unlock()
 		return
 	}
 	cr.mu.Unlock()
-	go cr.flush(b)
+	go cr.flush()
 }
 
-// flush sends b, then every batch that gathered while it was under way, until none is left.
-func (cr *creates) flush(b *createBatch) {
-	for b != nil {
-		cr.send(b)
+// flush sends the pending batch, then every batch that gathered while it was under way, until
+// none is left.
+func (cr *creates) flush() {
+	for {
 		cr.mu.Lock()
-		b = cr.pending
+		b := cr.pending
 		cr.pending = nil
 		if b == nil {
 			cr.busy = false
+			cr.mu.Unlock()
+			return
 		}
 		cr.mu.Unlock()
+		cr.send(b)
 	}
 }
 
 // batchAnswer is the part of BatchResponseSimplePublicObject(WithErrors) the sender reads.
 type batchAnswer struct {
 	Results []struct {
-		ID         string             `json:"id"`
-		TraceID    string             `json:"objectWriteTraceId"`
-		Properties map[string]*string `json:"properties"`
+		ID         string `json:"id"`
+		TraceID    string `json:"objectWriteTraceId"`
+		Properties struct {
+			Email *string `json:"email"`
+		} `json:"properties"`
 	} `json:"results"`
 	Errors []struct {
 		Category string              `json:"category"`
@@ -163,7 +199,7 @@ func (cr *creates) send(b *createBatch) {
 		i, ok := byTrace[r.TraceID]
 		if !ok || r.TraceID == "" {
 			// An answer without the trace id: the result's email names the input.
-			e := r.Properties["email"]
+			e := r.Properties.Email
 			if e == nil {
 				continue
 			}
@@ -195,7 +231,7 @@ func (cr *creates) send(b *createBatch) {
 // property, the email) written to a contact it creates: alone when no creation is under way for
 // the connection, else in the connection's next batch (see creates).
 func (s *Sender) contactFor(ctx context.Context, c *caller, email string, props map[string]string) (*contact, *destination.Result) {
-	b, i, lead := s.creates.join(props)
+	b, i, lead := s.creates.join(props, s.active.Load() > 1)
 	if b == nil {
 		if lead {
 			defer s.creates.handOff()
@@ -220,5 +256,5 @@ func (s *Sender) contactFor(ctx context.Context, c *caller, email string, props 
 		c.batched = false
 		return c.findOrCreate(ctx, email, props)
 	}
-	return &contact{id: o.id, how: o.how, withProps: o.how == contactCreated}, nil
+	return &contact{id: o.id, how: o.how, withProps: o.how == contactCreated, group: len(b.inputs)}, nil
 }

@@ -34,11 +34,17 @@ type createRig struct {
 
 func newCreateRig(t *testing.T) *createRig {
 	t.Helper()
+	return newRig(t, func(r *http.Request) bool { return r.Method == http.MethodPost && r.URL.Path == createPath })
+}
+
+// newRig is a sender whose calls that match pass through faults.
+func newRig(t *testing.T, match func(*http.Request) bool) *createRig {
+	t.Helper()
 	srv := newFake(t, fake.Options{})
 	srv.AddProperty(fake.Property{Name: "plan", Type: "enumeration", FieldType: "select",
 		Options: []fake.Option{{Label: "Free", Value: "free"}, {Label: "Pro", Value: "pro"}}})
 	faults, proxy := destinationtest.Serve(t, destinationtest.Proxy(t, srv.URL()))
-	faults.Match = func(r *http.Request) bool { return r.Method == http.MethodPost && r.URL.Path == createPath }
+	faults.Match = match
 	opts := options(srv)
 	app := opts.Apps[hubspot.Type]
 	app.APIBase = proxy.URL
@@ -285,5 +291,44 @@ func TestBatchCreateSizeLimit(t *testing.T) {
 	}
 	if err := batches[0].JSON(&body); err != nil || len(body.Inputs) != n {
 		t.Fatalf("the batch holds %d inputs, want %d (%v)", len(body.Inputs), n, err)
+	}
+}
+
+// On a busy connection (another attempt under way) with no creation under way, the first
+// waiting attempt's batch gathers for a short window, so that attempts that do not overlap a
+// call still share one.
+func TestBusyConnectionGathersCreations(t *testing.T) {
+	t.Parallel()
+	g := newRig(t, func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/memberships/") })
+	hubspot.SetBatchWindow(g.sender, 500*time.Millisecond)
+	g.faults.Hang() // the first attempt stays under way, in its memberships call
+	var first, a, b destination.Result
+	g.deliver(t, "first@example.com", "", &first)
+	testutil.Eventually(t, 10*time.Second, "the first attempt's memberships call", func() bool { return g.faults.Requests() == 1 })
+	if n := count(g.srv, http.MethodPost, createPath); n != 1 {
+		t.Fatalf("the attempt of an idle connection made %d lone creations, want 1", n)
+	}
+	start := time.Now()
+	g.deliver(t, "a@example.com", "", &a)
+	g.waiting(t, 1)
+	g.deliver(t, "b@example.com", "pro", &b)
+	g.waiting(t, 2)
+	testutil.Eventually(t, 10*time.Second, "the batch create", func() bool { return count(g.srv, http.MethodPost, batchCreatePath) == 1 })
+	if waited := time.Since(start); waited < 400*time.Millisecond {
+		t.Fatalf("the batch went after %v, before its window", waited)
+	}
+	g.faults.Release()
+	g.wg.Wait()
+	for _, res := range []destination.Result{first, a, b} {
+		expect(t, res, switchyard.OutcomeDelivered)
+	}
+	for _, e := range []string{"first@example.com", "a@example.com", "b@example.com"} {
+		g.inList(t, e)
+	}
+	if n := count(g.srv, http.MethodPost, createPath); n != 1 {
+		t.Fatalf("%d lone creations, want 1 (the first attempt's)", n)
+	}
+	if c, _ := g.srv.Contact("b@example.com"); c.Properties["plan"] != "pro" {
+		t.Fatalf("the batch did not write the mapped fields: %+v", c)
 	}
 }

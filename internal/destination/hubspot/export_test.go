@@ -1,5 +1,7 @@
 package hubspot
 
+import "time"
+
 // PendingMemberships is how many contacts wait for the sender's next memberships call (tests).
 func PendingMemberships(s *Sender) int {
 	s.members.mu.Lock()
@@ -20,3 +22,6 @@ func PendingCreates(s *Sender) int {
 	}
 	return len(s.creates.pending.inputs)
 }
+
+// SetBatchWindow replaces how long a busy connection's batches gather (tests).
+func SetBatchWindow(s *Sender, d time.Duration) { s.windowOverride = d }

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/destination"
@@ -29,6 +30,11 @@ type Sender struct {
 	members memberships
 	// creates batches the contact creations of concurrent attempts (creates.go).
 	creates creates
+	// active counts the attempts under way (Deliver): more than one makes the connection busy,
+	// and its creations and memberships gather for a short window (creates.go).
+	active atomic.Int64
+	// windowOverride replaces batchWindow and memberWindow when not zero (tests).
+	windowOverride time.Duration
 }
 
 var (
@@ -54,7 +60,9 @@ func (s *Sender) Deliver(ctx context.Context, req *destination.Request) destinat
 		return destination.Result{Outcome: switchyard.OutcomeInvalidRequest, Message: "delivery request without an event"}
 	}
 	start := time.Now()
+	s.active.Add(1)
 	res := s.deliver(ctx, req)
+	s.active.Add(-1)
 	if s.p.logger.Enabled(ctx, slog.LevelDebug) {
 		s.p.logger.LogAttrs(ctx, slog.LevelDebug, "hubspot attempt",
 			slog.String("delivery_id", req.DeliveryID.String()), slog.Int("attempt", req.Attempt),
@@ -62,6 +70,14 @@ func (s *Sender) Deliver(ctx context.Context, req *destination.Request) destinat
 			slog.Int("http_status", res.HTTPStatus), slog.Duration("duration", time.Since(start)))
 	}
 	return res
+}
+
+// window is how long a busy connection's batches gather: d, or the tests' override.
+func (s *Sender) window(d time.Duration) time.Duration {
+	if s.windowOverride > 0 {
+		return s.windowOverride
+	}
+	return d
 }
 
 func invalid(msg string) destination.Result {
@@ -274,6 +290,9 @@ type contact struct {
 	how how
 	// withProps: the contact was created with the action's property already set.
 	withProps bool
+	// group is how many attempts came by their contacts in the same batch create as this one
+	// (0: alone); they head for the memberships calls together.
+	group int
 }
 
 type contactObject struct {
@@ -421,7 +440,7 @@ func has(ids []json.Number, id string) bool {
 
 // addToList puts the contact in the list; one already in it is delivered, as HubSpot ignores it.
 func (s *Sender) addToList(ctx context.Context, c *caller, ct *contact, listID string) (string, *destination.Result) {
-	b, res := s.membership(ctx, c, listID, false, ct.id, "adding the contact to list "+listID)
+	b, res := s.membership(ctx, c, listID, false, ct, "adding the contact to list "+listID)
 	if res != nil {
 		return "", res
 	}
@@ -443,7 +462,7 @@ func (s *Sender) removeFromList(ctx context.Context, c *caller, ct *contact, lis
 	if ct.how == contactCreated {
 		return "a new contact is in no list " + listID + " to be removed from", nil
 	}
-	b, res := s.membership(ctx, c, listID, true, ct.id, "removing the contact from list "+listID)
+	b, res := s.membership(ctx, c, listID, true, ct, "removing the contact from list "+listID)
 	if res != nil {
 		return "", res
 	}
@@ -458,8 +477,8 @@ func (s *Sender) removeFromList(ctx context.Context, c *caller, ct *contact, lis
 
 // membership runs the attempt's membership change in the connection's next batch (batch.go) and
 // makes the batch's answer the attempt's last one (its status and excerpt).
-func (s *Sender) membership(ctx context.Context, c *caller, listID string, remove bool, contactID, step string) (*membershipBatch, *destination.Result) {
-	b, err := s.members.change(ctx, listID, remove, contactID)
+func (s *Sender) membership(ctx context.Context, c *caller, listID string, remove bool, ct *contact, step string) (*membershipBatch, *destination.Result) {
+	b, err := s.members.change(ctx, listID, remove, ct.id, ct.group)
 	if err != nil {
 		res := destination.ClassifyTransportError(ctx, err, callTimeout, s.p.base)
 		prefix(&res, step)
