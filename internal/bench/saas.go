@@ -300,11 +300,14 @@ func (r *runner) saasRun(ctx context.Context, g *rig, tap *hubspotTap, list stri
 	// The fake delivers far slower than Switchyard ingests: unbounded, the closed loop would
 	// queue tens of thousands of events in 10 s and the phase would measure a long drain against
 	// a fake that slows down with every contact it holds. Each client therefore waits while more
-	// than backlog events are accepted but not delivered — enough to keep every worker busy.
+	// than backlog events are accepted but not delivered — enough to keep every worker busy. It
+	// looks again every 5 ms: a backlog of 512 takes longer than that to deliver, and 64 clients
+	// waking every millisecond cost the process more CPU than the webhook scenario's clients
+	// (which never wait) spend.
 	backlog := int64(r.opts.Workers)
 	send := func(ctx context.Context, _ uint64, buf *bytes.Buffer) outcome {
 		for ctx.Err() == nil && int64(seq.Load())-g.recv.total.Load() > backlog {
-			sleepCtx(ctx, time.Millisecond)
+			sleepCtx(ctx, 5*time.Millisecond)
 		}
 		n := seq.Add(1)
 		o := r.post(ctx, g.in.eventsURL(), g.in.pubKey, saasBody(name(n), n), buf, 1, false)
