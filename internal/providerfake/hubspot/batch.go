@@ -151,7 +151,7 @@ func (s *Server) handleContactBatchCreate(w http.ResponseWriter, r *http.Request
 			return
 		}
 	}
-	results := make([]map[string]any, 0, len(inputs))
+	results := make([]*contactBody, 0, len(inputs))
 	created := make([]*contact, len(inputs))
 	var errs []batchError
 	for i, v := range values {
@@ -168,7 +168,7 @@ func (s *Server) handleContactBatchCreate(w http.ResponseWriter, r *http.Request
 		created[i] = ct
 		obj := s.contactJSONLocked(ct, nil, true)
 		if tid := inputs[i].ObjectWriteTraceID; tid != nil {
-			obj["objectWriteTraceId"] = *tid
+			obj.ObjectWriteTraceID = *tid
 		}
 		results = append(results, obj)
 	}

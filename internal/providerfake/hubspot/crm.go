@@ -299,7 +299,18 @@ var defaultContactProps = []string{"createdate", "email", "firstname", "hs_objec
 
 const timeLayout = "2006-01-02T15:04:05.000Z"
 
-func (s *Server) contactJSONLocked(c *contact, props []string, allSet bool) map[string]any {
+// contactBody is a contact as the CRM v3 API answers it (SimplePublicObject); a batch create's
+// result also echoes its input's objectWriteTraceId.
+type contactBody struct {
+	ID                 string             `json:"id"`
+	Properties         map[string]*string `json:"properties"`
+	CreatedAt          string             `json:"createdAt"`
+	UpdatedAt          string             `json:"updatedAt"`
+	Archived           bool               `json:"archived"`
+	ObjectWriteTraceID string             `json:"objectWriteTraceId,omitempty"`
+}
+
+func (s *Server) contactJSONLocked(c *contact, props []string, allSet bool) *contactBody {
 	out := map[string]*string{}
 	val := func(name string) *string {
 		switch name {
@@ -334,13 +345,8 @@ func (s *Server) contactJSONLocked(c *contact, props []string, allSet bool) map[
 			out[k] = val(k)
 		}
 	}
-	return map[string]any{
-		"id":         c.id,
-		"properties": out,
-		"createdAt":  c.createdAt.Format(timeLayout),
-		"updatedAt":  c.updatedAt.Format(timeLayout),
-		"archived":   false,
-	}
+	return &contactBody{ID: c.id, Properties: out, CreatedAt: c.createdAt.Format(timeLayout),
+		UpdatedAt: c.updatedAt.Format(timeLayout)}
 }
 
 func requestedProps(r *http.Request) []string {
@@ -724,7 +730,7 @@ func (s *Server) handleContactSearch(w http.ResponseWriter, r *http.Request, c *
 			matched = append(matched, ct)
 		}
 	}
-	results := []map[string]any{}
+	results := []*contactBody{}
 	end := offset + limit
 	if end > len(matched) {
 		end = len(matched)
