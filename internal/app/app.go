@@ -93,7 +93,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.api = api.New(api.Config{Store: st, Integrations: registry, Box: box, Logger: log, Metrics: a.metrics,
 		SessionKey: sessionKey, PublicURL: publicURL(&cfg), Health: a.engine.Health,
 		Limits:             api.Limits{MaxBodyBytes: cfg.MaxBodyBytes, MaxPayloadBytes: cfg.MaxPayloadBytes},
-		DestinationOptions: opts, Accepted: a.engine.Wake, IngestWriters: ingestWriters(st.Dialect()), OAuth: a.oauth,
+		DestinationOptions: opts, Accepted: a.accepted, IngestWriters: ingestWriters(st.Dialect()), OAuth: a.oauth,
 		RateLimits: api.RateLimits{Machine: cfg.RateLimitMachine, Publishable: cfg.RateLimitPublishable,
 			AuthFailures: cfg.RateLimitAuthFailures}})
 	return a, nil

@@ -21,10 +21,23 @@ import (
 type nodeParts struct {
 	id     uuid.UUID
 	leader *cluster.Leader
+	// notifier wakes the delivering nodes for events an api node accepted (PostgreSQL).
+	notifier cluster.Notifier
+}
+
+// accepted is called after the API accepted events: it wakes this node's engine, or — on a
+// node that does not deliver — the nodes that do.
+func (a *App) accepted() {
+	if a.cfg.Delivers() {
+		a.engine.Wake()
+	} else {
+		a.node.notifier.Notify()
+	}
 }
 
 // runNode starts, in g, what this node's role asks for: the delivery engine and the
-// maintenance election (roles all and worker), and — on PostgreSQL — the heartbeat.
+// maintenance election (roles all and worker), and — on PostgreSQL — the heartbeat, and the
+// NOTIFY that carries "events accepted" from api nodes to the delivering ones.
 func (a *App) runNode(ctx context.Context, g *errgroup.Group) {
 	a.node.id = uuid.Must(uuid.NewV7())
 	if a.cfg.Delivers() {
@@ -34,6 +47,12 @@ func (a *App) runNode(ctx context.Context, g *errgroup.Group) {
 		g.Go(func() error { a.node.leader.Run(ctx); return nil })
 	}
 	if a.Store.Dialect() == "postgres" {
+		if a.cfg.Delivers() {
+			g.Go(func() error { cluster.Listen(ctx, a.Store, a.engine.Wake, a.cfg.ElectionInterval(), a.log); return nil })
+		} else {
+			a.node.notifier.Store, a.node.notifier.Logger = a.Store, a.log
+			g.Go(func() error { a.node.notifier.Run(ctx); return nil })
+		}
 		host, _ := os.Hostname()
 		m := &cluster.Membership{Store: a.Store, ID: a.node.id, Role: a.cfg.Role, Host: host, Logger: a.log,
 			Beat: a.cfg.ElectionInterval(), Stale: 3 * a.cfg.ElectionInterval(),

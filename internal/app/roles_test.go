@@ -94,11 +94,18 @@ func TestAPIAndWorkerNodes(t *testing.T) {
 		}
 	})
 
-	worker := clusterNode(t, dbURL, key, config.RoleWorker)
+	// The worker polls only every 30 s: what it delivers sooner, it was woken for.
+	worker := clusterNode(t, dbURL, key, config.RoleWorker, func(c *config.Config) { c.PollInterval = 30 * time.Second })
 
 	t.Run("a worker node on the same database delivers what the api node accepted", func(t *testing.T) {
 		testutil.Eventually(t, 15*time.Second, "the worker to deliver", func() bool { return hook.requests() == 1 })
 		testutil.Eventually(t, 15*time.Second, "the event to complete", func() bool { return api.event(t, id).Status == "completed" })
+	})
+
+	t.Run("an event the api node accepts wakes the worker at once", func(t *testing.T) {
+		second := api.emit(t, ws, "role.test", nil)
+		testutil.Eventually(t, 10*time.Second, "the worker to deliver the second event", func() bool { return hook.requests() == 2 })
+		testutil.Eventually(t, 10*time.Second, "the second event to complete", func() bool { return api.event(t, second).Status == "completed" })
 	})
 
 	t.Run("a worker node answers the health checks and serves no API", func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -249,4 +250,71 @@ func (s *Sweeper) Run(ctx context.Context) {
 func (s *Sweeper) Sweep(ctx context.Context) error {
 	_, err := s.Store.NodeDeleteBefore(ctx, store.NodeDeleteBeforeParams{Before: s.Now().Add(-DepartedGrace)})
 	return err
+}
+
+// Notifier wakes the delivering nodes when a node that does not deliver (role api) has accepted
+// events: Notify never blocks, and Run sends one NOTIFY at a time, with one more for whatever was
+// accepted while it was being sent, so a burst of requests costs a few notifications, not one
+// each. Its zero value is ready once Store is set.
+type Notifier struct {
+	Store  store.Cluster
+	Logger *slog.Logger
+
+	once sync.Once
+	kick chan struct{}
+}
+
+func (n *Notifier) init() { n.once.Do(func() { n.kick = make(chan struct{}, 1) }) }
+
+// Notify asks Run to send a notification. It never blocks.
+func (n *Notifier) Notify() {
+	n.init()
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends the notifications asked for until ctx ends.
+func (n *Notifier) Run(ctx context.Context) {
+	n.init()
+	if n.Logger == nil {
+		n.Logger = slog.New(slog.DiscardHandler)
+	}
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.kick:
+		}
+		err := n.Store.DueNotify(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil && !failing:
+			// The delivering nodes still find the events at their next poll.
+			n.Logger.Warn("cluster: notifying the delivering nodes", slog.Any("error", err))
+			failing = true
+		case err == nil:
+			failing = false
+		}
+	}
+}
+
+// Listen calls wake whenever a Notifier on any node sends, until ctx ends, listening again
+// (after retry) when the connection it listens on fails.
+func Listen(ctx context.Context, st store.Cluster, wake func(), retry time.Duration, log *slog.Logger) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	for ctx.Err() == nil {
+		if err := st.DueListen(ctx, wake); err != nil && ctx.Err() == nil {
+			log.Warn("cluster: listening for accepted events", slog.Any("error", err))
+		}
+		// Anything notified while not listening is found by a claim now.
+		wake()
+		select {
+		case <-ctx.Done():
+		case <-time.After(retry):
+		}
+	}
 }

@@ -174,10 +174,17 @@ func TestMembershipCountsAPINodes(t *testing.T) {
 		api.stop()
 		testutil.Eventually(t, 5*time.Second, "one API node after one stopped", func() bool { return all.count.Load() == 1 })
 
-		nodes, err := db.NodeList(context.Background(), store.NodeListParams{})
-		if err != nil || len(nodes) != 2 {
-			t.Fatalf("nodes listed after one stopped: %v, %v; want the two running", nodes, err)
-		}
+		testutil.Eventually(t, 5*time.Second, "the two running nodes (and not the stopped one) to be listed", func() bool {
+			nodes, err := db.NodeList(context.Background(), store.NodeListParams{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			roles := map[string]int{}
+			for _, n := range nodes {
+				roles[n.Role]++
+			}
+			return len(nodes) == 2 && roles["all"] == 1 && roles["worker"] == 1
+		})
 	})
 }
 
@@ -205,4 +212,34 @@ func TestSweeperRemovesDepartedNodes(t *testing.T) {
 			t.Errorf("after the sweep, nodes %v (%v), want only %s, seen a minute ago", nodes, err, live)
 		}
 	})
+}
+
+func TestNotifierWakesListenersOfTheSameSchemaOnly(t *testing.T) {
+	t.Parallel()
+	url := storetest.PostgresURL(t)
+	open := func(url string) *sqlstore.DB {
+		db, err := sqlstore.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	sender, listener, elsewhere := open(url), open(url), open(storetest.PostgresURL(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	var woken, wokenElsewhere atomic.Int64
+	wg.Go(func() { cluster.Listen(ctx, listener, func() { woken.Add(1) }, time.Second, nil) })
+	wg.Go(func() { cluster.Listen(ctx, elsewhere, func() { wokenElsewhere.Add(1) }, time.Second, nil) })
+	n := &cluster.Notifier{Store: sender}
+	wg.Go(func() { n.Run(ctx) })
+	// Notify until the listener hears one: its LISTEN may not be in place yet at first.
+	testutil.Eventually(t, 10*time.Second, "the listener to be woken", func() bool {
+		n.Notify()
+		return woken.Load() > 0
+	})
+	if wokenElsewhere.Load() != 0 {
+		t.Errorf("a listener on another schema was woken %d times", wokenElsewhere.Load())
+	}
 }

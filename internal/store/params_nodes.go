@@ -27,6 +27,12 @@ type Cluster interface {
 	// connection ends for whatever reason; on SQLite, where one process owns the file, it is
 	// always granted.
 	LeaderTry(ctx context.Context, p LeaderTryParams) (Leadership, error)
+	// DueNotify tells the nodes in DueListen that deliveries may be due (PostgreSQL NOTIFY; a
+	// no-op on SQLite).
+	DueNotify(ctx context.Context) error
+	// DueListen calls wake for every DueNotify of any node, until ctx ends (nil) or its
+	// connection fails (the error; listen again). On SQLite it only waits for ctx.
+	DueListen(ctx context.Context, wake func()) error
 }
 
 // ErrLeaderElsewhere is returned by LeaderTry when another process holds the lock.

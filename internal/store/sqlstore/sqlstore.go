@@ -67,6 +67,9 @@ type DB struct {
 	conns  versioned[uuid.UUID, *switchyard.Connection]
 	// catalogued remembers stored catalogue entries (see catalogue).
 	catalogued catalogKnown
+	// channel is the NOTIFY channel of due work, once read (notify.go).
+	channelMu sync.Mutex
+	channel   string
 }
 
 var _ store.Store = (*DB)(nil)
