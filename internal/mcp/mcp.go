@@ -127,7 +127,7 @@ func pretty(data json.RawMessage) string {
 		return "null"
 	}
 	var b bytes.Buffer
-	if err := json.Indent(&b, data, "", "  "); err != nil {
+	if err := json.Indent(&b, bytes.TrimSpace(data), "", "  "); err != nil {
 		return string(data)
 	}
 	return b.String()

@@ -182,7 +182,7 @@ func (t *tools) addMeshes() {
 		})
 	add(t, "meshes_create_workspace",
 		"Create a workspace: an isolated set of connections, rules and events (e.g. one per environment or per customer). "+
-			"Returns the new workspace with its id and publishable key.",
+			"Returns {\"workspace\": {id, name, …}}; meshes_get_workspace shows its publishable key.",
 		object(req("name", str("Display name, 3–50 characters.", 3, 50)), opt("description", str("What the workspace is for.", 0, 1024))),
 		creates,
 		func(ctx context.Context, c *client.Client, in workspaceCreate) (json.RawMessage, error) {
@@ -259,8 +259,9 @@ func (t *tools) addMeshes() {
 		})
 	add(t, "meshes_create_connection",
 		"Create a connection: a configured destination in a workspace. metadata holds the integration's settings; "+
-			"meshes_list_integrations shows the fields each type needs (for a webhook: {\"url\": \"https://…\"}, optionally "+
-			"\"secret\", \"headers\"). OAuth integrations are connected through the API's OAuth flow instead. Returns the connection.",
+			"meshes_list_integrations shows the fields each type needs (a webhook needs {\"url\": \"https://…\"}; its optional "+
+			"fields cover auth, signing and custom headers). The server makes a test request to a webhook before saving it. "+
+			"OAuth integrations are connected through the API's OAuth flow instead. Returns {\"connection\": {…}}.",
 		object(req("workspace", id(wsDesc)), req("type", enum("The integration type.", integrationTypes...)),
 			req("name", str("Display name, 1–128 characters.", 1, 128)),
 			req("metadata", record("The integration's settings (see meshes_list_integrations).", nil)),
@@ -378,7 +379,7 @@ func (t *tools) addMeshes() {
 	add(t, "meshes_create_rule",
 		"Create a rule: when an event named `event` is emitted in the workspace (optionally only for a resource / resource id), "+
 			"deliver it to `connection` with `action` (a webhook's action is \"send_webhook\"; meshes_list_integrations lists each type's actions). "+
-			"metadata_extra holds the action's parameters; values may use {{payload.path}} templates. Returns the rule.",
+			"metadata_extra holds the action's parameters; values may use {{field}} templates resolved from the payload (e.g. {{user.email}}). Returns {\"rule\": {…}}.",
 		object(req("workspace", id(wsDesc)), req("connection", id(connDesc)), req("event", str("The event name to match, e.g. \"user.signup\".", 1, 0)),
 			req("action", str("The integration action to run.", 1, 0)), opt("resource", resourceSchema()), opt("resource_id", resourceIDSchema()),
 			opt("active", def(boolean("Whether the rule routes events."), true)),
@@ -421,7 +422,7 @@ func (t *tools) addMeshes() {
 	}
 	add(t, "meshes_emit_event",
 		"Emit one event into a workspace. Every active rule matching its name (and resource) gets a delivery, sent in the background; "+
-			"poll meshes_get_event with the returned id to see the outcome.",
+			"poll meshes_get_event with the returned event.id to see the outcome.",
 		object(eventItem()...), sends,
 		func(ctx context.Context, c *client.Client, in eventEmit) (json.RawMessage, error) {
 			if _, err := uuidArg("workspace", in.Workspace); err != nil {

@@ -2,6 +2,7 @@ package mcp
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
@@ -41,13 +42,13 @@ func (t *tools) addResources() {
 			}
 			c, err := t.cfg.Client(ctx, req.Extra)
 			if err != nil {
-				return nil, err
+				return nil, errors.New(errorText(err))
 			}
 			data, err := get(ctx, c, "/"+k.collection+"/"+id, nil)
 			if client.IsNotFound(err) {
 				return nil, sdk.ResourceNotFoundError(uri)
 			} else if err != nil {
-				return nil, err
+				return nil, errors.New(errorText(err))
 			}
 			return &sdk.ReadResourceResult{Contents: []*sdk.ResourceContents{{URI: uri, MIMEType: "application/json", Text: pretty(data)}}}, nil
 		})
