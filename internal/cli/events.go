@@ -161,23 +161,28 @@ func (c *EventsSendCmd) Run(e *env) error {
 	return nil
 }
 
-// payload reads the payload from --payload, --file or a piped standard input, and checks that
-// it is a JSON object (the API would refuse anything else, less clearly).
+// payload reads the event's payload (readPayload).
 func (c *EventsSendCmd) payload(e *env) (json.RawMessage, error) {
+	return readPayload(e, c.Payload, c.File)
+}
+
+// readPayload reads a payload from --payload, --file or a piped standard input, and checks
+// that it is a JSON object (the API would refuse anything else, less clearly).
+func readPayload(e *env, flag, file string) (json.RawMessage, error) {
 	var data []byte
 	switch {
-	case c.Payload != "" && c.File != "":
+	case flag != "" && file != "":
 		return nil, usagef("give the payload once: --payload or --file")
-	case c.Payload != "":
-		data = []byte(c.Payload)
-	case c.File == "-" || c.File == "" && !e.stdinTTY && e.stdin != nil:
+	case flag != "":
+		data = []byte(flag)
+	case file == "-" || file == "" && !e.stdinTTY && e.stdin != nil:
 		b, err := io.ReadAll(io.LimitReader(e.stdin, 16<<20))
 		if err != nil {
 			return nil, fmt.Errorf("reading the payload from standard input: %w", err)
 		}
 		data = b
-	case c.File != "":
-		b, err := os.ReadFile(c.File)
+	case file != "":
+		b, err := os.ReadFile(file)
 		if err != nil {
 			return nil, fmt.Errorf("reading the payload: %w", err)
 		}

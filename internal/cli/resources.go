@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -85,6 +86,7 @@ type WorkspacesCmd struct {
 	Create    WorkspacesCreateCmd    `cmd:"" help:"Create a workspace."`
 	Update    WorkspacesUpdateCmd    `cmd:"" help:"Rename a workspace or change its description."`
 	RotateKey WorkspacesRotateKeyCmd `cmd:"" name:"rotate-key" help:"Replace a workspace's publishable key (the old one stops working)."`
+	Backlog   WorkspacesBacklogCmd   `cmd:"" help:"Show a workspace's unfinished deliveries, per connection, the most overdue first."`
 }
 
 func workspaceFields(w *client.Workspace) [][2]string {
@@ -282,6 +284,7 @@ type ConnectionsCmd struct {
 	Create ConnectionsCreateCmd `cmd:"" help:"Create a connection: an integration type with its settings."`
 	Update ConnectionsUpdateCmd `cmd:"" help:"Rename a connection or change its settings."`
 	Delete ConnectionsDeleteCmd `cmd:"" help:"Delete a connection (--force: with its rules)."`
+	Health ConnectionsHealthCmd `cmd:"" help:"Show a connection's health: active or why not, circuit breaker, 429 pause, queue."`
 }
 
 func connectionFields(c *client.Connection) [][2]string {
@@ -517,6 +520,7 @@ type RulesCmd struct {
 	Get    RulesGetCmd    `cmd:"" help:"Show a rule."`
 	Create RulesCreateCmd `cmd:"" help:"Create a rule: deliver a workspace's events of one name to a connection's action."`
 	Delete RulesDeleteCmd `cmd:"" help:"Delete a rule."`
+	Test   RulesTestCmd   `cmd:"" help:"Send a test event through a rule now, or with --dry-run show what it would send."`
 }
 
 func actionText(meta map[string]any) string {
@@ -709,5 +713,219 @@ func (c *RulesDeleteCmd) Run(e *env) error {
 		return e.printer(c.outputFlags).json(d)
 	}
 	fmt.Fprintf(e.stdout, "Deleted rule %s (%s → connection %s).\n", d.ID, d.Event, d.Connection)
+	return nil
+}
+
+// --- operations ---
+
+// queueText summarises a delivery queue: "3 due (oldest 12s), 1 scheduled, 0 processing".
+func queueText(q client.DeliveryQueue) string {
+	due := fmt.Sprintf("%d due", q.Due)
+	if q.OldestDueAgeSeconds != nil && q.Due > 0 {
+		due += fmt.Sprintf(" (oldest %s)", (time.Duration(*q.OldestDueAgeSeconds * float64(time.Second))).Round(time.Second))
+	}
+	return fmt.Sprintf("%s, %d scheduled, %d processing", due, q.Scheduled, q.Processing)
+}
+
+// WorkspacesBacklogCmd shows a workspace's backlog.
+type WorkspacesBacklogCmd struct {
+	apiFlags    `embed:""`
+	ID          string `arg:"" optional:"" name:"workspace-id" help:"The workspace's id (default: $SWITCHYARD_WORKSPACE, else the profile's)."`
+	outputFlags `embed:""`
+}
+
+// Help is the detailed help of workspaces backlog.
+func (c *WorkspacesBacklogCmd) Help() string {
+	return `The circuit and pause columns are the answering server's view (each node keeps its own).
+
+Examples:
+  switchyard workspaces backlog
+  switchyard workspaces backlog 0190… -o json`
+}
+
+// Run shows the backlog.
+func (c *WorkspacesBacklogCmd) Run(e *env) error {
+	cl, s, err := c.client(e)
+	if err != nil {
+		return err
+	}
+	id, err := s.workspaceID(c.ID)
+	if err != nil {
+		return err
+	}
+	b, err := cl.GetWorkspaceBacklog(e.ctx, id)
+	if err != nil {
+		return err
+	}
+	if c.Output != "table" {
+		return e.printer(c.outputFlags).json(b)
+	}
+	if err := writeFields(e.stdout, [][2]string{{"WORKSPACE", b.WorkspaceID.String()}, {"QUEUE", queueText(b.DeliveryQueue)},
+		{"AS OF", timeText(&b.AsOf)}}); err != nil {
+		return err
+	}
+	if len(b.Connections) == 0 {
+		return nil
+	}
+	fmt.Fprintln(e.stdout)
+	t := newTable("CONNECTION", "NAME", "TYPE", "DUE", "SCHEDULED", "PROCESSING", "PAUSED UNTIL", "CIRCUIT")
+	for _, x := range b.Connections {
+		color := ""
+		if x.Circuit != "closed" {
+			color = ansiRed
+		}
+		t.addColored(color, x.ConnectionID.String(), x.Name, x.Type, fmt.Sprint(x.Due), fmt.Sprint(x.Scheduled),
+			fmt.Sprint(x.Processing), timeText(x.PausedUntil), x.Circuit)
+	}
+	return t.write(e.stdout, e.color())
+}
+
+// ConnectionsHealthCmd shows a connection's health.
+type ConnectionsHealthCmd struct {
+	apiFlags    `embed:""`
+	ID          string `arg:"" name:"connection-id" help:"The connection's id."`
+	outputFlags `embed:""`
+}
+
+// Help is the detailed help of connections health.
+func (c *ConnectionsHealthCmd) Help() string {
+	return `The circuit and pause are the answering server's view (each node keeps its own); the queue is
+the store's.
+
+Example:
+  switchyard connections health 0190…`
+}
+
+// Run shows the health.
+func (c *ConnectionsHealthCmd) Run(e *env) error {
+	id, err := parseID("connection id", c.ID)
+	if err != nil {
+		return err
+	}
+	cl, _, err := c.client(e)
+	if err != nil {
+		return err
+	}
+	h, err := cl.GetConnectionHealth(e.ctx, id)
+	if err != nil {
+		return err
+	}
+	reason := ""
+	if h.InactiveReason != nil {
+		reason = *h.InactiveReason
+	}
+	circuit := h.Circuit
+	if h.ConsecutiveFailures > 0 {
+		circuit += fmt.Sprintf(" (%d consecutive failures)", h.ConsecutiveFailures)
+	}
+	if h.OpenUntil != nil {
+		circuit += ", open until " + timeText(h.OpenUntil)
+	}
+	return printObject(e, c.outputFlags, h, [][2]string{{"CONNECTION", h.ConnectionID.String()}, {"NAME", h.Name},
+		{"TYPE", h.Type}, {"WORKSPACE", h.Workspace.String()}, {"STATE", activeText(h.Active, reason)},
+		{"CIRCUIT", circuit}, {"PAUSED UNTIL", timeText(h.PausedUntil)}, {"QUEUE", queueText(h.Queue)},
+		{"AS OF", timeText(&h.AsOf)}})
+}
+
+// RulesTestCmd tests a rule.
+type RulesTestCmd struct {
+	apiFlags    `embed:""`
+	ID          string `arg:"" name:"rule-id" help:"The rule's id."`
+	Payload     string `name:"payload" short:"d" placeholder:"JSON" help:"The test event's payload, a JSON object."`
+	File        string `name:"file" short:"f" placeholder:"FILE" help:"Read the payload from FILE ('-': standard input)."`
+	EventID     string `name:"event-id" placeholder:"UUID" help:"Use a stored event's payload instead."`
+	Resource    string `name:"resource" help:"Resource type of the test event."`
+	ResourceID  string `name:"resource-id" help:"Resource id of the test event."`
+	DryRun      bool   `name:"dry-run" help:"Only show what would be sent (the request, for integrations that can preview it); send nothing."`
+	outputFlags `embed:""`
+}
+
+// Help is the detailed help of rules test.
+func (c *RulesTestCmd) Help() string {
+	return `Without --dry-run the rule's action is performed once, for real; the test event is never stored
+and no attempt is recorded. Exits 1 when that delivery did not succeed.
+
+Examples:
+  switchyard rules test 0190… --dry-run -d '{"email":"ada@example.com"}'
+  switchyard rules test 0190… --event-id 0190…`
+}
+
+// Run tests the rule.
+func (c *RulesTestCmd) Run(e *env) error {
+	id, err := parseID("rule id", c.ID)
+	if err != nil {
+		return err
+	}
+	in := client.RuleTest{Resource: c.Resource, ResourceID: c.ResourceID, DryRun: c.DryRun}
+	if c.EventID != "" {
+		if c.Payload != "" || c.File != "" {
+			return usagef("give a payload or --event-id, not both")
+		}
+		eid, err := parseID("--event-id", c.EventID)
+		if err != nil {
+			return err
+		}
+		in.EventID = &eid
+	} else {
+		p, err := readPayload(e, c.Payload, c.File)
+		if err != nil {
+			return err
+		}
+		in.Payload = p
+	}
+	cl, _, err := c.client(e)
+	if err != nil {
+		return err
+	}
+	res, err := cl.TestRule(e.ctx, id, in)
+	if err != nil {
+		return err
+	}
+	failed := res.Attempt != nil && res.Attempt.OutcomeCode != "delivered"
+	if c.Output != "table" {
+		if err := e.printer(c.outputFlags).json(res); err != nil {
+			return err
+		}
+	} else if err := printRuleTest(e, res); err != nil {
+		return err
+	}
+	if failed {
+		return fmt.Errorf("the test delivery did not succeed: %s", res.Attempt.OutcomeCode)
+	}
+	return nil
+}
+
+func printRuleTest(e *env, res *client.RuleTestResult) error {
+	fields := [][2]string{{"RULE", res.RuleID.String()}, {"CONNECTION", res.ConnectionID.String()},
+		{"INTEGRATION", res.IntegrationType}, {"ACTION", res.Action}, {"DRY RUN", fmt.Sprint(res.DryRun)}}
+	if a := res.Attempt; a != nil {
+		httpStatus := "-"
+		if a.HTTPStatus != nil {
+			httpStatus = fmt.Sprint(*a.HTTPStatus)
+		}
+		fields = append(fields, [2]string{"OUTCOME", a.OutcomeCode}, [2]string{"HTTP", httpStatus},
+			[2]string{"MESSAGE", a.Message}, [2]string{"DURATION", fmt.Sprintf("%dms", a.DurationMS)})
+		if a.Deactivate != "" {
+			fields = append(fields, [2]string{"WOULD DEACTIVATE", a.Deactivate})
+		}
+	}
+	if r := res.Request; r != nil {
+		fields = append(fields, [2]string{"REQUEST", r.Method + " " + r.URL})
+	}
+	if err := writeFields(e.stdout, fields); err != nil {
+		return err
+	}
+	if len(res.Params) > 0 {
+		printJSONBlock(e, "PARAMS", res.Params)
+	}
+	if len(res.Fields) > 0 {
+		printJSONBlock(e, "FIELDS", res.Fields)
+	}
+	for _, w := range res.MappingWarnings {
+		fmt.Fprintf(e.stdout, "warning: %s: %s (%s)\n", w.Dest, w.Reason, w.OnError)
+	}
+	if r := res.Request; r != nil && len(r.Body) > 0 {
+		printJSONBlock(e, "REQUEST BODY", r.Body)
+	}
 	return nil
 }

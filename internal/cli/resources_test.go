@@ -122,6 +122,40 @@ func TestConnectionsAndRulesCommands(t *testing.T) {
 		}
 	})
 
+	t.Run("rules test: a dry run sends nothing, a real one delivers once", func(t *testing.T) {
+		before := h.requests.Load()
+		out := sh.ok("rules", "test", rule.String(), "--dry-run", "-d", `{"order":1}`)
+		if !strings.Contains(out, "DRY RUN      true") || !strings.Contains(out, "REQUEST      POST "+h.srv.URL+"/v2") ||
+			!strings.Contains(out, `"order": 1`) || h.requests.Load() != before {
+			t.Fatalf("dry run (%d requests): %s", h.requests.Load()-before, out)
+		}
+		out = sh.ok("rules", "test", rule.String(), "-d", `{"order":2}`)
+		if !strings.Contains(out, "OUTCOME      delivered") || h.requests.Load() != before+1 {
+			t.Fatalf("real run (%d requests): %s", h.requests.Load()-before, out)
+		}
+		h.status.Store(400)
+		defer h.status.Store(204)
+		r := sh.run("rules", "test", rule.String(), "-d", `{}`, "-o", "json")
+		if r.code != exitFailure || !strings.Contains(r.stdout, `"outcome_code": "rejected_client_error"`) {
+			t.Fatalf("a refused test delivery: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+		if r := sh.run("rules", "test", rule.String(), "-d", `{}`, "--event-id", rule.String()); r.code != exitUsage {
+			t.Fatalf("payload and --event-id: exit %d", r.code)
+		}
+	})
+
+	t.Run("connections health and workspaces backlog", func(t *testing.T) {
+		var n normalizer
+		golden(t, &n, "connections_health_table", sh.ok("connections", "health", conn.String()))
+		out := sh.ok("workspaces", "backlog", "-o", "json")
+		if !strings.Contains(out, `"workspace_id": "`+s.creds.WorkspaceID.String()+`"`) || !strings.Contains(out, `"due": 0`) {
+			t.Fatalf("backlog: %s", out)
+		}
+		if out := sh.ok("workspaces", "backlog"); !strings.Contains(out, "QUEUE      0 due, 0 scheduled, 0 processing") {
+			t.Fatalf("backlog table: %s", out)
+		}
+	})
+
 	t.Run("a connection with rules is deleted only with --force", func(t *testing.T) {
 		r := sh.run("connections", "delete", conn.String())
 		if r.code != exitAPI {
