@@ -23,7 +23,7 @@ import (
 // --database-url, to a store directly through an in-process API. Standard output is the
 // protocol: everything else goes to standard error.
 type McpCmd struct {
-	URL       string `name:"url" env:"SWITCHYARD_URL,MESHES_API_URL" help:"Server URL, e.g. http://127.0.0.1:8080 (a trailing /api/v1 is accepted)."`
+	URL       string `name:"url" env:"SWITCHYARD_URL,SWITCHYARD_SERVER,MESHES_API_URL" help:"Server URL, e.g. http://127.0.0.1:8080 (a trailing /api/v1 is accepted)."`
 	AccessKey string `name:"access-key" env:"SWITCHYARD_ACCESS_KEY,MESHES_ACCESS_KEY" help:"Machine access key (mk_…). With --database-url: which key of the store to act as (default: the newest active key without limits)."`
 	SecretKey string `name:"secret-key" env:"SWITCHYARD_SECRET_KEY,MESHES_SECRET_KEY" help:"Machine secret key (with --url)."`
 	OrgID     string `name:"org" env:"SWITCHYARD_ORG_ID,MESHES_ORG_ID,MESHES_ORGANIZATION_ID" help:"Organization id (with --url: required; with --database-url: default the store's first organization)."`
@@ -33,6 +33,18 @@ type McpCmd struct {
 	KeyFile       string `name:"encryption-key-file" env:"SWITCHYARD_ENCRYPTION_KEY_FILE" help:"With --database-url: file holding the encryption key."`
 	AllowPrivate  bool   `name:"allow-private-destinations" env:"SWITCHYARD_ALLOW_PRIVATE_DESTINATIONS" help:"With --database-url: allow http:// and private destination addresses, as the server does with the same flag (development only)."`
 	LogLevel      string `name:"log-level" env:"SWITCHYARD_LOG_LEVEL" default:"warn" enum:"debug,info,warn,error" help:"Level of the logs written to standard error."`
+}
+
+// Help is the detailed help of mcp.
+func (c *McpCmd) Help() string {
+	return `Standard output is the MCP protocol; logs go to standard error. Without --url or
+--database-url, the server and machine key saved by 'switchyard login' are used.
+
+Examples:
+  switchyard mcp --url http://127.0.0.1:8080 --access-key mk_… --org 0190…   # secret in $SWITCHYARD_SECRET_KEY
+  MESHES_API_URL=http://127.0.0.1:8080 MESHES_ACCESS_KEY=mk_… MESHES_SECRET_KEY=… MESHES_ORG_ID=… switchyard mcp
+  switchyard mcp --database-url sqlite://./switchyard.db
+  switchyard mcp --database-url sqlite://./switchyard.db --access-key mk_readonly…   # act as that key`
 }
 
 // apiSuffix matches the /api/vN suffix Meshes' MCP server accepts at the end of its URL.
@@ -85,7 +97,22 @@ func (c *McpCmd) Run(e *env) error {
 		log.Info("serving MCP on stdio", slog.String("server", c.URL))
 		api = cl
 	default:
-		return errors.New("set --url (or SWITCHYARD_URL / MESHES_API_URL) with a machine key, or --database-url to work on a store")
+		// The server and key 'switchyard login' saved, under the flags and variables given.
+		st, err := (&apiFlags{AccessKey: c.AccessKey, SecretKey: c.SecretKey, Org: c.OrgID}).resolve(e)
+		if err != nil {
+			return err
+		}
+		if st.Server == "" {
+			return errors.New("set --url (or SWITCHYARD_URL / MESHES_API_URL) with a machine key, run 'switchyard login' first, " +
+				"or give --database-url to work on a store")
+		}
+		c.URL, c.AccessKey, c.SecretKey, c.OrgID = st.Server, st.AccessKey, st.SecretKey, st.OrgID
+		cl, err := c.remoteClient()
+		if err != nil {
+			return err
+		}
+		log.Info("serving MCP on stdio", slog.String("server", c.URL), slog.String("profile", st.profileName))
+		api = cl
 	}
 	srv := mcp.NewServer(mcp.Config{Version: app.Version, Logger: log, Client: mcp.StaticClient(api)})
 	return mcp.ServeStdio(e.ctx, srv, os.Stdin, e.stdout)

@@ -22,6 +22,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
@@ -260,15 +262,122 @@ func NewHTTPHandler(cfg HTTPConfig) http.Handler {
 }
 
 // ServeStdio runs srv over in and out (newline-delimited JSON-RPC) until in ends or ctx is
-// canceled.
+// canceled. When in ends, the answers to the requests already read are written before it
+// returns (for at most drainTimeout), so that `printf '…' | switchyard mcp` gets them.
 func ServeStdio(ctx context.Context, srv *sdk.Server, in io.Reader, out io.Writer) error {
-	err := srv.Run(ctx, &sdk.IOTransport{Reader: io.NopCloser(in), Writer: nopWriteCloser{out}})
+	track := &inflight{}
+	r := &drainingReader{ctx: ctx, r: in, track: track}
+	w := &answerWriter{w: out, track: track}
+	err := srv.Run(ctx, &sdk.IOTransport{Reader: io.NopCloser(r), Writer: w})
 	if err == nil || errors.Is(err, io.EOF) || ctx.Err() != nil {
 		return nil
 	}
 	return err
 }
 
-type nopWriteCloser struct{ io.Writer }
+// drainTimeout bounds how long the end of input waits for answers in progress.
+const drainTimeout = 2 * time.Minute
 
-func (nopWriteCloser) Close() error { return nil }
+// inflight counts the requests read and not yet answered.
+type inflight struct {
+	mu      sync.Mutex
+	pending int
+	idle    chan struct{} // closed when pending drops to zero
+}
+
+func (f *inflight) add(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.pending == 0 && n > 0 {
+		f.idle = make(chan struct{})
+	}
+	f.pending = max(0, f.pending+n)
+	if f.pending == 0 && f.idle != nil {
+		close(f.idle)
+		f.idle = nil
+	}
+}
+
+// wait returns when nothing is pending, ctx ends or the timeout passes.
+func (f *inflight) wait(ctx context.Context) {
+	f.mu.Lock()
+	idle := f.idle
+	f.mu.Unlock()
+	if idle == nil {
+		return
+	}
+	t := time.NewTimer(drainTimeout)
+	defer t.Stop()
+	select {
+	case <-idle:
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// lines splits a byte stream into lines and reports what each message is.
+type lines struct{ partial []byte }
+
+// feed returns, for the complete lines in p, how many are requests (an id and a method) and
+// how many are answers (an id, no method).
+func (l *lines) feed(p []byte) (requests, answers int) {
+	l.partial = append(l.partial, p...)
+	for {
+		i := bytes.IndexByte(l.partial, '\n')
+		if i < 0 {
+			return requests, answers
+		}
+		var msg struct {
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
+		}
+		if json.Unmarshal(l.partial[:i], &msg) == nil && len(msg.ID) > 0 && string(msg.ID) != "null" {
+			if msg.Method != "" {
+				requests++
+			} else {
+				answers++
+			}
+		}
+		l.partial = l.partial[i+1:]
+	}
+}
+
+// drainingReader counts the requests read, and holds back the end of input until they are
+// answered.
+type drainingReader struct {
+	ctx   context.Context
+	r     io.Reader
+	track *inflight
+	lines lines
+}
+
+func (d *drainingReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	if n > 0 {
+		requests, _ := d.lines.feed(p[:n])
+		d.track.add(requests)
+	}
+	if errors.Is(err, io.EOF) {
+		if n > 0 {
+			return n, nil // the next Read reports the end, after the wait
+		}
+		d.track.wait(d.ctx)
+	}
+	return n, err
+}
+
+// answerWriter counts the answers written.
+type answerWriter struct {
+	w     io.Writer
+	track *inflight
+	lines lines
+}
+
+func (a *answerWriter) Write(p []byte) (int, error) {
+	n, err := a.w.Write(p)
+	_, answers := a.lines.feed(p[:n])
+	a.track.add(-answers)
+	return n, err
+}
+
+func (a *answerWriter) Close() error { return nil }
