@@ -1,6 +1,7 @@
-// Package cli is the switchyard command line: serve, init, keys, migrate, token, receive and version.
-// Each subcommand is a struct with a Run method; flags and their environment twins come from
-// struct tags (kong).
+// Package cli is the switchyard command line: the server's commands (serve, init, keys, migrate,
+// token, receive, version, …) and a client of a running server's API (login, events,
+// workspaces, connections, rules; docs/cli.md). Each subcommand is a struct with a Run method;
+// flags and their environment twins come from struct tags (kong).
 package cli
 
 import (
@@ -27,17 +28,16 @@ type CLI struct {
 	Keys        KeysCmd        `cmd:"" help:"Create, list and revoke machine keys in the store."`
 	Dashboard   DashboardCmd   `cmd:"" help:"Print a one-time login URL for the operator dashboard (/dashboard)."`
 	Token       TokenCmd       `cmd:"" help:"Mint a short-lived machine JWT (for curl and scripts)."`
-	Mcp         McpCmd         `cmd:"" help:"Serve the MCP server on stdio for AI agents (docs/mcp.md)."`
 	Receive     ReceiveCmd     `cmd:"" help:"Run a local webhook receiver that prints what it gets (development)."`
 	Version     VersionCmd     `cmd:"" help:"Print the version, commit and build date."`
 	Healthcheck HealthcheckCmd `cmd:"" help:"Exit 0 when a server answers its readiness check (for container health checks)."`
 	Bench       BenchCmd       `cmd:"" help:"Measure throughput and latency on this machine (in-process server, local endpoint; docs/benchmarks.md)."`
-	Login       LoginCmd       `cmd:"" help:"Save a server URL and machine key as a profile for the commands below (login --list shows them)." group:"Client"`
-	Logout      LogoutCmd      `cmd:"" help:"Remove a saved profile." group:"Client"`
-	Events      EventsCmd      `cmd:"" help:"Send, list, inspect, follow, retry and cancel events (through the API)." group:"Client"`
-	Workspaces  WorkspacesCmd  `cmd:"" help:"List, show, create and update workspaces; rotate publishable keys." group:"Client"`
-	Connections ConnectionsCmd `cmd:"" help:"List, show, create, update and delete connections (destinations)." group:"Client"`
-	Rules       RulesCmd       `cmd:"" help:"List, show, create and delete rules (which events go to which connection)." group:"Client"`
+	Login       LoginCmd       `cmd:"" help:"Save a server URL and machine key as a profile for the commands below (login --list shows them)." group:"API client (through a running server; see login)"`
+	Logout      LogoutCmd      `cmd:"" help:"Remove a saved profile." group:"API client (through a running server; see login)"`
+	Events      EventsCmd      `cmd:"" help:"Send, list, inspect, follow, retry and cancel events (through the API)." group:"API client (through a running server; see login)"`
+	Workspaces  WorkspacesCmd  `cmd:"" help:"List, show, create and update workspaces; rotate publishable keys." group:"API client (through a running server; see login)"`
+	Connections ConnectionsCmd `cmd:"" help:"List, show, create, update and delete connections (destinations)." group:"API client (through a running server; see login)"`
+	Rules       RulesCmd       `cmd:"" help:"List, show, create and delete rules (which events go to which connection)." group:"API client (through a running server; see login)"`
 	Completion  CompletionCmd  `cmd:"" help:"Print a shell completion script (bash, zsh or fish)."`
 }
 

@@ -762,3 +762,12 @@ func joinNonEmpty(sep string, ss ...string) string {
 	}
 	return strings.Join(out, sep)
 }
+
+// Help is the detailed help of events.
+func (c *EventsCmd) Help() string {
+	return `Examples:
+  switchyard events send contact.created --payload '{"email":"ada@example.com"}' --wait 30s
+  switchyard events tail
+  switchyard events list --status failed
+  switchyard events retry 0190…`
+}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/alecthomas/kong"
 )
 
 // closedURL is the URL of a port on 127.0.0.1 that nothing listens on any more.
@@ -192,4 +194,29 @@ func TestExitCodes(t *testing.T) {
 			t.Fatalf("stderr %q", r.stderr)
 		}
 	})
+}
+
+func TestEveryClientCommandHasExamples(t *testing.T) {
+	t.Parallel()
+	parser, err := kong.New(&CLI{}, kong.Name("switchyard"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, leaf := range parser.Model.Leaves(true) {
+		top := leaf
+		for top.Parent != nil && top.Parent.Type != kong.ApplicationNode {
+			top = top.Parent
+		}
+		if top.Group == nil || !strings.HasPrefix(top.Group.Title, "API client") {
+			continue
+		}
+		n++
+		if !strings.Contains(leaf.Detail, "Example") {
+			t.Errorf("switchyard %s --help has no examples", leaf.Path())
+		}
+	}
+	if n < 20 {
+		t.Fatalf("found %d client commands; the group tag changed?", n)
+	}
 }

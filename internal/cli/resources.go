@@ -929,3 +929,26 @@ func printRuleTest(e *env, res *client.RuleTestResult) error {
 	}
 	return nil
 }
+
+// Help is the detailed help of workspaces.
+func (c *WorkspacesCmd) Help() string {
+	return `Examples:
+  switchyard workspaces list
+  switchyard workspaces create Production
+  switchyard workspaces backlog 0190…`
+}
+
+// Help is the detailed help of connections.
+func (c *ConnectionsCmd) Help() string {
+	return `Examples:
+  switchyard connections create --type webhook --name Orders --set url=https://example.com/hooks/orders
+  switchyard connections list --workspace 0190…
+  switchyard connections health 0190…`
+}
+
+// Help is the detailed help of rules.
+func (c *RulesCmd) Help() string {
+	return `Examples:
+  switchyard rules create --connection 0190… --event order.paid --action send_webhook
+  switchyard rules test 0190… --dry-run -d '{"order_id":42}'`
+}
