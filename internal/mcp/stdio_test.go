@@ -166,3 +166,20 @@ func TestMcpCommandRefusesIncompleteConfiguration(t *testing.T) {
 		}
 	}
 }
+
+// TestStdioUsesTheLoginProfile: after 'switchyard login', 'switchyard mcp' needs no flags.
+func TestStdioUsesTheLoginProfile(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	configFile := filepath.Join(t.TempDir(), "config.json")
+	login := exec.Command(switchyardBinary(t), "login", "--server", s.url, "--access-key", s.creds.AccessKey,
+		"--org", s.creds.OrganizationID.String())
+	login.Env = []string{"HOME=" + t.TempDir(), "SWITCHYARD_CONFIG=" + configFile, "SWITCHYARD_SECRET_KEY=" + s.creds.SecretKey}
+	if out, err := login.CombinedOutput(); err != nil {
+		t.Fatalf("switchyard login: %v\n%s", err, out)
+	}
+	cs := commandSession(t, []string{"SWITCHYARD_CONFIG=" + configFile})
+	if got := records(mustCall(t, cs, "meshes_list_workspaces", nil)); len(got) != 1 || got[0]["id"] != s.creds.WorkspaceID.String() {
+		t.Errorf("meshes_list_workspaces with the login profile: %v", got)
+	}
+}
