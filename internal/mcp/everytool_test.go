@@ -11,6 +11,7 @@ import (
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/switchyardhq/switchyard/internal/store/storetest"
 	"github.com/switchyardhq/switchyard/internal/testutil"
 )
 
@@ -85,10 +86,14 @@ func ids(recs []map[string]any) []string {
 }
 
 // TestEveryToolAgainstARealServer calls every listed tool over /mcp against a real server with
-// a webhook receiver on loopback, checking each result, and fails if a tool was left out.
+// a webhook receiver on loopback, checking each result, and fails if a tool was left out; on
+// each store dialect.
 func TestEveryToolAgainstARealServer(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) { everyTool(t, startServerOn(t, d)) })
+}
+
+func everyTool(t *testing.T, s *server) {
 	cs := s.httpSession(t, s.ownerKey())
 	r := &recorder{t: t, cs: cs, called: map[string]bool{}}
 	ws := s.creds.WorkspaceID.String()

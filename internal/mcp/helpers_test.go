@@ -39,8 +39,14 @@ type server struct {
 
 func startServer(t *testing.T) *server {
 	t.Helper()
+	return startServerOn(t, storetest.Dialect{Name: "sqlite", NewURL: storetest.SQLiteURL})
+}
+
+// startServerOn starts the server on a fresh store of dialect d.
+func startServerOn(t *testing.T, d storetest.Dialect) *server {
+	t.Helper()
 	cfg := config.Default()
-	cfg.DatabaseURL = storetest.SQLiteURL(t)
+	cfg.DatabaseURL = d.NewURL(t)
 	cfg.AllowPrivateDestinations = true
 	cfg.EncryptionKey = base64.StdEncoding.EncodeToString(secret.GenerateKey())
 	cfg.PollInterval = 50 * time.Millisecond
