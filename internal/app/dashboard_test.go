@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -98,12 +99,20 @@ func TestDashboardInABrowser(t *testing.T) {
 
 	do("open workspaces", chromedp.Click(chromedp.CSS(`nav a[href="/dashboard/workspaces"]`)))
 	waitPage(t, b, "the workspace listed", `document.querySelector('main td a[href^="/dashboard/workspaces/"]') !== null`)
+	b.Audit(t, nil, "the workspaces page")
 	do("open the workspace", chromedp.Click(chromedp.CSS(`main td a[href^="/dashboard/workspaces/"]`)))
 	waitPage(t, b, "the workspace with its connection, rule and event", `document.querySelector("main h1").textContent === "Default" &&
 		document.querySelector('#events a[href*="/events/"]') !== null && document.querySelector("#connections td") !== null &&
 		document.querySelector("#rules td").textContent === "user.signup"`)
 	b.Audit(t, nil, "the workspace page")
 	dashboardShot(t, b, "workspace")
+	oldKey, err := chromedp.Run(b.Ctx, chromedp.Text(chromedp.CSS("[data-publishable-key]")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	do("rotate the publishable key", chromedp.Click(chromedp.CSS(`form[action$="/publishable-key"] button[type="submit"]`)))
+	waitPage(t, b, "a new publishable key", `document.querySelector("[data-publishable-key]") !== null &&
+		document.querySelector("[data-publishable-key]").textContent !== `+strconv.Quote(oldKey)+` && document.body.innerText.includes("A new publishable key is in place")`)
 	do("open the event", chromedp.Click(chromedp.CSS(`#events a[href*="/events/"]`)))
 	waitPage(t, b, "the event with its delivery and attempt", `document.querySelector('main section [data-status="completed"]') !== null &&
 		document.querySelector("main section ol li strong").textContent === "delivered"`)
@@ -120,6 +129,7 @@ func TestDashboardInABrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`main form.card button[type="submit"]`)))
 	waitPage(t, b, "the secret, once", `document.querySelector("[data-secret-key]") !== null &&
 		document.querySelector("[data-secret-key]").textContent.length > 20 && location.pathname === "/dashboard/keys"`)
+	b.Audit(t, nil, "the new key's page")
 	secret, err := chromedp.Run(b.Ctx, chromedp.Text(chromedp.CSS("[data-secret-key]")))
 	if err != nil {
 		t.Fatal(err)
@@ -156,13 +166,16 @@ func TestDashboardInABrowser(t *testing.T) {
 	do("narrow the window to 360 px", chromedp.EmulateViewport(360, 740), chromedp.Navigate(s.url+"/dashboard/"))
 	waitPage(t, b, "the overview at 360 px without horizontal page scroll", `document.querySelector("main h1").textContent === "Overview" &&
 		document.documentElement.scrollWidth <= 360`)
+	b.Audit(t, nil, "the overview at 360 px")
 	dashboardShot(t, b, "overview-360")
 
 	do("sign out", chromedp.Click(chromedp.CSS(`form.logout button`)))
 	waitPage(t, b, "signed out", `location.pathname === "/dashboard/signed-out" && document.body.innerText.includes("Signed out")`)
+	b.Audit(t, nil, "the signed-out page")
 	do("the login URL again", chromedp.Navigate(link))
 	waitPage(t, b, "the spent link refused", `document.body.innerText.includes("invalid, expired or already used")`)
-	b.ExpectErrors("401") // the browser logs the refused page's status
+	b.WaitForError(t, "401") // the browser logs the refused page's status
+	b.Audit(t, nil, "the spent link's page")
 }
 
 func contains(s, sub string) bool { return sub != "" && strings.Contains(s, sub) }

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	cdppage "github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -322,10 +325,15 @@ func TestEmbedFormsInABrowser(t *testing.T) {
 		if err := chromedp.Do(b.Ctx, chromedp.EmulateViewport(360, 800)); err != nil {
 			t.Fatal(err)
 		}
-		for _, p := range [][2]string{{"connections", "Connections"}, {"rules", "Rules"}, {"events", "Events"}} {
+		for _, p := range [][2]string{{"dashboard", "Dashboard"}, {"connections", "Connections"}, {"rules", "Rules"}, {"events", "Events"}} {
 			openPage(t, b, p[0], p[1])
 			waitFrame(t, b, frameNode(t, b), p[0]+" without horizontal scrolling", `document.documentElement.scrollWidth <= document.documentElement.clientWidth`)
 		}
+		audit(t, b, "the events page at 360 px")
+		clickFrame(t, b, `a[data-query="id=`+failed+`"]`)
+		waitFrame(t, b, frameNode(t, b), "an event at 360 px without horizontal scrolling", `document.querySelector("#main section") !== null &&
+			document.documentElement.scrollWidth <= document.documentElement.clientWidth`)
+		audit(t, b, "the event page at 360 px")
 	})
 
 	t.Run("a member sees no forms, and its token cannot create a connection", func(t *testing.T) {
@@ -363,6 +371,19 @@ func TestEmbedFormsInABrowser(t *testing.T) {
 		waitFrame(t, b, frameNode(t, b), "the event without its payload", `document.querySelector('#main section') !== null && document.querySelector("#main pre.payload") === null`)
 	})
 
+	t.Run("a dashboard session sees the dashboard only", func(t *testing.T) {
+		h := s.host(t, func(origin string) *createdSessionJSON {
+			return s.embedSession(t, map[string]any{"session_type": "dashboard", "allowed_origins": []string{origin}})
+		})
+		if err := chromedp.Do(b.Ctx, chromedp.Navigate(h.URL+"/app")); err != nil {
+			t.Fatal(err)
+		}
+		waitHost(t, b, "the dashboard session's handshake", `window.__messages.includes("meshes:navigate:dashboard")`)
+		waitFrame(t, b, frameNode(t, b), "the dashboard, one link in the nav", `document.querySelector("#main h2") !== null &&
+			document.querySelector("#main h2").textContent === "Dashboard" && document.querySelectorAll("nav a").length === 1`)
+		audit(t, b, "a dashboard session's page")
+	})
+
 	t.Run("a resource session cannot reach the connections page", func(t *testing.T) {
 		var res *createdSessionJSON
 		h := s.host(t, func(origin string) *createdSessionJSON {
@@ -377,6 +398,9 @@ func TestEmbedFormsInABrowser(t *testing.T) {
 		openPage(t, b, "rules", "Rules")
 		waitFrame(t, b, frameNode(t, b), "no connections link, the resource fixed in the rule form",
 			`document.querySelector('nav a[data-page="connections"]') === null && document.querySelector('form[data-rule-form] input[name="resource_id"]').value === "o_1"`)
+		audit(t, b, "a resource session's rules page")
+		openPage(t, b, "events", "Events")
+		audit(t, b, "a resource session's events page")
 		var e apiError
 		if code := s.call(t, "POST", "/api/v1/connections", map[string]any{"workspace": s.creds.WorkspaceID, "type": "webhook", "name": "Sneaky",
 			"metadata": map[string]any{"url": hook.url(), "skip_url_test": true}}, withToken(res.AccessToken), &e); code != 403 {
@@ -408,4 +432,80 @@ func TestConnectionTestOnSaveNamesTheField(t *testing.T) {
 			t.Fatalf("a passing test: %d, %d connections", code, connectionCount(t, s))
 		}
 	})
+}
+
+// An admin connects HubSpot from the embedded connections page: "Connect HubSpot" opens the
+// provider's consent in a new tab, which ends on /embed/connected; the connection is then
+// listed, with a link to its field mapping, whose page shows HubSpot's field catalog.
+func TestEmbedOAuthConnectInABrowser(t *testing.T) {
+	t.Parallel()
+	s := startSaaS(t, storetest.Dialects(t)[0])
+	b := browsertest.New(t, 2*time.Minute)
+	if err := chromedp.Do(b.Ctx, chromedp.EmulateViewport(1024, 900)); err != nil {
+		t.Fatal(err)
+	}
+	host := s.host(t, func(origin string) *createdSessionJSON {
+		return s.embedSession(t, map[string]any{"role": "admin", "allowed_origins": []string{origin}, "launch_page": "connections"})
+	})
+	if err := chromedp.Do(b.Ctx, chromedp.Navigate(host.URL+"/app")); err != nil {
+		t.Fatal(err)
+	}
+	waitHost(t, b, "the handshake", `window.__messages.includes("meshes:navigate:connections")`)
+	waitFrame(t, b, frameNode(t, b), "the connect button", `document.querySelector('form[data-oauth] input[name="type"][value="hubspot"]') !== null`)
+	clickFrame(t, b, `form[aria-label="Connect HubSpot"] button[type="submit"]`)
+
+	// The consent tab: the fake HubSpot consents at once and sends it to the callback at the
+	// public URL, which the test's server does not know (its port is chosen later): the tab is
+	// sent to the same callback on this server, which ends on the embed UI's "connected" page.
+	var tab target.ID
+	var callback string
+	deadline := time.Now().Add(20 * time.Second)
+	for tab == "" {
+		infos, err := chromedp.Targets(b.Ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var urls []string
+		for _, in := range infos {
+			urls = append(urls, in.Type+" "+in.URL)
+			if _, q, ok := strings.Cut(in.URL, "/api/v1/oauth/callback?"); ok && in.Type == "page" {
+				tab, callback = in.TargetID, s.url+"/api/v1/oauth/callback?"+q
+			}
+		}
+		if tab == "" && time.Now().After(deadline) {
+			t.Fatalf("no tab reached the OAuth callback: %q", urls)
+		}
+	}
+	tabCtx, cancel := chromedp.NewContext(b.Ctx, chromedp.WithTargetID(tab))
+	defer cancel()
+	if err := chromedp.Do(tabCtx, chromedp.Navigate(callback)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(tabCtx, chromedp.Poll[bool](`location.pathname === "/embed/connected" && document.body !== null &&
+		document.body.innerText.includes("The connection is ready")`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		t.Fatalf("the connected page: %v", err)
+	}
+	b.Tab(tabCtx).Audit(t, nil, "the connected page")
+	// Close the tab, as the page tells the customer to, and come back: a background tab gets
+	// no animation frames, which the frame's polls wait on.
+	if _, err := chromedp.CallBrowser(b.Ctx, target.CloseTarget, target.CloseTargetParams{TargetID: tab}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(b.Ctx, cdppage.BringToFront, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := connectionCount(t, s.server); n != 1 {
+		t.Fatalf("%d connections after the OAuth flow, want 1", n)
+	}
+
+	// Back in the frame: the page said to reload; the connection is listed with its mapping.
+	waitFrame(t, b, frameNode(t, b), "the hint to come back", `document.querySelector("#status").textContent.includes("Finish connecting in the new tab")`)
+	openPage(t, b, "connections", "Connections")
+	waitFrame(t, b, frameNode(t, b), "the HubSpot connection with a mapping link", `document.querySelector('#main a[data-page="mapping"]') !== null`)
+	audit(t, b, "the connections page with an OAuth connection")
+	clickFrame(t, b, `#main a[data-page="mapping"]`)
+	waitFrame(t, b, frameNode(t, b), "the mapping page with HubSpot's fields", `document.querySelector('[data-mapping-status="generated"]') !== null &&
+		Array.from(document.querySelectorAll("#main td")).some(function (td) { return td.textContent.startsWith("email"); })`)
+	audit(t, b, "the mapping page of a HubSpot connection")
+	screenshot(t, b, "mapping")
 }

@@ -178,7 +178,8 @@ func TestEmbedInABrowser(t *testing.T) {
 		}
 		frame := frameNode(t, b)
 		waitFrame(t, b, frame, "the invalid launch state", `document.body && document.body.textContent.includes("Invalid or expired embed launch token")`)
-		b.ExpectErrors("401") // the browser logs the frame's 401
+		b.WaitForError(t, "401") // the browser logs the frame's 401
+		b.Audit(t, frame, "the invalid launch page")
 	})
 
 	t.Run("an origin the session does not allow is refused", func(t *testing.T) {
@@ -193,7 +194,8 @@ func TestEmbedInABrowser(t *testing.T) {
 		if msgs, _ := chromedp.Run(b.Ctx, chromedp.Evaluate[[]string]("window.__messages")); len(msgs) != 0 {
 			t.Fatalf("a refused frame talked to the host: %v", msgs)
 		}
-		b.ExpectErrors("403")
+		b.WaitForError(t, "403")
+		b.Audit(t, frame, "the refusal page")
 	})
 }
 

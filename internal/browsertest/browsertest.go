@@ -152,3 +152,8 @@ func (b *Browser) WaitForError(t testing.TB, want string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// Tab returns a Browser driving another tab of the same browser — ctx from
+// chromedp.NewContext(b.Ctx, chromedp.WithTargetID(id)), such as a tab the page opened — for
+// Accessibility and Audit. That tab's console is not watched.
+func (b *Browser) Tab(ctx context.Context) *Browser { return &Browser{Ctx: ctx} }
