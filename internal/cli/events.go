@@ -135,12 +135,18 @@ func (c *EventsSendCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
+	// Without a key of the user's, a key of our own lets the client retry the emit after a 5xx
+	// or a broken connection without ever storing the event twice.
+	key := c.IdempotencyKey
+	if key == "" {
+		key = "cli-" + uuid.NewString()
+	}
 	ev, err := cl.EmitEvent(e.ctx, client.EventInput{Event: c.Name, Payload: payload, Workspace: ws,
-		Resource: c.Resource, ResourceID: c.ResourceID, IdempotencyKey: c.IdempotencyKey})
+		Resource: c.Resource, ResourceID: c.ResourceID, IdempotencyKey: key})
 	if err != nil {
 		return err
 	}
-	if ev.Replayed {
+	if ev.Replayed && c.IdempotencyKey != "" {
 		fmt.Fprintf(e.stderr, "switchyard: idempotency key %q was used before: this is the event accepted then.\n", c.IdempotencyKey)
 	}
 	if c.Wait <= 0 {
@@ -256,6 +262,10 @@ func (c *EventsSendCmd) bulk(e *env, cl *client.Client, ws uuid.UUID) error {
 		}
 		return nil
 	}
+	// Each request carries an idempotency key of its own (each event then gets "<key>:<index>"
+	// unless its line names one), so that the client may retry it after a 5xx or a broken
+	// connection without storing any event twice.
+	runKey, batches := "cli-bulk-"+uuid.NewString(), 0
 	flush := func(batch []bulkLine) error {
 		if len(batch) == 0 {
 			return nil
@@ -264,7 +274,8 @@ func (c *EventsSendCmd) bulk(e *env, cl *client.Client, ws uuid.UUID) error {
 		for i, b := range batch {
 			in[i] = b.in
 		}
-		res, err := cl.EmitEvents(e.ctx, in, "")
+		batches++
+		res, err := cl.EmitEvents(e.ctx, in, fmt.Sprintf("%s-%d", runKey, batches))
 		if err != nil {
 			return fmt.Errorf("sending lines %d–%d: %w", batch[0].n, batch[len(batch)-1].n, err)
 		}
