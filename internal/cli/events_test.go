@@ -3,9 +3,14 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -310,4 +315,51 @@ func TestEventsListGetRetryCancel(t *testing.T) {
 			t.Fatalf("retry with nothing to retry: exit %d, %q", r.code, r.stderr)
 		}
 	})
+}
+
+// TestEventsSendRetriesSafely loses the server's answer to the first emit (a proxy forwards the
+// request, then answers 502): the command retries and the event is still stored once, thanks to
+// the idempotency key it gave the event.
+func TestEventsSendRetriesSafely(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	target, err := url.Parse(s.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var lost atomic.Int32
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/api/v1/events") && lost.Add(1) == 1 {
+			proxy.ServeHTTP(httptest.NewRecorder(), r) // the server accepts it; the answer is lost
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	sh := s.shell(t)
+	sh.vars["SWITCHYARD_SERVER"] = front.URL
+
+	for _, args := range [][]string{
+		{"events", "send", "lost.answer", "-d", `{}`, "--retries", "1", "-o", "json"},
+		{"events", "send", "--bulk", "-", "--retries", "1"},
+	} {
+		lost.Store(0)
+		sh.stdin = ""
+		if args[2] == "--bulk" {
+			sh.stdin = `{"event":"lost.bulk","payload":{}}` + "\n" + `{"event":"lost.bulk","payload":{}}`
+		}
+		sh.ok(args...)
+		if lost.Load() < 2 {
+			t.Fatalf("%v: the command did not retry (%d requests)", args, lost.Load())
+		}
+	}
+	sh.stdin = ""
+	for event, want := range map[string]int{"lost.answer": 1, "lost.bulk": 2} {
+		out := sh.ok("events", "list", "--event", event, "-o", "jsonl")
+		if n := strings.Count(out, "\n"); n != want {
+			t.Errorf("%d %s events stored, want %d:\n%s", n, event, want, out)
+		}
+	}
 }
