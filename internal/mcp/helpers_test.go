@@ -37,13 +37,13 @@ type server struct {
 	app           *app.App
 }
 
-func startServer(t *testing.T) *server {
+func startServer(t testing.TB) *server {
 	t.Helper()
 	return startServerOn(t, storetest.Dialect{Name: "sqlite", NewURL: storetest.SQLiteURL})
 }
 
 // startServerOn starts the server on a fresh store of dialect d.
-func startServerOn(t *testing.T, d storetest.Dialect) *server {
+func startServerOn(t testing.TB, d storetest.Dialect) *server {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DatabaseURL = d.NewURL(t)
@@ -108,7 +108,7 @@ func (m minting) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // httpSession connects the SDK's client to /mcp with key.
-func (s *server) httpSession(t *testing.T, key client.MachineKey) *sdk.ClientSession {
+func (s *server) httpSession(t testing.TB, key client.MachineKey) *sdk.ClientSession {
 	t.Helper()
 	c := sdk.NewClient(&sdk.Implementation{Name: "test", Version: "1"}, nil)
 	cs, err := c.Connect(context.Background(), &sdk.StreamableClientTransport{Endpoint: s.url + "/mcp",
@@ -122,7 +122,7 @@ func (s *server) httpSession(t *testing.T, key client.MachineKey) *sdk.ClientSes
 
 // stdioSession runs the server over a pair of pipes, as `switchyard mcp --url` does over stdin
 // and stdout, with a client of the server's URL, and connects the SDK's client to it.
-func (s *server) stdioSession(t *testing.T, key client.MachineKey) *sdk.ClientSession {
+func (s *server) stdioSession(t testing.TB, key client.MachineKey) *sdk.ClientSession {
 	t.Helper()
 	api, err := client.New(s.url, client.WithMachineKey(key))
 	if err != nil {
