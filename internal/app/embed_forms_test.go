@@ -508,4 +508,32 @@ func TestEmbedOAuthConnectInABrowser(t *testing.T) {
 		Array.from(document.querySelectorAll("#main td")).some(function (td) { return td.textContent.startsWith("email"); })`)
 	audit(t, b, "the mapping page of a HubSpot connection")
 	screenshot(t, b, "mapping")
+
+	// A rule for it: the list picker is fed by HubSpot's lists, live.
+	list := s.fake.AddList("Newsletter", "MANUAL")
+	var conns struct {
+		Records []struct {
+			ID string `json:"id"`
+		} `json:"records"`
+	}
+	if code := s.call(t, "GET", "/api/v1/connections", nil, nil, &conns); code != 200 || len(conns.Records) != 1 {
+		t.Fatalf("listing connections: %d %+v", code, conns)
+	}
+	openPage(t, b, "rules", "Rules")
+	choose(t, b, "#rule-connection", conns.Records[0].ID)
+	picker := `document.querySelector('fieldset[data-action="hubspot:add_to_list"]:not([hidden]) select[data-source="lists"]')`
+	waitFrame(t, b, frameNode(t, b), "the list picker with HubSpot's list", picker+` !== null && document.querySelector("#rule-action").value === "add_to_list" &&
+		Array.from(`+picker+`.options).some(function (o) { return o.value === `+jsString(list)+` && o.textContent === "Newsletter"; })`)
+	audit(t, b, "the rule form with HubSpot's list picker")
+	typeFrame(t, b, "#rule-event", "user.signup"+kb.Enter)
+	waitFrame(t, b, frameNode(t, b), "the new rule listed", `document.querySelector("tr[data-rule]") !== null`)
+	var rules struct {
+		Records []struct {
+			Metadata map[string]any `json:"metadata"`
+		} `json:"records"`
+	}
+	if code := s.call(t, "GET", "/api/v1/rules", nil, nil, &rules); code != 200 || len(rules.Records) != 1 ||
+		rules.Records[0].Metadata["action"] != "add_to_list" || rules.Records[0].Metadata["id"] != list {
+		t.Fatalf("the rule made from the form: %d %+v, want add_to_list of list %s", code, rules, list)
+	}
 }
