@@ -28,6 +28,7 @@ type CLI struct {
 	Keys        KeysCmd        `cmd:"" help:"Create, list and revoke machine keys in the store."`
 	Dashboard   DashboardCmd   `cmd:"" help:"Print a one-time login URL for the operator dashboard (/dashboard)."`
 	Token       TokenCmd       `cmd:"" help:"Mint a short-lived machine JWT (for curl and scripts)."`
+	Mcp         McpCmd         `cmd:"" help:"Serve the MCP server on stdio for AI agents (docs/mcp.md)."`
 	Receive     ReceiveCmd     `cmd:"" help:"Run a local webhook receiver that prints what it gets (development)."`
 	Version     VersionCmd     `cmd:"" help:"Print the version, commit and build date."`
 	Healthcheck HealthcheckCmd `cmd:"" help:"Exit 0 when a server answers its readiness check (for container health checks)."`
