@@ -176,7 +176,7 @@ func FuzzParseRetryAfter(f *testing.F) {
 	now := time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, s string) {
 		d, ok := parseRetryAfter(s, now)
-		if !ok && d != 0 || d < 0 || d > 24*time.Hour+time.Duration(1<<62) {
+		if !ok && d != 0 || d < 0 {
 			t.Fatalf("parseRetryAfter(%q) = %v, %v", s, d, ok)
 		}
 	})
