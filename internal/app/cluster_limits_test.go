@@ -41,10 +41,19 @@ func TestClusterLimitsHoldAcrossThreeNodes(t *testing.T) {
 	// a live node stalled by a busy machine does not lose its leases (which would make repeats
 	// that the test would blame on the kill).
 	flags := []string{"--delivery-lease", "10s", "--poll-interval", "50ms"}
+	// A small pool per node: three nodes must fit beside whatever else uses the test server.
+	nodeURL := dbURL + "&pool_max_conns=8"
 	var nodes clusterNodes
 	for range 3 {
-		nodes.add(crashServe(t, bin, dbURL, key, flags...))
+		nodes.add(crashServe(t, bin, nodeURL, key, flags...))
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i := range 3 {
+				t.Logf("node %d: %s", i+1, nodes.child(i).log.lastLines())
+			}
+		}
+	})
 	api := &server{url: nodes.url(0), creds: creds}
 	recv := newClusterReceiver(t)
 	st, err := sqlstore.Open(context.Background(), dbURL)
@@ -85,7 +94,7 @@ func TestClusterLimitsHoldAcrossThreeNodes(t *testing.T) {
 		nodes.remove(1)
 		nodes.child(1).kill(t)
 		killedAt := recv.stats("/busy").events()
-		nodes.replace(1, crashServe(top, bin, dbURL, key, flags...))
+		nodes.replace(1, crashServe(top, bin, nodeURL, key, flags...))
 		accepted := em.wait(t, 45*time.Second)
 		if len(accepted) != events {
 			t.Fatalf("%d events accepted, want %d", len(accepted), events)
