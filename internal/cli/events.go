@@ -85,6 +85,12 @@ func (c *EventsSendCmd) Help() string {
 
 // Run emits.
 func (c *EventsSendCmd) Run(e *env) error {
+	if c.Bulk != "" && (c.Payload != "" || c.File != "" || c.IdempotencyKey != "" || c.Wait > 0) {
+		return usagef("--bulk cannot be combined with --payload, --file, --idempotency-key or --wait")
+	}
+	if c.Bulk == "" && c.Name == "" {
+		return usagef("the event name is missing: switchyard events send NAME --payload '{…}'")
+	}
 	s, err := c.resolve(e)
 	if err != nil {
 		return err
@@ -123,13 +129,7 @@ func (c *EventsSendCmd) Run(e *env) error {
 		return err
 	}
 	if c.Bulk != "" {
-		if c.Payload != "" || c.File != "" || c.IdempotencyKey != "" || c.Wait > 0 {
-			return usagef("--bulk cannot be combined with --payload, --file, --idempotency-key or --wait")
-		}
 		return c.bulk(e, cl, ws)
-	}
-	if c.Name == "" {
-		return usagef("the event name is missing: switchyard events send NAME --payload '{…}'")
 	}
 	payload, err := c.payload(e)
 	if err != nil {
