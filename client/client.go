@@ -161,8 +161,9 @@ func WithRetries(n int) Option {
 }
 
 // WithPublishableKey authenticates with a workspace's publishable key (sent as
-// X-Meshes-Publishable-Key), which is only accepted for emitting events. When a machine key or
-// bearer token is also given, they are sent too and the server prefers the JWT.
+// X-Meshes-Publishable-Key), which the API only accepts for emitting events. A client may also
+// have a machine key or bearer token: then EmitEvent and EmitEvents use the publishable key
+// alone (the server would prefer it anyway) and every other request the JWT.
 func WithPublishableKey(key string) Option {
 	return func(c *Client) {
 		if key == "" {
@@ -257,8 +258,11 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		method == http.MethodDelete || method == http.MethodOptions || header.Get("Idempotency-Key") != "" ||
 		rq.idempotent
 
+	// The two routes that take a publishable key.
+	ingest := method == http.MethodPost && !rq.root && (path == "/events" || path == "/events/bulk")
+
 	for attempt := 0; ; attempt++ {
-		resp, err := c.send(ctx, method, target, payload, header)
+		resp, err := c.send(ctx, method, target, payload, header, ingest)
 		if err != nil {
 			if ctx.Err() != nil || attempt >= c.retries || !(idempotent || notSent(err)) {
 				return nil, fmt.Errorf("client: %s %s: %w", method, path, err)
@@ -307,7 +311,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 }
 
 // send makes one HTTP exchange.
-func (c *Client) send(ctx context.Context, method, target string, payload []byte, header http.Header) (*http.Response, error) {
+func (c *Client) send(ctx context.Context, method, target string, payload []byte, header http.Header, ingest bool) (*http.Response, error) {
 	var body io.Reader
 	if payload != nil {
 		body = bytes.NewReader(payload)
@@ -326,16 +330,18 @@ func (c *Client) send(ctx context.Context, method, target string, payload []byte
 	if c.userAgent != "" {
 		req.Header.Set("User-Agent", c.userAgent)
 	}
-	if err := c.authorize(req); err != nil {
+	if err := c.authorize(req, ingest); err != nil {
 		return nil, err
 	}
 	return c.hc.Do(req)
 }
 
-// authorize sets the request's credentials.
-func (c *Client) authorize(req *http.Request) error {
-	if c.publishKey != "" {
+// authorize sets the request's credentials: the publishable key on an ingestion route when the
+// client has one, else the JWT.
+func (c *Client) authorize(req *http.Request, ingest bool) error {
+	if c.publishKey != "" && ingest {
 		req.Header.Set("X-Meshes-Publishable-Key", c.publishKey)
+		return nil
 	}
 	switch {
 	case c.bearer != "":

@@ -88,7 +88,7 @@ func TestMachineKeyTokens(t *testing.T) {
 	t.Run("a request carries the current token", func(t *testing.T) {
 		now = start.Add(time.Hour)
 		req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:1/api/v1/workspaces", nil)
-		if err := c.authorize(req); err != nil {
+		if err := c.authorize(req, false); err != nil {
 			t.Fatal(err)
 		}
 		tok, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")

@@ -123,6 +123,17 @@ func TestWorkspaces(t *testing.T) {
 		}
 	})
 
+	t.Run("a client with both keys emits with the publishable key and manages with the JWT", func(t *testing.T) {
+		both := s.client(t, client.WithPublishableKey(s.creds.PublishableKey))
+		e, err := both.EmitEvent(ctx, client.EventInput{Event: "both.keys", Payload: map[string]any{}})
+		if err != nil || e.Workspace != s.creds.WorkspaceID {
+			t.Fatalf("emit %+v %v", e, err)
+		}
+		if _, err := both.GetEvent(ctx, e.ID); err != nil {
+			t.Fatalf("read with the JWT: %v", err)
+		}
+	})
+
 	t.Run("UpdateWorkspace keeps, sets and clears the description", func(t *testing.T) {
 		id := created[1]
 		w, err := c.UpdateWorkspace(ctx, id, client.WorkspaceUpdate{Name: "Renamed ws", KeepDescription: true})
