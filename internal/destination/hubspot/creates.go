@@ -35,27 +35,57 @@ const maxBatchInputs = 100
 type creates struct {
 	s  *Sender
 	mu sync.Mutex
-	// busy: a creation (a lone attempt's or a batch) is under way, or a batch is gathering.
-	busy    bool
+	// busy: a creation (a lone attempt's or a batch) is under way.
+	busy bool
+	// pending is the batch gathering the attempts that wait.
 	pending *createBatch
-	// timer ends the gathering of a busy connection's batch when no call is under way.
-	timer *time.Timer
+	// last is when the last attempt arrived; gap the moving average of the time between
+	// arrivals, which sizes the window.
+	last time.Time
+	gap  time.Duration
 }
 
-// batchWindow is how long a busy connection's first waiting attempt waits for others to join
-// its batch when no call is under way (a creation; list memberships wait memberWindow). It is a
-// latency every attempt of a busy connection pays once, and what makes batches of more than a
-// contact or two: the calls take a millisecond against a fake, a few hundred against HubSpot.
+// The gathering window of a busy connection, when no creation is under way: long enough for
+// about batchTarget attempts to arrive at the connection's recent pace, at most batchWindow,
+// and none when fewer than one companion can be expected in batchWindow. It is a latency the
+// attempts of a busy connection pay once (and memberWindow once more, at most, for their list
+// memberships), and what makes batches of more than a contact or two: against a fake a call
+// takes a millisecond, so attempts rarely overlap one; against HubSpot a few hundred.
 const (
-	batchWindow  = 50 * time.Millisecond
+	batchWindow  = 250 * time.Millisecond
+	batchTarget  = 8
 	memberWindow = 10 * time.Millisecond
 )
+
+// windowLocked is how long a batch that starts now gathers; 0: the attempt goes alone. It
+// updates the pace of arrivals.
+func (cr *creates) windowLocked(now time.Time, busy bool) time.Duration {
+	gap := min(now.Sub(cr.last), time.Second)
+	cr.last = now
+	if cr.gap == 0 {
+		cr.gap = gap
+	} else {
+		cr.gap = (4*cr.gap + gap) / 5
+	}
+	switch {
+	case !busy:
+		return 0
+	case cr.s.windowOverride > 0:
+		return cr.s.windowOverride
+	case cr.gap > batchWindow:
+		return 0
+	}
+	return min(batchWindow, batchTarget*cr.gap)
+}
 
 // createBatch is one batch/create call and what came of it.
 type createBatch struct {
 	inputs []createInput
 	emails map[string]bool
-	done   chan struct{}
+	// ready: the batch's window is over; turn is closed when the call before it has ended.
+	ready bool
+	turn  chan struct{}
+	done  chan struct{}
 	// After done: every input's result (by index), or the call's failure; the answer's status
 	// and excerpt.
 	outcomes []createOutcome
@@ -76,79 +106,74 @@ type createOutcome struct {
 	how how
 }
 
-// join decides how an attempt comes by its contact: lead (its connection is otherwise idle:
-// create it alone, then call handOff), or wait on b's input i. An attempt whose email is in the
+// join decides how an attempt comes by its contact: lead (no creation under way or gathering,
+// and no reason to wait for company: create it alone, then call afterCall), or wait on b's input
+// i; input 0 is the batch's leader, which sends it (lead). An attempt whose email is in the
 // pending batch already, or that finds it full, creates its contact alone without leading (one
 // of the two creations then meets a 409 and uses the other's contact). busy: other attempts of
 // the connection are under way.
-func (cr *creates) join(props map[string]string, busy bool) (b *createBatch, i int, lead bool) {
+func (cr *creates) join(props map[string]string, busy bool) (b *createBatch, i int, lead bool, w time.Duration) {
 	email := strings.ToLower(props["email"])
 	cr.mu.Lock()
 	defer cr.mu.Unlock()
-	if !cr.busy {
+	w = cr.windowLocked(time.Now(), busy)
+	if !cr.busy && cr.pending == nil && w == 0 {
 		cr.busy = true
-		if !busy {
-			return nil, 0, true
-		}
-		// The first of a busy connection's attempts: the batch gathers for a while.
-		cr.timer = time.AfterFunc(cr.s.window(batchWindow), cr.windowEnded)
+		return nil, 0, true, 0
 	}
 	b = cr.pending
 	if b == nil {
-		b = &createBatch{emails: map[string]bool{}, done: make(chan struct{})}
+		b = &createBatch{emails: map[string]bool{}, done: make(chan struct{}), turn: make(chan struct{})}
 		cr.pending = b
 	}
 	if b.emails[email] || len(b.inputs) >= maxBatchInputs {
-		return nil, 0, false
+		return nil, 0, false, 0
 	}
 	b.emails[email] = true
 	i = len(b.inputs)
 	b.inputs = append(b.inputs, createInput{Properties: props, Associations: []struct{}{}, TraceID: strconv.Itoa(i)})
-	// Every attempt under way waits in the batch: none can join before the engine starts
-	// another, so the batch goes now.
-	if cr.timer != nil && len(b.inputs) >= int(cr.s.active.Load()) && cr.timer.Stop() {
-		cr.timer = nil
-		go cr.flush()
-	}
-	return b, i, false
+	return b, i, false, w
 }
 
-// windowEnded sends the batch that gathered for the window.
-func (cr *creates) windowEnded() {
+// lead sends b once its window is over (the caller waited for it) and no call is under way: at
+// once, or when the call under way ends (afterCall hands it the turn). The leader sends on its
+// own goroutine, sparing one per batch; if its attempt ends while it waits for the turn, the
+// batch is sent from another.
+func (cr *creates) lead(ctx context.Context, b *createBatch) {
 	cr.mu.Lock()
-	cr.timer = nil
-	cr.mu.Unlock()
-	cr.flush()
-}
-
-// handOff ends a lone creation: the batch that gathered meanwhile, if any, is sent (and the
-// ones that gather while it is under way after it).
-func (cr *creates) handOff() {
-	cr.mu.Lock()
-	if cr.pending == nil {
-		cr.busy = false
+	b.ready = true
+	if cr.busy {
 		cr.mu.Unlock()
-		return
-	}
-	cr.mu.Unlock()
-	go cr.flush()
-}
-
-// flush sends the pending batch, then every batch that gathered while it was under way, until
-// none is left.
-func (cr *creates) flush() {
-	for {
-		cr.mu.Lock()
-		b := cr.pending
-		cr.pending = nil
-		if b == nil {
-			cr.busy = false
-			cr.mu.Unlock()
+		select {
+		case <-b.turn:
+		case <-ctx.Done():
+			go func() {
+				<-b.turn
+				cr.send(b)
+				cr.afterCall()
+			}()
 			return
 		}
+	} else {
+		cr.busy = true
+		cr.pending = nil
 		cr.mu.Unlock()
-		cr.send(b)
 	}
+	cr.send(b)
+	cr.afterCall()
+}
+
+// afterCall ends a call (a lone attempt's or a batch's): the pending batch whose window is over
+// gets the turn; one still gathering is sent by its leader when its window ends.
+func (cr *creates) afterCall() {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	if b := cr.pending; b != nil && b.ready {
+		cr.pending = nil
+		close(b.turn)
+		return
+	}
+	cr.busy = false
 }
 
 // batchAnswer is the part of BatchResponseSimplePublicObject(WithErrors) the sender reads.
@@ -231,12 +256,28 @@ func (cr *creates) send(b *createBatch) {
 // property, the email) written to a contact it creates: alone when no creation is under way for
 // the connection, else in the connection's next batch (see creates).
 func (s *Sender) contactFor(ctx context.Context, c *caller, email string, props map[string]string) (*contact, *destination.Result) {
-	b, i, lead := s.creates.join(props, s.active.Load() > 1)
+	b, i, lead, w := s.creates.join(props, s.active.Load() > 1)
 	if b == nil {
 		if lead {
-			defer s.creates.handOff()
+			defer s.creates.afterCall()
 		}
 		return c.findOrCreate(ctx, email, props)
+	}
+	if i == 0 {
+		// The batch's leader: it waits out the window, then sends the batch (after the call
+		// under way, if any). If the attempt ends first, the batch is still sent, for the others.
+		start, t := time.Now(), time.NewTimer(w)
+		select {
+		case <-t.C:
+			s.creates.lead(ctx, b)
+		case <-ctx.Done():
+			t.Stop()
+			rest := w - time.Since(start)
+			go func() {
+				time.Sleep(rest)
+				s.creates.lead(context.Background(), b)
+			}()
+		}
 	}
 	select {
 	case <-b.done:

@@ -1,6 +1,7 @@
 package hubspot_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -330,5 +331,34 @@ func TestBusyConnectionGathersCreations(t *testing.T) {
 	}
 	if c, _ := g.srv.Contact("b@example.com"); c.Properties["plan"] != "pro" {
 		t.Fatalf("the batch did not write the mapped fields: %+v", c)
+	}
+}
+
+// A batch's first attempt sends it; if that attempt ends while the batch gathers, the batch is
+// still sent for the others.
+func TestBatchOutlivesItsLeader(t *testing.T) {
+	t.Parallel()
+	g := newRig(t, func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/memberships/") })
+	hubspot.SetBatchWindow(g.sender, 300*time.Millisecond)
+	g.faults.Hang()
+	var first, leader, other destination.Result
+	g.deliver(t, "first@example.com", "", &first)
+	testutil.Eventually(t, 10*time.Second, "the first attempt's memberships call", func() bool { return g.faults.Requests() == 1 })
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	req := request(hubspot.ActionAddToList, map[string]any{hubspot.ParamID: g.list}, map[string]any{"email": "leader@example.com"})
+	g.wg.Go(func() { leader = g.sender.Deliver(ctx, req) })
+	g.waiting(t, 1)
+	g.deliver(t, "other@example.com", "", &other)
+	g.waiting(t, 2)
+	testutil.Eventually(t, 10*time.Second, "the batch create", func() bool { return count(g.srv, http.MethodPost, batchCreatePath) == 1 })
+	g.faults.Release()
+	g.wg.Wait()
+	expect(t, first, switchyard.OutcomeDelivered)
+	expect(t, other, switchyard.OutcomeDelivered)
+	expect(t, leader, switchyard.OutcomeTimeout)
+	g.inList(t, "other@example.com")
+	if _, ok := g.srv.Contact("leader@example.com"); !ok {
+		t.Fatal("the batch did not create the leader's contact")
 	}
 }

@@ -72,7 +72,7 @@ func (s *Sender) Deliver(ctx context.Context, req *destination.Request) destinat
 	return res
 }
 
-// window is how long a busy connection's batches gather: d, or the tests' override.
+// window is how long a busy connection's memberships gather: d, or the tests' override.
 func (s *Sender) window(d time.Duration) time.Duration {
 	if s.windowOverride > 0 {
 		return s.windowOverride
