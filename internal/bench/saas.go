@@ -96,6 +96,9 @@ type hubspotTap struct {
 	calls [callKinds]atomic.Int64
 	// failed counts answers other than 2xx (and the lookups' 404s, which are expected, apart).
 	failed, notFound atomic.Int64
+	// slots, when set (before recv), gets one value taken out per delivery recorded: the load's
+	// bound on undelivered events.
+	slots chan struct{}
 }
 
 // startHubSpotFake starts a fake HubSpot portal (no rate limits, one MANUAL list, a custom number
@@ -196,6 +199,17 @@ func (t *hubspotTap) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	for _, id := range ids {
 		if email, ok := t.fake.ContactEmail(id); ok {
 			recv.record(emailID(email), at)
+			t.release()
+		}
+	}
+}
+
+// release frees a slot of the load's bound on undelivered events.
+func (t *hubspotTap) release() {
+	if t.slots != nil {
+		select {
+		case <-t.slots:
+		default:
 		}
 	}
 }
@@ -290,6 +304,7 @@ func (r *runner) saasRun(ctx context.Context, g *rig, tap *hubspotTap, list stri
 			return Result{}, 0, err
 		}
 	}
+	tap.slots = make(chan struct{}, r.opts.Workers)
 	tap.recv.Store(g.recv)
 	var (
 		seq                    atomic.Uint64
@@ -300,19 +315,23 @@ func (r *runner) saasRun(ctx context.Context, g *rig, tap *hubspotTap, list stri
 	// The fake delivers far slower than Switchyard ingests: unbounded, the closed loop would
 	// queue tens of thousands of events in 10 s and the phase would measure a long drain against
 	// a fake that slows down with every contact it holds. Each client therefore waits while more
-	// than backlog events are accepted but not delivered — enough to keep every worker busy. It
-	// looks again every 5 ms: a backlog of 512 takes longer than that to deliver, and 64 clients
-	// waking every millisecond cost the process more CPU than the webhook scenario's clients
-	// (which never wait) spend.
+	// than backlog events are accepted but not delivered — enough to keep every worker busy. A
+	// client takes a slot before it sends, and the tap frees one per delivery (a refused event
+	// frees its own): the clients sleep until then instead of polling, which cost the process
+	// more CPU than the webhook scenario's clients (which never wait) spend.
 	backlog := int64(r.opts.Workers)
 	send := func(ctx context.Context, _ uint64, buf *bytes.Buffer) outcome {
-		for ctx.Err() == nil && int64(seq.Load())-g.recv.total.Load() > backlog {
-			sleepCtx(ctx, 5*time.Millisecond)
+		select {
+		case tap.slots <- struct{}{}:
+		case <-ctx.Done():
+			return outcome{err: ctx.Err()}
 		}
 		n := seq.Add(1)
 		o := r.post(ctx, g.in.eventsURL(), g.in.pubKey, saasBody(name(n), n), buf, 1, false)
 		if o.err == nil {
 			o.id = emailID(saasEmail(n))
+		} else {
+			tap.release()
 		}
 		return o
 	}
