@@ -61,7 +61,19 @@ func exitCode(ctx context.Context, err error) int {
 // status, the request id to quote, and each invalid field on a line of its own.
 func printError(w io.Writer, err error) {
 	var ae *client.Error
-	if !errors.As(err, &ae) {
+	var ue *url.Error
+	switch {
+	case errors.As(err, &ae):
+	case errors.As(err, &ue):
+		// "client: GET /events: Get \"http://…/api/v1/events?limit=50\": dial tcp …" says the
+		// same thing three times; name the server and the cause once.
+		server := ue.URL
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			server = u.Scheme + "://" + u.Host
+		}
+		fmt.Fprintf(w, "switchyard: cannot reach %s: %v\n", server, ue.Err)
+		return
+	default:
 		fmt.Fprintln(w, "switchyard:", err)
 		return
 	}
