@@ -83,30 +83,42 @@ func RunLimits(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Concurrent shared claimers never lease more than max_concurrency together", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
-		setup(t, s, map[string]any{"max_concurrency": float64(4)}, 60)
+		setup(t, s, map[string]any{"max_concurrency": float64(4)}, 150)
 		var (
-			mu    sync.Mutex
-			total int
-			wg    sync.WaitGroup
+			mu              sync.Mutex
+			leased, most    int // a lower bound of what is leased: taken off before each record starts
+			claimed, rounds int
+			wg              sync.WaitGroup
 		)
-		for range 8 {
+		for range 12 {
 			wg.Go(func() {
-				for range 5 {
-					cs, err := s.DeliveryClaim(context.Background(), store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute),
+				for range 25 {
+					at := time.Now()
+					cs, err := s.DeliveryClaim(context.Background(), store.DeliveryClaimParams{Now: at, LeaseUntil: at.Add(time.Hour),
 						Limit: 100, PerConnection: 16, Shared: true})
 					if err != nil {
 						t.Error(err)
 						return
 					}
 					mu.Lock()
-					total += len(cs)
+					leased += len(cs)
+					most = max(most, leased)
+					claimed += len(cs)
+					rounds++
 					mu.Unlock()
+					for _, c := range cs {
+						mu.Lock()
+						leased--
+						mu.Unlock()
+						complete(t, s, c, time.Now())
+					}
 				}
 			})
 		}
 		wg.Wait()
-		if total != 4 {
-			t.Fatalf("8 concurrent claimers leased %d deliveries of a connection with max_concurrency 4, want 4", total)
+		if most > 4 || claimed == 0 {
+			t.Fatalf("12 concurrent claimers had up to %d deliveries of a connection with max_concurrency 4 leased at once (%d claimed in %d claims)",
+				most, claimed, rounds)
 		}
 	})
 
