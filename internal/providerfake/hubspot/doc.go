@@ -103,7 +103,7 @@
 // ForceRateLimit, Hang/Release, SetLatency, Advance (clock), Requests (log),
 // TokenRequests, RefreshCount, CodeExchanges, APIRequests, and seeding /
 // inspection with AddProperty, AddContact, Contact, ContactByID, Contacts,
-// AddList, AddListMembers, ListMembers.
+// ContactEmail, ContactCount, AddList, AddListMembers, ListMembers.
 //
 // # What it deliberately does not model
 //
