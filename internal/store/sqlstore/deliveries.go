@@ -1,0 +1,62 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+)
+
+const deliveryCols = `id, organization_id, workspace_id, event_id, rule_id, connection_id, integration_type, event_name, resource, resource_id, status, attempt_count, next_attempt_at, started_at, completed_at, last_error, created_by, created_at, updated_at`
+
+func deliveryArgs(d *switchyard.Delivery) []any {
+	return []any{d.ID, d.OrganizationID, d.WorkspaceID, d.EventID, d.RuleID, d.ConnectionID, d.IntegrationType, d.EventName,
+		d.Resource, d.ResourceID, d.Status, d.AttemptCount, nullMicros(d.NextAttemptAt), nullMicros(d.StartedAt),
+		nullMicros(d.CompletedAt), d.LastError, d.CreatedBy, micros(d.CreatedAt), micros(d.CreatedAt)}
+}
+
+func scanDelivery(s scanner) (*switchyard.Delivery, error) {
+	var (
+		d                            switchyard.Delivery
+		next, startedAt, completedAt sql.NullInt64
+		createdAt, updatedAt         int64
+	)
+	if err := s.Scan(&d.ID, &d.OrganizationID, &d.WorkspaceID, &d.EventID, &d.RuleID, &d.ConnectionID, &d.IntegrationType,
+		&d.EventName, &d.Resource, &d.ResourceID, &d.Status, &d.AttemptCount, &next, &startedAt, &completedAt,
+		&d.LastError, &d.CreatedBy, &createdAt, &updatedAt); err != nil {
+		return nil, err
+	}
+	d.NextAttemptAt, d.StartedAt, d.CompletedAt = timePtr(next), timePtr(startedAt), timePtr(completedAt)
+	d.CreatedAt = fromMicros(createdAt)
+	return &d, nil
+}
+
+// DeliveryListByEvent returns one event's deliveries, oldest first.
+func (db *DB) DeliveryListByEvent(ctx context.Context, orgID, eventID uuid.UUID) ([]*switchyard.Delivery, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE event_id = $1 AND organization_id = $2 ORDER BY created_at, id`,
+		eventID, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("listing deliveries: %w", err)
+	}
+	return collect(rows, scanDelivery, "deliveries")
+}
+
+// collect scans every row and closes rows.
+func collect[T any](rows *sql.Rows, scan func(scanner) (T, error), what string) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	return out, nil
+}

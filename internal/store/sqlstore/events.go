@@ -1,0 +1,96 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/switchyardhq/switchyard/internal/store"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+)
+
+const eventCols = `id, organization_id, workspace_id, event, resource, resource_id, status, total_rules, completed_count, failed_count, started_at, completed_at, created_by, created_at`
+
+func scanEvent(s scanner, withPayload bool) (*switchyard.Event, error) {
+	var (
+		e                      switchyard.Event
+		startedAt, completedAt sql.NullInt64
+		createdAt              int64
+		payload                string
+	)
+	dest := []any{&e.ID, &e.OrganizationID, &e.WorkspaceID, &e.Name, &e.Resource, &e.ResourceID, &e.Status, &e.TotalRules,
+		&e.CompletedCount, &e.FailedCount, &startedAt, &completedAt, &e.CreatedBy, &createdAt}
+	if withPayload {
+		dest = append(dest, &payload)
+	}
+	if err := s.Scan(dest...); err != nil {
+		return nil, err
+	}
+	e.StartedAt, e.CompletedAt = timePtr(startedAt), timePtr(completedAt)
+	e.CreatedAt = fromMicros(createdAt)
+	if withPayload {
+		e.Payload = []byte(payload)
+	}
+	return &e, nil
+}
+
+// EventInsert stores an event and its deliveries in one transaction, and catalogues the event's
+// name and resource in its workspace.
+func (db *DB) EventInsert(ctx context.Context, p store.EventInsertParams) ([]*switchyard.Delivery, error) {
+	var deliveries []*switchyard.Delivery
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if deliveries, err = db.insertEvent(ctx, tx, db.newRouter(tx), p.Event); err != nil {
+			return err
+		}
+		return db.catalogue(ctx, tx, []*switchyard.Event{p.Event})
+	})
+	if err != nil {
+		return nil, err
+	}
+	db.catalogued.add([]*switchyard.Event{p.Event})
+	return deliveries, nil
+}
+
+// insertEvent claims e's idempotency key if it has one (storing nothing when the key replays an
+// earlier event), routes e with rt and inserts it with one pending delivery per matched rule,
+// inside tx.
+func (db *DB) insertEvent(ctx context.Context, tx *sql.Tx, rt *router, e *switchyard.Event) ([]*switchyard.Delivery, error) {
+	if e.IdempotencyKey != "" {
+		if replayed, err := db.claimIdempotencyKey(ctx, tx, e); err != nil || replayed {
+			return nil, err
+		}
+	}
+	routes, err := rt.match(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	deliveries := prepareEvent(e, routes)
+	if err := insertRows(ctx, db, tx, eventInsert, []*switchyard.Event{e}, eventArgs); err != nil {
+		return nil, err
+	}
+	if err := insertRows(ctx, db, tx, deliveryInsert, deliveries, deliveryArgs); err != nil {
+		return nil, err
+	}
+	return deliveries, nil
+}
+
+// eventArgs are an event's values in the order of eventCols, then its payload.
+func eventArgs(e *switchyard.Event) []any {
+	return []any{e.ID, e.OrganizationID, e.WorkspaceID, e.Name, e.Resource, e.ResourceID, e.Status, e.TotalRules,
+		e.CompletedCount, e.FailedCount, nullMicros(e.StartedAt), nullMicros(e.CompletedAt), e.CreatedBy,
+		micros(e.CreatedAt), string(e.Payload)}
+}
+
+// EventGet returns one event of the organization.
+func (db *DB) EventGet(ctx context.Context, p store.EventGetParams) (*switchyard.Event, error) {
+	cols := eventCols
+	if p.WithPayload {
+		cols += `, payload`
+	}
+	e, err := scanEvent(db.r.QueryRowContext(ctx, `SELECT `+cols+` FROM events WHERE id = $1 AND organization_id = $2`,
+		p.ID, p.OrganizationID), p.WithPayload)
+	if err != nil {
+		return nil, notFound("event", err)
+	}
+	return e, nil
+}
