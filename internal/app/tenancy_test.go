@@ -150,6 +150,7 @@ func routeTable() []routeCase {
 		{route: "GET /api/v1/workspaces/{workspace_id}/events", auth: authMachine, path: p("/api/v1/workspaces/%/events", wsOf), foreign: 404, outside: 403, inside: 200},
 		{route: "GET /api/v1/workspaces/{workspace_id}/event-types", auth: authMachine, path: p("/api/v1/workspaces/%/event-types", wsOf), foreign: 404, outside: 403, inside: 200},
 		{route: "GET /api/v1/workspaces/{workspace_id}/resources", auth: authMachine, path: p("/api/v1/workspaces/%/resources", wsOf), foreign: 404, outside: 403, inside: 200},
+		{route: "GET /api/v1/workspaces/{workspace_id}/backlog", auth: authMachine, path: p("/api/v1/workspaces/%/backlog", wsOf), foreign: 404, outside: 403, inside: 200},
 		{route: "POST /api/v1/workspaces/{workspace_id}/publishable-key/rotate", auth: authMachine, path: p("/api/v1/workspaces/%/publishable-key/rotate", wsOf), foreign: 404, outside: 403},
 
 		{route: "GET /api/v1/connections", auth: authMachine, path: fixed("/api/v1/connections"), list: connOf, inside: 200},
@@ -167,6 +168,7 @@ func routeTable() []routeCase {
 		{route: "DELETE /api/v1/connections/{connection_id}", auth: authMachine, path: p("/api/v1/connections/%", connOf),
 			body: func(*fixture) any { return map[string]any{"force_delete": true} }, foreign: 404, outside: 404},
 		{route: "GET /api/v1/connections/{connection_id}/actions", auth: authMachine, path: p("/api/v1/connections/%/actions", connOf), foreign: 404, outside: 404, inside: 200},
+		{route: "GET /api/v1/connections/{connection_id}/health", auth: authMachine, path: p("/api/v1/connections/%/health", connOf), foreign: 404, outside: 404, inside: 200},
 		{route: "GET /api/v1/connections/{connection_id}/fields", auth: authMachine, path: p("/api/v1/connections/%/fields", connOf), foreign: 404, outside: 404, inside: 200},
 		{route: "GET /api/v1/connections/{connection_id}/mappings/default", auth: authMachine, path: p("/api/v1/connections/%/mappings/default", connOf), foreign: 404, outside: 404, inside: 200},
 		{route: "PUT /api/v1/connections/{connection_id}/mappings/default", auth: authMachine, path: p("/api/v1/connections/%/mappings/default", connOf),
