@@ -111,4 +111,21 @@ func TestMCPEndpointNeedsAMachineJWT(t *testing.T) {
 				resp.Header.Get("WWW-Authenticate"))
 		}
 	}
+
+	// An embed session's token is a credential of the API, confined to the embed routes: not
+	// this one.
+	owner := s.httpSession(t, s.ownerKey())
+	token := mustCall(t, owner, "meshes_create_session", map[string]any{"workspace_id": s.creds.WorkspaceID.String(), "role": "owner"})["access_token"].(string)
+	req, _ := http.NewRequest(http.MethodPost, s.url+"/mcp", strings.NewReader(initialize))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("/mcp with an embed session token: %d, want 403", resp.StatusCode)
+	}
 }
