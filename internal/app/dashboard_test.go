@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/switchyardhq/switchyard/internal/browsertest"
 	"github.com/switchyardhq/switchyard/internal/dashboard"
@@ -106,6 +107,13 @@ func TestDashboardInABrowser(t *testing.T) {
 		document.querySelector("#rules td").textContent === "user.signup"`)
 	b.Audit(t, nil, "the workspace page")
 	dashboardShot(t, b, "workspace")
+	do("filter the events from the keyboard", chromedp.SendKeys(chromedp.CSS("#filter-event"), "nothing.here"+kb.Enter))
+	waitPage(t, b, "no event matches", `location.search.includes("event=nothing.here") && document.querySelector("#events").innerText.includes("No events match")`)
+	if _, err := chromedp.Run(b.Ctx, chromedp.Evaluate[bool](`document.querySelector("#filter-event").value = ""; true`)); err != nil {
+		t.Fatal(err)
+	}
+	do("filter by the event's name", chromedp.SendKeys(chromedp.CSS("#filter-event"), "user.signup"+kb.Enter))
+	waitPage(t, b, "the event matches", `location.search.includes("event=user.signup") && document.querySelector('#events a[href*="/events/"]') !== null`)
 	oldKey, err := chromedp.Run(b.Ctx, chromedp.Text(chromedp.CSS("[data-publishable-key]")))
 	if err != nil {
 		t.Fatal(err)

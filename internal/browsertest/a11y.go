@@ -37,6 +37,9 @@ type Report struct {
 	// TextsChecked, ControlsChecked and Tabbed count what was examined, so that a caller can
 	// tell an empty page from a passing one.
 	TextsChecked, ControlsChecked, Tabbed int
+	// LowestContrast is the text closest to its minimum (the lowest ratio over the required
+	// one), as "element \"text\": #fg on #bg is R:1 (needs N:1)"; "" when no text was measured.
+	LowestContrast string
 }
 
 // Problems lists every problem of the report, one line each.
@@ -93,22 +96,27 @@ func (b *Browser) Accessibility(frame *chromedp.Node) (*Report, error) {
 	}
 	rep.Unlabelled, rep.ControlsChecked = labels.Fails, labels.Checked
 
+	type measured struct {
+		Element string  `json:"element"`
+		Text    string  `json:"text"`
+		Problem string  `json:"problem"`
+		FG      string  `json:"fg"`
+		BG      string  `json:"bg"`
+		Ratio   float64 `json:"ratio"`
+		Need    float64 `json:"need"`
+	}
 	var contrast struct {
-		Checked int `json:"checked"`
-		Fails   []struct {
-			Element string  `json:"element"`
-			Text    string  `json:"text"`
-			Problem string  `json:"problem"`
-			FG      string  `json:"fg"`
-			BG      string  `json:"bg"`
-			Ratio   float64 `json:"ratio"`
-			Need    float64 `json:"need"`
-		} `json:"fails"`
+		Checked int        `json:"checked"`
+		Fails   []measured `json:"fails"`
+		Lowest  *measured  `json:"lowest"`
 	}
 	if err := b.eval(frame, "contrast", &contrast); err != nil {
 		return nil, err
 	}
 	rep.TextsChecked = contrast.Checked
+	if l := contrast.Lowest; l != nil {
+		rep.LowestContrast = fmt.Sprintf("%s %q: %s on %s is %.2f:1 (needs %.1f:1)", l.Element, l.Text, l.FG, l.BG, l.Ratio, l.Need)
+	}
 	for _, f := range contrast.Fails {
 		if f.Problem != "" {
 			rep.LowContrast = append(rep.LowContrast, fmt.Sprintf("%s %q: %s", f.Element, f.Text, f.Problem))
@@ -182,7 +190,7 @@ func (b *Browser) Audit(t testing.TB, frame *chromedp.Node, what string) {
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
-	t.Logf("%s: %d texts, %d named elements, %d Tab stops checked", what, rep.TextsChecked, rep.ControlsChecked, rep.Tabbed)
+	t.Logf("%s: %d texts, %d named elements, %d Tab stops checked; lowest contrast %s", what, rep.TextsChecked, rep.ControlsChecked, rep.Tabbed, rep.LowestContrast)
 	for _, p := range rep.Problems() {
 		t.Errorf("%s: %s", what, p)
 	}

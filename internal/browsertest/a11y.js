@@ -77,14 +77,8 @@ var A11Y = (function () {
   }
 
   function contrast() {
-    var fails = [], checked = 0;
-    Array.prototype.forEach.call(document.body.querySelectorAll("*"), function (el) {
-      if (/^(SCRIPT|STYLE|TEMPLATE|OPTION|NOSCRIPT)$/.test(el.tagName) || el instanceof SVGElement) return;
-      var text = ownText(el);
-      if (!text || !shown(el)) return;
-      // Disabled controls are exempt (WCAG 1.4.3: inactive user interface components).
-      if (el.matches(":disabled") || el.closest("button:disabled")) return;
-      var cs = getComputedStyle(el);
+    var fails = [], checked = 0, lowest = null;
+    function measure(el, text, cs, placeholder) {
       var bg = background(el);
       var fg = parse(cs.color);
       if (!bg || !fg) {
@@ -96,11 +90,22 @@ var A11Y = (function () {
       var large = size >= 24 || (size >= 18.66 && weight >= 700);
       var need = large ? 3 : 4.5, got = ratio(fg, bg);
       checked++;
-      if (got < need) {
-        fails.push({ element: describe(el), text: text.slice(0, 40), fg: hex(fg), bg: hex(bg), ratio: Math.floor(got * 100) / 100, need: need });
-      }
+      var found = { element: describe(el) + (placeholder ? "::placeholder" : ""), text: text.slice(0, 40), fg: hex(fg), bg: hex(bg),
+        ratio: Math.floor(got * 100) / 100, need: need };
+      if (!lowest || got / need < lowest.ratio / lowest.need) lowest = found;
+      if (got < need) fails.push(found);
+    }
+    Array.prototype.forEach.call(document.body.querySelectorAll("*"), function (el) {
+      if (/^(SCRIPT|STYLE|TEMPLATE|OPTION|NOSCRIPT)$/.test(el.tagName) || el instanceof SVGElement) return;
+      if (!shown(el)) return;
+      // Disabled controls are exempt (WCAG 1.4.3: inactive user interface components).
+      if (el.matches(":disabled") || el.closest("button:disabled")) return;
+      var text = ownText(el);
+      if (text) measure(el, text, getComputedStyle(el), false);
+      var ph = el.getAttribute("placeholder");
+      if (ph && !el.value && (el.tagName === "INPUT" || el.tagName === "TEXTAREA")) measure(el, ph, getComputedStyle(el, "::placeholder"), true);
     });
-    return { checked: checked, fails: fails };
+    return { checked: checked, fails: fails, lowest: lowest };
   }
 
   // name is el's accessible name, as far as these pages need: aria-labelledby, aria-label,

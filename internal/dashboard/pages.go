@@ -180,7 +180,13 @@ func (h *Handler) workspace(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	data := map[string]any{"Title": ws.Name, "Workspace": ws, "Rotated": r.URL.Query().Get("rotated") == "1"}
 	for _, part := range []string{"connections", "rules", "events"} {
-		html, _, err := h.fragment(r, s.OrganizationID, ws.ID, part, nil)
+		// The events fragment's filter form is a plain GET form: without the embed UI's script
+		// it submits to this page, whose query then filters the events.
+		var q url.Values
+		if part == "events" {
+			q = r.URL.Query()
+		}
+		html, _, err := h.fragment(r, s.OrganizationID, ws.ID, part, q)
 		if err != nil {
 			h.fail(w, r, "dashboard workspace "+part, err)
 			return
