@@ -95,10 +95,6 @@ func (f *benchStore) WorkspaceGetByPublishableKey(context.Context, string) (*swi
 	return f.ws, nil
 }
 
-func (f *benchStore) EventInsert(context.Context, store.EventInsertParams) ([]*switchyard.Delivery, error) {
-	return nil, nil
-}
-
 func (f *benchStore) EventInsertBatch(_ context.Context, p store.EventInsertBatchParams) ([][]*switchyard.Delivery, error) {
 	return make([][]*switchyard.Delivery, len(p.Events)), nil
 }

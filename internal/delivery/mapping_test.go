@@ -77,7 +77,7 @@ func TestEngineAppliesMappings(t *testing.T) {
 			ev := &switchyard.Event{ID: uuid.Must(uuid.NewV7()), OrganizationID: tn.Org.ID, WorkspaceID: tn.Workspace.ID,
 				Name: "user.signup", Resource: switchyard.DefaultResource, Payload: json.RawMessage(payload), CreatedBy: "test",
 				CreatedAt: time.Now()}
-			if _, err := db.EventInsert(ctx, store.EventInsertParams{Event: ev}); err != nil {
+			if _, err := storetest.InsertEvent(ctx, db, ev); err != nil {
 				t.Fatal(err)
 			}
 			e.Wake()

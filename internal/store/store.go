@@ -87,10 +87,6 @@ type Store interface {
 	// RuleGet returns one rule of the organization.
 	RuleGet(ctx context.Context, orgID, id uuid.UUID) (*switchyard.Rule, error)
 
-	// EventInsert stores an accepted event and, in the same transaction, one pending delivery per
-	// active rule of its workspace that matches it (on an active connection). It sets the event's
-	// status and TotalRules and returns the deliveries.
-	EventInsert(ctx context.Context, p EventInsertParams) ([]*switchyard.Delivery, error)
 	// EventGet returns one event of the organization, without its payload unless WithPayload.
 	EventGet(ctx context.Context, p EventGetParams) (*switchyard.Event, error)
 	// DeliveryListByEvent returns the deliveries of one event of the organization, oldest first.
@@ -100,10 +96,6 @@ type Store interface {
 	// deliveries whose earlier lease expired) until LeaseUntil, marks them processing and returns
 	// them. Concurrent claimers never receive the same delivery while its lease holds.
 	DeliveryClaim(ctx context.Context, p DeliveryClaimParams) ([]*Claimed, error)
-	// DeliveryRecord stores the outcome of one claimed delivery: the attempt (if one was made),
-	// its new status and due time, and the event's derived status and counters, in one
-	// transaction. It returns ErrLeaseLost when the lease was no longer held.
-	DeliveryRecord(ctx context.Context, p DeliveryRecordParams) error
 	// DeliveryRecordBatch records many outcomes in one transaction. The returned slice holds one
 	// error per record: nil, or ErrLeaseLost for a record whose lease no longer held.
 	DeliveryRecordBatch(ctx context.Context, ps []DeliveryRecordParams) ([]error, error)
@@ -291,12 +283,6 @@ type ListParams struct {
 type Page[T any] struct {
 	Records    []T
 	NextCursor string
-}
-
-// EventInsertParams holds an accepted event. The event's ID, workspace, organization, name,
-// resource, payload, creator and CreatedAt are set by the caller.
-type EventInsertParams struct {
-	Event *switchyard.Event
 }
 
 // EventGetParams selects one event.

@@ -68,7 +68,7 @@ func BenchmarkEventInsert(b *testing.B) {
 				ctx := context.Background()
 				b.ReportAllocs()
 				for b.Loop() {
-					ds, err := db.EventInsert(ctx, store.EventInsertParams{Event: benchEvent(tn, "bench.event")})
+					ds, err := storetest.InsertEvent(ctx, db, benchEvent(tn, "bench.event"))
 					if err != nil {
 						b.Fatal(err)
 					}

@@ -33,24 +33,6 @@ func scanEvent(s scanner, withPayload bool) (*switchyard.Event, error) {
 	return &e, nil
 }
 
-// EventInsert stores an event and its deliveries in one transaction, and catalogues the event's
-// name and resource in its workspace.
-func (db *DB) EventInsert(ctx context.Context, p store.EventInsertParams) ([]*switchyard.Delivery, error) {
-	var deliveries []*switchyard.Delivery
-	err := db.tx(ctx, func(tx *sql.Tx) error {
-		var err error
-		if deliveries, err = db.insertEvent(ctx, tx, db.newRouter(tx), p.Event); err != nil {
-			return err
-		}
-		return db.catalogue(ctx, tx, []*switchyard.Event{p.Event})
-	})
-	if err != nil {
-		return nil, err
-	}
-	db.catalogued.add([]*switchyard.Event{p.Event})
-	return deliveries, nil
-}
-
 // insertEvent claims e's idempotency key if it has one (storing nothing when the key replays an
 // earlier event), routes e with rt and inserts it with one pending delivery per matched rule,
 // inside tx.

@@ -14,15 +14,6 @@ import (
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
 
-// DeliveryRecord stores the outcome of one claimed delivery and updates its event.
-func (db *DB) DeliveryRecord(ctx context.Context, p store.DeliveryRecordParams) error {
-	errs, err := db.DeliveryRecordBatch(ctx, []store.DeliveryRecordParams{p})
-	if err != nil {
-		return err
-	}
-	return errs[0]
-}
-
 // DeliveryRecordBatch stores many outcomes in one transaction (a group commit): each attempt,
 // each delivery's new state while its lease holds, and each touched event's derived status.
 func (db *DB) DeliveryRecordBatch(ctx context.Context, ps []store.DeliveryRecordParams) ([]error, error) {

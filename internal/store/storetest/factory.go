@@ -118,9 +118,29 @@ func NewEvent(t testing.TB, s store.Store, tn *Tenant, opts EventOpts) (*switchy
 	e := &switchyard.Event{ID: uuid.Must(uuid.NewV7()), OrganizationID: tn.Org.ID, WorkspaceID: tn.Workspace.ID,
 		Name: opts.Name, Resource: opts.Resource, ResourceID: opts.ResourceID, Payload: []byte(`{"email":"a@example.com"}`),
 		CreatedBy: "test", CreatedAt: opts.CreatedAt}
-	ds, err := s.EventInsert(context.Background(), store.EventInsertParams{Event: e})
+	ds, err := InsertEvent(context.Background(), s, e)
 	if err != nil {
 		t.Fatalf("inserting event: %v", err)
 	}
 	return e, ds
+}
+
+// InsertEvent stores one event and its deliveries through EventInsertBatch, the store's only
+// insert path, and returns its deliveries.
+func InsertEvent(ctx context.Context, s store.Store, e *switchyard.Event) ([]*switchyard.Delivery, error) {
+	ds, err := s.EventInsertBatch(ctx, store.EventInsertBatchParams{Events: []*switchyard.Event{e}})
+	if err != nil {
+		return nil, err
+	}
+	return ds[0], nil
+}
+
+// RecordDelivery records one outcome through DeliveryRecordBatch, the store's only record path,
+// and returns that record's error (store.ErrLeaseLost when its lease no longer held).
+func RecordDelivery(ctx context.Context, s store.Store, p store.DeliveryRecordParams) error {
+	errs, err := s.DeliveryRecordBatch(ctx, []store.DeliveryRecordParams{p})
+	if err != nil {
+		return err
+	}
+	return errs[0]
 }

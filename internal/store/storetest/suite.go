@@ -427,12 +427,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 				StartedAt: now, CompletedAt: now.Add(3 * time.Millisecond), Outcome: o, HTTPStatus: 200, Message: "ok", ResponseExcerpt: "HTTP/1.1 200 OK"}
 		}
 		ok, bad := cs[0], cs[1]
-		if err := s.DeliveryRecord(ctx, store.DeliveryRecordParams{DeliveryID: ok.Delivery.ID, EventID: e.ID, LeaseUntil: ok.LeaseUntil,
+		if err := RecordDelivery(ctx, s, store.DeliveryRecordParams{DeliveryID: ok.Delivery.ID, EventID: e.ID, LeaseUntil: ok.LeaseUntil,
 			Attempt: attempt(ok, switchyard.OutcomeDelivered), Status: switchyard.StatusCompleted, Now: now}); err != nil {
 			t.Fatal(err)
 		}
 		retryAt := now.Add(5 * time.Second)
-		if err := s.DeliveryRecord(ctx, store.DeliveryRecordParams{DeliveryID: bad.Delivery.ID, EventID: e.ID, LeaseUntil: bad.LeaseUntil,
+		if err := RecordDelivery(ctx, s, store.DeliveryRecordParams{DeliveryID: bad.Delivery.ID, EventID: e.ID, LeaseUntil: bad.LeaseUntil,
 			Attempt: attempt(bad, switchyard.OutcomeRejectedServerError), Status: switchyard.StatusRetrying, NextAttemptAt: &retryAt,
 			LastError: "HTTP 503", Now: now}); err != nil {
 			t.Fatal(err)
@@ -442,7 +442,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("event after one success, one retry: %+v", got)
 		}
 		// Recording again with the spent lease is refused.
-		if err := s.DeliveryRecord(ctx, store.DeliveryRecordParams{DeliveryID: ok.Delivery.ID, EventID: e.ID, LeaseUntil: ok.LeaseUntil,
+		if err := RecordDelivery(ctx, s, store.DeliveryRecordParams{DeliveryID: ok.Delivery.ID, EventID: e.ID, LeaseUntil: ok.LeaseUntil,
 			Status: switchyard.StatusFailed, Now: now}); !errors.Is(err, store.ErrLeaseLost) {
 			t.Fatalf("stale record: err = %v, want ErrLeaseLost", err)
 		}
@@ -450,7 +450,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if err != nil || len(retry) != 1 || retry[0].Delivery.ID != bad.Delivery.ID || retry[0].Delivery.AttemptCount != 1 {
 			t.Fatalf("retry claim: %v (err %v)", retry, err)
 		}
-		if err := s.DeliveryRecord(ctx, store.DeliveryRecordParams{DeliveryID: bad.Delivery.ID, EventID: e.ID, LeaseUntil: retry[0].LeaseUntil,
+		if err := RecordDelivery(ctx, s, store.DeliveryRecordParams{DeliveryID: bad.Delivery.ID, EventID: e.ID, LeaseUntil: retry[0].LeaseUntil,
 			Attempt: attempt(retry[0], switchyard.OutcomeDestinationGone), Status: switchyard.StatusFailed, LastError: "HTTP 410", Now: retryAt}); err != nil {
 			t.Fatal(err)
 		}

@@ -49,7 +49,7 @@ func RunActivity(t *testing.T, open func(t *testing.T) store.Store) {
 				continue
 			}
 			next := now.Add(time.Hour)
-			if err := s.DeliveryRecord(ctx, store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: e3.ID, LeaseUntil: c.LeaseUntil,
+			if err := RecordDelivery(ctx, s, store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: e3.ID, LeaseUntil: c.LeaseUntil,
 				Attempt: &switchyard.Attempt{ID: uuid.Must(uuid.NewV7()), DeliveryID: c.Delivery.ID, EventID: e3.ID, Number: 1,
 					StartedAt: now, CompletedAt: now, Outcome: switchyard.OutcomeRejectedServerError, HTTPStatus: 503},
 				Status: switchyard.StatusRetrying, NextAttemptAt: &next, Now: now}); err != nil {

@@ -467,7 +467,7 @@ func RunAPI(t *testing.T, open func(t *testing.T) store.Store) {
 		if ev, _ := s.EventGet(ctx, store.EventGetParams{OrganizationID: a.Org.ID, ID: e.ID}); ev.Status != switchyard.StatusCanceled {
 			t.Fatalf("event is %s, want canceled", ev.Status)
 		}
-		err = s.DeliveryRecord(ctx, store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: e.ID, LeaseUntil: c.LeaseUntil,
+		err = RecordDelivery(ctx, s, store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: e.ID, LeaseUntil: c.LeaseUntil,
 			Attempt: newAttempt(c, now), Status: switchyard.StatusCompleted, Now: now.Add(time.Second)})
 		if !errors.Is(err, store.ErrLeaseLost) {
 			t.Fatalf("recording after the cancel: err = %v, want ErrLeaseLost", err)
@@ -546,7 +546,7 @@ func RunAPI(t *testing.T, open func(t *testing.T) store.Store) {
 			next := at.Add(time.Second)
 			rec := store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID, LeaseUntil: c.LeaseUntil,
 				Attempt: newAttempt(c, at), Status: switchyard.StatusRetrying, NextAttemptAt: &next, LastError: "HTTP 503", Now: at}
-			if err := s.DeliveryRecord(ctx, rec); err != nil {
+			if err := RecordDelivery(ctx, s, rec); err != nil {
 				t.Fatal(err)
 			}
 			want = append([]uuid.UUID{rec.Attempt.ID}, want...)
@@ -641,7 +641,7 @@ func newAttempt(c *store.Claimed, at time.Time) *switchyard.Attempt {
 // record stores an outcome with an attempt for a claimed delivery.
 func record(t *testing.T, s store.Store, c *store.Claimed, status switchyard.Status, next *time.Time, now time.Time) {
 	t.Helper()
-	if err := s.DeliveryRecord(context.Background(), store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID,
+	if err := RecordDelivery(context.Background(), s, store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID,
 		LeaseUntil: c.LeaseUntil, Attempt: newAttempt(c, now), Status: status, NextAttemptAt: next, Now: now}); err != nil {
 		t.Fatal(err)
 	}

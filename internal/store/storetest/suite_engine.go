@@ -156,7 +156,7 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 			if !step.status.Terminal() {
 				next = &now
 			}
-			if err := s.DeliveryRecord(ctx, store.DeliveryRecordParams{DeliveryID: cs[0].Delivery.ID, EventID: e.ID,
+			if err := RecordDelivery(ctx, s, store.DeliveryRecordParams{DeliveryID: cs[0].Delivery.ID, EventID: e.ID,
 				LeaseUntil: cs[0].LeaseUntil, Status: step.status, NextAttemptAt: next, Now: now, EventTotalRules: 1}); err != nil {
 				t.Fatal(err)
 			}
@@ -181,7 +181,7 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("claimed %d", len(cs))
 		}
 		c := cs[0]
-		err := s.DeliveryRecord(ctx, store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: e.ID, LeaseUntil: now, // not our lease
+		err := RecordDelivery(ctx, s, store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: e.ID, LeaseUntil: now, // not our lease
 			Attempt: &switchyard.Attempt{ID: uuid.Must(uuid.NewV7()), DeliveryID: c.Delivery.ID, EventID: e.ID, Number: 1,
 				StartedAt: now, CompletedAt: now, Outcome: switchyard.OutcomeDelivered},
 			Status: switchyard.StatusCompleted, Now: now})

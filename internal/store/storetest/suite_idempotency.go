@@ -26,11 +26,11 @@ func RunIdempotency(t *testing.T, open func(t *testing.T) store.Store) {
 		ctx := context.Background()
 		NewRule(t, s, tn, RuleOpts{})
 		first := keyed(tn, "order-1", T0)
-		if ds, err := s.EventInsert(ctx, store.EventInsertParams{Event: first}); err != nil || len(ds) != 1 || first.Replayed {
+		if ds, err := InsertEvent(ctx, s, first); err != nil || len(ds) != 1 || first.Replayed {
 			t.Fatalf("first insert: %d deliveries, replayed %v, err %v", len(ds), first.Replayed, err)
 		}
 		again := keyed(tn, "order-1", T0.Add(time.Hour))
-		ds, err := s.EventInsert(ctx, store.EventInsertParams{Event: again})
+		ds, err := InsertEvent(ctx, s, again)
 		if err != nil || len(ds) != 0 || !again.Replayed || again.ID != first.ID || !again.CreatedAt.Equal(T0) {
 			t.Fatalf("repeat: %d deliveries, %+v, err %v; want the first event replayed", len(ds), again, err)
 		}
@@ -54,15 +54,15 @@ func RunIdempotency(t *testing.T, open func(t *testing.T) store.Store) {
 		tn, other := NewTenant(t, s), NewTenant(t, s)
 		ctx := context.Background()
 		first := keyed(tn, "k", T0)
-		if _, err := s.EventInsert(ctx, store.EventInsertParams{Event: first}); err != nil {
+		if _, err := InsertEvent(ctx, s, first); err != nil {
 			t.Fatal(err)
 		}
 		elsewhere := keyed(other, "k", T0)
-		if _, err := s.EventInsert(ctx, store.EventInsertParams{Event: elsewhere}); err != nil || elsewhere.Replayed {
+		if _, err := InsertEvent(ctx, s, elsewhere); err != nil || elsewhere.Replayed {
 			t.Fatalf("same key in another workspace: replayed %v err %v", elsewhere.Replayed, err)
 		}
 		later := keyed(tn, "k", T0.Add(switchyard.IdempotencyWindow+time.Second))
-		if _, err := s.EventInsert(ctx, store.EventInsertParams{Event: later}); err != nil || later.Replayed || later.ID == first.ID {
+		if _, err := InsertEvent(ctx, s, later); err != nil || later.Replayed || later.ID == first.ID {
 			t.Fatalf("expired key: replayed %v err %v", later.Replayed, err)
 		}
 		n, err := s.IdempotencyKeyDeleteBefore(ctx, store.IdempotencyKeyDeleteBeforeParams{Before: T0.Add(time.Hour), Limit: 10})

@@ -44,7 +44,7 @@ func RunLimits(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 	complete := func(t *testing.T, s store.Store, c *store.Claimed, at time.Time) {
 		t.Helper()
-		if err := s.DeliveryRecord(context.Background(), store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID,
+		if err := RecordDelivery(context.Background(), s, store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID,
 			LeaseUntil: c.LeaseUntil, Status: switchyard.StatusCompleted, Now: at, EventTotalRules: 1,
 			Attempt: &switchyard.Attempt{ID: uuid.Must(uuid.NewV7()), DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID,
 				Number: 1, StartedAt: at, CompletedAt: at, Outcome: switchyard.OutcomeDelivered, HTTPStatus: 200}}); err != nil {
