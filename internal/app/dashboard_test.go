@@ -118,7 +118,8 @@ func TestDashboardInABrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	do("rotate the publishable key", chromedp.Click(chromedp.CSS(`form[action$="/publishable-key"] button[type="submit"]`)))
+	do("rotate the publishable key, confirming", chromedp.Click(chromedp.CSS(`details.confirm summary`)),
+		chromedp.Click(chromedp.CSS(`form[action$="/publishable-key"] button[type="submit"]`)))
 	waitPage(t, b, "a new publishable key", `document.querySelector("[data-publishable-key]") !== null &&
 		document.querySelector("[data-publishable-key]").textContent !== `+strconv.Quote(oldKey)+` && document.body.innerText.includes("A new publishable key is in place")`)
 	do("open the event", chromedp.Click(chromedp.CSS(`#events a[href*="/events/"]`)))
@@ -167,7 +168,9 @@ func TestDashboardInABrowser(t *testing.T) {
 	b.Audit(t, nil, "the machine keys page")
 	dashboardShot(t, b, "keys")
 
-	do("revoke the key", chromedp.Click(chromedp.CSS(`tr[data-key="`+access+`"] button[type="submit"]`)))
+	do("revoke the key, confirming", chromedp.Click(chromedp.CSS(`tr[data-key="`+access+`"] details.confirm summary`)))
+	b.Audit(t, nil, "the machine keys page with a revoke confirmation open")
+	do("revoke now", chromedp.Click(chromedp.CSS(`tr[data-key="`+access+`"] button[type="submit"]`)))
 	waitPage(t, b, "the key revoked", `document.querySelector('tr[data-key="`+access+`"]') !== null &&
 		document.querySelector('tr[data-key="`+access+`"]').textContent.includes("revoked")`)
 
