@@ -16,14 +16,14 @@ import (
 const maxBatchInputs = 100
 
 // creates coalesces the contact creations of one connection's concurrent attempts. An attempt
-// that finds its connection otherwise idle (no other attempt under way) creates its contact
-// itself, with POST /crm/v3/objects/contacts, exactly as a lone attempt always did. Otherwise the
-// attempts gather — those that arrive while a creation is under way (a group commit), and, when
-// none is, those that arrive within batchWindow of the first (a busy connection's attempts rarely
-// overlap a call that takes a millisecond) — and go together in the next call, POST
+// that finds its connection idle (no other attempt under way, no creation under way or
+// gathering) creates its contact itself, with POST /crm/v3/objects/contacts, exactly as a lone
+// attempt always did. Otherwise the attempts gather in a batch — for the window that the
+// connection's pace gives (windowLocked; none for a slow connection), and until the creation
+// under way, if any, has ended (a group commit) — and go together in one call, POST
 // /crm/v3/objects/contacts/batch/create (at most maxBatchInputs), each input with its own
 // objectWriteTraceId so that HubSpot answers every input on its own (201, or 207 multi-status
-// with per-input errors).
+// with per-input errors). The batch's first attempt makes the call.
 //
 // Each waiting attempt then reads its own fate: created (the result echoing its trace id), or
 // existing (a 409 CONFLICT for its trace id naming the existing contact). Whatever cannot be
