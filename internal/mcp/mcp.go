@@ -366,14 +366,18 @@ func (d *drainingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// answerWriter counts the answers written.
+// answerWriter counts the answers written. Writes are serialised here too, so that two
+// messages never interleave on out.
 type answerWriter struct {
+	mu    sync.Mutex
 	w     io.Writer
 	track *inflight
 	lines lines
 }
 
 func (a *answerWriter) Write(p []byte) (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	n, err := a.w.Write(p)
 	_, answers := a.lines.feed(p[:n])
 	a.track.add(-answers)
