@@ -244,6 +244,22 @@ func TestEmbedFormsInABrowser(t *testing.T) {
 		screenshot(t, b, "dashboard")
 	})
 
+	t.Run("a delivery in flight is canceled from the UI", func(t *testing.T) {
+		hook.hold()
+		ev := s.emit(t, s.creds.WorkspaceID, "order.paid", nil)
+		hook.waitRequest(t) // the delivery is processing, its request held by the receiver
+		openPage(t, b, "events", "Events")
+		clickFrame(t, b, `a[data-query="id=`+ev.String()+`"]`)
+		waitFrame(t, b, frameNode(t, b), "the delivery processing, with Cancel", `document.querySelector('#main section [data-status="processing"]') !== null &&
+			document.querySelector('#main button[data-action="cancel"]') !== null && document.querySelector('#main button[data-action="retry"]') === null`)
+		audit(t, b, "the event page with Cancel")
+		clickFrame(t, b, `#main button[data-action="cancel"]`)
+		waitFrame(t, b, frameNode(t, b), "the delivery canceled, and said so", `document.querySelector('#main section [data-status="canceled"]') !== null &&
+			document.querySelector("#status").textContent === "Delivery canceled." && document.querySelector('#main button[data-action="retry"]') !== null`)
+		hook.open()
+		eventually(t, "the event canceled", func() bool { return s.event(t, ev).Status == "canceled" })
+	})
+
 	t.Run("an admin deletes a rule, then a connection with its rules, each after confirming", func(t *testing.T) {
 		ws := s.creds.WorkspaceID
 		spare := s.createConnection(t, ws, hook.url(), nil) // named Hook
