@@ -44,3 +44,34 @@ func TestPostgresPoolSize(t *testing.T) {
 		t.Errorf("pool of %d connections, want 7", got)
 	}
 }
+
+// pgx prepares each statement once per connection and runs it by name afterwards (its default
+// statement cache): the store's queries are parsed and planned once per connection.
+func TestPostgresPreparesStatements(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := Open(ctx, storetest.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.r.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const q = `SELECT count(*) FROM nodes WHERE seen_at >= $1`
+	for range 3 {
+		var n int
+		if err := conn.QueryRowContext(ctx, q, 0).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var prepared int
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM pg_prepared_statements WHERE statement = $1`, q).Scan(&prepared); err != nil {
+		t.Fatal(err)
+	}
+	if prepared != 1 {
+		t.Errorf("the query is prepared %d times on its connection, want once", prepared)
+	}
+}
