@@ -362,3 +362,44 @@ func TestBatchOutlivesItsLeader(t *testing.T) {
 		t.Fatal("the batch did not create the leader's contact")
 	}
 }
+
+// The other actions read their contact from the batch too: update_property's value is written
+// by the batch create (no PATCH), remove_from_list takes an existing contact out of the list and
+// skips a new one.
+func TestBatchedCreatesServeEveryAction(t *testing.T) {
+	t.Parallel()
+	g := newCreateRig(t)
+	member := g.srv.AddContact(map[string]string{"email": "member@example.com"})
+	g.srv.AddListMembers(g.list, member)
+	var lead, set, removed, removedNew destination.Result
+	g.hold(t, &lead)
+	do := func(req *destination.Request, out *destination.Result) {
+		g.wg.Go(func() { *out = g.sender.Deliver(t.Context(), req) })
+	}
+	do(request(hubspot.ActionUpdateProperty, map[string]any{hubspot.ParamID: "plan", hubspot.ParamValue: "pro"},
+		map[string]any{"email": "set@example.com"}), &set)
+	do(request(hubspot.ActionRemoveFromList, map[string]any{hubspot.ParamID: g.list}, map[string]any{"email": "member@example.com"}), &removed)
+	do(request(hubspot.ActionRemoveFromList, map[string]any{hubspot.ParamID: g.list}, map[string]any{"email": "new@example.com"}), &removedNew)
+	g.waiting(t, 3)
+	g.faults.Release()
+	g.wg.Wait()
+	for _, res := range []destination.Result{lead, set, removed, removedNew} {
+		expect(t, res, switchyard.OutcomeDelivered)
+	}
+	c, _ := g.srv.Contact("set@example.com")
+	if c.Properties["plan"] != "pro" {
+		t.Fatalf("update_property's value was not written by the batch: %+v", c)
+	}
+	if n := count(g.srv, http.MethodPatch, createPath+"/"+c.ID); n != 0 {
+		t.Fatalf("%d PATCH calls for a contact created with its property", n)
+	}
+	if slices.Contains(g.srv.ListMembers(g.list), member) || !strings.Contains(removed.Message, "removed from list") {
+		t.Fatalf("the existing contact is still in the list: %q", removed.Message)
+	}
+	if !strings.Contains(removedNew.Message, "a new contact is in no list") {
+		t.Fatalf("the new contact's removal: %q", removedNew.Message)
+	}
+	if n := count(g.srv, http.MethodPost, batchCreatePath); n != 1 {
+		t.Fatalf("%d batch creates, want 1", n)
+	}
+}
