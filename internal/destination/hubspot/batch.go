@@ -14,10 +14,11 @@ import (
 // a group commit: the changes to one list (adding, or removing) that arrive while a call for it
 // is under way go together in the next call, which HubSpot's memberships endpoints take as one
 // array of record ids. A lone attempt still makes its own call at once; on a busy connection
-// (other attempts under way) the first change waits memberWindow for others to join, and the
-// connection makes about one memberships call per batch instead of one per delivery. Each attempt reads its own
-// contact's fate in the shared answer (added, already there, missing), and a refusal of the call
-// is every attempt's result. A batch never holds more than the connection's attempts in flight.
+// (other attempts under way) the first change waits up to memberWindow for others to join, and
+// the connection makes about one memberships call per batch instead of one per delivery. Each
+// attempt reads its own contact's fate in the shared answer (added, already there, missing), and
+// a refusal of the call is every attempt's result. A batch never holds more than the
+// connection's attempts in flight.
 type memberships struct {
 	s       *Sender
 	mu      sync.Mutex
