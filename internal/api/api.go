@@ -123,7 +123,7 @@ func New(cfg Config) *Server {
 }
 
 // Close stops the background writers after writing what they hold. Call it after the HTTP
-// server has shut down.
+// server has shut down; calling it again is harmless.
 func (s *Server) Close() { s.ingester.close() }
 
 // Handler returns the HTTP handler with every route and the middleware chain.

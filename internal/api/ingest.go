@@ -22,6 +22,8 @@ type ingester struct {
 	max   int
 	stop  chan struct{}
 	wg    sync.WaitGroup
+
+	closeOnce sync.Once
 }
 
 // maxIngestBatch is about how many events one ingest transaction holds: ten bulk requests, or
@@ -59,9 +61,10 @@ func (g *ingester) insert(ctx context.Context, events ...*switchyard.Event) erro
 	return <-r.done
 }
 
-// close stops the writers after they have written everything queued.
+// close stops the writers after they have written everything queued. Calling it again waits
+// for the same stop.
 func (g *ingester) close() {
-	close(g.stop)
+	g.closeOnce.Do(func() { close(g.stop) })
 	g.wg.Wait()
 }
 

@@ -20,13 +20,13 @@ type queueJSON struct {
 }
 
 type healthJSON struct {
-	ConnectionID       uuid.UUID  `json:"connection_id"`
-	Active             bool       `json:"active"`
+	ConnectionID   uuid.UUID  `json:"connection_id"`
+	Active         bool       `json:"active"`
 	InactiveReason *string    `json:"inactive_reason"`
-	Circuit            string     `json:"circuit"`
-	OpenUntil          *time.Time `json:"open_until"`
-	PausedUntil        *time.Time `json:"paused_until"`
-	Queue              queueJSON  `json:"queue"`
+	Circuit        string     `json:"circuit"`
+	OpenUntil      *time.Time `json:"open_until"`
+	PausedUntil    *time.Time `json:"paused_until"`
+	Queue          queueJSON  `json:"queue"`
 }
 
 type backlogJSON struct {

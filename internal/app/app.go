@@ -252,5 +252,10 @@ func (a *App) Run(ctx context.Context, ls Listeners) error {
 	return g.Wait()
 }
 
-// Close releases the store.
-func (a *App) Close() error { return a.Store.Close() }
+// Close stops the API's background writers (if Run has not already) and releases the store.
+func (a *App) Close() error {
+	if a.api != nil {
+		a.api.Close()
+	}
+	return a.Store.Close()
+}
