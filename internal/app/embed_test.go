@@ -5,10 +5,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/switchyardhq/switchyard/internal/browsertest"
@@ -23,8 +25,8 @@ func (s *server) embedSession(t *testing.T, body map[string]any) *createdSession
 }
 
 // hostPage is the page of a SaaS product that embeds Switchyard: it frames the launch URL, answers
-// meshes:ready with meshes:auth, gets a new token from its backend on meshes:token-refresh, and
-// records every message it gets.
+// meshes:ready with meshes:auth, gets a new token from its backend on meshes:token-refresh (unless
+// a test sets window.__ignoreRefresh), and records every message it gets.
 var hostPage = template.Must(template.New("host").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Host app</title></head><body>
 <h1>Acme</h1>
@@ -41,7 +43,7 @@ window.addEventListener("message", function (e) {
   var m = e.data;
   window.__messages.push(m.type + (m.page ? ":" + m.page : ""));
   if (m.type === "meshes:ready") auth();
-  if (m.type === "meshes:token-refresh") {
+  if (m.type === "meshes:token-refresh" && !window.__ignoreRefresh) {
     fetch("/refresh").then(function (r) { return r.text(); }).then(function (t) { token = t; window.__refreshed++; auth(); });
   }
   if (m.type === "meshes:resize") frame.style.height = Math.max(480, m.height) + "px";
@@ -294,4 +296,49 @@ func TestEmbedMappingPage(t *testing.T) {
 	if code, _ = get(res.AccessToken); code != 404 {
 		t.Fatalf("resource session: %d, want 404", code)
 	}
+}
+
+// fastTimers makes the embed frame's long timers (a minute or more: the token's refresh and
+// expiry) run a hundred times sooner, in every document the tab loads from now on; the host
+// page and the test's polls keep real time.
+const fastTimers = `(function () {
+  if (location.pathname.indexOf("/embed/") !== 0) return;
+  var real = window.setTimeout;
+  window.setTimeout = function (f, ms) {
+    var args = Array.prototype.slice.call(arguments, 2);
+    return real.apply(window, [f, ms >= 60000 ? ms / 100 : ms].concat(args));
+  };
+})();`
+
+// The frame renews its token before it expires: it asks the host (meshes:token-refresh) a
+// minute before the end of the token's lifetime, and keeps working with each new token; when
+// the host does not answer, it posts meshes:token-expired when the token runs out and says so.
+// Timers are sped up a hundredfold (a 300 s token: asked after 2.4 s, expired after 3 s).
+func TestEmbedTokenRenewalInABrowser(t *testing.T) {
+	t.Parallel()
+	s := startApp(t, storetest.Dialects(t)[0])
+	b := browsertest.New(t, 2*time.Minute)
+	if _, err := chromedp.Call(b.Ctx, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: fastTimers}); err != nil {
+		t.Fatal(err)
+	}
+	host := s.host(t, func(origin string) *createdSessionJSON {
+		return s.embedSession(t, map[string]any{"ttl_seconds": 300, "allowed_origins": []string{origin}})
+	})
+	if err := chromedp.Do(b.Ctx, chromedp.Navigate(host.URL+"/app")); err != nil {
+		t.Fatal(err)
+	}
+	waitHost(t, b, "two renewals through the host, before expiry", `window.__refreshed >= 2 &&
+		window.__messages.filter(function (m) { return m === "meshes:token-refresh"; }).length >= 2`)
+	if msgs, _ := chromedp.Run(b.Ctx, chromedp.Evaluate[[]string]("window.__messages")); slices.Contains(msgs, "meshes:token-expired") {
+		t.Fatalf("the frame said its token expired though the host renewed it: %v", msgs)
+	}
+	clickFrame(t, b, `nav a[data-page="events"]`)
+	waitFrame(t, b, frameNode(t, b), "the events page with a renewed token", `document.querySelector("#main h2") !== null && document.querySelector("#main h2").textContent === "Events"`)
+
+	// The host stops answering: the frame gives up when its token runs out.
+	if _, err := chromedp.Run(b.Ctx, chromedp.Evaluate[bool]("window.__ignoreRefresh = true")); err != nil {
+		t.Fatal(err)
+	}
+	waitHost(t, b, "meshes:token-expired", `window.__messages.includes("meshes:token-expired")`)
+	waitFrame(t, b, frameNode(t, b), "the expiry said", `document.querySelector("#status").textContent === "Your session has expired."`)
 }

@@ -112,7 +112,12 @@
     if (!c || typeof c.exp !== "number") return;
     var first = token === null;
     token = m.token;
-    expiresAt = c.exp * 1000;
+    // The token's lifetime by its own claims (exp - iat), counted from its arrival: this
+    // browser's clock may be minutes off the server's, and exp read against it would ask for a
+    // new token at once (and again for every new one) or only after a refusal. The host sends
+    // a token it has just minted or refreshed, as the contract's flow has it.
+    var life = typeof c.iat === "number" && c.exp > c.iat ? (c.exp - c.iat) * 1000 : c.exp * 1000 - Date.now();
+    expiresAt = Date.now() + life;
     waitingForToken = false;
     clearTimeout(expiryTimer);
     schedule();
