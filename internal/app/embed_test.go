@@ -33,6 +33,7 @@ var hostPage = template.Must(template.New("host").Parse(`<!doctype html>
 <iframe id="embed" title="Switchyard" src="{{.Launch}}" style="width:100%;border:0;height:480px"></iframe>
 <script>
 window.__messages = [];
+window.__at = {}; // when each message type first came (performance.now())
 window.__refreshed = 0;
 var embedOrigin = {{.Origin}};
 var token = {{.Token}};
@@ -42,6 +43,7 @@ window.addEventListener("message", function (e) {
   if (e.origin !== embedOrigin) return;
   var m = e.data;
   window.__messages.push(m.type + (m.page ? ":" + m.page : ""));
+  if (!(m.type in window.__at)) window.__at[m.type] = performance.now();
   if (m.type === "meshes:ready") auth();
   if (m.type === "meshes:token-refresh" && !window.__ignoreRefresh) {
     fetch("/refresh").then(function (r) { return r.text(); }).then(function (t) { token = t; window.__refreshed++; auth(); });
@@ -300,9 +302,13 @@ func TestEmbedMappingPage(t *testing.T) {
 
 // fastTimers makes the embed frame's long timers (a minute or more: the token's refresh and
 // expiry) run a hundred times sooner, in every document the tab loads from now on; the host
-// page and the test's polls keep real time.
+// page and the test's polls keep real time. It also sets the frame's clock 250 s ahead of the
+// server's, which a frame reading exp against its own clock would take for a token with under
+// a minute left, and renew at once, again and again.
 const fastTimers = `(function () {
   if (location.pathname.indexOf("/embed/") !== 0) return;
+  var now = Date.now;
+  Date.now = function () { return now() + 250000; };
   var real = window.setTimeout;
   window.setTimeout = function (f, ms) {
     var args = Array.prototype.slice.call(arguments, 2);
@@ -313,7 +319,8 @@ const fastTimers = `(function () {
 // The frame renews its token before it expires: it asks the host (meshes:token-refresh) a
 // minute before the end of the token's lifetime, and keeps working with each new token; when
 // the host does not answer, it posts meshes:token-expired when the token runs out and says so.
-// Timers are sped up a hundredfold (a 300 s token: asked after 2.4 s, expired after 3 s).
+// Timers are sped up a hundredfold (a 300 s token: asked after 2.4 s, expired after 3 s), and the
+// frame's clock is 250 s ahead of the server's.
 func TestEmbedTokenRenewalInABrowser(t *testing.T) {
 	t.Parallel()
 	s := startApp(t, storetest.Dialects(t)[0])
@@ -331,6 +338,10 @@ func TestEmbedTokenRenewalInABrowser(t *testing.T) {
 		window.__messages.filter(function (m) { return m === "meshes:token-refresh"; }).length >= 2`)
 	if msgs, _ := chromedp.Run(b.Ctx, chromedp.Evaluate[[]string]("window.__messages")); slices.Contains(msgs, "meshes:token-expired") {
 		t.Fatalf("the frame said its token expired though the host renewed it: %v", msgs)
+	}
+	// Asked after most of the lifetime (2.4 s here), not at once for want of a right clock.
+	if after, err := chromedp.Run(b.Ctx, chromedp.Evaluate[float64](`window.__at["meshes:token-refresh"] - window.__at["meshes:ready"]`)); err != nil || after < 1500 {
+		t.Fatalf("the first renewal came %.0f ms after meshes:ready (%v), want about 2400", after, err)
 	}
 	clickFrame(t, b, `nav a[data-page="events"]`)
 	waitFrame(t, b, frameNode(t, b), "the events page with a renewed token", `document.querySelector("#main h2") !== null && document.querySelector("#main h2").textContent === "Events"`)
