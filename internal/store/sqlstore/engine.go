@@ -80,7 +80,10 @@ func (db *DB) EventDeleteBefore(ctx context.Context, p store.EventDeleteBeforePa
 	var n int
 	err := db.tx(ctx, func(tx *sql.Tx) error {
 		where := `SELECT id FROM events WHERE created_at < $1 AND status IN ('completed', 'failed', 'canceled') ORDER BY created_at LIMIT $2`
-		if _, err := tx.ExecContext(ctx, `DELETE FROM attempts WHERE event_id IN (`+where+`)`, micros(p.Before), p.Limit); err != nil {
+		// Attempts are found through their deliveries (attempts_delivery), not by their own
+		// event_id, which has no index: that was a scan of the whole attempts table per batch.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM attempts WHERE delivery_id IN (
+			SELECT id FROM deliveries WHERE event_id IN (`+where+`))`, micros(p.Before), p.Limit); err != nil {
 			return fmt.Errorf("deleting attempts: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries WHERE event_id IN (`+where+`)`, micros(p.Before), p.Limit); err != nil {
