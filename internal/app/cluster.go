@@ -19,8 +19,10 @@ import (
 // the heartbeat that shares the API rate limits out among the live API nodes, and the election
 // of the one node that runs the maintenance.
 type nodeParts struct {
-	id     uuid.UUID
-	leader *cluster.Leader
+	id uuid.UUID
+	// leader is a value, configured by runNode, so that Leading may be asked before and while
+	// Run starts it.
+	leader cluster.Leader
 	// notifier wakes the delivering nodes for events an api node accepted (PostgreSQL).
 	notifier cluster.Notifier
 }
@@ -42,8 +44,8 @@ func (a *App) runNode(ctx context.Context, g *errgroup.Group) {
 	a.node.id = uuid.Must(uuid.NewV7())
 	if a.cfg.Delivers() {
 		g.Go(func() error { return a.engine.Run(ctx) })
-		a.node.leader = &cluster.Leader{Store: a.Store, Logger: a.log, Interval: a.cfg.ElectionInterval(),
-			Lead: a.maintain}
+		a.node.leader.Store, a.node.leader.Logger, a.node.leader.Interval = a.Store, a.log, a.cfg.ElectionInterval()
+		a.node.leader.Lead = a.maintain
 		g.Go(func() error { a.node.leader.Run(ctx); return nil })
 	}
 	if a.Store.Dialect() == "postgres" {
@@ -76,7 +78,7 @@ func (a *App) maintain(ctx context.Context) {
 
 // Leading reports whether this node runs the cluster's maintenance now (always, for a node
 // that delivers on SQLite, once Run has started; never for an api node).
-func (a *App) Leading() bool { return a.node.leader != nil && a.node.leader.Leading() }
+func (a *App) Leading() bool { return a.node.leader.Leading() }
 
 // workerHandler is what a worker node serves on its API address: /healthz and /readyz for
 // load balancers and orchestrators, and 404 for everything else.
