@@ -22,7 +22,7 @@ import (
 
 // CLI is the command tree.
 type CLI struct {
-	Serve       ServeCmd       `cmd:"" help:"Run the API and the delivery workers."`
+	Serve       ServeCmd       `cmd:"" help:"Run the API and the delivery workers (--role api or worker: one of them)."`
 	Init        InitCmd        `cmd:"" help:"Create the first organization, machine key and workspace, without serving."`
 	Migrate     MigrateCmd     `cmd:"" help:"Apply pending database migrations and exit."`
 	Keys        KeysCmd        `cmd:"" help:"Create, list and revoke machine keys in the store."`
