@@ -54,6 +54,33 @@ func (h *Handler) mapping(ctx context.Context, ss *api.Session, q url.Values) (a
 	if pretty, err = json.MarshalIndent(json.RawMessage(schema), "", "  "); err != nil {
 		pretty = schema
 	}
+	// The editor's destination select offers the fields a mapping may write: read-only ones
+	// are listed in the catalog table only.
+	writable := make([]destination.CatalogField, 0, len(catalog))
+	for _, f := range catalog {
+		if f.Constraints == nil || !f.Constraints.ReadOnly {
+			writable = append(writable, f)
+		}
+	}
 	return map[string]any{"Connection": conn, "Status": status, "Version": version, "Schema": string(pretty),
-		"Catalog": catalog}, http.StatusOK, nil
+		"Catalog": catalog, "Writable": writable, "Transforms": transformChoices, "OnErrors": onErrorChoices}, http.StatusOK, nil
+}
+
+// choice is an option of the mapping editor's selects: the schema's value and what it does.
+type choice struct{ Value, Label string }
+
+// transformChoices are the transforms of docs/mappings.md, in its order; the editor's script
+// knows which take parameters (to_date and to_datetime a time zone, default a value, substring
+// a start and a length).
+var transformChoices = []choice{
+	{"to_string", "to_string: to text"}, {"to_number", "to_number: to a number"}, {"to_boolean", "to_boolean: to true or false"},
+	{"to_date", "to_date: to a date, in a time zone"}, {"to_datetime", "to_datetime: to a date and time, in a time zone"},
+	{"default", "default: a value when missing or empty"}, {"trim", "trim: remove surrounding spaces"},
+	{"lower", "lower: lower case"}, {"upper", "upper: upper case"}, {"substring", "substring: part of the text"},
+}
+
+// onErrorChoices are the values of a field's on_error; skip_field is the schema's default.
+var onErrorChoices = []choice{
+	{"skip_field", "Skip the field (skip_field)"}, {"warn_action", "Skip it and warn (warn_action)"},
+	{"fail_action", "Fail the delivery (fail_action)"},
 }

@@ -160,16 +160,30 @@
     if (general) { general.textContent = ""; general.hidden = true; }
   }
 
+  // fieldError shows msg next to the input named name or, failing that, next to the element
+  // whose data-param is name or the nearest part of it (the mapping editor's rows and controls:
+  // "schema.fields[1].source.value"), with the rest of the name in front of the message.
   function fieldError(form, name, msg) {
     var input = null;
     Array.prototype.forEach.call(form.elements, function (el) { if (!input && el.name === name && !el.disabled) input = el; });
+    if (!input) {
+      var best = "";
+      Array.prototype.forEach.call(form.querySelectorAll("[data-param]"), function (el) {
+        var dp = el.getAttribute("data-param");
+        if (el.disabled || el.closest("[hidden]") || dp.length < best.length) return;
+        if (dp === name || name.indexOf(dp + ".") === 0 || name.indexOf(dp + "[") === 0) { input = el; best = dp; }
+      });
+      if (input && best !== name) msg = name.slice(best.length).replace(/^\./, "") + " " + msg;
+    }
     if (!input) return false;
     var id = (input.id || name.replace(/\W/g, "-")) + "-error";
     var p = document.createElement("p");
     p.className = "field-error";
     p.id = id;
     p.textContent = msg;
-    input.closest(".field") ? input.closest(".field").appendChild(p) : input.insertAdjacentElement("afterend", p);
+    if (input.matches("fieldset, li")) input.appendChild(p);
+    else if (input.closest(".field")) input.closest(".field").appendChild(p);
+    else input.insertAdjacentElement("afterend", p);
     input.setAttribute("aria-invalid", "true");
     input.setAttribute("aria-describedby", ((input.getAttribute("aria-describedby") || "") + " " + id).trim());
     return true;
@@ -213,6 +227,17 @@
         form.appendChild(r);
       }
       r.value = location.origin + "/embed/connected";
+    }
+    if (form.mappingEditor) {
+      // The rows are what is sent (through the JSON they keep the textarea in), unless the
+      // JSON was edited last.
+      var bad = form.mappingEditor.flush();
+      if (bad.length) {
+        bad.forEach(function (b) { fieldError(form, b[0], b[1]); });
+        formError(form, "Check the highlighted fields.");
+        resize();
+        return;
+      }
     }
     var built = formBody(form);
     if (built.bad.length) {
@@ -348,7 +373,246 @@
     });
   }
 
+  // The mapping editor (docs/embed.md): one row per destination field, built from the
+  // server's <template>s and kept in step with the schema's JSON in the textarea, which stays
+  // as the fallback and the advanced view. Rows to JSON on every edit; JSON to rows when the
+  // textarea is changed and holds a schema the rows can show.
+  function mappingEditor(form) {
+    var box = form.querySelector("[data-mapping-editor]");
+    var rows = box.querySelector("[data-map-rows]");
+    var rowTpl = form.querySelector("template[data-map-row-template]");
+    var trTpl = form.querySelector("template[data-map-transform-template]");
+    var area = form.querySelector("#mapping-schema");
+    var note = form.querySelector("[data-json-note]");
+    var details = form.querySelector("[data-json-details]");
+    var extra = {}; // keys of the schema the rows do not edit (meta), kept as they were
+    var kinds = { "true": true, "false": false, "null": null };
+
+    function q(el, m) { return el.querySelector('[data-m="' + m + '"]'); }
+    function kindOf(v) { return v === null ? "null" : v === true ? "true" : v === false ? "false" : typeof v === "number" ? "number" : "text"; }
+    function setKind(sel, input, v) {
+      sel.value = kindOf(v);
+      input.value = v === null || typeof v === "boolean" ? "" : String(v);
+    }
+    function setDest(ctl, v) {
+      if (ctl.tagName === "SELECT" && v && !Array.prototype.some.call(ctl.options, function (o) { return o.value === v; })) {
+        var o = document.createElement("option");
+        o.value = v;
+        o.textContent = v + " — not in the destination's fields";
+        ctl.appendChild(o);
+      }
+      ctl.value = v || "";
+    }
+
+    function addTransform(row, t) {
+      var li = trTpl.content.firstElementChild.cloneNode(true);
+      t = t || { type: "to_string" };
+      q(li, "type").value = t.type;
+      q(li, "timezone").value = t.timezone || "";
+      setKind(q(li, "kind"), q(li, "value"), t.value === undefined ? "" : t.value);
+      q(li, "start").value = t.start === undefined ? "0" : String(t.start);
+      q(li, "length").value = t.length === undefined || t.length === null ? "" : String(t.length);
+      q(row, "transforms").appendChild(li);
+      return li;
+    }
+
+    function addRow(f) {
+      var row = rowTpl.content.firstElementChild.cloneNode(true);
+      f = f || { dest: "", source: { type: "path", value: "" }, on_error: "skip_field" };
+      var src = f.source || { type: "path", value: "" };
+      setDest(q(row, "dest"), f.dest);
+      q(row, "source.type").value = src.type === "literal" ? "literal" : "path";
+      if (src.type === "literal") setKind(q(row, "source.kind"), q(row, "source.literal"), src.value);
+      else q(row, "source.path").value = src.value || "";
+      q(row, "on_error").value = f.on_error || "skip_field";
+      row.mappingNotes = f.notes;
+      (f.transforms || []).forEach(function (t) { addTransform(row, t); });
+      rows.appendChild(row);
+      return row;
+    }
+
+    // show hides (and disables, so nothing of them is sent or reached) the controls that do not
+    // apply, and numbers rows and transforms: their data-param is where the API's errors go.
+    function show() {
+      Array.prototype.forEach.call(rows.children, function (row, i) {
+        var p = "schema.fields[" + i + "]";
+        row.querySelector("[data-row-n]").textContent = String(i + 1);
+        row.setAttribute("data-param", p);
+        var dest = q(row, "dest").value;
+        row.querySelector("[data-row-dest]").textContent = dest ? ": " + dest : "";
+        q(row, "dest").setAttribute("data-param", p + ".dest");
+        q(row, "source.type").setAttribute("data-param", p + ".source.type");
+        q(row, "source.path").setAttribute("data-param", p + ".source.value");
+        q(row, "source.literal").setAttribute("data-param", p + ".source.value");
+        q(row, "on_error").setAttribute("data-param", p + ".on_error");
+        q(row, "transforms").setAttribute("data-param", p + ".transforms");
+        var type = q(row, "source.type").value;
+        toggle(row, "[data-when]", function (el) {
+          return el.getAttribute("data-when") === type && (!el.hasAttribute("data-when-kind") || /^(text|number)$/.test(q(row, el.getAttribute("data-when-kind")).value));
+        });
+        var n = i + 1;
+        row.querySelector("[data-add-transform]").setAttribute("aria-label", "Add a transform to field " + n);
+        row.querySelector("[data-add-transform]").disabled = q(row, "transforms").children.length >= 10;
+        row.querySelector("[data-remove-row]").setAttribute("aria-label", "Remove field " + n + (dest ? " (" + dest + ")" : ""));
+        Array.prototype.forEach.call(q(row, "transforms").children, function (li, j) {
+          var tp = p + ".transforms[" + j + "]";
+          li.setAttribute("data-param", tp);
+          ["type", "timezone", "value", "start", "length"].forEach(function (m) { q(li, m).setAttribute("data-param", tp + "." + m); });
+          q(li, "kind").setAttribute("data-param", tp + ".value");
+          var t = q(li, "type").value;
+          toggle(li, "[data-for]", function (el) {
+            return el.getAttribute("data-for").split(" ").indexOf(t) >= 0 && (!el.hasAttribute("data-when-kind") || /^(text|number)$/.test(q(li, "kind").value));
+          });
+          var what = " transform " + (j + 1) + " of field " + n;
+          li.querySelector("[data-move-up]").hidden = j === 0;
+          li.querySelector("[data-move-up]").setAttribute("aria-label", "Move up" + what);
+          li.querySelector("[data-remove-transform]").setAttribute("aria-label", "Remove" + what);
+        });
+      });
+      box.querySelector("[data-map-empty]").hidden = rows.children.length > 0;
+      box.querySelector("[data-add-row]").disabled = rows.children.length >= 250;
+    }
+    function toggle(root, sel, on) {
+      Array.prototype.forEach.call(root.querySelectorAll(sel), function (el) {
+        var yes = on(el);
+        el.hidden = !yes;
+        Array.prototype.forEach.call(el.querySelectorAll("input, select"), function (c) { c.disabled = !yes; });
+      });
+    }
+
+    function scalar(kind, input, param, bad) {
+      if (kind in kinds) return kinds[kind];
+      if (kind === "number") {
+        var n = input.value.trim() === "" ? NaN : Number(input.value);
+        if (!isFinite(n)) bad.push([param, "must be a number"]);
+        return n;
+      }
+      return input.value;
+    }
+
+    // read returns the schema the rows say, and what in them cannot be sent.
+    function read() {
+      var bad = [];
+      var fields = Array.prototype.map.call(rows.children, function (row, i) {
+        var p = "schema.fields[" + i + "]";
+        var f = { dest: q(row, "dest").value.trim() };
+        if (q(row, "source.type").value === "literal") {
+          f.source = { type: "literal", value: scalar(q(row, "source.kind").value, q(row, "source.literal"), p + ".source.value", bad) };
+        } else {
+          f.source = { type: "path", value: q(row, "source.path").value.trim() };
+        }
+        var ts = Array.prototype.map.call(q(row, "transforms").children, function (li, j) {
+          var t = { type: q(li, "type").value };
+          var tp = p + ".transforms[" + j + "]";
+          if (t.type === "to_date" || t.type === "to_datetime") {
+            if (q(li, "timezone").value.trim()) t.timezone = q(li, "timezone").value.trim();
+          } else if (t.type === "default") {
+            t.value = scalar(q(li, "kind").value, q(li, "value"), tp + ".value", bad);
+          } else if (t.type === "substring") {
+            ["start", "length"].forEach(function (m) {
+              var v = q(li, m).value;
+              if (v !== "") t[m] = Number(v);
+              else if (m === "start") bad.push([tp + ".start", "is required"]);
+            });
+          }
+          return t;
+        });
+        if (ts.length) f.transforms = ts;
+        f.on_error = q(row, "on_error").value;
+        if (row.mappingNotes) f.notes = row.mappingNotes;
+        return f;
+      });
+      var schema = { schema_version: 1, fields: fields };
+      Object.keys(extra).forEach(function (k) { schema[k] = extra[k]; });
+      return { schema: schema, bad: bad };
+    }
+
+    function toJSON() {
+      var r = read();
+      if (!r.bad.length) {
+        area.value = JSON.stringify(r.schema, null, 2);
+        note.hidden = true;
+      }
+      return r.bad;
+    }
+
+    // fromJSON rebuilds the rows from the textarea; false when it holds no schema they can show.
+    function fromJSON() {
+      var v;
+      try { v = JSON.parse(area.value); } catch (e) { return false; }
+      if (!v || typeof v !== "object" || !Array.isArray(v.fields) || !v.fields.every(function (f) { return f && typeof f === "object"; })) return false;
+      extra = {};
+      Object.keys(v).forEach(function (k) { if (k !== "fields" && k !== "schema_version") extra[k] = v[k]; });
+      rows.textContent = "";
+      v.fields.forEach(function (f) { addRow(f); });
+      show();
+      return true;
+    }
+
+    if (!fromJSON()) {
+      // Not a schema the rows can show (the server sent it, so this should not happen): the
+      // JSON alone, as without the script.
+      return null;
+    }
+    box.hidden = false;
+    details.open = false;
+
+    box.addEventListener("click", function (e) {
+      var b = e.target.closest("button");
+      if (!b) return;
+      var row = b.closest("[data-map-row]");
+      if (b.hasAttribute("data-add-row")) {
+        var r = addRow();
+        show();
+        q(r, "dest").focus();
+      } else if (b.hasAttribute("data-remove-row")) {
+        var next = row.nextElementSibling || row.previousElementSibling;
+        row.remove();
+        show();
+        (next ? q(next, "dest") : box.querySelector("[data-add-row]")).focus();
+      } else if (b.hasAttribute("data-add-transform")) {
+        var li = addTransform(row);
+        show();
+        q(li, "type").focus();
+      } else if (b.hasAttribute("data-remove-transform")) {
+        b.closest("li").remove();
+        show();
+        row.querySelector("[data-add-transform]").focus();
+      } else if (b.hasAttribute("data-move-up")) {
+        var item = b.closest("li");
+        if (item.previousElementSibling) item.parentNode.insertBefore(item, item.previousElementSibling);
+        show();
+        (item.querySelector("[data-move-up]:not([hidden])") || q(item, "type")).focus();
+      } else {
+        return;
+      }
+      toJSON();
+      resize();
+    });
+    var edited = function () { show(); toJSON(); resize(); };
+    box.addEventListener("input", edited);
+    box.addEventListener("change", edited);
+    area.addEventListener("change", function () {
+      if (fromJSON()) { note.hidden = true; resize(); return; }
+      note.textContent = "This is not a mapping the fields above can show: it is saved as it is written here.";
+      note.hidden = false;
+      resize();
+    });
+    var jsonLast = false;
+    area.addEventListener("input", function () { jsonLast = true; });
+    box.addEventListener("input", function () { jsonLast = false; });
+    box.addEventListener("click", function () { jsonLast = false; });
+    return {
+      // flush writes the rows to the textarea before a save, unless the JSON was edited after
+      // them; it returns what the rows cannot send ([param, message]).
+      flush: function () { return jsonLast ? [] : toJSON(); }
+    };
+  }
+
   function enhance(root) {
+    Array.prototype.forEach.call(root.querySelectorAll("form"), function (form) {
+      if (form.querySelector("[data-mapping-editor]")) form.mappingEditor = mappingEditor(form);
+    });
     Array.prototype.forEach.call(root.querySelectorAll("form"), function (form) {
       if (!form.querySelector("[data-depends-on]")) return;
       syncDepends(form);
