@@ -234,12 +234,15 @@ func TestNotifierWakesListenersOfTheSameSchemaOnly(t *testing.T) {
 	wg.Go(func() { cluster.Listen(ctx, elsewhere, func() { wokenElsewhere.Add(1) }, time.Second, nil) })
 	n := &cluster.Notifier{Store: sender}
 	wg.Go(func() { n.Run(ctx) })
-	// Notify until the listener hears one: its LISTEN may not be in place yet at first.
-	testutil.Eventually(t, 10*time.Second, "the listener to be woken", func() bool {
-		n.Notify()
-		return woken.Load() > 0
+	// Each listener is woken once when its LISTEN is in place (for anything sent before).
+	testutil.Eventually(t, 10*time.Second, "both listeners to listen", func() bool {
+		return woken.Load() == 1 && wokenElsewhere.Load() == 1
 	})
-	if wokenElsewhere.Load() != 0 {
-		t.Errorf("a listener on another schema was woken %d times", wokenElsewhere.Load())
+	n.Notify()
+	testutil.Eventually(t, 10*time.Second, "the listener to be woken by the notification", func() bool {
+		return woken.Load() == 2
+	})
+	if got := wokenElsewhere.Load(); got != 1 {
+		t.Errorf("a listener on another schema was woken %d times, want only its own start", got)
 	}
 }

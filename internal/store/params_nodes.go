@@ -30,8 +30,9 @@ type Cluster interface {
 	// DueNotify tells the nodes in DueListen that deliveries may be due (PostgreSQL NOTIFY; a
 	// no-op on SQLite).
 	DueNotify(ctx context.Context) error
-	// DueListen calls wake for every DueNotify of any node, until ctx ends (nil) or its
-	// connection fails (the error; listen again). On SQLite it only waits for ctx.
+	// DueListen calls wake once listening (anything notified earlier was missed) and then for
+	// every DueNotify of any node, until ctx ends (nil) or its connection fails (the error;
+	// listen again). On SQLite it only waits for ctx.
 	DueListen(ctx context.Context, wake func()) error
 }
 

@@ -48,8 +48,9 @@ func (db *DB) DueNotify(ctx context.Context) error {
 }
 
 // DueListen implements store.Cluster: it holds a connection of the pool, LISTENing, and calls
-// wake for every notification until ctx ends or the connection fails (then it returns the error;
-// the caller listens again). On SQLite it waits for ctx and returns nil.
+// wake once when the LISTEN is in place (for what was notified before) and then for every
+// notification, until ctx ends or the connection fails (then it returns the error; the caller
+// listens again). On SQLite it waits for ctx and returns nil.
 func (db *DB) DueListen(ctx context.Context, wake func()) error {
 	if db.d.name != "postgres" {
 		<-ctx.Done()
@@ -74,6 +75,8 @@ func (db *DB) DueListen(ctx context.Context, wake func()) error {
 		if _, err := pc.Exec(ctx, `LISTEN "`+ch+`"`); err != nil {
 			return fmt.Errorf("listening: %w", err)
 		}
+		// Whatever was notified before the LISTEN took effect was missed: look now.
+		wake()
 		for {
 			if _, err := pc.WaitForNotification(ctx); err != nil {
 				if ctx.Err() != nil {
