@@ -151,6 +151,16 @@ func TestEmbedMappingEditorInABrowser(t *testing.T) {
 	waitFrame(t, b, frameNode(t, b), "the saved rows", rows+`.length === `+strconv.Itoa(len(want))+` &&
 		document.querySelector(`+jsString(mappingRow(t, b, "website")+` [data-m="source.path"]`)+`).value === "user.site"`)
 
+	// A literal typed as a number that is not one is stopped in the page, on its input.
+	stage := mappingRow(t, b, "lifecyclestage")
+	choose(t, b, stage+` [data-m="source.kind"]`, "number")
+	clickFrame(t, b, `form[data-conflict] button[type="submit"]`)
+	waitFrame(t, b, frameNode(t, b), "not a number, on the literal's input", `(function () {
+		var lit = document.querySelector(`+jsString(stage+` [data-m="source.literal"]`)+`);
+		var e = lit.closest(".field").querySelector(".field-error");
+		return lit.getAttribute("aria-invalid") === "true" && e !== null && e.textContent === "must be a number"; })()`)
+	choose(t, b, stage+` [data-m="source.kind"]`, "text")
+
 	// Two mistakes in two rows: a path with a space in it, a substring of length 0. The API's
 	// 422 names them; each is shown in its own row, on its input.
 	web, comp := mappingRow(t, b, "website"), mappingRow(t, b, "company")

@@ -81,6 +81,5 @@ var transformChoices = []choice{
 
 // onErrorChoices are the values of a field's on_error; skip_field is the schema's default.
 var onErrorChoices = []choice{
-	{"skip_field", "Skip the field (skip_field)"}, {"warn_action", "Skip it and warn (warn_action)"},
-	{"fail_action", "Fail the delivery (fail_action)"},
+	{"skip_field", "Skip the field"}, {"warn_action", "Skip it and warn"}, {"fail_action", "Fail the delivery"},
 }

@@ -440,7 +440,17 @@
         row.setAttribute("data-param", p);
         var dest = q(row, "dest").value;
         row.querySelector("[data-row-dest]").textContent = dest ? ": " + dest : "";
-        q(row, "dest").setAttribute("data-param", p + ".dest");
+        var destCtl = q(row, "dest"), info = row.querySelector("[data-dest-info]");
+        var opt = destCtl.tagName === "SELECT" ? destCtl.options[destCtl.selectedIndex] : null;
+        info.textContent = opt && opt.getAttribute("data-info") ? opt.getAttribute("data-info") : "";
+        info.hidden = !info.textContent;
+        // Described by the field's type and whether it is required, and by its error if any.
+        info.id = "map-dest-info-" + i;
+        var ids = (destCtl.getAttribute("aria-describedby") || "").split(" ").filter(function (id) { return id && id.indexOf("map-dest-info-") !== 0; });
+        if (info.textContent) ids.unshift(info.id);
+        if (ids.length) destCtl.setAttribute("aria-describedby", ids.join(" "));
+        else destCtl.removeAttribute("aria-describedby");
+        destCtl.setAttribute("data-param", p + ".dest");
         q(row, "source.type").setAttribute("data-param", p + ".source.type");
         q(row, "source.path").setAttribute("data-param", p + ".source.value");
         q(row, "source.literal").setAttribute("data-param", p + ".source.value");
