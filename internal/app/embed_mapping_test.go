@@ -210,6 +210,21 @@ func TestEmbedMappingEditorInABrowser(t *testing.T) {
 		document.querySelector('[data-map-rows] [data-m="timezone"]').value === "Europe/Paris" &&
 		document.querySelector('[data-map-rows] [data-m="timezone"]').closest("[hidden]") === null`)
 
+	// JSON the rows cannot show is said so, and saved as written: invalid JSON is refused in the
+	// page, on the textarea, unfolded even if it was folded away meanwhile.
+	doFrame(t, b, "invalid JSON", `var a = document.querySelector("#mapping-schema"); a.value = '{"schema_version": 1, "fields": [';
+		a.dispatchEvent(new Event("input", {bubbles: true})); a.dispatchEvent(new Event("change", {bubbles: true})); return true;`)
+	waitFrame(t, b, frameNode(t, b), "the note under the JSON, the rows kept", `!document.querySelector("[data-json-note]").hidden && `+rows+`.length === 1`)
+	clickFrame(t, b, "[data-json-details] summary")
+	waitFrame(t, b, frameNode(t, b), "the JSON folded", `!document.querySelector("[data-json-details]").open`)
+	clickFrame(t, b, `form[data-conflict] button[type="submit"]`)
+	waitFrame(t, b, frameNode(t, b), "the JSON error on the textarea, unfolded", `document.querySelector("[data-json-details]").open &&
+		document.querySelector("#mapping-schema").getAttribute("aria-invalid") === "true" && document.querySelector("#mapping-schema-error").textContent === "must be valid JSON"`)
+	audit(t, b, "the mapping page with invalid JSON")
+	if code := s.call(t, "GET", path, nil, nil, &stored); code != 200 || stored.Mapping.Version != 2 {
+		t.Fatalf("after invalid JSON: %d, version %d", code, stored.Mapping.Version)
+	}
+
 	// 360 px: no horizontal scrolling, and still every check.
 	if err := chromedp.Do(b.Ctx, chromedp.EmulateViewport(360, 800)); err != nil {
 		t.Fatal(err)

@@ -184,6 +184,8 @@
     if (input.matches("fieldset, li")) input.appendChild(p);
     else if (input.closest(".field")) input.closest(".field").appendChild(p);
     else input.insertAdjacentElement("afterend", p);
+    var folded = input.closest("details");
+    if (folded && !folded.open) folded.open = true; // an error is never left out of sight
     input.setAttribute("aria-invalid", "true");
     input.setAttribute("aria-describedby", ((input.getAttribute("aria-describedby") || "") + " " + id).trim());
     return true;
