@@ -135,16 +135,14 @@ Switchyard initialized a new store. These credentials are shown once; keep the s
 
 // InitCmd bootstraps without serving.
 type InitCmd struct {
-	JSON          bool   `name:"json" help:"Print the result as one JSON object."`
-	DatabaseURL   string `name:"database-url" env:"SWITCHYARD_DATABASE_URL" default:"sqlite://./switchyard.db" help:"Store: sqlite://PATH or postgres://USER@HOST/DB."`
-	EncryptionKey string `name:"encryption-key" env:"SWITCHYARD_ENCRYPTION_KEY" help:"32-byte key, base64 or hex, sealing secrets at rest."`
-	KeyFile       string `name:"encryption-key-file" env:"SWITCHYARD_ENCRYPTION_KEY_FILE" help:"File holding the encryption key."`
+	JSON         bool `name:"json" help:"Print the result as one JSON object."`
+	config.Store `embed:""`
 }
 
 // Run creates the first tenant (or reports the existing one, without secrets).
 func (c *InitCmd) Run(e *env) error {
 	cfg := config.Default()
-	cfg.DatabaseURL, cfg.EncryptionKey, cfg.EncryptionKeyFile = c.DatabaseURL, c.EncryptionKey, c.KeyFile
+	cfg.Store = c.Store
 	a, err := app.New(e.ctx, cfg, nil)
 	if err != nil {
 		return err
@@ -169,7 +167,7 @@ func (c *InitCmd) Run(e *env) error {
 
 // MigrateCmd applies migrations.
 type MigrateCmd struct {
-	DatabaseURL string `name:"database-url" env:"SWITCHYARD_DATABASE_URL" default:"sqlite://./switchyard.db" help:"Store: sqlite://PATH or postgres://USER@HOST/DB."`
+	config.Database `embed:""`
 }
 
 // Run applies pending migrations.

@@ -31,10 +31,8 @@ type KeysCmd struct {
 // keysStore holds the flags every keys command shares: the store, as for init, and the
 // organization to act on.
 type keysStore struct {
-	DatabaseURL   string `name:"database-url" env:"SWITCHYARD_DATABASE_URL" default:"sqlite://./switchyard.db" help:"Store: sqlite://PATH or postgres://USER@HOST/DB."`
-	EncryptionKey string `name:"encryption-key" env:"SWITCHYARD_ENCRYPTION_KEY" help:"32-byte key, base64 or hex, sealing secrets at rest."`
-	KeyFile       string `name:"encryption-key-file" env:"SWITCHYARD_ENCRYPTION_KEY_FILE" help:"File holding the encryption key."`
-	Org           string `name:"org" env:"SWITCHYARD_ORG_ID" help:"Organization id (default: the store's first organization)."`
+	config.Store `embed:""`
+	Org          string `name:"org" env:"SWITCHYARD_ORG_ID" help:"Organization id (default: the store's first organization)."`
 }
 
 // open opens the store and finds the organization to act on. Close the App when done.
@@ -48,7 +46,7 @@ func (c *keysStore) open(ctx context.Context) (*app.App, *switchyard.Organizatio
 		orgID = id
 	}
 	cfg := config.Default()
-	cfg.DatabaseURL, cfg.EncryptionKey, cfg.EncryptionKeyFile = c.DatabaseURL, c.EncryptionKey, c.KeyFile
+	cfg.Store = c.Store
 	a, err := app.New(ctx, cfg, nil)
 	if err != nil {
 		return nil, nil, err

@@ -12,15 +12,32 @@ import (
 	"time"
 )
 
+// Database is the store's address: the one setting of every command that opens the store. It
+// is declared here once; commands embed it (or Store).
+type Database struct {
+	// DatabaseURL selects the store: sqlite://PATH (default) or postgres://…. A PostgreSQL URL
+	// may carry pool_max_conns=N, the most connections this process opens (default 20;
+	// docs/postgres.md).
+	DatabaseURL string `name:"database-url" env:"SWITCHYARD_DATABASE_URL" default:"sqlite://./switchyard.db" help:"Store: sqlite://PATH or postgres://USER@HOST/DB (?pool_max_conns=N sets the pool size, default 20)."`
+}
+
+// Store is what opening the store with its sealed secrets takes: its address and the encryption
+// key. serve, init, keys and dashboard embed it.
+type Store struct {
+	Database `embed:""`
+	// EncryptionKey is the 32-byte key (base64 or hex) that seals secrets at rest.
+	EncryptionKey string `name:"encryption-key" env:"SWITCHYARD_ENCRYPTION_KEY" help:"32-byte key, base64 or hex, sealing secrets at rest. Default with SQLite: a key file beside the database, created on first start." json:"-"`
+	// EncryptionKeyFile is read (SQLite: created) when EncryptionKey is empty.
+	EncryptionKeyFile string `name:"encryption-key-file" env:"SWITCHYARD_ENCRYPTION_KEY_FILE" help:"File holding the encryption key (default with SQLite: switchyard.key beside the database)."`
+}
+
 // Config is the server configuration. Tags drive the CLI parser (kong): the flag name, the
 // environment variable, the default and the help text.
 type Config struct {
 	// Addr is the HTTP listen address.
 	Addr string `name:"addr" env:"SWITCHYARD_ADDR" default:"127.0.0.1:8080" help:"HTTP listen address."`
-	// DatabaseURL selects the store: sqlite://PATH (default) or postgres://…. A PostgreSQL URL
-	// may carry pool_max_conns=N, the most connections this process opens (default 20;
-	// docs/postgres.md).
-	DatabaseURL string `name:"database-url" env:"SWITCHYARD_DATABASE_URL" default:"sqlite://./switchyard.db" help:"Store: sqlite://PATH or postgres://USER@HOST/DB (?pool_max_conns=N sets the pool size, default 20)."`
+	// Store is the store's address and the key sealing its secrets.
+	Store `embed:""`
 	// Role is what this process does: "all" (default) serves the API and delivers; "api" serves
 	// the API, embed UI, dashboard and MCP without delivering; "worker" delivers and runs the
 	// cluster's maintenance, serving only /healthz, /readyz and the metrics. api and worker need
@@ -33,10 +50,6 @@ type Config struct {
 	// checks) the maintenance lock; a node whose heartbeat is three intervals old counts as gone.
 	// PostgreSQL only; default 5s.
 	ClusterInterval time.Duration `name:"cluster-interval" env:"SWITCHYARD_CLUSTER_INTERVAL" default:"5s" help:"PostgreSQL: how often a node beats its heartbeat and tries the maintenance lock (a node is gone after 3 missed beats)."`
-	// EncryptionKey is the 32-byte key (base64 or hex) that seals secrets at rest.
-	EncryptionKey string `name:"encryption-key" env:"SWITCHYARD_ENCRYPTION_KEY" help:"32-byte key, base64 or hex, sealing secrets at rest. Default with SQLite: a key file beside the database, created on first start." json:"-"`
-	// EncryptionKeyFile is read (SQLite: created) when EncryptionKey is empty.
-	EncryptionKeyFile string `name:"encryption-key-file" env:"SWITCHYARD_ENCRYPTION_KEY_FILE" help:"File holding the encryption key (default with SQLite: switchyard.key beside the database)."`
 	// Workers is how many delivery attempts may run at once in this process.
 	Workers int `name:"workers" env:"SWITCHYARD_WORKERS" default:"512" help:"Delivery attempts in flight at once (mostly waiting on the network)."`
 	// ConnectionConcurrency is how many attempts one connection may have in flight per node,
@@ -89,7 +102,7 @@ type Config struct {
 // Default returns the configuration with every default applied, as the CLI would build it.
 func Default() Config {
 	return Config{
-		Addr: "127.0.0.1:8080", DatabaseURL: "sqlite://./switchyard.db", Role: RoleAll, ClusterInterval: 5 * time.Second, Workers: 512, PollInterval: time.Second,
+		Addr: "127.0.0.1:8080", Store: Store{Database: Database{DatabaseURL: "sqlite://./switchyard.db"}}, Role: RoleAll, ClusterInterval: 5 * time.Second, Workers: 512, PollInterval: time.Second,
 		RateLimitMachine: 1000, RateLimitPublishable: 1000, RateLimitAuthFailures: 100,
 		MetricsAddr:           "127.0.0.1:9464",
 		ConnectionConcurrency: 16, DeliveryLease: 2 * time.Minute, ShutdownGrace: 20 * time.Second, Retention: 720 * time.Hour,
