@@ -159,7 +159,7 @@ func (s *Server) connection(r *http.Request) (*switchyard.Connection, error) {
 		return nil, err
 	}
 	p := principalFrom(r.Context())
-	c, err := s.Store.ConnectionGet(r.Context(), p.OrganizationID, id)
+	c, err := s.Store.ConnectionGet(r.Context(), store.ConnectionGetParams{OrganizationID: p.OrganizationID, ID: id})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, notFound("Connection")
 	} else if err != nil {

@@ -237,7 +237,7 @@ func (s *Server) eventCancel(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	ds, err := s.Store.DeliveryListByEvent(ctx, orgID, id)
+	ds, err := s.Store.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: orgID, EventID: id})
 	if err != nil {
 		return err
 	}

@@ -119,7 +119,7 @@ func (s *Server) eventCreate(w http.ResponseWriter, r *http.Request) error {
 		if err := p.requireWorkspace(e.WorkspaceID); err != nil {
 			return err
 		}
-		if _, err := s.Store.WorkspaceGet(ctx, p.OrganizationID, e.WorkspaceID); errors.Is(err, store.ErrNotFound) {
+		if _, err := s.Store.WorkspaceGet(ctx, store.WorkspaceGetParams{OrganizationID: p.OrganizationID, ID: e.WorkspaceID}); errors.Is(err, store.ErrNotFound) {
 			return invalid(switchyard.FieldError{Param: "workspace", Msg: "not found"})
 		} else if err != nil {
 			return err
@@ -184,7 +184,7 @@ func (s *Server) writeEvent(w http.ResponseWriter, r *http.Request, withPayload 
 	if err := principalFrom(r.Context()).inResource(e.Resource, e.ResourceID, "Event"); err != nil {
 		return err
 	}
-	ds, err := s.Store.DeliveryListByEvent(r.Context(), orgID, id)
+	ds, err := s.Store.DeliveryListByEvent(r.Context(), store.DeliveryListByEventParams{OrganizationID: orgID, EventID: id})
 	if err != nil {
 		return err
 	}
@@ -301,7 +301,7 @@ func (s *Server) eventBulkCreate(w http.ResponseWriter, r *http.Request) error {
 			}
 			werr, seen := workspaces[e.WorkspaceID]
 			if !seen {
-				_, werr = s.Store.WorkspaceGet(ctx, p.OrganizationID, e.WorkspaceID)
+				_, werr = s.Store.WorkspaceGet(ctx, store.WorkspaceGetParams{OrganizationID: p.OrganizationID, ID: e.WorkspaceID})
 				if errors.Is(werr, store.ErrNotFound) {
 					werr = invalid(switchyard.FieldError{Param: "workspace", Msg: "not found"})
 				} else if werr != nil {

@@ -121,7 +121,7 @@ func (s *Server) workspaceBacklog(w http.ResponseWriter, r *http.Request) error 
 		}
 		line := connectionBacklogJSON{ConnectionID: q.ConnectionID, Name: "(deleted connection)", Circuit: "closed",
 			queueJSON: queueWire(q, now)}
-		c, err := s.Store.ConnectionGet(r.Context(), orgID, q.ConnectionID)
+		c, err := s.Store.ConnectionGet(r.Context(), store.ConnectionGetParams{OrganizationID: orgID, ID: q.ConnectionID})
 		switch {
 		case err == nil:
 			line.Type, line.Name, line.Active = c.Type, c.Name, c.Active

@@ -57,7 +57,7 @@ func TestIngesterGroupCommitIsolatesABadRequest(t *testing.T) {
 		t.Fatalf("single request: %v", err)
 	}
 	for _, e := range append(bulk, single) {
-		ds, err := db.DeliveryListByEvent(ctx, tn.Org.ID, e.ID)
+		ds, err := db.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: tn.Org.ID, EventID: e.ID})
 		if err != nil || len(ds) != 1 {
 			t.Fatalf("event %s: %d deliveries (err %v), want it stored with its delivery", e.ID, len(ds), err)
 		}

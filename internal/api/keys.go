@@ -125,7 +125,7 @@ func (s *Server) CreateMachineKey(ctx context.Context, orgID uuid.UUID, name *st
 		return nil, err
 	}
 	for i, id := range ids {
-		if _, err := s.Store.WorkspaceGet(ctx, orgID, id); errors.Is(err, store.ErrNotFound) {
+		if _, err := s.Store.WorkspaceGet(ctx, store.WorkspaceGetParams{OrganizationID: orgID, ID: id}); errors.Is(err, store.ErrNotFound) {
 			return nil, invalid(switchyard.FieldError{Param: fmt.Sprintf("workspaces[%d]", i), Msg: "is not a workspace of this organization"})
 		} else if err != nil {
 			return nil, err

@@ -85,7 +85,7 @@ func (s *Server) oauthStart(w http.ResponseWriter, r *http.Request) error {
 	}
 	name := deref(req.Name)
 	if existing != nil {
-		c, err := s.Store.ConnectionGet(ctx, p.OrganizationID, *existing)
+		c, err := s.Store.ConnectionGet(ctx, store.ConnectionGetParams{OrganizationID: p.OrganizationID, ID: *existing})
 		if errors.Is(err, store.ErrNotFound) || (err == nil && (c.WorkspaceID != wsID || p.visible(c.WorkspaceID, "Connection") != nil)) {
 			return notFound("Connection")
 		} else if err != nil {

@@ -52,7 +52,7 @@ func (s *Server) ruleCreate(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.workspace(r, wsID); err != nil {
 		return err
 	}
-	conn, err := s.Store.ConnectionGet(ctx, p.OrganizationID, connID)
+	conn, err := s.Store.ConnectionGet(ctx, store.ConnectionGetParams{OrganizationID: p.OrganizationID, ID: connID})
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound("Connection")
 	} else if err != nil {
@@ -119,7 +119,7 @@ func (s *Server) rule(r *http.Request) (*switchyard.Rule, error) {
 		return nil, err
 	}
 	p := principalFrom(r.Context())
-	rule, err := s.Store.RuleGet(r.Context(), p.OrganizationID, id)
+	rule, err := s.Store.RuleGet(r.Context(), store.RuleGetParams{OrganizationID: p.OrganizationID, ID: id})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, notFound("Rule")
 	} else if err != nil {

@@ -113,7 +113,7 @@ func (s *Server) ruleTest(w http.ResponseWriter, r *http.Request) error {
 	if v := deref(req.ResourceID); v != "" {
 		ev.ResourceID = v
 	}
-	conn, err := s.Store.ConnectionGet(ctx, p.OrganizationID, rule.ConnectionID)
+	conn, err := s.Store.ConnectionGet(ctx, store.ConnectionGetParams{OrganizationID: p.OrganizationID, ID: rule.ConnectionID})
 	if err != nil {
 		return err
 	}

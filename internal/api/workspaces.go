@@ -150,7 +150,7 @@ func (s *Server) workspace(r *http.Request, id uuid.UUID) (*switchyard.Workspace
 	if err := p.requireWorkspace(id); err != nil {
 		return nil, err
 	}
-	ws, err := s.Store.WorkspaceGet(r.Context(), p.OrganizationID, id)
+	ws, err := s.Store.WorkspaceGet(r.Context(), store.WorkspaceGetParams{OrganizationID: p.OrganizationID, ID: id})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, notFound("Workspace")
 	}

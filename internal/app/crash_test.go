@@ -34,6 +34,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/app"
 	"github.com/switchyardhq/switchyard/internal/auth"
 	"github.com/switchyardhq/switchyard/internal/secret"
+	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/store/sqlstore"
 	"github.com/switchyardhq/switchyard/internal/store/storetest"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
@@ -179,7 +180,7 @@ func crashCheckSettled(t *testing.T, dbURL string, orgID uuid.UUID, events []uui
 	statuses := map[switchyard.Status]int{}
 	var bad []string
 	for _, id := range events {
-		ds, err := st.DeliveryListByEvent(ctx, orgID, id)
+		ds, err := st.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: orgID, EventID: id})
 		if err != nil {
 			t.Fatalf("listing the deliveries of event %s: %v", id, err)
 		}

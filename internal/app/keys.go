@@ -53,7 +53,7 @@ func (a *App) CreateMachineKey(ctx context.Context, orgID uuid.UUID, name string
 		if slices.Contains(unique, id) {
 			continue
 		}
-		if _, err := a.Store.WorkspaceGet(ctx, orgID, id); errors.Is(err, store.ErrNotFound) {
+		if _, err := a.Store.WorkspaceGet(ctx, store.WorkspaceGetParams{OrganizationID: orgID, ID: id}); errors.Is(err, store.ErrNotFound) {
 			return nil, "", fmt.Errorf("workspace %s is not a workspace of organization %s", id, orgID)
 		} else if err != nil {
 			return nil, "", err

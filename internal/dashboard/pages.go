@@ -152,7 +152,7 @@ func (h *Handler) workspaces(w http.ResponseWriter, r *http.Request, s *session)
 func (h *Handler) workspaceOf(w http.ResponseWriter, r *http.Request, s *session) *switchyard.Workspace {
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err == nil {
-		ws, gerr := h.cfg.Store.WorkspaceGet(r.Context(), s.OrganizationID, id)
+		ws, gerr := h.cfg.Store.WorkspaceGet(r.Context(), store.WorkspaceGetParams{OrganizationID: s.OrganizationID, ID: id})
 		if gerr == nil {
 			return ws
 		}

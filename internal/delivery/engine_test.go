@@ -100,11 +100,11 @@ func (f *fixture) waitEvent(t *testing.T, id uuid.UUID, what string, cond func(*
 
 func (f *fixture) delivery(t *testing.T, eventID uuid.UUID) (*switchyard.Delivery, []*switchyard.Attempt) {
 	t.Helper()
-	ds, err := f.store.DeliveryListByEvent(context.Background(), f.tenant.Org.ID, eventID)
+	ds, err := f.store.DeliveryListByEvent(context.Background(), store.DeliveryListByEventParams{OrganizationID: f.tenant.Org.ID, EventID: eventID})
 	if err != nil || len(ds) != 1 {
 		t.Fatalf("deliveries: %v (err %v)", ds, err)
 	}
-	as, err := f.store.AttemptListByDelivery(context.Background(), f.tenant.Org.ID, ds[0].ID)
+	as, err := f.store.AttemptListByDelivery(context.Background(), store.AttemptListByDeliveryParams{OrganizationID: f.tenant.Org.ID, DeliveryID: ds[0].ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestEngine(t *testing.T) {
 			if ev.Status != switchyard.StatusFailed || len(as) != 1 || as[0].Outcome != switchyard.OutcomeDestinationGone {
 				t.Fatalf("event %+v attempts %v", ev, outcomes(as))
 			}
-			c, err := f.store.ConnectionGet(context.Background(), f.tenant.Org.ID, f.conn.ID)
+			c, err := f.store.ConnectionGet(context.Background(), store.ConnectionGetParams{OrganizationID: f.tenant.Org.ID, ID: f.conn.ID})
 			if err != nil || c.Active || c.InactiveReason != "destination_gone" {
 				t.Fatalf("connection %+v (err %v), want inactive with reason destination_gone", c, err)
 			}

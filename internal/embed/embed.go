@@ -167,7 +167,7 @@ func (h *Handler) launch(w http.ResponseWriter, r *http.Request) {
 			"The session does not allow this site to embed it.")
 		return
 	}
-	ws, err := h.cfg.Store.WorkspaceGet(r.Context(), ss.OrganizationID, ss.WorkspaceID)
+	ws, err := h.cfg.Store.WorkspaceGet(r.Context(), store.WorkspaceGetParams{OrganizationID: ss.OrganizationID, ID: ss.WorkspaceID})
 	if err != nil {
 		h.cfg.Logger.ErrorContext(r.Context(), "embed launch: workspace", slog.Any("error", err))
 		h.failPage(w, http.StatusInternalServerError, "Something went wrong", "Try again in a moment.")
@@ -296,7 +296,7 @@ func (h *Handler) load(ctx context.Context, ss *api.Session, page string, q url.
 		} else if err != nil {
 			return nil, 0, err
 		}
-		ds, err := h.cfg.Store.DeliveryListByEvent(ctx, org, id)
+		ds, err := h.cfg.Store.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: org, EventID: id})
 		if err != nil {
 			return nil, 0, err
 		}
@@ -311,7 +311,7 @@ func (h *Handler) load(ctx context.Context, ss *api.Session, page string, q url.
 		}
 		var out []delivery
 		for _, d := range ds {
-			as, err := h.cfg.Store.AttemptListByDelivery(ctx, org, d.ID)
+			as, err := h.cfg.Store.AttemptListByDelivery(ctx, store.AttemptListByDeliveryParams{OrganizationID: org, DeliveryID: d.ID})
 			if err != nil {
 				return nil, 0, err
 			}

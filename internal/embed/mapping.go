@@ -30,7 +30,7 @@ func (h *Handler) mapping(ctx context.Context, ss *api.Session, q url.Values) (a
 	if err != nil {
 		return nil, http.StatusNotFound, nil
 	}
-	conn, err := h.cfg.Store.ConnectionGet(ctx, ss.OrganizationID, id)
+	conn, err := h.cfg.Store.ConnectionGet(ctx, store.ConnectionGetParams{OrganizationID: ss.OrganizationID, ID: id})
 	if errors.Is(err, store.ErrNotFound) || (err == nil && conn.WorkspaceID != ss.WorkspaceID) {
 		return nil, http.StatusNotFound, nil
 	} else if err != nil {

@@ -71,7 +71,7 @@ type Store interface {
 	// WorkspaceInsert stores a new workspace; ErrConflict if its name is taken in the organization.
 	WorkspaceInsert(ctx context.Context, w *switchyard.Workspace) error
 	// WorkspaceGet returns one workspace of the organization.
-	WorkspaceGet(ctx context.Context, orgID, id uuid.UUID) (*switchyard.Workspace, error)
+	WorkspaceGet(ctx context.Context, p WorkspaceGetParams) (*switchyard.Workspace, error)
 	// WorkspaceGetByPublishableKey finds the workspace a publishable key belongs to.
 	WorkspaceGetByPublishableKey(ctx context.Context, key string) (*switchyard.Workspace, error)
 	// WorkspaceList lists the organization's workspaces, newest first.
@@ -80,17 +80,17 @@ type Store interface {
 	// ConnectionInsert stores a new connection.
 	ConnectionInsert(ctx context.Context, c *switchyard.Connection) error
 	// ConnectionGet returns one connection of the organization.
-	ConnectionGet(ctx context.Context, orgID, id uuid.UUID) (*switchyard.Connection, error)
+	ConnectionGet(ctx context.Context, p ConnectionGetParams) (*switchyard.Connection, error)
 
 	// RuleInsert stores a new rule.
 	RuleInsert(ctx context.Context, r *switchyard.Rule) error
 	// RuleGet returns one rule of the organization.
-	RuleGet(ctx context.Context, orgID, id uuid.UUID) (*switchyard.Rule, error)
+	RuleGet(ctx context.Context, p RuleGetParams) (*switchyard.Rule, error)
 
 	// EventGet returns one event of the organization, without its payload unless WithPayload.
 	EventGet(ctx context.Context, p EventGetParams) (*switchyard.Event, error)
 	// DeliveryListByEvent returns the deliveries of one event of the organization, oldest first.
-	DeliveryListByEvent(ctx context.Context, orgID, eventID uuid.UUID) ([]*switchyard.Delivery, error)
+	DeliveryListByEvent(ctx context.Context, p DeliveryListByEventParams) ([]*switchyard.Delivery, error)
 
 	// DeliveryClaim leases up to Limit due deliveries (due time at or before Now, including
 	// deliveries whose earlier lease expired) until LeaseUntil, marks them processing and returns
@@ -123,7 +123,7 @@ type Store interface {
 	// ConnectionDeactivate marks a connection inactive with a reason.
 	ConnectionDeactivate(ctx context.Context, p ConnectionDeactivateParams) error
 	// AttemptListByDelivery returns the attempts of one delivery, oldest first.
-	AttemptListByDelivery(ctx context.Context, orgID, deliveryID uuid.UUID) ([]*switchyard.Attempt, error)
+	AttemptListByDelivery(ctx context.Context, p AttemptListByDeliveryParams) ([]*switchyard.Attempt, error)
 
 	// The rest of the Meshes API surface (params in params_api.go).
 
@@ -283,6 +283,36 @@ type ListParams struct {
 type Page[T any] struct {
 	Records    []T
 	NextCursor string
+}
+
+// WorkspaceGetParams selects one workspace of an organization.
+type WorkspaceGetParams struct {
+	OrganizationID uuid.UUID
+	ID             uuid.UUID
+}
+
+// ConnectionGetParams selects one connection of an organization.
+type ConnectionGetParams struct {
+	OrganizationID uuid.UUID
+	ID             uuid.UUID
+}
+
+// RuleGetParams selects one rule of an organization.
+type RuleGetParams struct {
+	OrganizationID uuid.UUID
+	ID             uuid.UUID
+}
+
+// DeliveryListByEventParams selects the deliveries of one event of an organization.
+type DeliveryListByEventParams struct {
+	OrganizationID uuid.UUID
+	EventID        uuid.UUID
+}
+
+// AttemptListByDeliveryParams selects the attempts of one delivery of an organization.
+type AttemptListByDeliveryParams struct {
+	OrganizationID uuid.UUID
+	DeliveryID     uuid.UUID
 }
 
 // EventGetParams selects one event.

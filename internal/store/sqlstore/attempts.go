@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/google/uuid"
-
+	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
 
 // AttemptListByDelivery returns one delivery's attempts, oldest first.
-func (db *DB) AttemptListByDelivery(ctx context.Context, orgID, deliveryID uuid.UUID) ([]*switchyard.Attempt, error) {
+func (db *DB) AttemptListByDelivery(ctx context.Context, p store.AttemptListByDeliveryParams) ([]*switchyard.Attempt, error) {
+	orgID, deliveryID := p.OrganizationID, p.DeliveryID
 	rows, err := db.r.QueryContext(ctx, `
 		SELECT a.id, a.delivery_id, a.event_id, a.number, a.started_at, a.completed_at, a.outcome, a.http_status, a.message, a.response_excerpt
 		FROM attempts a JOIN deliveries d ON d.id = a.delivery_id

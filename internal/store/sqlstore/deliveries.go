@@ -5,8 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 
-	"github.com/google/uuid"
-
+	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
 
@@ -35,7 +34,8 @@ func scanDelivery(s scanner) (*switchyard.Delivery, error) {
 }
 
 // DeliveryListByEvent returns one event's deliveries, oldest first.
-func (db *DB) DeliveryListByEvent(ctx context.Context, orgID, eventID uuid.UUID) ([]*switchyard.Delivery, error) {
+func (db *DB) DeliveryListByEvent(ctx context.Context, p store.DeliveryListByEventParams) ([]*switchyard.Delivery, error) {
+	orgID, eventID := p.OrganizationID, p.EventID
 	rows, err := db.r.QueryContext(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE event_id = $1 AND organization_id = $2 ORDER BY created_at, id`,
 		eventID, orgID)
 	if err != nil {

@@ -156,7 +156,8 @@ func (db *DB) WorkspaceInsert(ctx context.Context, w *switchyard.Workspace) erro
 }
 
 // WorkspaceGet returns one workspace of the organization.
-func (db *DB) WorkspaceGet(ctx context.Context, orgID, id uuid.UUID) (*switchyard.Workspace, error) {
+func (db *DB) WorkspaceGet(ctx context.Context, p store.WorkspaceGetParams) (*switchyard.Workspace, error) {
+	orgID, id := p.OrganizationID, p.ID
 	w, err := scanWorkspace(db.r.QueryRowContext(ctx,
 		`SELECT `+workspaceCols+` FROM workspaces WHERE id = $1 AND organization_id = $2`, id, orgID))
 	if err != nil {
@@ -227,7 +228,8 @@ func (db *DB) ConnectionInsert(ctx context.Context, c *switchyard.Connection) er
 }
 
 // ConnectionGet returns one connection of the organization.
-func (db *DB) ConnectionGet(ctx context.Context, orgID, id uuid.UUID) (*switchyard.Connection, error) {
+func (db *DB) ConnectionGet(ctx context.Context, p store.ConnectionGetParams) (*switchyard.Connection, error) {
+	orgID, id := p.OrganizationID, p.ID
 	c, err := scanConnection(db.r.QueryRowContext(ctx,
 		`SELECT `+connectionCols+` FROM connections WHERE id = $1 AND organization_id = $2`, id, orgID))
 	if err != nil {
@@ -281,7 +283,8 @@ func (db *DB) RuleInsert(ctx context.Context, r *switchyard.Rule) error {
 }
 
 // RuleGet returns one rule of the organization.
-func (db *DB) RuleGet(ctx context.Context, orgID, id uuid.UUID) (*switchyard.Rule, error) {
+func (db *DB) RuleGet(ctx context.Context, p store.RuleGetParams) (*switchyard.Rule, error) {
+	orgID, id := p.OrganizationID, p.ID
 	r, err := scanRule(db.r.QueryRowContext(ctx, `SELECT `+ruleCols+` FROM rules WHERE id = $1 AND organization_id = $2`, id, orgID))
 	if err != nil {
 		return nil, notFound("rule", err)

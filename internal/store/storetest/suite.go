@@ -64,14 +64,14 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		s := open(t)
 		a, b := NewTenant(t, s), NewTenant(t, s)
 		ctx := context.Background()
-		got, err := s.WorkspaceGet(ctx, a.Org.ID, a.Workspace.ID)
+		got, err := s.WorkspaceGet(ctx, store.WorkspaceGetParams{OrganizationID: a.Org.ID, ID: a.Workspace.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got.Name != "Default" || got.PublishableKey != a.Workspace.PublishableKey || !got.CreatedAt.Equal(T0) || got.Description != nil {
 			t.Fatalf("got %+v", got)
 		}
-		if _, err := s.WorkspaceGet(ctx, b.Org.ID, a.Workspace.ID); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.WorkspaceGet(ctx, store.WorkspaceGetParams{OrganizationID: b.Org.ID, ID: a.Workspace.ID}); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("other org's workspace: err = %v, want ErrNotFound", err)
 		}
 		if err := s.WorkspaceInsert(ctx, NewWorkspace(a.Org.ID, "Default")); !errors.Is(err, store.ErrConflict) {
@@ -87,7 +87,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if err := s.WorkspaceInsert(ctx, w); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := s.WorkspaceGet(ctx, a.Org.ID, w.ID); got == nil || got.Description == nil || *got.Description != desc {
+		if got, _ := s.WorkspaceGet(ctx, store.WorkspaceGetParams{OrganizationID: a.Org.ID, ID: w.ID}); got == nil || got.Description == nil || *got.Description != desc {
 			t.Fatalf("description not kept: %+v", got)
 		}
 	})
@@ -150,25 +150,25 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		s := open(t)
 		a, b := NewTenant(t, s), NewTenant(t, s)
 		ctx := context.Background()
-		c, err := s.ConnectionGet(ctx, a.Org.ID, a.Connection.ID)
+		c, err := s.ConnectionGet(ctx, store.ConnectionGetParams{OrganizationID: a.Org.ID, ID: a.Connection.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if c.Metadata["url"] != "https://example.com/hook" || !c.Active || c.Type != "webhook" {
 			t.Fatalf("got %+v", c)
 		}
-		if _, err := s.ConnectionGet(ctx, b.Org.ID, a.Connection.ID); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.ConnectionGet(ctx, store.ConnectionGetParams{OrganizationID: b.Org.ID, ID: a.Connection.ID}); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("other org's connection: err = %v", err)
 		}
 		r := NewRule(t, s, a, RuleOpts{Resource: "user"})
-		got, err := s.RuleGet(ctx, a.Org.ID, r.ID)
+		got, err := s.RuleGet(ctx, store.RuleGetParams{OrganizationID: a.Org.ID, ID: r.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got.Resource != "user" || got.ResourceID != "" || got.Metadata["action"] != "send_webhook" || !got.Active {
 			t.Fatalf("got %+v", got)
 		}
-		if _, err := s.RuleGet(ctx, b.Org.ID, r.ID); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.RuleGet(ctx, store.RuleGetParams{OrganizationID: b.Org.ID, ID: r.ID}); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("other org's rule: err = %v", err)
 		}
 	})
@@ -219,11 +219,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if _, err := s.EventGet(ctx, store.EventGetParams{OrganizationID: other.Org.ID, ID: e.ID}); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("other org's event: err = %v", err)
 		}
-		listed, err := s.DeliveryListByEvent(ctx, tn.Org.ID, e.ID)
+		listed, err := s.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: tn.Org.ID, EventID: e.ID})
 		if err != nil || len(listed) != 3 {
 			t.Fatalf("listed %d deliveries, err %v", len(listed), err)
 		}
-		if leaked, _ := s.DeliveryListByEvent(ctx, other.Org.ID, e.ID); len(leaked) != 0 {
+		if leaked, _ := s.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: other.Org.ID, EventID: e.ID}); len(leaked) != 0 {
 			t.Fatal("other org sees deliveries")
 		}
 
@@ -275,7 +275,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			if fmt.Sprint(got) != fmt.Sprint(want[e.ID]) || e.TotalRules != len(want[e.ID]) {
 				t.Fatalf("event %d (%s, %s): rules %v, total %d; want %v", i, e.Name, e.ResourceID, got, e.TotalRules, want[e.ID])
 			}
-			stored, err := s.DeliveryListByEvent(ctx, tn.Org.ID, e.ID)
+			stored, err := s.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: tn.Org.ID, EventID: e.ID})
 			if err != nil || len(stored) != len(want[e.ID]) {
 				t.Fatalf("event %d: %d deliveries stored (err %v), want %d", i, len(stored), err, len(want[e.ID]))
 			}
@@ -334,7 +334,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if _, err := s.ConnectionDelete(ctx, store.ConnectionDeleteParams{OrganizationID: tn.Org.ID, ID: conn.ID, Force: true, Now: T0}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.RuleGet(ctx, tn.Org.ID, second.ID); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.RuleGet(ctx, store.RuleGetParams{OrganizationID: tn.Org.ID, ID: second.ID}); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("the deleted connection's rule: err = %v, want not found", err)
 		}
 		NewRule(t, s, tn, RuleOpts{Resource: "order"})
@@ -458,18 +458,18 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if got.Status != switchyard.StatusFailed || got.CompletedCount != 1 || got.FailedCount != 1 || got.CompletedAt == nil {
 			t.Fatalf("event after success + failure: %+v", got)
 		}
-		ds, _ := s.DeliveryListByEvent(ctx, tn.Org.ID, e.ID)
+		ds, _ := s.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: tn.Org.ID, EventID: e.ID})
 		for _, d := range ds {
 			if d.ID == bad.Delivery.ID && (d.AttemptCount != 2 || d.LastError != "HTTP 410" || d.NextAttemptAt != nil || d.CompletedAt == nil) {
 				t.Fatalf("failed delivery %+v", d)
 			}
 		}
-		as, err := s.AttemptListByDelivery(ctx, tn.Org.ID, bad.Delivery.ID)
+		as, err := s.AttemptListByDelivery(ctx, store.AttemptListByDeliveryParams{OrganizationID: tn.Org.ID, DeliveryID: bad.Delivery.ID})
 		if err != nil || len(as) != 2 || as[0].Number != 1 || as[1].Number != 2 || as[1].Outcome != switchyard.OutcomeDestinationGone ||
 			as[0].Duration() != 3*time.Millisecond || as[0].ResponseExcerpt != "HTTP/1.1 200 OK" {
 			t.Fatalf("attempts %+v (err %v)", as, err)
 		}
-		if leaked, _ := s.AttemptListByDelivery(ctx, other.Org.ID, bad.Delivery.ID); len(leaked) != 0 {
+		if leaked, _ := s.AttemptListByDelivery(ctx, store.AttemptListByDeliveryParams{OrganizationID: other.Org.ID, DeliveryID: bad.Delivery.ID}); len(leaked) != 0 {
 			t.Fatal("other org sees attempts")
 		}
 	})

@@ -118,7 +118,7 @@ func RunAPI(t *testing.T, open func(t *testing.T) store.Store) {
 		if _, err := s.ConnectionDelete(ctx, del); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("deleting a connection with an active rule: err = %v, want ErrConflict", err)
 		}
-		if _, err := s.RuleGet(ctx, a.Org.ID, rule.ID); err != nil {
+		if _, err := s.RuleGet(ctx, store.RuleGetParams{OrganizationID: a.Org.ID, ID: rule.ID}); err != nil {
 			t.Fatalf("the refused delete removed the rule: %v", err)
 		}
 		if _, err := s.ConnectionDelete(ctx, store.ConnectionDeleteParams{OrganizationID: b.Org.ID, ID: a.Connection.ID, Force: true, Now: T0}); !errors.Is(err, store.ErrNotFound) {
@@ -129,16 +129,16 @@ func RunAPI(t *testing.T, open func(t *testing.T) store.Store) {
 		if err != nil || gone.ID != a.Connection.ID || gone.Type != "webhook" {
 			t.Fatalf("forced delete: %+v, %v", gone, err)
 		}
-		if _, err := s.ConnectionGet(ctx, a.Org.ID, a.Connection.ID); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.ConnectionGet(ctx, store.ConnectionGetParams{OrganizationID: a.Org.ID, ID: a.Connection.ID}); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("deleted connection: err = %v", err)
 		}
-		if _, err := s.RuleGet(ctx, a.Org.ID, rule.ID); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.RuleGet(ctx, store.RuleGetParams{OrganizationID: a.Org.ID, ID: rule.ID}); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("its rule: err = %v", err)
 		}
 		if _, err := s.MappingGet(ctx, store.MappingGetParams{OrganizationID: a.Org.ID, ConnectionID: a.Connection.ID}); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("its mapping: err = %v", err)
 		}
-		got, _ := s.DeliveryListByEvent(ctx, a.Org.ID, e.ID)
+		got, _ := s.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: a.Org.ID, EventID: e.ID})
 		if len(got) != 1 || got[0].Status != switchyard.StatusCanceled || got[0].NextAttemptAt != nil || got[0].CompletedAt == nil {
 			t.Fatalf("its pending delivery %+v, want canceled", got[0])
 		}
@@ -194,7 +194,7 @@ func RunAPI(t *testing.T, open func(t *testing.T) store.Store) {
 		if err != nil || gone.ID != user.ID || gone.Resource != "user" || gone.ConnectionID != a.Connection.ID {
 			t.Fatalf("deleted %+v, %v", gone, err)
 		}
-		if _, err := s.RuleGet(ctx, a.Org.ID, user.ID); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.RuleGet(ctx, store.RuleGetParams{OrganizationID: a.Org.ID, ID: user.ID}); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("deleted rule: err = %v", err)
 		}
 		for _, d := range mustDeliveries(t, s, a.Org.ID, e.ID) {
@@ -610,7 +610,7 @@ func sameIDs(t *testing.T, what string, got, want []uuid.UUID) {
 
 func mustDeliveries(t *testing.T, s store.Store, orgID, eventID uuid.UUID) []*switchyard.Delivery {
 	t.Helper()
-	ds, err := s.DeliveryListByEvent(context.Background(), orgID, eventID)
+	ds, err := s.DeliveryListByEvent(context.Background(), store.DeliveryListByEventParams{OrganizationID: orgID, EventID: eventID})
 	if err != nil {
 		t.Fatal(err)
 	}

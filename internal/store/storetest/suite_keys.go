@@ -133,7 +133,7 @@ func RunKeys(t *testing.T, open func(t *testing.T) store.Store) {
 		if k, err := s.MachineKeyGetByAccessKey(ctx, p.MachineKey.AccessKey); err != nil || k.OrganizationID != p.Organization.ID {
 			t.Fatalf("key %+v, %v", k, err)
 		}
-		if w, err := s.WorkspaceGet(ctx, p.Organization.ID, p.Workspace.ID); err != nil || w.Name != "Default" {
+		if w, err := s.WorkspaceGet(ctx, store.WorkspaceGetParams{OrganizationID: p.Organization.ID, ID: p.Workspace.ID}); err != nil || w.Name != "Default" {
 			t.Fatalf("workspace %+v, %v", w, err)
 		}
 
