@@ -208,7 +208,9 @@ func TestEmbedMappingEditorInABrowser(t *testing.T) {
 		a.dispatchEvent(new Event("change", {bubbles: true})); return true;`)
 	waitFrame(t, b, frameNode(t, b), "the rows from the JSON", rows+`.length === 1 && document.querySelector('[data-map-rows] [data-m="dest"]').value === "firstname" &&
 		document.querySelector('[data-map-rows] [data-m="timezone"]').value === "Europe/Paris" &&
-		document.querySelector('[data-map-rows] [data-m="timezone"]').closest("[hidden]") === null`)
+		document.querySelector('[data-map-rows] [data-m="timezone"]').closest("[hidden]") === null &&
+		document.querySelector('[data-map-rows] [data-m="timezone"]').list !== null &&
+		Array.from(document.querySelector('[data-map-rows] [data-m="timezone"]').list.options).some(function (o) { return o.value === "Europe/Paris"; })`)
 
 	// JSON the rows cannot show is said so, and saved as written: invalid JSON is refused in the
 	// page, on the textarea, unfolded even if it was folded away meanwhile.

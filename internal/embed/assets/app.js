@@ -465,11 +465,13 @@
         var n = i + 1;
         row.querySelector("[data-add-transform]").setAttribute("aria-label", "Add a transform to field " + n);
         row.querySelector("[data-add-transform]").disabled = q(row, "transforms").children.length >= 10;
-        row.querySelector("[data-remove-row]").setAttribute("aria-label", "Remove field " + n + (dest ? " (" + dest + ")" : ""));
+        // Names start with the button's visible text (WCAG 2.5.3, label in name) and say which.
+        row.querySelector("[data-remove-row]").setAttribute("aria-label", "Remove this field: field " + n + (dest ? ", " + dest : ""));
         Array.prototype.forEach.call(q(row, "transforms").children, function (li, j) {
           var tp = p + ".transforms[" + j + "]";
           li.setAttribute("data-param", tp);
           ["type", "timezone", "value", "start", "length"].forEach(function (m) { q(li, m).setAttribute("data-param", tp + "." + m); });
+          if (document.getElementById("map-timezones")) q(li, "timezone").setAttribute("list", "map-timezones");
           q(li, "kind").setAttribute("data-param", tp + ".value");
           var t = q(li, "type").value;
           toggle(li, "[data-for]", function (el) {
@@ -568,6 +570,18 @@
     }
     box.hidden = false;
     details.open = false;
+    // Suggestions for the time zone inputs: the browser's IANA names (the server accepts any
+    // IANA name but Local; an unknown one fails the field when applied).
+    if (typeof Intl === "object" && typeof Intl.supportedValuesOf === "function") {
+      var zones = document.createElement("datalist");
+      zones.id = "map-timezones";
+      ["UTC"].concat(Intl.supportedValuesOf("timeZone")).forEach(function (z) {
+        var o = document.createElement("option");
+        o.value = z;
+        zones.appendChild(o);
+      });
+      box.appendChild(zones);
+    }
 
     box.addEventListener("click", function (e) {
       var b = e.target.closest("button");
