@@ -779,11 +779,14 @@ func crashAwaitCompleted(t *testing.T, creds *app.Credentials, events []uuid.UUI
 	for range 8 {
 		wg.Go(func() {
 			for i := range next {
-				status, err := crashEventStatus(client, base(i), creds, events[i])
-				for (err != nil || status != "completed") && time.Now().Before(deadline) {
-					time.Sleep(20 * time.Millisecond) // poll until the deadline
+				var (
+					status string
+					err    error
+				)
+				testutil.Poll(time.Until(deadline), func() bool {
 					status, err = crashEventStatus(client, base(i), creds, events[i])
-				}
+					return err == nil && status == "completed"
+				})
 				if err != nil {
 					status = "error: " + err.Error()
 				}

@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/switchyardhq/switchyard/internal/browsertest"
+	"github.com/switchyardhq/switchyard/internal/testutil"
 )
 
 // The harness loads a page, reads it, and catches what a page logs as an error.
@@ -36,13 +37,7 @@ func TestBrowser(t *testing.T) {
 	if err := chromedp.Do(b.Ctx, chromedp.Navigate(srv.URL+"/broken")); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !b.ExpectErrors("broken page") {
-		if time.Now().After(deadline) {
-			t.Fatal("the console error was not caught")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.Eventually(t, 10*time.Second, "the console error to be caught", func() bool { return b.ExpectErrors("broken page") })
 }
 
 // goodPage passes every check: labelled controls, dark text, a visible focus ring.

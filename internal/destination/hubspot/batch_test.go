@@ -14,6 +14,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/destination/hubspot"
 	fake "github.com/switchyardhq/switchyard/internal/providerfake/hubspot"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
+	"github.com/switchyardhq/switchyard/internal/testutil"
 )
 
 // The list-membership changes of concurrent attempts of one connection go together: those that
@@ -69,11 +70,5 @@ func TestMembershipsAreBatched(t *testing.T) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testutil.Eventually(t, 10*time.Second, what, cond)
 }

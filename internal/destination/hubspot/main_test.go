@@ -1,0 +1,11 @@
+package hubspot
+
+import (
+	"testing"
+
+	"github.com/switchyardhq/switchyard/internal/testutil"
+)
+
+// TestMain fails the package's tests if any of them leaves a goroutine running (the batchers
+// start one per batch).
+func TestMain(m *testing.M) { testutil.VerifyNoLeaks(m) }
