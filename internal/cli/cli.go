@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kong"
 
@@ -177,7 +178,9 @@ func (c *MigrateCmd) Run(e *env) error {
 		return err
 	}
 	defer db.Close()
-	n, err := db.Migrate(e.ctx)
+	n, err := db.MigrateSteps(e.ctx, func(name string, took time.Duration) {
+		fmt.Fprintf(e.stderr, "applied %s (%s)\n", name, took.Round(time.Millisecond))
+	})
 	if err != nil {
 		return err
 	}
