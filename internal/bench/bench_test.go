@@ -302,7 +302,10 @@ func TestRunMeasuresSaaSBesideWebhooks(t *testing.T) {
 	if batches := get(ScenarioSaaS, "hubspot", "POST batch create per delivery"); batches > 0 {
 		created += batches * get(ScenarioSaaS, "hubspot", "contacts per batch create")
 	}
-	if created < 0.99 || created > 1.01 {
+	// The ratios are counted over the measured window: a batch that straddles its edge counts
+	// some contacts on one side and their deliveries on the other, so allow a few percent (the
+	// exact checks are the zero undelivered and duplicates above).
+	if created < 0.95 || created > 1.05 {
 		t.Errorf("contacts created per delivery = %v, want 1", created)
 	}
 	webhook := get(ScenarioE2EThroughput, "", "delivered")
