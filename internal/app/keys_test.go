@@ -187,6 +187,9 @@ func TestMachineKeysAPI(t *testing.T) {
 
 func TestRevocationReachesOtherNodesWithinTheCacheWindow(t *testing.T) {
 	t.Parallel()
+	if testing.Short() {
+		t.Skip("waits out the 5-second key cache window")
+	}
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
 		var dbURL, encKey string
 		first := startApp(t, d, func(c *config.Config) { dbURL, encKey = c.DatabaseURL, c.EncryptionKey })
@@ -389,6 +392,9 @@ func TestKeysCommands(t *testing.T) {
 			}
 		})
 		t.Run("keys revoke stops the key on the running server within the cache window", func(t *testing.T) {
+			if testing.Short() {
+				t.Skip("waits out the 5-second key cache window")
+			}
 			k := s.as(created.AccessKey, created.SecretKey)
 			code, out, errOut := keys(t, "revoke", created.AccessKey)
 			if code != 0 || !strings.Contains(out, "Revoked machine key "+created.AccessKey) {

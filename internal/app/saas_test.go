@@ -89,6 +89,9 @@ func (s *saasServer) waitStatus(t *testing.T, id uuid.UUID, want string) *eventJ
 // connection and deliveries stop; running the flow again reactivates it.
 func TestHubSpotEndToEnd(t *testing.T) {
 	t.Parallel()
+	if testing.Short() {
+		t.Skip("OAuth, token expiry and revocation against the fake take seconds")
+	}
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
 		s := startSaaS(t, d)
 		ws := s.creds.WorkspaceID
