@@ -52,7 +52,7 @@ type creates struct {
 // memberships), and what makes batches of more than a contact or two: against a fake a call
 // takes a millisecond, so attempts rarely overlap one; against HubSpot a few hundred.
 const (
-	batchWindow  = 250 * time.Millisecond
+	batchWindow  = 50 * time.Millisecond
 	batchTarget  = 8
 	memberWindow = 10 * time.Millisecond
 )
