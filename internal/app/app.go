@@ -82,8 +82,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Metrics: a.metrics, Workers: cfg.Workers, ConnectionConcurrency: cfg.ConnectionConcurrency,
 		PollInterval: cfg.PollInterval, Lease: cfg.DeliveryLease, ShutdownGrace: cfg.ShutdownGrace,
 		RecordWriters: ingestWriters(st.Dialect()),
-		// Several nodes share a PostgreSQL store: each connection's limits hold for all of them.
-		SharedLimits: st.Dialect() == "postgres"})
+		// Several nodes share a PostgreSQL store: each connection's limits hold for all of them,
+		// unless the operator runs one delivering node and turned that off.
+		SharedLimits: st.Dialect() == "postgres" && cfg.SharedLimits})
 	a.cleaner = &delivery.Cleaner{Store: st, Retention: cfg.Retention, Logger: log}
 	sessionKey, err := secret.DeriveKey(key, api.SessionKeyLabel)
 	if err != nil {

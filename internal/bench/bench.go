@@ -65,6 +65,9 @@ type Options struct {
 	// Workers and ConnectionConcurrency configure the server's delivery engine (defaults 64
 	// and 16, as `switchyard serve`).
 	Workers, ConnectionConcurrency int
+	// PerNodeLimits turns the server's shared (cluster-wide) connection limits off on
+	// PostgreSQL, as `serve --no-shared-limits`, to measure what they cost.
+	PerNodeLimits bool
 	// DrainTimeout bounds the wait for deliveries after a delivery scenario's load stops
 	// (default 60 s).
 	DrainTimeout time.Duration

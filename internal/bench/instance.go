@@ -50,6 +50,7 @@ func (r *runner) startInstance(ctx context.Context, label string, configure func
 	cfg.EncryptionKey = r.key
 	cfg.Workers = r.opts.Workers
 	cfg.ConnectionConcurrency = r.opts.ConnectionConcurrency
+	cfg.SharedLimits = !r.opts.PerNodeLimits
 	// The bench measures capacity, not the per-key rate limiter (1,000 requests/s by default):
 	// every load comes from one key.
 	cfg.RateLimitMachine, cfg.RateLimitPublishable = 0, 0

@@ -26,6 +26,7 @@ type BenchCmd struct {
 	JSON                  string        `name:"json" placeholder:"FILE" help:"Also write the report as JSON to FILE."`
 	Workers               int           `name:"workers" default:"512" help:"The server's delivery workers (as serve --workers)."`
 	ConnectionConcurrency int           `name:"connection-concurrency" default:"16" help:"The server's attempts per connection (as serve --connection-concurrency)."`
+	PerNodeLimits         bool          `name:"per-node-limits" help:"PostgreSQL: run the server with --no-shared-limits (connection limits per node), to measure what cluster-wide limits cost."`
 	DrainTimeout          time.Duration `name:"drain-timeout" default:"60s" help:"How long a delivery scenario waits for its deliveries after the load stops."`
 	WaitIdle              time.Duration `name:"wait-idle" default:"0s" help:"Before each scenario, wait up to this long for a second in which other processes use less than --idle-cores (shared machines)."`
 	IdleCores             float64       `name:"idle-cores" default:"0.25" help:"CPU cores other processes may use for --wait-idle to count the machine as idle."`
@@ -39,7 +40,7 @@ func (c *BenchCmd) Run(e *env) error {
 	logCfg := config.Config{LogLevel: c.LogLevel, LogFormat: "text"}
 	rep, err := bench.Run(e.ctx, bench.Options{Scenarios: c.Scenario, Duration: c.Duration, Warmup: c.Warmup,
 		Concurrency: c.Concurrency, Rate: c.Rate, DatabaseURL: c.DatabaseURL, CPUProfile: c.CPUProfile, MemProfile: c.MemProfile,
-		Runs: c.Runs, Workers: c.Workers, ConnectionConcurrency: c.ConnectionConcurrency, DrainTimeout: c.DrainTimeout,
+		Runs: c.Runs, Workers: c.Workers, ConnectionConcurrency: c.ConnectionConcurrency, PerNodeLimits: c.PerNodeLimits, DrainTimeout: c.DrainTimeout,
 		WaitIdle: c.WaitIdle, IdleCores: c.IdleCores, NoiseRetries: c.NoiseRetries, Progress: e.stderr, Logger: logCfg.Logger()})
 	if rep == nil {
 		return err

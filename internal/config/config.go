@@ -50,6 +50,11 @@ type Config struct {
 	// checks) the maintenance lock; a node whose heartbeat is three intervals old counts as gone.
 	// PostgreSQL only; default 5s.
 	ClusterInterval time.Duration `name:"cluster-interval" env:"SWITCHYARD_CLUSTER_INTERVAL" default:"5s" help:"PostgreSQL: how often a node beats its heartbeat and tries the maintenance lock (a node is gone after 3 missed beats)."`
+	// SharedLimits makes each connection's max_concurrency, rate limit, 429 pause and circuit
+	// hold for all the nodes on a PostgreSQL store (docs/delivery.md, "Limits across nodes").
+	// It costs one busy connection most of its throughput today (docs/benchmarks.md), so a
+	// deployment with a single delivering node may turn it off. Ignored on SQLite (one node).
+	SharedLimits bool `name:"shared-limits" env:"SWITCHYARD_SHARED_LIMITS" default:"true" negatable:"" help:"PostgreSQL: hold each connection's limits for the whole cluster (--no-shared-limits: per node; right for a single delivering node)."`
 	// Workers is how many delivery attempts may run at once in this process.
 	Workers int `name:"workers" env:"SWITCHYARD_WORKERS" default:"512" help:"Delivery attempts in flight at once (mostly waiting on the network)."`
 	// ConnectionConcurrency is how many attempts one connection may have in flight per node,
@@ -102,7 +107,7 @@ type Config struct {
 // Default returns the configuration with every default applied, as the CLI would build it.
 func Default() Config {
 	return Config{
-		Addr: "127.0.0.1:8080", Store: Store{Database: Database{DatabaseURL: "sqlite://./switchyard.db"}}, Role: RoleAll, ClusterInterval: 5 * time.Second, Workers: 512, PollInterval: time.Second,
+		Addr: "127.0.0.1:8080", Store: Store{Database: Database{DatabaseURL: "sqlite://./switchyard.db"}}, Role: RoleAll, ClusterInterval: 5 * time.Second, SharedLimits: true, Workers: 512, PollInterval: time.Second,
 		RateLimitMachine: 1000, RateLimitPublishable: 1000, RateLimitAuthFailures: 100,
 		MetricsAddr:           "127.0.0.1:9464",
 		ConnectionConcurrency: 16, DeliveryLease: 2 * time.Minute, ShutdownGrace: 20 * time.Second, Retention: 720 * time.Hour,
