@@ -56,7 +56,9 @@ type conn struct {
 	// sharedTo (shared limits) is until when the last claim found the connection unable to take
 	// anything on the cluster; a slot freed on this node ends it early.
 	sharedTo time.Time
-	shared   bool // the controller's shared
+	// releasedAt is when an attempt of the connection last finished on this node.
+	releasedAt time.Time
+	shared     bool // the controller's shared
 }
 
 // scope is a provider account that several connections share (a HubSpot portal): its
@@ -129,25 +131,35 @@ func (ctl *controller) get(c *switchyard.Connection) *conn {
 	return st
 }
 
-// blocked lists the connections that may not start an attempt now, for the claim to skip.
-func (ctl *controller) blocked(now time.Time) []uuid.UUID {
+// blocked lists the connections that may not start an attempt now, for the claim to skip,
+// and (shared limits) the earliest time one of them left out for the cluster's saturation is
+// to be looked at again (zero: none).
+func (ctl *controller) blocked(now time.Time) (ids []uuid.UUID, recheck time.Time) {
 	ctl.mu.Lock()
 	defer ctl.mu.Unlock()
-	var ids []uuid.UUID
 	for id, st := range ctl.conns {
-		if !st.available(now) || ctl.shared && now.Before(st.sharedTo) {
+		saturated := ctl.shared && now.Before(st.sharedTo)
+		if !st.available(now) || saturated {
 			ids = append(ids, id)
 		}
+		if saturated && (recheck.IsZero() || st.sharedTo.Before(recheck)) {
+			recheck = st.sharedTo
+		}
 	}
-	return ids
+	return ids, recheck
 }
 
-// sharedBlocked records that a shared claim found the connection unable to take anything until
-// until (store.DeliveryClaimParams.Blocked).
-func (ctl *controller) sharedBlocked(id uuid.UUID, until time.Time) {
+// sharedBlocked records that a shared claim begun at claimed found the connection unable to
+// take anything until until (store.DeliveryClaimParams.Blocked). If one of its attempts here
+// finished since the claim began, the claim's count may predate that free slot: nothing is
+// recorded, so the claim that finish asked for (controller.freed) looks again.
+func (ctl *controller) sharedBlocked(id uuid.UUID, until, claimed time.Time) {
 	ctl.mu.Lock()
 	defer ctl.mu.Unlock()
 	st := ctl.conns[id]
+	if st != nil && !st.releasedAt.Before(claimed) {
+		return
+	}
 	if st == nil {
 		// Not yet attempted on this node (its settings are read on first use: max 0); still
 		// to be left out of the next claims, or its backlog would fill their candidate window.
@@ -331,9 +343,10 @@ func (ctl *controller) release(id uuid.UUID, outcome switchyard.Outcome, attempt
 	if st == nil {
 		return time.Time{}
 	}
-	if float64(st.inflight) >= st.limit || ctl.shared && now.Before(st.sharedTo) {
-		// A slot of a connection that had none free: claim again. (Shared: the cluster had
-		// none; this is one.)
+	if float64(st.inflight) >= st.limit || ctl.shared {
+		// A slot of a connection that had none free: claim again. (Shared: whatever this node
+		// holds, the cluster may have had none free — the last claim took only what was free
+		// then — and this is one.)
 		st.sharedTo = time.Time{}
 		select {
 		case ctl.freed <- struct{}{}:
@@ -341,7 +354,7 @@ func (ctl *controller) release(id uuid.UUID, outcome switchyard.Outcome, attempt
 		}
 	}
 	st.inflight--
-	st.lastProgress = now
+	st.lastProgress, st.releasedAt = now, now
 	if !attempted {
 		if st.state == halfOpen {
 			st.state = open // the probe never ran: probe again at once

@@ -65,27 +65,46 @@ func TestControllerSharedLeavesLimitsToTheClaim(t *testing.T) {
 	// until this node frees one of its slots.
 	other := testConn(nil)
 	ctl.take(other, t0, false)
-	ctl.sharedBlocked(other.ID, t0.Add(time.Second))
-	if !contains(ctl.blocked(t0), other) {
+	ctl.sharedBlocked(other.ID, t0.Add(time.Second), t0)
+	if !contains(blockedIDs(ctl, t0), other) {
 		t.Fatal("a connection saturated on the cluster was not left out of the claim")
 	}
-	if contains(ctl.blocked(t0.Add(time.Second)), other) {
+	if contains(blockedIDs(ctl, t0.Add(time.Second)), other) {
 		t.Fatal("still left out after the claim's recheck time")
 	}
-	ctl.sharedBlocked(other.ID, t0.Add(time.Second))
+	ctl.sharedBlocked(other.ID, t0.Add(time.Second), t0)
 	ctl.release(other.ID, switchyard.OutcomeDelivered, true, 0, t0)
 	select {
 	case <-ctl.freed:
 	default:
 		t.Fatal("freeing a slot of a connection saturated on the cluster did not ask for a claim")
 	}
-	if contains(ctl.blocked(t0), other) {
+	if contains(blockedIDs(ctl, t0), other) {
 		t.Fatal("still left out after this node freed a slot")
 	}
+	// A claim that began before one of the connection's attempts here finished may have
+	// counted that slot as taken: its verdict is dropped, and the finish's claim looks again.
+	ctl.take(other, t0, false)
+	ctl.release(other.ID, switchyard.OutcomeDelivered, true, 0, t0.Add(10*time.Millisecond))
+	<-ctl.freed
+	ctl.sharedBlocked(other.ID, t0.Add(time.Second), t0.Add(5*time.Millisecond))
+	if contains(blockedIDs(ctl, t0.Add(20*time.Millisecond)), other) {
+		t.Fatal("left out on the word of a claim older than the slot freed here")
+	}
+	if ids, recheck := ctl.blocked(t0); contains(ids, other) || !recheck.IsZero() {
+		t.Fatalf("blocked %v, recheck %v: want no saturated connection", ids, recheck)
+	}
+	ctl.sharedBlocked(other.ID, t0.Add(time.Second), t0.Add(20*time.Millisecond))
+	if _, recheck := ctl.blocked(t0.Add(30 * time.Millisecond)); !recheck.Equal(t0.Add(time.Second)) {
+		t.Fatalf("recheck at %v, want when the saturation's recheck is due", recheck)
+	}
+	ctl.release(other.ID, switchyard.OutcomeDelivered, true, 0, t0.Add(40*time.Millisecond))
+	<-ctl.freed
+
 	// A connection this node never attempted is left out all the same, and then used normally.
 	unseen := testConn(map[string]any{destination.KeyMaxConcurrency: 1.0})
-	ctl.sharedBlocked(unseen.ID, t0.Add(time.Second))
-	if !contains(ctl.blocked(t0), unseen) || contains(ctl.blocked(t0.Add(time.Second)), unseen) {
+	ctl.sharedBlocked(unseen.ID, t0.Add(time.Second), t0)
+	if !contains(blockedIDs(ctl, t0), unseen) || contains(blockedIDs(ctl, t0.Add(time.Second)), unseen) {
 		t.Fatal("a connection not yet attempted here was not left out until the claim's recheck time")
 	}
 	if !ctl.take(unseen, t0.Add(time.Second), false) || ctl.take(unseen, t0.Add(time.Second), false) {
@@ -95,21 +114,27 @@ func TestControllerSharedLeavesLimitsToTheClaim(t *testing.T) {
 	// The cluster's circuits and pauses are followed.
 	ctl.syncShared([]store.LimitState{{Key: store.LimitKeyConnection(other.ID), ConnectionID: other.ID,
 		Circuit: store.CircuitOpen, OpenUntil: t0.Add(time.Minute)}})
-	if !contains(ctl.blocked(t0), other) {
+	if !contains(blockedIDs(ctl, t0), other) {
 		t.Fatal("a circuit open on the cluster was not followed")
 	}
 	if h := ctl.conns[other.ID]; h.state != open {
 		t.Fatalf("state %v, want open", h.state)
 	}
 	ctl.syncShared(nil)
-	if contains(ctl.blocked(t0), other) {
+	if contains(blockedIDs(ctl, t0), other) {
 		t.Fatal("a circuit closed on the cluster still blocks")
 	}
 	ctl.syncShared([]store.LimitState{{Key: store.LimitKeyConnection(other.ID), ConnectionID: other.ID,
 		Circuit: store.CircuitClosed, PausedUntil: t0.Add(time.Minute)}})
-	if !contains(ctl.blocked(t0), other) {
+	if !contains(blockedIDs(ctl, t0), other) {
 		t.Fatal("a pause on the cluster was not followed")
 	}
+}
+
+// blockedIDs is ctl.blocked's list alone.
+func blockedIDs(ctl *controller, now time.Time) []uuid.UUID {
+	ids, _ := ctl.blocked(now)
+	return ids
 }
 
 func contains(ids []uuid.UUID, c *switchyard.Connection) bool {

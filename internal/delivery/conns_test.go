@@ -30,11 +30,11 @@ func TestControllerConcurrency(t *testing.T) {
 	if ctl.acquire(c, t0) {
 		t.Fatal("took a third slot over max_concurrency 2")
 	}
-	if b := ctl.blocked(t0); len(b) != 1 || b[0] != c.ID {
+	if b := blockedIDs(ctl, t0); len(b) != 1 || b[0] != c.ID {
 		t.Fatalf("blocked = %v, want the saturated connection", b)
 	}
 	ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, t0)
-	if len(ctl.blocked(t0)) != 0 || !ctl.acquire(c, t0) {
+	if len(blockedIDs(ctl, t0)) != 0 || !ctl.acquire(c, t0) {
 		t.Fatal("a released slot was not available again")
 	}
 	other := testConn(nil)
@@ -286,7 +286,7 @@ func TestControllerScopes(t *testing.T) {
 	ctl.release(a.ID, switchyard.OutcomeRateLimited, true, 0, t0)
 	ctl.pauseScope("crm:portal:1", t0.Add(10*time.Second))
 	blocked := map[uuid.UUID]bool{}
-	for _, id := range ctl.blocked(t0.Add(5 * time.Second)) {
+	for _, id := range blockedIDs(ctl, t0.Add(5*time.Second)) {
 		blocked[id] = true
 	}
 	if !blocked[a.ID] || !blocked[b.ID] || blocked[other.ID] {

@@ -114,6 +114,12 @@ type Engine struct {
 	senders *senders
 	// cluster is the last list of the cluster's pauses and circuits (SharedLimits; shared.go).
 	cluster clusterView
+	// settled (SharedLimits) holds the deliveries finished here whose outcomes are not yet
+	// written, which the claim must not count as holding a slot (DeliveryClaimParams.Settled).
+	settled *settledSet
+	// recheck (shared limits) is the earliest time a connection left out of the claims for
+	// the cluster's saturation is to be looked at again; only the Run loop uses it.
+	recheck time.Time
 }
 
 // New builds an engine and the provisioners of every registered integration.
@@ -125,6 +131,9 @@ func New(cfg Config) *Engine {
 			cfg.Metrics),
 		senders: newSenders(cfg.Store, cfg.Integrations, cfg.Box, cfg.Options, cfg.Tokens)}
 	e.ctl.shared = cfg.SharedLimits
+	if cfg.SharedLimits {
+		e.settled = &settledSet{ids: map[uuid.UUID]struct{}{}}
+	}
 	return e
 }
 
@@ -143,7 +152,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	// hard ends the attempts still running when the grace period is over.
 	hard, abandon := context.WithCancel(context.Background())
 	defer abandon()
-	rec := newRecorder(e.cfg.Store, e.log, 256, e.cfg.RecordWriters)
+	rec := newRecorder(e.cfg.Store, e.log, 256, e.cfg.RecordWriters, e.settled)
 	var (
 		wg   sync.WaitGroup
 		sem  = make(chan struct{}, e.cfg.Workers)
@@ -160,6 +169,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer ticker.Stop()
 	coalesce := time.NewTimer(0)
 	<-coalesce.C
+	recheck := time.NewTimer(time.Hour)
+	defer recheck.Stop()
 	for ctx.Err() == nil {
 		want := min(cap(sem)-len(sem), maxClaimBatch)
 		claimed := 0
@@ -190,8 +201,14 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 			continue
 		}
+		if !e.recheck.IsZero() {
+			// A connection saturated on the cluster: another node's finish is noticed here.
+			recheck.Reset(max(0, e.recheck.Sub(e.cfg.Now())))
+			e.recheck = time.Time{}
+		}
 		select {
 		case <-ctx.Done():
+		case <-recheck.C:
 		case <-e.wake:
 			// New events: give the ones accepted in the next moment the chance to join this
 			// claim. One claim of many costs far less than many claims of one.
@@ -255,11 +272,16 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	now := e.cfg.Now()
-	exclude := e.ctl.blocked(now)
+	exclude, recheck := e.ctl.blocked(now)
+	e.recheckAt(recheck)
 	cp := store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(e.cfg.Lease),
 		Limit: free, PerConnection: e.cfg.ConnectionConcurrency, Exclude: exclude}
 	if e.cfg.SharedLimits {
-		cp.Shared, cp.Blocked = true, e.ctl.sharedBlocked
+		cp.Shared, cp.Settled = true, e.settled.list
+		cp.Blocked = func(id uuid.UUID, until time.Time) {
+			e.ctl.sharedBlocked(id, until, now)
+			e.recheckAt(until)
+		}
 	}
 	work, err := e.cfg.Store.DeliveryClaim(sctx, cp)
 	if err != nil {
@@ -315,6 +337,13 @@ func (e *Engine) park(ctx context.Context) {
 	}
 }
 
+// recheckAt asks the Run loop to claim again at t at the latest (zero: nothing to ask).
+func (e *Engine) recheckAt(t time.Time) {
+	if !t.IsZero() && (e.recheck.IsZero() || t.Before(e.recheck)) {
+		e.recheck = t
+	}
+}
+
 // unattemptable settles a delivery that can no longer be attempted, without an attempt.
 func (e *Engine) unattemptable(c *store.Claimed) store.DeliveryRecordParams {
 	rec := store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID, LeaseUntil: c.LeaseUntil, Now: e.cfg.Now()}
@@ -338,6 +367,9 @@ func (e *Engine) attempt(hard context.Context, c *store.Claimed) store.DeliveryR
 		EventTotalRules: c.Event.TotalRules}
 	outcome, attempted, retryAfter := e.deliver(hard, c, &rec, log)
 	rec.Now = e.cfg.Now()
+	// Before the slot is released (which may start a claim at once): the claim must already
+	// know that this lease no longer holds a slot.
+	e.settled.add(d.ID)
 	until := e.ctl.release(c.Connection.ID, outcome, attempted, retryAfter, rec.Now)
 	if e.cfg.SharedLimits {
 		until = e.shareOutcome(c, outcome, attempted, retryAfter, until, rec.Now, log)

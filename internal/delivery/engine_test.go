@@ -56,12 +56,18 @@ func setup(t *testing.T, d storetest.Dialect, respond func(n int64, w http.Respo
 // run starts an engine with a fast retry schedule until the test ends.
 func (f *fixture) run(t *testing.T, schedule ...time.Duration) {
 	t.Helper()
+	f.runWith(t, delivery.Config{PollInterval: 10 * time.Millisecond, Schedule: schedule})
+}
+
+// runWith starts an engine configured as cfg on the fixture's store until the test ends.
+func (f *fixture) runWith(t *testing.T, cfg delivery.Config) {
+	t.Helper()
 	box, err := secret.New(secret.GenerateKey())
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := delivery.New(delivery.Config{Store: f.store, Integrations: builtin.Registry(), Box: box,
-		Options: destination.Options{AllowPrivate: true}, PollInterval: 10 * time.Millisecond, Schedule: schedule})
+	cfg.Store, cfg.Integrations, cfg.Box, cfg.Options = f.store, builtin.Registry(), box, destination.Options{AllowPrivate: true}
+	e := delivery.New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()
@@ -228,6 +234,29 @@ func TestEngine(t *testing.T) {
 			}
 			if del, _ := f.delivery(t, ev.ID); del.CompletedAt == nil || del.CompletedAt.Before(now.Add(300*time.Millisecond)) {
 				t.Fatalf("delivered at %v, before the lease expired", del.CompletedAt)
+			}
+		})
+
+		t.Run("with shared limits one connection's backlog drains without waiting for the poll", func(t *testing.T) {
+			t.Parallel()
+			// Every claim after the first must come from a finished attempt (the poll is an
+			// hour away): a freed slot the claim did not see — its outcome not yet written, or
+			// finished while the claim ran — would stall the connection.
+			f := setup(t, d, func(_ int64, w http.ResponseWriter) { w.WriteHeader(http.StatusOK) })
+			const n = 150
+			evs := make([]*switchyard.Event, n)
+			for i := range evs {
+				evs[i] = f.emit(t)
+			}
+			f.runWith(t, delivery.Config{SharedLimits: true, PollInterval: time.Hour, ConnectionConcurrency: 3})
+			if !testutil.Poll(15*time.Second, func() bool { return f.hits.Load() >= n }) {
+				t.Fatalf("%d of %d delivered; the rest waited for the poll", f.hits.Load(), n)
+			}
+			for _, ev := range evs[n-3:] {
+				f.waitEvent(t, ev.ID, "completion", terminal)
+			}
+			if got := f.hits.Load(); got != n {
+				t.Fatalf("%d requests for %d deliveries", got, n)
 			}
 		})
 

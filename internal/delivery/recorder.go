@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/switchyardhq/switchyard/internal/batch"
 	"github.com/switchyardhq/switchyard/internal/store"
 )
@@ -23,10 +25,11 @@ type recorder struct {
 	in       chan store.DeliveryRecordParams
 	wg       sync.WaitGroup
 	maxBatch int
+	settled  *settledSet // nil unless limits are shared; what is written leaves it
 }
 
-func newRecorder(s store.Store, log *slog.Logger, maxBatch, writers int) *recorder {
-	r := &recorder{store: s, log: log, in: make(chan store.DeliveryRecordParams, maxBatch), maxBatch: maxBatch}
+func newRecorder(s store.Store, log *slog.Logger, maxBatch, writers int, settled *settledSet) *recorder {
+	r := &recorder{store: s, log: log, in: make(chan store.DeliveryRecordParams, maxBatch), maxBatch: maxBatch, settled: settled}
 	for range max(1, writers) {
 		r.wg.Go(r.run)
 	}
@@ -48,7 +51,50 @@ func (r *recorder) run() {
 	for first := range r.in {
 		b, _ = batch.Fill(append(b[:0], first), r.in, r.maxBatch, nil)
 		r.write(b)
+		r.settled.remove(b)
 	}
+}
+
+// settledSet is the set of deliveries finished on this node whose outcomes are queued or being
+// written (shared limits only: a nil set does nothing). A delivery whose outcome could not be
+// written leaves it too: its lease holds until it expires, and the claims count it again.
+type settledSet struct {
+	mu  sync.Mutex
+	ids map[uuid.UUID]struct{}
+}
+
+func (s *settledSet) add(id uuid.UUID) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.ids[id] = struct{}{}
+	s.mu.Unlock()
+}
+
+func (s *settledSet) remove(b []store.DeliveryRecordParams) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	for _, p := range b {
+		delete(s.ids, p.DeliveryID)
+	}
+	s.mu.Unlock()
+}
+
+// list returns the set's deliveries (nil for a nil set).
+func (s *settledSet) list() []uuid.UUID {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]uuid.UUID, 0, len(s.ids))
+	for id := range s.ids {
+		out = append(out, id)
+	}
+	return out
 }
 
 // write stores one batch, trying again briefly if the database fails. Should it keep failing,

@@ -343,6 +343,13 @@ type DeliveryClaimParams struct {
 	// in flight) and until when that holds at least (saturation: a short recheck), so that the
 	// caller can leave it out of its next claims' candidates.
 	Blocked func(connectionID uuid.UUID, until time.Time)
+	// Settled, if set, lists the deliveries this node has finished attempting but whose
+	// outcomes are not yet written (Shared claims): still leased in the table, they no longer
+	// hold a slot at the destination, so the claim does not count them. Without it a freed slot
+	// would stay taken until the outcome's group commit, and one busy connection would wait for
+	// its own writes. It is called just before the budgets are read, so that attempts finishing
+	// while the claim takes its locks count as free too.
+	Settled func() []uuid.UUID
 }
 
 // Claimed is a leased delivery with everything needed to attempt it.

@@ -96,7 +96,11 @@ func (db *DB) claimShared(ctx context.Context, tx *sql.Tx, p store.DeliveryClaim
 	}
 
 	// 2. What each may take now.
-	budgets, err := db.sharedBudgets(ctx, tx, ids, p.Now, perClaim)
+	var settled []uuid.UUID
+	if p.Settled != nil {
+		settled = p.Settled()
+	}
+	budgets, err := db.sharedBudgets(ctx, tx, ids, p.Now, perClaim, settled)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -168,15 +172,23 @@ func (db *DB) claimShared(ctx context.Context, tx *sql.Tx, p store.DeliveryClaim
 }
 
 // sharedBudgets reads what each connection may take now (step 2 of claimShared).
-func (db *DB) sharedBudgets(ctx context.Context, tx *sql.Tx, ids []uuid.UUID, at time.Time, perClaim int) ([]sharedBudget, error) {
+// A delivery listed in settled (finished, outcome not yet written) does not count as leased.
+func (db *DB) sharedBudgets(ctx context.Context, tx *sql.Tx, ids []uuid.UUID, at time.Time, perClaim int, settled []uuid.UUID) ([]sharedBudget, error) {
 	now := micros(at)
 	args := []any{now}
 	for _, id := range ids {
 		args = append(args, id)
 	}
+	notSettled := ""
+	if len(settled) > 0 {
+		notSettled = " AND d.id NOT IN (" + placeholders(len(args)+1, len(settled)) + ")"
+		for _, id := range settled {
+			args = append(args, id)
+		}
+	}
 	rows, err := tx.QueryContext(ctx, `
 		SELECT c.id, c.metadata,
-			(SELECT COUNT(*) FROM deliveries d WHERE d.connection_id = c.id AND d.status = 'processing' AND d.next_attempt_at > $1),
+			(SELECT COUNT(*) FROM deliveries d WHERE d.connection_id = c.id AND d.status = 'processing' AND d.next_attempt_at > $1`+notSettled+`),
 			COALESCE(l.paused_until, 0), COALESCE(l.circuit, 'closed'), COALESCE(l.open_until, 0), COALESCE(l.probe_until, 0),
 			COALESCE(l.rate_tat, 0)
 		FROM connections c LEFT JOIN delivery_limits l ON l.key = 'c:' || c.id

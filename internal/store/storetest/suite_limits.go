@@ -80,6 +80,34 @@ func RunLimits(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("Deliveries the claimer settled but has not recorded do not hold a slot", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		setup(t, s, map[string]any{"max_concurrency": float64(3)}, 10)
+		first := claim(t, s, now)
+		if len(first) != 3 {
+			t.Fatalf("first claim took %d, want 3", len(first))
+		}
+		// Two attempts finished; their outcomes are still on their way to the table.
+		settled := []uuid.UUID{first[0].Delivery.ID, first[1].Delivery.ID}
+		called := 0
+		cs, err := s.DeliveryClaim(context.Background(), store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute),
+			Limit: 100, PerConnection: 16, Shared: true, Settled: func() []uuid.UUID { called++; return settled }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cs) != 2 || called != 1 {
+			t.Fatalf("took %d with 2 of 3 leases settled (Settled called %d times), want 2", len(cs), called)
+		}
+		// Once written, they are gone from the table's count and from the list alike: the
+		// connection is full again (the third first claim and the two new ones).
+		complete(t, s, first[0], now)
+		complete(t, s, first[1], now)
+		if cs := claim(t, s, now); len(cs) != 0 {
+			t.Fatalf("took %d with 3 leased, want 0", len(cs))
+		}
+	})
+
 	t.Run("Concurrent shared claimers never lease more than max_concurrency together", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
