@@ -91,6 +91,14 @@ func (a *AccountTokens) fresh(tok *oauth2.Token) bool {
 // stops waiting when its own context ends.
 func (a *AccountTokens) fetch(ctx context.Context) (*oauth2.Token, error) {
 	ch := a.sf.DoChan("token", func() (any, error) {
+		// A caller that found no fresh token just before another caller's request finished
+		// arrives after that flight: the token it stored is the answer.
+		a.mu.Lock()
+		tok := a.tok
+		a.mu.Unlock()
+		if a.fresh(tok) {
+			return tok, nil
+		}
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tokenTimeout)
 		defer cancel()
 		tok, err := a.request(rctx)
