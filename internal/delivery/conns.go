@@ -58,7 +58,9 @@ type conn struct {
 	sharedTo time.Time
 	// releasedAt is when an attempt of the connection last finished on this node.
 	releasedAt time.Time
-	shared     bool // the controller's shared
+	// full (shared limits): the last claim took all the cluster let it, so more may be due.
+	full   bool
+	shared bool // the controller's shared
 }
 
 // scope is a provider account that several connections share (a HubSpot portal): its
@@ -152,12 +154,17 @@ func (ctl *controller) blocked(now time.Time) (ids []uuid.UUID, recheck time.Tim
 // sharedBlocked records that a shared claim begun at claimed found the connection unable to
 // take anything until until (store.DeliveryClaimParams.Blocked). If one of its attempts here
 // finished since the claim began, the claim's count may predate that free slot: nothing is
-// recorded, so the claim that finish asked for (controller.freed) looks again.
+// recorded, and another claim is asked for (controller.freed) to look again — the finish
+// itself may not have asked, the connection being neither full nor saturated then.
 func (ctl *controller) sharedBlocked(id uuid.UUID, until, claimed time.Time) {
 	ctl.mu.Lock()
 	defer ctl.mu.Unlock()
 	st := ctl.conns[id]
 	if st != nil && !st.releasedAt.Before(claimed) {
+		select {
+		case ctl.freed <- struct{}{}:
+		default:
+		}
 		return
 	}
 	if st == nil {
@@ -167,6 +174,20 @@ func (ctl *controller) sharedBlocked(id uuid.UUID, until, claimed time.Time) {
 		ctl.conns[id] = st
 	}
 	st.sharedTo = until
+}
+
+// sharedFull records that a shared claim took all the cluster allowed the connection
+// (store.DeliveryClaimParams.Full): the next of its attempts to finish asks for a claim.
+func (ctl *controller) sharedFull(id uuid.UUID) {
+	ctl.mu.Lock()
+	defer ctl.mu.Unlock()
+	st := ctl.conns[id]
+	if st == nil {
+		// First claimed here (its settings are read when its first attempt starts).
+		st = &conn{id: id, cooldown: ctl.breaker.cooldown, shared: ctl.shared, limit: math.Inf(1)}
+		ctl.conns[id] = st
+	}
+	st.full = true
 }
 
 // setScope records the account a connection shares rate limits with, as its provisioned
@@ -343,11 +364,11 @@ func (ctl *controller) release(id uuid.UUID, outcome switchyard.Outcome, attempt
 	if st == nil {
 		return time.Time{}
 	}
-	if float64(st.inflight) >= st.limit || ctl.shared {
-		// A slot of a connection that had none free: claim again. (Shared: whatever this node
-		// holds, the cluster may have had none free — the last claim took only what was free
-		// then — and this is one.)
-		st.sharedTo = time.Time{}
+	if float64(st.inflight) >= st.limit || ctl.shared && (st.full || now.Before(st.sharedTo)) {
+		// A slot of a connection that had none free: claim again. (Shared: however few this
+		// node holds, the cluster had none free — the last claim took all it was allowed, or
+		// found nothing to take — and this is one.)
+		st.sharedTo, st.full = time.Time{}, false
 		select {
 		case ctl.freed <- struct{}{}:
 		default:

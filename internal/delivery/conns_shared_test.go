@@ -84,12 +84,18 @@ func TestControllerSharedLeavesLimitsToTheClaim(t *testing.T) {
 	}
 	// A claim that began before one of the connection's attempts here finished may have
 	// counted that slot as taken: its verdict is dropped, and the finish's claim looks again.
+	// (The finish, the connection being neither full nor saturated then, did not ask for a
+	// claim; the dropped verdict does.)
 	ctl.take(other, t0, false)
 	ctl.release(other.ID, switchyard.OutcomeDelivered, true, 0, t0.Add(10*time.Millisecond))
-	<-ctl.freed
 	ctl.sharedBlocked(other.ID, t0.Add(time.Second), t0.Add(5*time.Millisecond))
 	if contains(blockedIDs(ctl, t0.Add(20*time.Millisecond)), other) {
 		t.Fatal("left out on the word of a claim older than the slot freed here")
+	}
+	select {
+	case <-ctl.freed:
+	default:
+		t.Fatal("dropping a claim's stale verdict did not ask for another claim")
 	}
 	if ids, recheck := ctl.blocked(t0); contains(ids, other) || !recheck.IsZero() {
 		t.Fatalf("blocked %v, recheck %v: want no saturated connection", ids, recheck)
@@ -144,4 +150,51 @@ func contains(ids []uuid.UUID, c *switchyard.Connection) bool {
 		}
 	}
 	return false
+}
+
+func TestControllerSharedFinishAsksForAClaimOnlyWhenMoreMayBeDue(t *testing.T) {
+	t.Parallel()
+	ctl := newTestController()
+	ctl.shared = true
+	c := testConn(map[string]any{destination.KeyMaxConcurrency: 8.0})
+	drained := func() bool {
+		select {
+		case <-ctl.freed:
+			return false
+		default:
+			return true
+		}
+	}
+
+	// The last claim took less than the cluster allowed: nothing more was due, and a finish
+	// here need not claim (the poll and new events do).
+	ctl.take(c, t0, false)
+	ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, t0)
+	if !drained() {
+		t.Fatal("a finish asked for a claim although the last claim left budget unused")
+	}
+
+	// The claim took the whole budget: the next finish asks, once.
+	ctl.take(c, t0, false)
+	ctl.take(c, t0, false)
+	ctl.sharedFull(c.ID)
+	ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, t0)
+	if drained() {
+		t.Fatal("a finish after a claim that took the whole budget did not ask for a claim")
+	}
+	ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, t0)
+	if !drained() {
+		t.Fatal("a second finish asked again before any claim ran")
+	}
+
+	// A connection first seen in a claim (no attempt started here yet) is remembered as full.
+	unseen := testConn(map[string]any{destination.KeyMaxConcurrency: 1.0})
+	ctl.sharedFull(unseen.ID)
+	if !ctl.take(unseen, t0, false) || ctl.take(unseen, t0, false) {
+		t.Fatal("a connection first seen full did not get its settings (max_concurrency 1) on first use")
+	}
+	ctl.release(unseen.ID, switchyard.OutcomeDelivered, true, 0, t0)
+	if drained() {
+		t.Fatal("a finish of a connection first seen full did not ask for a claim")
+	}
 }

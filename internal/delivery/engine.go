@@ -277,7 +277,7 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 	cp := store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(e.cfg.Lease),
 		Limit: free, PerConnection: e.cfg.ConnectionConcurrency, Exclude: exclude}
 	if e.cfg.SharedLimits {
-		cp.Shared, cp.Settled = true, e.settled.list
+		cp.Shared, cp.Settled, cp.Full = true, e.settled.list, e.ctl.sharedFull
 		cp.Blocked = func(id uuid.UUID, until time.Time) {
 			e.ctl.sharedBlocked(id, until, now)
 			e.recheckAt(until)

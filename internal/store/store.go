@@ -343,6 +343,9 @@ type DeliveryClaimParams struct {
 	// in flight) and until when that holds at least (saturation: a short recheck), so that the
 	// caller can leave it out of its next claims' candidates.
 	Blocked func(connectionID uuid.UUID, until time.Time)
+	// Full, if set, is told of each connection a Shared claim took its whole budget from:
+	// more of its deliveries may be due, to be claimed as soon as one of its slots frees.
+	Full func(connectionID uuid.UUID)
 	// Settled, if set, lists the deliveries this node has finished attempting but whose
 	// outcomes are not yet written (Shared claims): still leased in the table, they no longer
 	// hold a slot at the destination, so the claim does not count them. Without it a freed slot

@@ -153,6 +153,9 @@ func (db *DB) claimShared(ctx context.Context, tx *sql.Tx, p store.DeliveryClaim
 		if k == 0 {
 			continue
 		}
+		if k == b.take && p.Full != nil {
+			p.Full(b.id)
+		}
 		if b.rateI > 0 {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_limits (key, rate_tat, updated_at) VALUES ($1, $2, $3)
 				ON CONFLICT (key) DO UPDATE SET rate_tat = excluded.rate_tat, updated_at = excluded.updated_at`,

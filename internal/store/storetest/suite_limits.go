@@ -91,13 +91,19 @@ func RunLimits(t *testing.T, open func(t *testing.T) store.Store) {
 		// Two attempts finished; their outcomes are still on their way to the table.
 		settled := []uuid.UUID{first[0].Delivery.ID, first[1].Delivery.ID}
 		called := 0
+		var full []uuid.UUID
 		cs, err := s.DeliveryClaim(context.Background(), store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute),
-			Limit: 100, PerConnection: 16, Shared: true, Settled: func() []uuid.UUID { called++; return settled }})
+			Limit: 100, PerConnection: 16, Shared: true, Settled: func() []uuid.UUID { called++; return settled },
+			Full: func(id uuid.UUID) { full = append(full, id) }})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(cs) != 2 || called != 1 {
 			t.Fatalf("took %d with 2 of 3 leases settled (Settled called %d times), want 2", len(cs), called)
+		}
+		// It took all the connection allowed (5 more are due): the claimer is told.
+		if len(full) == 0 || full[len(full)-1] != cs[0].Delivery.ConnectionID {
+			t.Fatalf("Full told of %v after a claim that took the whole budget, want the connection", full)
 		}
 		// Once written, they are gone from the table's count and from the list alike: the
 		// connection is full again (the third first claim and the two new ones).
@@ -105,6 +111,21 @@ func RunLimits(t *testing.T, open func(t *testing.T) store.Store) {
 		complete(t, s, first[1], now)
 		if cs := claim(t, s, now); len(cs) != 0 {
 			t.Fatalf("took %d with 3 leased, want 0", len(cs))
+		}
+	})
+
+	t.Run("A shared claim that took less than the connection allowed does not report it full", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		setup(t, s, map[string]any{"max_concurrency": float64(5)}, 2)
+		var full []uuid.UUID
+		cs, err := s.DeliveryClaim(context.Background(), store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute),
+			Limit: 100, PerConnection: 16, Shared: true, Full: func(id uuid.UUID) { full = append(full, id) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cs) != 2 || len(full) != 0 {
+			t.Fatalf("took %d of 2 due (limit 5), Full told of %v: want 2 and none", len(cs), full)
 		}
 	})
 
