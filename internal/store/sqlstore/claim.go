@@ -49,69 +49,42 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 		version int64
 		probes  map[uuid.UUID]bool
 	)
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	// take turns the claimed deliveries into the claim's result (in the transaction's function,
+	// which the SQLite group committer may run more than once).
+	take := func(ds []*switchyard.Delivery) {
 		clear(events)
-		if db.d.name == "postgres" {
-			// A claim need not wait for its WAL to reach the disk: lost in a crash of the
-			// database server, it leaves its deliveries due, to be attempted again — as a
-			// node's crash does. Any later synchronous commit (the outcome's) flushes it too.
-			// This takes a disk flush off every claim (docs/postgres.md).
-			if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
-				return fmt.Errorf("claiming deliveries: %w", err)
-			}
-		}
-		var ds []*switchyard.Delivery
-		if p.Shared {
-			// Within every connection's cluster-wide limits (limits.go).
-			var err error
-			if ds, probes, err = db.claimShared(ctx, tx, p, window); err != nil {
-				return err
-			}
-		} else {
-			rows, err := tx.QueryContext(ctx, `
-				UPDATE deliveries SET status = 'processing', next_attempt_at = $1, started_at = COALESCE(started_at, $2), updated_at = $2
-				WHERE id IN (`+ids+`) AND next_attempt_at <= $2
-				RETURNING `+deliveryCols, args...)
-			if err != nil {
-				return fmt.Errorf("claiming deliveries: %w", err)
-			}
-			if ds, err = collect(rows, scanDelivery, "claimed deliveries"); err != nil {
-				return err
-			}
-		}
-		if len(ds) == 0 {
-			claimed = nil
-			return nil
-		}
-
-		eventIDs := make(map[uuid.UUID]bool, len(ds))
+		claimed = nil
 		for _, d := range ds {
-			eventIDs[d.EventID] = true
-		}
-		// The claimed events start now, if they had not already. (Returning them from this
-		// UPDATE, instead of reading them after the commit, halved fan-out to 100 connections
-		// on SQLite — 4.7k → 2.1k deliveries/s — for a reason not yet understood.)
-		args := []any{now}
-		for id := range eventIDs {
-			args = append(args, id)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE events SET started_at = COALESCE(started_at, $1),
-			status = CASE WHEN status = 'pending' THEN 'processing' ELSE status END
-			WHERE id IN (`+placeholders(2, len(eventIDs))+`)`, args...); err != nil {
-			return fmt.Errorf("starting events: %w", err)
-		}
-		for id := range eventIDs {
-			events[id] = nil
-		}
-		if err := tx.QueryRowContext(ctx, `SELECT v FROM routing_version`).Scan(&version); err != nil {
-			return fmt.Errorf("reading the routing version: %w", err)
-		}
-		claimed = make([]*store.Claimed, 0, len(ds))
-		for _, d := range ds {
+			events[d.EventID] = nil
 			claimed = append(claimed, &store.Claimed{Delivery: d, LeaseUntil: p.LeaseUntil, Probe: probes[d.ConnectionID]})
 		}
-		return nil
-	})
+	}
+	var err error
+	if db.d.name == "postgres" && !p.Shared {
+		// One statement, committed on its own: a claim is one round trip to the database.
+		var ds []*switchyard.Delivery
+		if ds, version, err = db.claimUpdate(ctx, db.w, ids, args); err == nil {
+			take(ds)
+		}
+	} else {
+		err = db.tx(ctx, func(tx *sql.Tx) error {
+			var (
+				ds  []*switchyard.Delivery
+				err error
+			)
+			if p.Shared {
+				// Within every connection's cluster-wide limits (limits.go).
+				ds, probes, version, err = db.claimShared(ctx, tx, p, window)
+			} else {
+				ds, version, err = db.claimUpdate(ctx, tx, ids, args)
+			}
+			if err != nil {
+				return err
+			}
+			take(ds)
+			return nil
+		})
+	}
 	if err != nil || len(claimed) == 0 {
 		return nil, err
 	}
@@ -145,6 +118,79 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 	}
 	return claimed, nil
 }
+
+// claimUpdate leases the deliveries that ids (a query of their ids, $1 the lease's end and $2
+// now among args) selects, starts their events and reads the routing version.
+//
+// On PostgreSQL this is one statement: a claim's round trips are what limit one busy
+// connection there (docs/benchmarks.md). It also lets the claim's transaction commit without
+// waiting for its WAL to reach the disk: lost in a crash of the database server, a claim leaves
+// its deliveries due, to be attempted again — as a node's crash does — and any later synchronous
+// commit (the outcome's) flushes it too (docs/postgres.md). On SQLite, where a statement costs no
+// round trip, it is three.
+func (db *DB) claimUpdate(ctx context.Context, q execQueryer, ids string, args []any) ([]*switchyard.Delivery, int64, error) {
+	update := `UPDATE deliveries SET status = 'processing', next_attempt_at = $1, started_at = COALESCE(started_at, $2), updated_at = $2
+		WHERE id IN (` + ids + `) AND next_attempt_at <= $2
+		RETURNING ` + deliveryCols
+	const start = `UPDATE events SET started_at = COALESCE(started_at, $%d),
+		status = CASE WHEN status = 'pending' THEN 'processing' ELSE status END
+		WHERE id IN (%s)`
+	var version int64
+	if db.d.name == "postgres" {
+		rows, err := q.QueryContext(ctx, `WITH claimed AS (`+update+`), started AS (`+fmt.Sprintf(start, 2, `SELECT event_id FROM claimed`)+`)
+			SELECT `+deliveryCols+`, (SELECT v FROM routing_version), set_config('synchronous_commit', 'off', true) FROM claimed`, args...)
+		if err != nil {
+			return nil, 0, fmt.Errorf("claiming deliveries: %w", err)
+		}
+		var syncOff string
+		ds, err := collect(rows, func(s scanner) (*switchyard.Delivery, error) {
+			return scanDelivery(withExtra{s, []any{&version, &syncOff}})
+		}, "claimed deliveries")
+		return ds, version, err
+	}
+	rows, err := q.QueryContext(ctx, update, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("claiming deliveries: %w", err)
+	}
+	ds, err := collect(rows, scanDelivery, "claimed deliveries")
+	if err != nil || len(ds) == 0 {
+		return ds, 0, err
+	}
+	eventIDs := make(map[uuid.UUID]bool, len(ds))
+	for _, d := range ds {
+		eventIDs[d.EventID] = true
+	}
+	// (Returning the events from this UPDATE, instead of reading them after the commit, halved
+	// fan-out to 100 connections on SQLite — 4.7k → 2.1k deliveries/s — for a reason not yet
+	// understood.)
+	eargs := []any{args[1]}
+	for id := range eventIDs {
+		eargs = append(eargs, id)
+	}
+	if _, err := q.ExecContext(ctx, fmt.Sprintf(start, 1, placeholders(2, len(eventIDs))), eargs...); err != nil {
+		return nil, 0, fmt.Errorf("starting events: %w", err)
+	}
+	if err := q.QueryRowContext(ctx, `SELECT v FROM routing_version`).Scan(&version); err != nil {
+		return nil, 0, fmt.Errorf("reading the routing version: %w", err)
+	}
+	return ds, version, nil
+}
+
+// execQueryer runs statements: a transaction or a pool.
+type execQueryer interface {
+	queryer
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// withExtra scans a row's leading columns with a scan function's destinations and the
+// columns after them into extra.
+type withExtra struct {
+	s     scanner
+	extra []any
+}
+
+func (w withExtra) Scan(dest ...any) error { return w.s.Scan(append(dest, w.extra...)...) }
 
 // fillCached sets the entries of into that c holds for version.
 func fillCached[V any](c *versioned[uuid.UUID, V], version int64, into map[uuid.UUID]V) {
