@@ -33,6 +33,7 @@ const (
 	ScenarioE2EThroughput = "e2e-throughput"
 	ScenarioE2ELatency    = "e2e-latency"
 	ScenarioFanout        = "fanout"
+	ScenarioBacklog       = "backlog"
 	ScenarioIsolation     = "isolation"
 	ScenarioSaaS          = "saas"
 )
@@ -40,7 +41,7 @@ const (
 // Scenarios lists every scenario in the order a run measures them.
 func Scenarios() []string {
 	return []string{ScenarioLimits, ScenarioIngestSingle, ScenarioIngestBulk, ScenarioE2EThroughput, ScenarioE2ELatency,
-		ScenarioFanout, ScenarioIsolation, ScenarioSaaS}
+		ScenarioFanout, ScenarioBacklog, ScenarioIsolation, ScenarioSaaS}
 }
 
 // Options configures a bench invocation. Zero values take the defaults noted.
@@ -54,6 +55,9 @@ type Options struct {
 	Concurrency int
 	// Rate is the open-loop offered rate in events per second (default 1000).
 	Rate int
+	// Backlog is how many events the backlog scenario bulk-emits to its one connection
+	// (default 20,000; rounded up to whole requests of 100).
+	Backlog int
 	// DatabaseURL is a PostgreSQL admin URL; empty means SQLite in a temporary directory.
 	DatabaseURL string
 	// CPUProfile and MemProfile name pprof files covering the measured phases. With more than
@@ -108,6 +112,7 @@ func (o *Options) normalize() error {
 	setDefault(&o.Warmup, 2*time.Second)
 	setDefault(&o.Concurrency, 64)
 	setDefault(&o.Rate, 1000)
+	setDefault(&o.Backlog, 20_000)
 	setDefault(&o.Runs, 1)
 	setDefault(&o.Workers, 64)
 	setDefault(&o.ConnectionConcurrency, 16)
@@ -128,6 +133,8 @@ func (o *Options) normalize() error {
 		return errors.New("concurrency must be at most 4096")
 	case o.Rate > 100000:
 		return errors.New("rate must be at most 100000 events/s")
+	case o.Backlog > 10_000_000:
+		return errors.New("backlog must be at most 10,000,000 events")
 	case o.Runs > 100:
 		return errors.New("runs must be at most 100")
 	}
@@ -279,6 +286,8 @@ func (r *runner) scenario(name string) func(context.Context) ([]Result, error) {
 		return r.fanout
 	case ScenarioIsolation:
 		return r.isolation
+	case ScenarioBacklog:
+		return r.backlog
 	case ScenarioSaaS:
 		return r.saas
 	}

@@ -188,7 +188,7 @@ func TestEventBodiesAreValidJSONOfTheIntendedSize(t *testing.T) {
 	}
 }
 
-// TestRunMeasuresIngestAndLatencyEndToEnd runs two scenarios for a fraction of a second on
+// TestRunMeasuresIngestAndLatencyEndToEnd runs three scenarios for a fraction of a second on
 // SQLite: the whole path (server, API setup, load, receiver, tracking, report) must work.
 func TestRunMeasuresIngestAndLatencyEndToEnd(t *testing.T) {
 	t.Parallel()
@@ -198,8 +198,8 @@ func TestRunMeasuresIngestAndLatencyEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	rep, err := Run(ctx, Options{Scenarios: []string{ScenarioIngestSingle, ScenarioE2ELatency}, Duration: 500 * time.Millisecond,
-		Warmup: 200 * time.Millisecond, Concurrency: 8, Rate: 200, DrainTimeout: 20 * time.Second,
+	rep, err := Run(ctx, Options{Scenarios: []string{ScenarioIngestSingle, ScenarioE2ELatency, ScenarioBacklog}, Duration: 500 * time.Millisecond,
+		Warmup: 200 * time.Millisecond, Concurrency: 8, Rate: 200, Backlog: 450, DrainTimeout: 20 * time.Second,
 		CPUProfile: filepath.Join(dir, "cpu.pprof")})
 	if err != nil {
 		t.Fatal(err)
@@ -233,7 +233,17 @@ func TestRunMeasuresIngestAndLatencyEndToEnd(t *testing.T) {
 	if p50, p99 := get(ScenarioE2ELatency, "", "p50"), get(ScenarioE2ELatency, "", "p99"); p50 <= 0 || p99 < p50 {
 		t.Errorf("e2e-latency p50 %v, p99 %v", p50, p99)
 	}
-	if len(rep.Profiles) != 2 {
+	// 450 rounds up to five requests of 100.
+	if accepted, delivered := get(ScenarioBacklog, "", "accepted"), get(ScenarioBacklog, "", "undelivered"); accepted != 500 || delivered != 0 {
+		t.Errorf("backlog accepted %v, undelivered %v: want 500 accepted, all delivered", accepted, delivered)
+	}
+	if v := get(ScenarioBacklog, "", "delivered"); v <= 0 {
+		t.Errorf("backlog rate = %v deliveries/s", v)
+	}
+	if v := get(ScenarioBacklog, "", "errors"); v != 0 {
+		t.Errorf("backlog errors = %v", v)
+	}
+	if len(rep.Profiles) != 3 {
 		t.Errorf("profiles written: %v, want one per measured phase", rep.Profiles)
 	}
 	var table bytes.Buffer

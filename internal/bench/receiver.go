@@ -157,6 +157,20 @@ func (r *receiver) lookup(id uuid.UUID) (receipt, bool) {
 }
 
 // close stops every endpoint, ending hanging requests.
+// receipts returns how many distinct events have been received and the latest receipt's time.
+func (r *receiver) receipts() (events int64, last int64) {
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		events += int64(len(sh.m))
+		for _, rc := range sh.m {
+			last = max(last, rc.last)
+		}
+		sh.mu.Unlock()
+	}
+	return events, last
+}
+
 func (r *receiver) close() {
 	r.stopOnce.Do(func() { close(r.stop) })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

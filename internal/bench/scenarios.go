@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/config"
@@ -313,6 +315,86 @@ func (r *runner) e2eLatency(ctx context.Context) ([]Result, error) {
 		return out, nil
 	})
 	return one(res, err)
+}
+
+// backlogRequests is the backlog scenario's concurrent bulk requests.
+const backlogRequests = 4
+
+// backlog measures one busy connection, the common real case (a customer with one endpoint or
+// one CRM): --backlog events bulk-emitted (100 per request, a few requests at a time) to one
+// webhook connection with the default settings, then delivered. The rate is the deliveries over
+// the time from the first request to the last receipt, so it is the connection's ceiling once the
+// emit (a fraction of a second) is done.
+func (r *runner) backlog(ctx context.Context) ([]Result, error) {
+	const size = 100
+	res, err := r.withRig(ctx, ScenarioBacklog, func(g *rig) (Result, error) {
+		if err := g.in.routes(ctx, g.recv, 1, answerOK, 0, "Bench hook", func(int) string { return "bench.backlog" }); err != nil {
+			return Result{}, err
+		}
+		requests := int64((r.opts.Backlog + size - 1) / size)
+		bodies := bulkBodies("bench.backlog", int(min(requests, 16)), size)
+		var (
+			next, accepted atomic.Int64
+			wg             sync.WaitGroup
+			mu             sync.Mutex
+			failed         collector
+		)
+		sp := r.begin(ScenarioBacklog)
+		t0 := r.clock.now()
+		for range backlogRequests {
+			wg.Go(func() {
+				var buf bytes.Buffer
+				for i := next.Add(1) - 1; i < requests && ctx.Err() == nil; i = next.Add(1) - 1 {
+					o := r.post(ctx, g.in.bulkURL(), g.in.pubKey, bodies[i%int64(len(bodies))], &buf, size, false)
+					if o.err != nil {
+						mu.Lock()
+						failed.add(o, false)
+						mu.Unlock()
+						continue
+					}
+					accepted.Add(o.events)
+					g.line.meter.accepted.Add(o.events)
+				}
+			})
+		}
+		wg.Wait()
+		emitted := r.clock.now()
+		g.line.setPhase("drain")
+		waitDistinct(ctx, g.recv, accepted.Load(), r.opts.DrainTimeout)
+		cpu := r.end(sp)
+		delivered, last := g.recv.receipts()
+		out := Result{Scenario: ScenarioBacklog,
+			Setup: fmt.Sprintf("%d events bulk-emitted (POST /api/v1/events/bulk, %d per request, %d requests at a time) to 1 connection "+
+				"(1 rule, one local endpoint, default settings: %d attempts in flight); rate = deliveries / (last receipt − first request)",
+				requests*size, size, backlogRequests, r.opts.ConnectionConcurrency),
+			Errors: (&loadResult{errs: failed.errs}).errorCounts()}
+		rate := 0.0
+		if last > t0 {
+			rate = perSecond(delivered, time.Duration(last-t0))
+		}
+		out.add("delivered", rate, "deliveries/s")
+		out.add("of HTTP limit", 100*ratio(rate, r.limits.httpRPS), "%")
+		out.add("emit", perSecond(accepted.Load(), time.Duration(emitted-t0)), "events/s")
+		out.add("accepted", float64(accepted.Load()), "count")
+		out.add("undelivered", float64(accepted.Load()-delivered), "count")
+		out.add("duplicates", float64(g.recv.total.Load()-delivered), "count")
+		out.add("errors", float64(failed.errors), "count")
+		out.addCPU(cpu)
+		return out, nil
+	})
+	return one(res, err)
+}
+
+// waitDistinct waits until the receiver has seen n distinct events, or timeout passes, or ctx
+// ends.
+func waitDistinct(ctx context.Context, recv *receiver, n int64, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for ctx.Err() == nil && time.Now().Before(deadline) {
+		if got, _ := recv.receipts(); got >= n {
+			return
+		}
+		sleepCtx(ctx, 20*time.Millisecond)
+	}
 }
 
 // fanoutWidths are the rule counts fanout measures.

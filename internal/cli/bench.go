@@ -14,11 +14,12 @@ import (
 // receiving endpoint, drives load over loopback and reports throughput and latency beside the
 // machine's own limits (docs/benchmarks.md).
 type BenchCmd struct {
-	Scenario              []string      `name:"scenario" placeholder:"NAME" help:"Scenario to run, repeatable: limits, ingest-single, ingest-bulk, e2e-throughput, e2e-latency, fanout, isolation, saas (default: all). The limits are measured in every run; saas also measures e2e-throughput (its baseline) and the HubSpot fake's own capacity."`
+	Scenario              []string      `name:"scenario" placeholder:"NAME" help:"Scenario to run, repeatable: limits, ingest-single, ingest-bulk, e2e-throughput, e2e-latency, fanout, backlog, isolation, saas (default: all). The limits are measured in every run; saas also measures e2e-throughput (its baseline) and the HubSpot fake's own capacity."`
 	Duration              time.Duration `name:"duration" default:"10s" help:"Length of each measured phase."`
 	Warmup                time.Duration `name:"warmup" default:"2s" help:"Unmeasured warm-up before each measured phase."`
 	Concurrency           int           `name:"concurrency" default:"64" help:"Closed-loop clients (ingest, e2e-throughput, fanout, limits)."`
 	Rate                  int           `name:"rate" default:"1000" help:"Offered events/s of the open-loop scenarios (e2e-latency, isolation)."`
+	Backlog               int           `name:"backlog" default:"20000" help:"Events the backlog scenario bulk-emits to its one connection before measuring how fast they are delivered."`
 	DatabaseURL           string        `name:"database-url" placeholder:"postgres://…" help:"PostgreSQL admin URL: the bench creates a throwaway database switchyard_bench_<random> there and drops it afterwards. Default: SQLite in a temporary directory."`
 	CPUProfile            string        `name:"cpuprofile" placeholder:"FILE" help:"Write a CPU profile of the measured phase(s) (one file per phase when there are several)."`
 	MemProfile            string        `name:"memprofile" placeholder:"FILE" help:"Write allocation profiles at the start (FILE.base) and end of the measured phase(s)."`
@@ -39,7 +40,7 @@ type BenchCmd struct {
 func (c *BenchCmd) Run(e *env) error {
 	logCfg := config.Config{LogLevel: c.LogLevel, LogFormat: "text"}
 	rep, err := bench.Run(e.ctx, bench.Options{Scenarios: c.Scenario, Duration: c.Duration, Warmup: c.Warmup,
-		Concurrency: c.Concurrency, Rate: c.Rate, DatabaseURL: c.DatabaseURL, CPUProfile: c.CPUProfile, MemProfile: c.MemProfile,
+		Concurrency: c.Concurrency, Rate: c.Rate, Backlog: c.Backlog, DatabaseURL: c.DatabaseURL, CPUProfile: c.CPUProfile, MemProfile: c.MemProfile,
 		Runs: c.Runs, Workers: c.Workers, ConnectionConcurrency: c.ConnectionConcurrency, PerNodeLimits: c.PerNodeLimits, DrainTimeout: c.DrainTimeout,
 		WaitIdle: c.WaitIdle, IdleCores: c.IdleCores, NoiseRetries: c.NoiseRetries, Progress: e.stderr, Logger: logCfg.Logger()})
 	if rep == nil {
