@@ -151,6 +151,42 @@ func (ctl *controller) blocked(now time.Time) (ids []uuid.UUID, recheck time.Tim
 	return ids, recheck
 }
 
+// room lists the connections this node has attempts in flight for (or a rate limit or a
+// circuit that is not closed) that may start fewer than per attempts now, with how many they
+// may start: a claim's cap for them (store.DeliveryClaimParams.Room), so that it does not lease
+// deliveries only to hand them back. Nil with shared limits, where the claim counts the
+// cluster's slots itself.
+func (ctl *controller) room(now time.Time, per int) map[uuid.UUID]int {
+	if ctl.shared {
+		return nil
+	}
+	ctl.mu.Lock()
+	defer ctl.mu.Unlock()
+	var out map[uuid.UUID]int
+	for id, st := range ctl.conns {
+		if st.inflight == 0 && st.limiter == nil && st.scope == nil && st.state == closed {
+			continue
+		}
+		n := int(math.Ceil(st.limit)) - st.inflight // available: inflight < limit
+		if st.state != closed {
+			n = 1 - st.inflight // one probe at a time
+		}
+		if st.limiter != nil {
+			n = min(n, int(st.limiter.TokensAt(now)))
+		}
+		if sc := st.scope; sc != nil && sc.limiter != nil {
+			n = min(n, int(sc.limiter.TokensAt(now)))
+		}
+		if n = max(n, 0); n < per {
+			if out == nil {
+				out = map[uuid.UUID]int{}
+			}
+			out[id] = n
+		}
+	}
+	return out
+}
+
 // sharedBlocked records that a shared claim begun at claimed found the connection unable to
 // take anything until until (store.DeliveryClaimParams.Blocked). If one of its attempts here
 // finished since the claim began, the claim's count may predate that free slot: nothing is
@@ -176,9 +212,11 @@ func (ctl *controller) sharedBlocked(id uuid.UUID, until, claimed time.Time) {
 	st.sharedTo = until
 }
 
-// sharedFull records that a shared claim took all the cluster allowed the connection
-// (store.DeliveryClaimParams.Full): the next of its attempts to finish asks for a claim.
-func (ctl *controller) sharedFull(id uuid.UUID) {
+// claimedFull records that a claim took all it was allowed of the connection
+// (store.DeliveryClaimParams.Full: shared limits, what the cluster allowed; otherwise its room
+// here or the per-claim cap), so more may be due: the next of its attempts to finish asks for
+// a claim.
+func (ctl *controller) claimedFull(id uuid.UUID) {
 	ctl.mu.Lock()
 	defer ctl.mu.Unlock()
 	st := ctl.conns[id]
@@ -364,10 +402,12 @@ func (ctl *controller) release(id uuid.UUID, outcome switchyard.Outcome, attempt
 	if st == nil {
 		return time.Time{}
 	}
-	if float64(st.inflight) >= st.limit || ctl.shared && (st.full || now.Before(st.sharedTo)) {
-		// A slot of a connection that had none free: claim again. (Shared: however few this
-		// node holds, the cluster had none free — the last claim took all it was allowed, or
-		// found nothing to take — and this is one.)
+	if float64(st.inflight) >= st.limit || st.full || ctl.shared && now.Before(st.sharedTo) {
+		// A slot of a connection that had none free, or whose last claim took all it was
+		// allowed (so more may be due): claim again. (Shared: however few this node holds, the
+		// cluster had none free — the last claim took all it was allowed, or found nothing to
+		// take — and this is one.) Without full, the attempts that finish while a claim capped
+		// by their connection's room is running would free slots no claim is asked to fill.
 		st.sharedTo, st.full = time.Time{}, false
 		select {
 		case ctl.freed <- struct{}{}:

@@ -177,7 +177,7 @@ func TestControllerSharedFinishAsksForAClaimOnlyWhenMoreMayBeDue(t *testing.T) {
 	// The claim took the whole budget: the next finish asks, once.
 	ctl.take(c, t0, false)
 	ctl.take(c, t0, false)
-	ctl.sharedFull(c.ID)
+	ctl.claimedFull(c.ID)
 	ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, t0)
 	if drained() {
 		t.Fatal("a finish after a claim that took the whole budget did not ask for a claim")
@@ -189,7 +189,7 @@ func TestControllerSharedFinishAsksForAClaimOnlyWhenMoreMayBeDue(t *testing.T) {
 
 	// A connection first seen in a claim (no attempt started here yet) is remembered as full.
 	unseen := testConn(map[string]any{destination.KeyMaxConcurrency: 1.0})
-	ctl.sharedFull(unseen.ID)
+	ctl.claimedFull(unseen.ID)
 	if !ctl.take(unseen, t0, false) || ctl.take(unseen, t0, false) {
 		t.Fatal("a connection first seen full did not get its settings (max_concurrency 1) on first use")
 	}

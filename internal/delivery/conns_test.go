@@ -330,3 +330,35 @@ func TestEngineHealth(t *testing.T) {
 		t.Errorf("health lists %d connections, the healthy one included: %v", len(got), ok)
 	}
 }
+
+func TestControllerRoomCapsClaimsOfBusyConnections(t *testing.T) {
+	t.Parallel()
+	ctl := newTestController() // default concurrency 4
+	busy, idle := testConn(nil), testConn(nil)
+	limited := testConn(map[string]any{destination.KeyRateLimitPerSecond: 2.0})
+	if room := ctl.room(t0, 4); len(room) != 0 {
+		t.Fatalf("room = %v before any attempt, want none listed", room)
+	}
+	ctl.get(idle) // known, nothing in flight: the claim's own cap applies
+	for range 3 {
+		if !ctl.acquire(busy, t0) {
+			t.Fatal("could not take a slot")
+		}
+	}
+	if !ctl.acquire(limited, t0) {
+		t.Fatal("could not take the rate-limited connection's first token")
+	}
+	room := ctl.room(t0, 4)
+	if len(room) != 2 || room[busy.ID] != 1 || room[limited.ID] != 1 {
+		t.Fatalf("room = %v, want the busy connection's 1 free slot and the limited one's 1 token left", room)
+	}
+	if !ctl.acquire(busy, t0) {
+		t.Fatal("could not take the last slot")
+	}
+	if room := ctl.room(t0, 4); room[busy.ID] != 0 {
+		t.Fatalf("room of a saturated connection = %d, want 0", room[busy.ID])
+	}
+	if room := ctl.room(t0, 2); room[busy.ID] != 0 || len(room) != 2 {
+		t.Fatalf("room with a per-claim cap of 2 = %v", room)
+	}
+}

@@ -275,9 +275,10 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 	exclude, recheck := e.ctl.blocked(now)
 	e.recheckAt(recheck)
 	cp := store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(e.cfg.Lease),
-		Limit: free, PerConnection: e.cfg.ConnectionConcurrency, Exclude: exclude}
+		Limit: free, PerConnection: e.cfg.ConnectionConcurrency, Exclude: exclude, Room: e.ctl.room(now, e.cfg.ConnectionConcurrency),
+		Full: e.ctl.claimedFull}
 	if e.cfg.SharedLimits {
-		cp.Shared, cp.Settled, cp.Full = true, e.settled.list, e.ctl.sharedFull
+		cp.Shared, cp.Settled = true, e.settled.list
 		cp.Blocked = func(id uuid.UUID, until time.Time) {
 			e.ctl.sharedBlocked(id, until, now)
 			e.recheckAt(until)

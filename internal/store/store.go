@@ -332,6 +332,11 @@ type DeliveryClaimParams struct {
 	PerConnection int
 	// Exclude lists connections whose deliveries must not be claimed now.
 	Exclude []uuid.UUID
+	// Room caps, in claims without Shared, what the claim takes of the listed connections
+	// (below PerConnection): the slots this node has free for them. Without it a claim made
+	// because one of a busy connection's slots freed would take PerConnection deliveries, start
+	// one and hand the rest back — two writes of many rows for one attempt.
+	Room map[uuid.UUID]int
 	// Shared makes the connections' limits hold for every node on the database (see
 	// params_limits.go): per connection the claim takes at most its max_concurrency (else
 	// PerConnection) minus its deliveries leased on any node, within its rate_limit_per_second
@@ -343,8 +348,9 @@ type DeliveryClaimParams struct {
 	// in flight) and until when that holds at least (saturation: a short recheck), so that the
 	// caller can leave it out of its next claims' candidates.
 	Blocked func(connectionID uuid.UUID, until time.Time)
-	// Full, if set, is told of each connection a Shared claim took its whole budget from:
-	// more of its deliveries may be due, to be claimed as soon as one of its slots frees.
+	// Full, if set, is told of each connection a claim took all it was allowed from (Shared:
+	// its whole budget; otherwise its Room, or PerConnection): more of its deliveries may be
+	// due, to be claimed as soon as one of its slots frees.
 	Full func(connectionID uuid.UUID)
 	// Settled, if set, lists the deliveries this node has finished attempting but whose
 	// outcomes are not yet written (Shared claims): still leased in the table, they no longer

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"maps"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -35,25 +36,36 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 			args = append(args, id)
 		}
 	}
+	// Each connection's cap: PerConnection, or its Room.
+	capOf := "$5"
+	if len(p.Room) > 0 && !p.Shared {
+		var cases strings.Builder
+		for id, n := range p.Room {
+			args = append(args, id)
+			fmt.Fprintf(&cases, " WHEN $%d THEN %d", len(args), max(0, min(n, perConn)))
+		}
+		capOf = "CASE connection_id" + cases.String() + " ELSE $5 END"
+	}
 	// The ids to take. On PostgreSQL they are then locked with SKIP LOCKED, re-checking that
 	// each is still due, so concurrent claimers on other nodes never take the same row.
 	ids := db.d.lockDue(`
 		SELECT id FROM (
-			SELECT id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY connection_id ORDER BY next_attempt_at, id) AS rn
+			SELECT id, connection_id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY connection_id ORDER BY next_attempt_at, id) AS rn
 			FROM (SELECT id, connection_id, next_attempt_at FROM deliveries
 			      WHERE next_attempt_at <= $2` + exclude + ` ORDER BY next_attempt_at LIMIT $4) candidates
-		) ranked WHERE rn <= $5 ORDER BY rn, next_attempt_at LIMIT $3`)
+		) ranked WHERE rn <= ` + capOf + ` ORDER BY rn, next_attempt_at LIMIT $3`)
 	var (
 		claimed []*store.Claimed
 		events  = map[uuid.UUID]*switchyard.Event{}
 		version int64
 		probes  map[uuid.UUID]bool
 	)
+	var leased []*switchyard.Delivery
 	// take turns the claimed deliveries into the claim's result (in the transaction's function,
 	// which the SQLite group committer may run more than once).
 	take := func(ds []*switchyard.Delivery) {
 		clear(events)
-		claimed = nil
+		claimed, leased = nil, ds
 		for _, d := range ds {
 			events[d.EventID] = nil
 			claimed = append(claimed, &store.Claimed{Delivery: d, LeaseUntil: p.LeaseUntil, Probe: probes[d.ConnectionID]})
@@ -84,6 +96,9 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 			take(ds)
 			return nil
 		})
+	}
+	if err == nil && !p.Shared {
+		reportFull(p, perConn, leased)
 	}
 	if err != nil || len(claimed) == 0 {
 		return nil, err
@@ -117,6 +132,27 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 		c.Event, c.Rule, c.Connection = events[c.Delivery.EventID], rules[c.Delivery.RuleID], conns[c.Delivery.ConnectionID]
 	}
 	return claimed, nil
+}
+
+// reportFull tells p.Full of the connections a claim without Shared took its whole cap from
+// (their Room, else perConn). (Shared claims report it from their budgets, claimShared.)
+func reportFull(p store.DeliveryClaimParams, perConn int, ds []*switchyard.Delivery) {
+	if p.Full == nil || len(ds) == 0 {
+		return
+	}
+	taken := map[uuid.UUID]int{}
+	for _, d := range ds {
+		taken[d.ConnectionID]++
+	}
+	for id, k := range taken {
+		limit, ok := p.Room[id]
+		if !ok {
+			limit = perConn
+		}
+		if k >= limit {
+			p.Full(id)
+		}
+	}
 }
 
 // claimUpdate leases the deliveries that ids (a query of their ids, $1 the lease's end and $2

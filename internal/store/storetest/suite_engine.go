@@ -48,6 +48,49 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("Claims take no more than a connection's Room", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		tn := NewTenant(t, s)
+		ctx := context.Background()
+		busy, other, full, few := tn.Connection, NewConnection(tn.Workspace), NewConnection(tn.Workspace), NewConnection(tn.Workspace)
+		for _, c := range []*switchyard.Connection{other, full, few} {
+			if err := s.ConnectionInsert(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		NewRule(t, s, tn, RuleOpts{Event: "busy", Connection: busy})
+		NewRule(t, s, tn, RuleOpts{Event: "other", Connection: other})
+		NewRule(t, s, tn, RuleOpts{Event: "full", Connection: full})
+		NewRule(t, s, tn, RuleOpts{Event: "few", Connection: few})
+		NewEvent(t, s, tn, EventOpts{Name: "few", CreatedAt: T0})
+		for i := range 10 {
+			at := T0.Add(time.Duration(i) * time.Millisecond)
+			for _, name := range []string{"busy", "other", "full"} {
+				NewEvent(t, s, tn, EventOpts{Name: name, CreatedAt: at})
+			}
+		}
+		now := T0.Add(time.Minute)
+		reported := map[uuid.UUID]bool{}
+		cs, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 30, PerConnection: 4,
+			Room: map[uuid.UUID]int{busy.ID: 2, full.ID: 0}, Full: func(id uuid.UUID) { reported[id] = true }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		perConn := map[uuid.UUID]int{}
+		for _, c := range cs {
+			perConn[c.Delivery.ConnectionID]++
+		}
+		if perConn[busy.ID] != 2 || perConn[other.ID] != 4 || perConn[full.ID] != 0 {
+			t.Fatalf("claimed busy %d, other %d, full %d; want 2 (its room), 4 (PerConnection), 0 (no room)",
+				perConn[busy.ID], perConn[other.ID], perConn[full.ID])
+		}
+		// Full: the connections the claim took all it was allowed from, so more may be due.
+		if perConn[few.ID] != 1 || len(reported) != 2 || !reported[busy.ID] || !reported[other.ID] {
+			t.Fatalf("Full reported %v (few claimed %d); want the busy and the other connection only", reported, perConn[few.ID])
+		}
+	})
+
 	t.Run("Claims hand over the event, rule and connection as they are now", func(t *testing.T) {
 		// Claims cache rules and connections: a change between two claims must show in the second.
 		t.Parallel()
