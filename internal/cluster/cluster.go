@@ -50,6 +50,9 @@ type Membership struct {
 	Now      func() time.Time
 }
 
+// beatTimeout bounds one heartbeat, which a shutdown waits for.
+const beatTimeout = 2 * time.Second
+
 // Run beats until ctx ends, then deletes this node's row so that the others stop counting it
 // at once rather than after Stale.
 func (m *Membership) Run(ctx context.Context) {
@@ -69,7 +72,12 @@ func (m *Membership) Run(ctx context.Context) {
 	t := time.NewTicker(m.Beat)
 	defer t.Stop()
 	for {
-		n, err := m.beat(ctx, started)
+		// A beat is not abandoned half-way when ctx ends: a canceled upsert may still commit on
+		// the server after the departure's delete below, bringing the row back until it goes
+		// stale (seen in CI: a stopped node still counted).
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), beatTimeout)
+		n, err := m.beat(bctx, started)
+		cancel()
 		switch {
 		case err != nil && ctx.Err() == nil:
 			// Keep the last count: a database that does not answer is no reason to let every
