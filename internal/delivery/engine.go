@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -120,6 +121,10 @@ type Engine struct {
 	// recheck (shared limits) is the earliest time a connection left out of the claims for
 	// the cluster's saturation is to be looked at again; only the Run loop uses it.
 	recheck time.Time
+	// swept is when a claim last looked past the connections its predecessor filled, and
+	// sweepGap how long until the next may (see sweepEvery); only the Run loop touches them.
+	swept    time.Time
+	sweepGap time.Duration
 }
 
 // New builds an engine and the provisioners of every registered integration.
@@ -259,6 +264,19 @@ func (e *Engine) pruneSenders(ctx context.Context) {
 // maxClaimBatch bounds one claim, so that claims stay short however many workers are free.
 const maxClaimBatch = 128
 
+// sweepEvery is how often, at most, a claim that a few busy connections filled is followed by
+// one that leaves them out. A claim reads a bounded window of the oldest due deliveries; one
+// connection's backlog can fill that window, and the claims made as its slots free would then
+// never reach other connections' due work until that backlog drained. The second claim skips
+// over the busy connections' rows, which costs in proportion to their backlog, hence the bound:
+// another connection waits at most this long behind a busy one. A sweep that finds nothing
+// doubles the gap to the next, up to maxSweepGap: with one busy connection and no other (the
+// common case) sweeping every 50 ms cost it about 10 % of its throughput on SQLite.
+const (
+	sweepEvery  = 50 * time.Millisecond
+	maxSweepGap = 400 * time.Millisecond
+)
+
 // claim leases up to free due deliveries and starts (via launch) those whose connection may
 // take another attempt now. It returns how many it claimed (launched, settled or handed back).
 func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed), rec *recorder) int {
@@ -274,9 +292,13 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 	now := e.cfg.Now()
 	exclude, recheck := e.ctl.blocked(now)
 	e.recheckAt(recheck)
+	var full []uuid.UUID
 	cp := store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(e.cfg.Lease),
 		Limit: free, PerConnection: e.cfg.ConnectionConcurrency, Exclude: exclude, Room: e.ctl.room(now, e.cfg.ConnectionConcurrency),
-		Full: e.ctl.claimedFull}
+		Full: func(id uuid.UUID) {
+			full = append(full, id)
+			e.ctl.claimedFull(id)
+		}}
 	if e.cfg.SharedLimits {
 		cp.Shared, cp.Settled = true, e.settled.list
 		cp.Blocked = func(id uuid.UUID, until time.Time) {
@@ -288,6 +310,21 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 	if err != nil {
 		e.log.Error("claiming deliveries", slog.Any("error", err))
 		return 0
+	}
+	if len(work) < free && len(full) > 0 && now.Sub(e.swept) >= e.sweepGap {
+		// The connections this claim filled may have hidden others' due work (sweepEvery).
+		e.swept = now
+		cp.Limit, cp.Exclude = free-len(work), append(slices.Clone(exclude), full...)
+		more, err := e.cfg.Store.DeliveryClaim(sctx, cp)
+		if err != nil {
+			e.log.Error("claiming deliveries", slog.Any("error", err))
+		}
+		if len(more) > 0 {
+			e.sweepGap = sweepEvery
+		} else {
+			e.sweepGap = min(max(2*e.sweepGap, sweepEvery), maxSweepGap)
+		}
+		work = append(work, more...)
 	}
 	if e.log.Enabled(ctx, slog.LevelDebug) {
 		e.log.Debug("claim", slog.Int("want", free), slog.Int("claimed", len(work)), slog.Int("excluded", len(exclude)))

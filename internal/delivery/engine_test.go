@@ -260,6 +260,43 @@ func TestEngine(t *testing.T) {
 			}
 		})
 
+		t.Run("a busy connection's backlog does not hide another connection's due work", func(t *testing.T) {
+			t.Parallel()
+			if testing.Short() {
+				t.Skip("inserts 2,000 events")
+			}
+			// The hog's backlog is older than the quiet connection's event and larger than a
+			// claim's candidate window (8 × 128 rows). Every claim after the first is made for a
+			// freed hog slot (the poll is an hour away), and its window is all hog: without the
+			// sweep the quiet event waited until fewer than 1,024 hog deliveries were left.
+			f := setup(t, d, func(_ int64, w http.ResponseWriter) { w.WriteHeader(http.StatusOK) })
+			var hogHitsAtQuiet atomic.Int64
+			hogHitsAtQuiet.Store(-1)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hogHitsAtQuiet.CompareAndSwap(-1, f.hits.Load())
+			}))
+			t.Cleanup(srv.Close)
+			quiet := storetest.NewConnection(f.tenant.Workspace)
+			quiet.Metadata = map[string]any{"url": srv.URL, "skip_url_test": true}
+			if err := f.store.ConnectionInsert(context.Background(), quiet); err != nil {
+				t.Fatal(err)
+			}
+			storetest.NewRule(t, f.store, f.tenant, storetest.RuleOpts{Event: "quiet", Connection: quiet})
+			const hog = 2000
+			at := time.Now().Add(-time.Minute)
+			for i := range hog {
+				storetest.NewEvent(t, f.store, f.tenant, storetest.EventOpts{CreatedAt: at.Add(time.Duration(i) * time.Microsecond)})
+			}
+			storetest.NewEvent(t, f.store, f.tenant, storetest.EventOpts{Name: "quiet", CreatedAt: at.Add(time.Second)})
+			f.runWith(t, delivery.Config{PollInterval: time.Hour})
+			if !testutil.Poll(30*time.Second, func() bool { return hogHitsAtQuiet.Load() >= 0 }) {
+				t.Fatalf("the quiet connection's event was not delivered (%d of the hog's %d were)", f.hits.Load(), hog)
+			}
+			if n := hogHitsAtQuiet.Load(); n > 500 {
+				t.Fatalf("the quiet connection's event waited for %d of the hog's deliveries", n)
+			}
+		})
+
 		t.Run("a delivery to a connection deactivated meanwhile fails without an attempt", func(t *testing.T) {
 			t.Parallel()
 			f := setup(t, d, func(_ int64, w http.ResponseWriter) { w.WriteHeader(http.StatusOK) })
