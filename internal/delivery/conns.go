@@ -154,17 +154,19 @@ func (ctl *controller) blocked(now time.Time) (ids []uuid.UUID, recheck time.Tim
 // room lists the connections this node has attempts in flight for (or a rate limit or a
 // circuit that is not closed) that may start fewer than per attempts now, with how many they
 // may start: a claim's cap for them (store.DeliveryClaimParams.Room), so that it does not lease
-// deliveries only to hand them back. Nil with shared limits, where the claim counts the
+// deliveries only to hand them back. None with shared limits, where the claim counts the
 // cluster's slots itself.
-func (ctl *controller) room(now time.Time, per int) map[uuid.UUID]int {
-	if ctl.shared {
-		return nil
-	}
+//
+// It also counts the connections active here: with attempts in flight, or claimed for within
+// the last second.
+func (ctl *controller) room(now time.Time, per int) (out map[uuid.UUID]int, active int) {
 	ctl.mu.Lock()
 	defer ctl.mu.Unlock()
-	var out map[uuid.UUID]int
 	for id, st := range ctl.conns {
-		if st.inflight == 0 && st.limiter == nil && st.scope == nil && st.state == closed {
+		if st.inflight > 0 || now.Sub(st.lastUsed) < time.Second {
+			active++
+		}
+		if ctl.shared || st.inflight == 0 && st.limiter == nil && st.scope == nil && st.state == closed {
 			continue
 		}
 		n := int(math.Ceil(st.limit)) - st.inflight // available: inflight < limit
@@ -184,7 +186,7 @@ func (ctl *controller) room(now time.Time, per int) map[uuid.UUID]int {
 			out[id] = n
 		}
 	}
-	return out
+	return out, active
 }
 
 // sharedBlocked records that a shared claim begun at claimed found the connection unable to

@@ -336,8 +336,8 @@ func TestControllerRoomCapsClaimsOfBusyConnections(t *testing.T) {
 	ctl := newTestController() // default concurrency 4
 	busy, idle := testConn(nil), testConn(nil)
 	limited := testConn(map[string]any{destination.KeyRateLimitPerSecond: 2.0})
-	if room := ctl.room(t0, 4); len(room) != 0 {
-		t.Fatalf("room = %v before any attempt, want none listed", room)
+	if room, active := ctl.room(t0, 4); len(room) != 0 || active != 0 {
+		t.Fatalf("room = %v, active %d before any attempt, want none", room, active)
 	}
 	ctl.get(idle) // known, nothing in flight: the claim's own cap applies
 	for range 3 {
@@ -348,17 +348,23 @@ func TestControllerRoomCapsClaimsOfBusyConnections(t *testing.T) {
 	if !ctl.acquire(limited, t0) {
 		t.Fatal("could not take the rate-limited connection's first token")
 	}
-	room := ctl.room(t0, 4)
+	room, active := ctl.room(t0, 4)
 	if len(room) != 2 || room[busy.ID] != 1 || room[limited.ID] != 1 {
 		t.Fatalf("room = %v, want the busy connection's 1 free slot and the limited one's 1 token left", room)
+	}
+	if active != 2 {
+		t.Fatalf("active = %d, want the two connections with attempts in flight", active)
+	}
+	if _, active := ctl.room(t0.Add(2*time.Second), 4); active != 2 {
+		t.Fatalf("active = %d later, want the two still in flight", active)
 	}
 	if !ctl.acquire(busy, t0) {
 		t.Fatal("could not take the last slot")
 	}
-	if room := ctl.room(t0, 4); room[busy.ID] != 0 {
+	if room, _ := ctl.room(t0, 4); room[busy.ID] != 0 {
 		t.Fatalf("room of a saturated connection = %d, want 0", room[busy.ID])
 	}
-	if room := ctl.room(t0, 2); room[busy.ID] != 0 || len(room) != 2 {
+	if room, _ := ctl.room(t0, 2); room[busy.ID] != 0 || len(room) != 2 {
 		t.Fatalf("room with a per-claim cap of 2 = %v", room)
 	}
 }

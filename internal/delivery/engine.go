@@ -264,6 +264,16 @@ func (e *Engine) pruneSenders(ctx context.Context) {
 // maxClaimBatch bounds one claim, so that claims stay short however many workers are free.
 const maxClaimBatch = 128
 
+// claimWindow is how many of the oldest due deliveries a claim chooses among: 16 for each
+// connection active on this node and one more (a connection not seen yet), at least 64 and at
+// most the store's default of 8 × limit. Reading and numbering the candidates is most of a
+// claim's cost, and a claim made because one busy connection freed a slot needs few: with the
+// default of 1,024 one connection spent half its CPU there. A connection the window misses is
+// reached by the sweep (sweepEvery) and is active from then on.
+func claimWindow(active, limit int) int {
+	return min(max(16*(active+1), 64), max(8*limit, 256))
+}
+
 // sweepEvery is how often, at most, a claim that a few busy connections filled is followed by
 // one that leaves them out. A claim reads a bounded window of the oldest due deliveries; one
 // connection's backlog can fill that window, and the claims made as its slots free would then
@@ -293,8 +303,9 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 	exclude, recheck := e.ctl.blocked(now)
 	e.recheckAt(recheck)
 	var full []uuid.UUID
+	room, active := e.ctl.room(now, e.cfg.ConnectionConcurrency)
 	cp := store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(e.cfg.Lease),
-		Limit: free, PerConnection: e.cfg.ConnectionConcurrency, Exclude: exclude, Room: e.ctl.room(now, e.cfg.ConnectionConcurrency),
+		Limit: free, PerConnection: e.cfg.ConnectionConcurrency, Exclude: exclude, Room: room, Window: claimWindow(active, free),
 		Full: func(id uuid.UUID) {
 			full = append(full, id)
 			e.ctl.claimedFull(id)

@@ -28,6 +28,9 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 		perConn = p.Limit
 	}
 	window := max(p.Limit*8, 256)
+	if p.Window > 0 {
+		window = p.Window
+	}
 	args := []any{lease, now, p.Limit, window, perConn}
 	exclude := ""
 	if len(p.Exclude) > 0 {
