@@ -177,6 +177,20 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 		if done != 1 {
 			t.Fatalf("%d events completed, want exactly the one whose lease held", done)
 		}
+		// Both attempts were made: both are logged and counted, the lost lease's too.
+		for i, c := range cs {
+			as, err := s.AttemptListByDelivery(ctx, store.AttemptListByDeliveryParams{OrganizationID: tn.Org.ID, DeliveryID: c.Delivery.ID})
+			if err != nil || len(as) != 1 {
+				t.Fatalf("record %d: %d attempts logged (err %v), want 1", i, len(as), err)
+			}
+			ds, err := s.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: tn.Org.ID, EventID: c.Delivery.EventID})
+			if err != nil || len(ds) != 1 || ds[0].AttemptCount != 1 {
+				t.Fatalf("record %d: deliveries %+v (err %v), want one with attempt_count 1", i, ds, err)
+			}
+			if held := i == 0; (ds[0].Status == switchyard.StatusCompleted) != held {
+				t.Fatalf("record %d: delivery status %s (lease held: %v)", i, ds[0].Status, held)
+			}
+		}
 	})
 
 	t.Run("An event with one delivery follows that delivery's status", func(t *testing.T) {
