@@ -42,12 +42,12 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 	// Each connection's cap: PerConnection, or its Room.
 	capOf := "$5"
 	if len(p.Room) > 0 && !p.Shared {
-		var cases strings.Builder
+		ids := make([]uuid.UUID, 0, len(p.Room))
+		caps := make([]int, 0, len(p.Room))
 		for id, n := range p.Room {
-			args = append(args, id)
-			fmt.Fprintf(&cases, " WHEN $%d THEN %d", len(args), max(0, min(n, perConn)))
+			ids, caps = append(ids, id), append(caps, max(0, min(n, perConn)))
 		}
-		capOf = "CASE connection_id" + cases.String() + " ELSE $5 END"
+		args, capOf = capsByConnection(args, ids, caps, "$5")
 	}
 	// The ids to take. On PostgreSQL they are then locked with SKIP LOCKED, re-checking that
 	// each is still due, so concurrent claimers on other nodes never take the same row.
@@ -135,6 +135,22 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 		c.Event, c.Rule, c.Connection = events[c.Delivery.EventID], rules[c.Delivery.RuleID], conns[c.Delivery.ConnectionID]
 	}
 	return claimed, nil
+}
+
+// capsByConnection returns a CASE over connection_id that gives each of ids its cap (caps[i])
+// and any other connection otherwise, with the ids and caps appended to args as parameters: the
+// query's text then depends only on how many connections are capped, so that it is prepared once
+// per length rather than once per claim (a cap written into the text made nearly every claim a
+// new statement to parse on SQLite, and a new prepare round trip, evicting others, on PostgreSQL).
+func capsByConnection(args []any, ids []uuid.UUID, caps []int, otherwise string) ([]any, string) {
+	var b strings.Builder
+	b.WriteString("CASE connection_id")
+	for i, id := range ids {
+		args = append(args, id, caps[i])
+		fmt.Fprintf(&b, " WHEN $%d THEN CAST($%d AS INTEGER)", len(args)-1, len(args))
+	}
+	b.WriteString(" ELSE " + otherwise + " END")
+	return args, b.String()
 }
 
 // reportFull tells p.Full of the connections a claim without Shared took its whole cap from

@@ -106,10 +106,9 @@ func (db *DB) claimShared(ctx context.Context, tx *sql.Tx, p store.DeliveryClaim
 		return nil, nil, 0, err
 	}
 	var (
-		cases strings.Builder
-		in    []any
+		in   []uuid.UUID
+		caps []int
 	)
-	args = []any{lease, now, p.Limit, window}
 	for _, b := range budgets {
 		if b.take <= 0 {
 			if p.Blocked != nil {
@@ -117,20 +116,23 @@ func (db *DB) claimShared(ctx context.Context, tx *sql.Tx, p store.DeliveryClaim
 			}
 			continue
 		}
-		args = append(args, b.id)
-		in = append(in, b.id)
-		fmt.Fprintf(&cases, " WHEN $%d THEN %d", len(args), b.take)
+		in, caps = append(in, b.id), append(caps, b.take)
 	}
 	if len(in) == 0 {
 		return nil, nil, 0, nil
 	}
-	list := placeholders(len(args)-len(in)+1, len(in))
+	args = []any{lease, now, p.Limit, window}
+	for _, id := range in {
+		args = append(args, id)
+	}
+	list := placeholders(5, len(in))
+	args, capOf := capsByConnection(args, in, caps, "0")
 	ids2 := db.d.lockDue(`
 		SELECT id FROM (
 			SELECT id, connection_id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY connection_id ORDER BY next_attempt_at, id) AS rn
 			FROM (SELECT id, connection_id, next_attempt_at FROM deliveries
 			      WHERE next_attempt_at <= $2 AND connection_id IN (` + list + `) ORDER BY next_attempt_at LIMIT $4) candidates
-		) ranked WHERE rn <= CASE connection_id` + cases.String() + ` ELSE 0 END ORDER BY rn, next_attempt_at LIMIT $3`)
+		) ranked WHERE rn <= ` + capOf + ` ORDER BY rn, next_attempt_at LIMIT $3`)
 	ds, version, err := db.claimUpdate(ctx, tx, ids2, args)
 	if err != nil {
 		return nil, nil, 0, err
