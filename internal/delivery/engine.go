@@ -265,13 +265,13 @@ func (e *Engine) pruneSenders(ctx context.Context) {
 const maxClaimBatch = 128
 
 // claimWindow is how many of the oldest due deliveries a claim chooses among: 16 for each
-// connection active on this node and one more (a connection not seen yet), at least 64 and at
-// most the store's default of 8 × limit. Reading and numbering the candidates is most of a
+// connection active on this node and one more (a connection not seen yet), at least 64 (the
+// store bounds it by its default, store.DeliveryClaimParams.Window). Reading and numbering the candidates is most of a
 // claim's cost, and a claim made because one busy connection freed a slot needs few: with the
 // default of 1,024 one connection spent half its CPU there. A connection the window misses is
 // reached by the sweep (sweepEvery) and is active from then on.
-func claimWindow(active, limit int) int {
-	return min(max(16*(active+1), 64), max(8*limit, 256))
+func claimWindow(active int) int {
+	return max(16*(active+1), 64)
 }
 
 // sweepEvery is how often, at most, a claim that a few busy connections filled is followed by
@@ -305,7 +305,7 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 	var full []uuid.UUID
 	room, active := e.ctl.room(now, e.cfg.ConnectionConcurrency)
 	cp := store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(e.cfg.Lease),
-		Limit: free, PerConnection: e.cfg.ConnectionConcurrency, Exclude: exclude, Room: room, Window: claimWindow(active, free),
+		Limit: free, PerConnection: e.cfg.ConnectionConcurrency, Exclude: exclude, Room: room, Window: claimWindow(active),
 		Full: func(id uuid.UUID) {
 			full = append(full, id)
 			e.ctl.claimedFull(id)

@@ -332,8 +332,8 @@ type DeliveryClaimParams struct {
 	PerConnection int
 	// Exclude lists connections whose deliveries must not be claimed now.
 	Exclude []uuid.UUID
-	// Window is how many of the oldest due deliveries the claim chooses among (0: 8 × Limit,
-	// at least 256). Fairness needs a few per connection with due work; each costs the claim a
+	// Window is how many of the oldest due deliveries the claim chooses among, at most (and by
+	// default) 8 × Limit, at least 256. Fairness needs a few per connection with due work; each costs the claim a
 	// row read and sorted.
 	Window int
 	// Room caps, in claims without Shared, what the claim takes of the listed connections

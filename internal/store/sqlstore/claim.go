@@ -29,7 +29,7 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 	}
 	window := max(p.Limit*8, 256)
 	if p.Window > 0 {
-		window = p.Window
+		window = min(p.Window, window)
 	}
 	args := []any{lease, now, p.Limit, window, perConn}
 	exclude := ""
@@ -63,12 +63,11 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 		version int64
 		probes  map[uuid.UUID]bool
 	)
-	var leased []*switchyard.Delivery
 	// take turns the claimed deliveries into the claim's result (in the transaction's function,
 	// which the SQLite group committer may run more than once).
 	take := func(ds []*switchyard.Delivery) {
 		clear(events)
-		claimed, leased = nil, ds
+		claimed = nil
 		for _, d := range ds {
 			events[d.EventID] = nil
 			claimed = append(claimed, &store.Claimed{Delivery: d, LeaseUntil: p.LeaseUntil, Probe: probes[d.ConnectionID]})
@@ -101,7 +100,7 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 		})
 	}
 	if err == nil && !p.Shared {
-		reportFull(p, perConn, leased)
+		reportFull(p, perConn, claimed)
 	}
 	if err != nil || len(claimed) == 0 {
 		return nil, err
@@ -155,13 +154,13 @@ func capsByConnection(args []any, ids []uuid.UUID, caps []int, otherwise string)
 
 // reportFull tells p.Full of the connections a claim without Shared took its whole cap from
 // (their Room, else perConn). (Shared claims report it from their budgets, claimShared.)
-func reportFull(p store.DeliveryClaimParams, perConn int, ds []*switchyard.Delivery) {
-	if p.Full == nil || len(ds) == 0 {
+func reportFull(p store.DeliveryClaimParams, perConn int, claimed []*store.Claimed) {
+	if p.Full == nil || len(claimed) == 0 {
 		return
 	}
 	taken := map[uuid.UUID]int{}
-	for _, d := range ds {
-		taken[d.ConnectionID]++
+	for _, c := range claimed {
+		taken[c.Delivery.ConnectionID]++
 	}
 	for id, k := range taken {
 		limit, ok := p.Room[id]
