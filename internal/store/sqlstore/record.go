@@ -146,17 +146,8 @@ func (db *DB) recordMany(ctx context.Context, tx *sql.Tx, ps []store.DeliveryRec
 		}
 		n := 1 << k
 		args := make([]any, 0, n*8)
-		for _, p := range rest[:n] {
-			now := micros(p.Now)
-			var completedAt any
-			if p.Status.Terminal() {
-				completedAt = now
-			}
-			inc := 0
-			if p.Attempt != nil {
-				inc = 1
-			}
-			args = append(args, p.DeliveryID, p.Status, nullMicros(p.NextAttemptAt), inc, p.LastError, completedAt, now, micros(p.LeaseUntil))
+		for i := range rest[:n] {
+			args = append(args, outcomeArgs(&rest[i])...)
 		}
 		rows, err := tx.QueryContext(ctx, outcomeUpdates[k], args...)
 		if err != nil {
@@ -178,34 +169,50 @@ func (db *DB) recordMany(ctx context.Context, tx *sql.Tx, ps []store.DeliveryRec
 	for i, p := range ps {
 		out[i] = held[p.DeliveryID]
 		if !out[i] && p.Attempt != nil {
-			// As recordOne: the attempt was made and logged, so it counts.
-			if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET attempt_count = attempt_count + 1 WHERE id = $1`, p.DeliveryID); err != nil {
-				return nil, fmt.Errorf("counting attempt: %w", err)
+			if err := countAttempt(ctx, tx, p.DeliveryID); err != nil {
+				return nil, err
 			}
 		}
 	}
 	return out, nil
 }
 
-// recordOne records one outcome and reports whether the lease still held.
-func (db *DB) recordOne(ctx context.Context, tx *sql.Tx, p *store.DeliveryRecordParams) (bool, error) {
+// outcomeArgs are a delivery's new values for recording its outcome while its lease holds: its
+// id, status, next attempt, attempts made (0 or 1), last error, completion and update times, and
+// the lease (an outcomeUpdates row; recordOne's parameters $1–$8).
+func outcomeArgs(p *store.DeliveryRecordParams) []any {
 	now := micros(p.Now)
 	var completedAt any
 	if p.Status.Terminal() {
 		completedAt = now
 	}
 	inc := 0
-	if a := p.Attempt; a != nil {
+	if p.Attempt != nil {
 		inc = 1
+	}
+	return []any{p.DeliveryID, p.Status, nullMicros(p.NextAttemptAt), inc, p.LastError, completedAt, now, micros(p.LeaseUntil)}
+}
+
+// countAttempt counts an attempt that was made and logged although the delivery's lease was
+// lost (canceled, retried or expired meanwhile), so attempt numbers stay unique and the count
+// matches the log.
+func countAttempt(ctx context.Context, tx *sql.Tx, deliveryID uuid.UUID) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET attempt_count = attempt_count + 1 WHERE id = $1`, deliveryID); err != nil {
+		return fmt.Errorf("counting attempt: %w", err)
+	}
+	return nil
+}
+
+// recordOne records one outcome and reports whether the lease still held.
+func (db *DB) recordOne(ctx context.Context, tx *sql.Tx, p *store.DeliveryRecordParams) (bool, error) {
+	if a := p.Attempt; a != nil {
 		// The attempt happened whatever became of the lease: record it.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (`+attemptCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			attemptArgs(a)...); err != nil {
-			return false, db.insertErr("attempt", err)
+		if err := insertRows(ctx, db, tx, attemptInsert, []*switchyard.Attempt{a}, attemptArgs); err != nil {
+			return false, err
 		}
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = $1, next_attempt_at = $2, attempt_count = attempt_count + $3,
-		last_error = $4, completed_at = $5, updated_at = $6 WHERE id = $7 AND next_attempt_at = $8`,
-		p.Status, nullMicros(p.NextAttemptAt), inc, p.LastError, completedAt, now, p.DeliveryID, micros(p.LeaseUntil))
+	res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = $2, next_attempt_at = $3, attempt_count = attempt_count + $4,
+		last_error = $5, completed_at = $6, updated_at = $7 WHERE id = $1 AND next_attempt_at = $8`, outcomeArgs(p)...)
 	if err != nil {
 		return false, fmt.Errorf("recording delivery: %w", err)
 	}
@@ -213,11 +220,9 @@ func (db *DB) recordOne(ctx context.Context, tx *sql.Tx, p *store.DeliveryRecord
 	if err != nil {
 		return false, fmt.Errorf("recording delivery: %w", err)
 	}
-	if n == 0 && inc == 1 {
-		// The lease was lost (canceled, retried or expired meanwhile) but the attempt was made
-		// and logged: count it, so attempt numbers stay unique and the count matches the log.
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET attempt_count = attempt_count + 1 WHERE id = $1`, p.DeliveryID); err != nil {
-			return false, fmt.Errorf("counting attempt: %w", err)
+	if n == 0 && p.Attempt != nil {
+		if err := countAttempt(ctx, tx, p.DeliveryID); err != nil {
+			return false, err
 		}
 	}
 	return n == 1, nil
