@@ -47,9 +47,11 @@ type receiver struct {
 	clock *clock
 	// total counts every request received; hits counts them by endpoint mode.
 	total atomic.Int64
-	hits  [answer500 + 1]atomic.Int64
-	srvs  []*http.Server
-	wg    sync.WaitGroup
+	// distinct counts the events received at least once; last is the latest receipt's time.
+	distinct, last atomic.Int64
+	hits           [answer500 + 1]atomic.Int64
+	srvs           []*http.Server
+	wg             sync.WaitGroup
 	// stop ends hanging requests when the receiver closes.
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -137,11 +139,18 @@ func (r *receiver) record(id uuid.UUID, at int64) {
 	if !ok {
 		rc = &receipt{first: at}
 		s.m[id] = rc
+		r.distinct.Add(1)
 	}
 	rc.count++
 	rc.last = at
 	s.mu.Unlock()
 	r.total.Add(1)
+	for {
+		l := r.last.Load()
+		if at <= l || r.last.CompareAndSwap(l, at) {
+			return
+		}
+	}
 }
 
 // lookup returns what was received of one event.
@@ -156,21 +165,12 @@ func (r *receiver) lookup(id uuid.UUID) (receipt, bool) {
 	return *rc, true
 }
 
-// close stops every endpoint, ending hanging requests.
 // receipts returns how many distinct events have been received and the latest receipt's time.
 func (r *receiver) receipts() (events int64, last int64) {
-	for i := range r.shards {
-		sh := &r.shards[i]
-		sh.mu.Lock()
-		events += int64(len(sh.m))
-		for _, rc := range sh.m {
-			last = max(last, rc.last)
-		}
-		sh.mu.Unlock()
-	}
-	return events, last
+	return r.distinct.Load(), r.last.Load()
 }
 
+// close stops every endpoint, ending hanging requests.
 func (r *receiver) close() {
 	r.stopOnce.Do(func() { close(r.stop) })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
