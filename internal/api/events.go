@@ -104,6 +104,8 @@ func (s *Server) validateEvent(req *eventRequest, p *principal, param string) (*
 func (s *Server) eventCreate(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := principalFrom(ctx)
+	arrival := s.ingester.expect()
+	defer arrival.withdraw()
 	var req eventRequest
 	if err := s.decodeBody(r, &req); err != nil {
 		return err
@@ -125,7 +127,7 @@ func (s *Server) eventCreate(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if err := s.ingester.insert(ctx, e); err != nil {
+	if err := s.ingester.insert(ctx, arrival, e); err != nil {
 		return err
 	}
 	if e.Replayed {
@@ -255,6 +257,8 @@ type bulkResultJSON struct {
 func (s *Server) eventBulkCreate(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := principalFrom(ctx)
+	arrival := s.ingester.expect()
+	defer arrival.withdraw()
 	items, err := s.bulkItems(r)
 	// A bulk request costs one token per event it carries (one if it carries none that count),
 	// charged before anything else is done with it.
@@ -320,7 +324,7 @@ func (s *Server) eventBulkCreate(w http.ResponseWriter, r *http.Request) error {
 	if len(accepted) > 0 {
 		// Committed as a whole, in a group commit with other requests' events; not canceled
 		// with the request once queued.
-		if err := s.ingester.insert(context.WithoutCancel(ctx), accepted...); err != nil {
+		if err := s.ingester.insert(context.WithoutCancel(ctx), arrival, accepted...); err != nil {
 			return err
 		}
 		fresh, routed := 0, false

@@ -3,7 +3,10 @@ package api
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/switchyardhq/switchyard/internal/batch"
 	"github.com/switchyardhq/switchyard/internal/store"
@@ -14,14 +17,24 @@ import (
 // events and bulk batches alike) that arrive while a transaction runs are written together in
 // the next one, and each request gets its answer only once its events are committed. On SQLite,
 // whose one writer makes every transaction a queue position, this multiplies ingestion; on
-// PostgreSQL it saves round trips and commits. A lone request is written at once, so nothing
-// waits for a batch to fill.
+// PostgreSQL it saves round trips and commits. No request waits for a batch to fill.
+//
+// A writer does not commit the moment it finds work, though: it first lets the goroutines that
+// are ready to run go ahead (twice, which costs a microsecond when nobody is), and goes on doing so
+// while requests it was told about (expect, at the start of a handler, before the body is read)
+// are still on their way, for at most arrivalWait. Under many concurrent clients a commit then
+// carries a dozen events instead of four, and each commit's cost — the pages it writes to the WAL,
+// its round trip — is shared by more of them (ingest-single on 2 cores: 16k → 20k events/s, p99
+// 13 → 9 ms). It is PostgreSQL's commit_delay, taken only when someone is coming; a lone client
+// is not kept waiting.
 type ingester struct {
-	store store.Store
-	in    chan *ingestRequest
-	max   int
-	stop  chan struct{}
-	wg    sync.WaitGroup
+	store    store.Store
+	in       chan *ingestRequest
+	max      int
+	wait     time.Duration // how long a writer waits for announced requests (arrivalWait)
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	arriving atomic.Int64 // requests announced with expect and not yet queued or withdrawn
 
 	closeOnce sync.Once
 }
@@ -36,10 +49,36 @@ type ingestRequest struct {
 	done   chan error
 }
 
+// arrivalWait bounds how long a writer waits for announced requests before it commits what it
+// has: a few times what parsing one request takes, far below a commit's own time.
+const arrivalWait = 200 * time.Microsecond
+
+// arrival is a request announced to the ingester (expect): it counts as on its way until it is
+// queued by insert or withdrawn.
+type arrival struct {
+	g    *ingester
+	done bool
+}
+
+// expect announces a request that will probably insert events soon. The caller must withdraw
+// it (deferring withdraw is enough: insert withdraws it too, and withdrawing twice is harmless).
+func (g *ingester) expect() *arrival {
+	g.arriving.Add(1)
+	return &arrival{g: g}
+}
+
+// withdraw says the request will not be queued after all, or has been.
+func (a *arrival) withdraw() {
+	if a != nil && !a.done {
+		a.done = true
+		a.g.arriving.Add(-1)
+	}
+}
+
 // newIngester starts writers goroutines that each commit up to about max events per
 // transaction (a request's events are never split, so one transaction may hold more).
 func newIngester(s store.Store, writers, max int) *ingester {
-	g := &ingester{store: s, in: make(chan *ingestRequest, 256*writers), max: max, stop: make(chan struct{})}
+	g := &ingester{store: s, in: make(chan *ingestRequest, 256*writers), max: max, wait: arrivalWait, stop: make(chan struct{})}
 	for range writers {
 		g.wg.Go(g.run)
 	}
@@ -47,8 +86,10 @@ func newIngester(s store.Store, writers, max int) *ingester {
 }
 
 // insert stores events (and their deliveries) durably, all or none, in one transaction with
-// whatever else is waiting.
-func (g *ingester) insert(ctx context.Context, events ...*switchyard.Event) error {
+// whatever else is waiting. a is the request's announcement (nil if it made none); insert
+// withdraws it once the events are queued.
+func (g *ingester) insert(ctx context.Context, a *arrival, events ...*switchyard.Event) error {
+	defer a.withdraw()
 	r := &ingestRequest{events: events, done: make(chan error, 1)}
 	select {
 	case g.in <- r:
@@ -57,6 +98,7 @@ func (g *ingester) insert(ctx context.Context, events ...*switchyard.Event) erro
 	case <-g.stop:
 		return fmt.Errorf("inserting events: the server is shutting down")
 	}
+	a.withdraw() // queued: the writer sees it in g.in from now on
 	// Wait for the commit even if the caller went away: the events may already be stored.
 	return <-r.done
 }
@@ -88,7 +130,7 @@ func (g *ingester) run() {
 				}
 			}
 		}
-		reqs, _ = batch.Fill(append(reqs[:0], first), g.in, g.max, func(r *ingestRequest) int { return len(r.events) })
+		reqs = g.fill(append(reqs[:0], first))
 		events = events[:0]
 		for _, r := range reqs {
 			events = append(events, r.events...)
@@ -97,6 +139,33 @@ func (g *ingester) run() {
 		clear(reqs)
 		clear(events)
 	}
+}
+
+// fill adds to reqs the requests already queued; then, while the batch is not full, it yields
+// and takes what was queued meanwhile: twice in any case, and on while announced requests are
+// still on their way, for at most g.wait.
+func (g *ingester) fill(reqs []*ingestRequest) []*ingestRequest {
+	weight := func(r *ingestRequest) int { return len(r.events) }
+	reqs, _ = batch.Fill(reqs, g.in, g.max, weight)
+	var deadline time.Time
+	for i := 0; (i < 2 || g.arriving.Load() > 0) && batchWeight(reqs) < g.max; i++ {
+		now := time.Now()
+		if deadline.IsZero() {
+			deadline = now.Add(g.wait)
+		} else if now.After(deadline) {
+			break
+		}
+		runtime.Gosched()
+		reqs, _ = batch.Fill(reqs, g.in, g.max, weight)
+	}
+	return reqs
+}
+
+func batchWeight(reqs []*ingestRequest) (n int) {
+	for _, r := range reqs {
+		n += len(r.events)
+	}
+	return n
 }
 
 // write commits a batch (events are its requests' events, in order). If the batch transaction

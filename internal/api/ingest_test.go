@@ -41,7 +41,7 @@ func TestIngesterGroupCommitIsolatesABadRequest(t *testing.T) {
 	results := make([]chan error, 3)
 	for i, evs := range [][]*switchyard.Event{bulk, {bad}, {single}} {
 		results[i] = make(chan error, 1)
-		go func() { results[i] <- g.insert(ctx, evs...) }()
+		go func() { results[i] <- g.insert(ctx, nil, evs...) }()
 	}
 	testutil.Eventually(t, 10*time.Second, "the three requests to be queued", func() bool { return len(g.in) >= 3 })
 	g.wg.Go(g.run)
@@ -64,5 +64,40 @@ func TestIngesterGroupCommitIsolatesABadRequest(t *testing.T) {
 	}
 	if got, err := db.EventGet(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: existing.ID}); err != nil || !got.CreatedAt.Equal(existing.CreatedAt) {
 		t.Fatalf("the existing event changed: %+v, %v", got, err)
+	}
+}
+
+// A writer whose batch is not full waits for announced requests (until they are queued or
+// withdrawn) and takes them into the same batch; with none announced it does not wait at all.
+func TestIngesterWaitsForAnnouncedRequests(t *testing.T) {
+	t.Parallel()
+	g := &ingester{in: make(chan *ingestRequest, 8), max: maxIngestBatch, wait: time.Hour, stop: make(chan struct{})}
+	first := &ingestRequest{events: []*switchyard.Event{{}}}
+	if got := g.fill([]*ingestRequest{first}); len(got) != 1 {
+		t.Fatalf("fill with nothing announced took %d requests, want 1", len(got))
+	}
+
+	a := g.expect()
+	withdrawn := g.expect()
+	filled := make(chan []*ingestRequest, 1)
+	go func() { filled <- g.fill([]*ingestRequest{first}) }()
+	withdrawn.withdraw()
+	withdrawn.withdraw()                                                               // twice is harmless
+	g.in <- &ingestRequest{events: []*switchyard.Event{{}}, done: make(chan error, 1)} // as insert queues it
+	a.withdraw()
+	got := <-filled
+	if len(got) != 2 {
+		t.Fatalf("fill took %d requests, want the first and the announced one", len(got))
+	}
+	if n := g.arriving.Load(); n != 0 {
+		t.Fatalf("%d requests still counted as arriving", n)
+	}
+
+	// An announced request that never comes holds a writer for g.wait at most.
+	g.wait = time.Millisecond
+	late := g.expect()
+	defer late.withdraw()
+	if got := g.fill([]*ingestRequest{first}); len(got) != 1 {
+		t.Fatalf("fill took %d requests, want 1", len(got))
 	}
 }
