@@ -135,13 +135,14 @@ func (ctl *controller) get(c *switchyard.Connection) *conn {
 
 // blocked lists the connections that may not start an attempt now, for the claim to skip,
 // and (shared limits) the earliest time one of them left out for the cluster's saturation is
-// to be looked at again (zero: none).
-func (ctl *controller) blocked(now time.Time) (ids []uuid.UUID, recheck time.Time) {
+// to be looked at again (zero: none). A connection that may still be claimed ahead for (ahead
+// holds how many are kept for each, ahead.go) is not blocked: its room caps the claim instead.
+func (ctl *controller) blocked(now time.Time, ahead map[uuid.UUID]int) (ids []uuid.UUID, recheck time.Time) {
 	ctl.mu.Lock()
 	defer ctl.mu.Unlock()
 	for id, st := range ctl.conns {
 		saturated := ctl.shared && now.Before(st.sharedTo)
-		if !st.available(now) || saturated {
+		if !st.available(now) && st.aheadMax(now) <= ahead[id] || saturated {
 			ids = append(ids, id)
 		}
 		if saturated && (recheck.IsZero() || st.sharedTo.Before(recheck)) {
@@ -159,7 +160,7 @@ func (ctl *controller) blocked(now time.Time) (ids []uuid.UUID, recheck time.Tim
 //
 // It also counts the connections active here: with attempts in flight, or claimed for within
 // the last second.
-func (ctl *controller) room(now time.Time, per int) (out map[uuid.UUID]int, active int) {
+func (ctl *controller) room(now time.Time, per int, ahead map[uuid.UUID]int) (out map[uuid.UUID]int, active int) {
 	ctl.mu.Lock()
 	defer ctl.mu.Unlock()
 	for id, st := range ctl.conns {
@@ -172,6 +173,9 @@ func (ctl *controller) room(now time.Time, per int) (out map[uuid.UUID]int, acti
 		n := int(math.Ceil(st.limit)) - st.inflight // available: inflight < limit
 		if st.state != closed {
 			n = 1 - st.inflight // one probe at a time
+		}
+		if k := st.aheadMax(now); k > 0 {
+			n = max(n, 0) + max(k-ahead[id], 0) // and what may be claimed ahead (ahead.go)
 		}
 		if st.limiter != nil {
 			n = min(n, int(st.limiter.TokensAt(now)))
@@ -187,6 +191,26 @@ func (ctl *controller) room(now time.Time, per int) (out map[uuid.UUID]int, acti
 		}
 	}
 	return out, active
+}
+
+// aheadMax is how many deliveries may be claimed ahead for the connection (ahead.go): as many as
+// its concurrency if busy slots are the one thing it waits for, else none.
+func (st *conn) aheadMax(now time.Time) int {
+	if st.shared || st.inflight == 0 || st.limiter != nil || st.scope != nil || st.state != closed || now.Before(st.pausedTo) {
+		return 0
+	}
+	return int(math.Ceil(st.limit))
+}
+
+// claimsAhead is aheadMax for a claimed delivery's connection that may not start an attempt now.
+func (ctl *controller) claimsAhead(c *switchyard.Connection, now time.Time) int {
+	ctl.mu.Lock()
+	defer ctl.mu.Unlock()
+	st, ok := ctl.conns[c.ID]
+	if !ok {
+		return 0
+	}
+	return st.aheadMax(now)
 }
 
 // sharedBlocked records that a shared claim begun at claimed found the connection unable to

@@ -97,11 +97,11 @@ func TestControllerSharedLeavesLimitsToTheClaim(t *testing.T) {
 	default:
 		t.Fatal("dropping a claim's stale verdict did not ask for another claim")
 	}
-	if ids, recheck := ctl.blocked(t0); contains(ids, other) || !recheck.IsZero() {
+	if ids, recheck := ctl.blocked(t0, nil); contains(ids, other) || !recheck.IsZero() {
 		t.Fatalf("blocked %v, recheck %v: want no saturated connection", ids, recheck)
 	}
 	ctl.sharedBlocked(other.ID, t0.Add(time.Second), t0.Add(20*time.Millisecond))
-	if _, recheck := ctl.blocked(t0.Add(30 * time.Millisecond)); !recheck.Equal(t0.Add(time.Second)) {
+	if _, recheck := ctl.blocked(t0.Add(30*time.Millisecond), nil); !recheck.Equal(t0.Add(time.Second)) {
 		t.Fatalf("recheck at %v, want when the saturation's recheck is due", recheck)
 	}
 	ctl.release(other.ID, switchyard.OutcomeDelivered, true, 0, t0.Add(40*time.Millisecond))
@@ -139,7 +139,7 @@ func TestControllerSharedLeavesLimitsToTheClaim(t *testing.T) {
 
 // blockedIDs is ctl.blocked's list alone.
 func blockedIDs(ctl *controller, now time.Time) []uuid.UUID {
-	ids, _ := ctl.blocked(now)
+	ids, _ := ctl.blocked(now, nil)
 	return ids
 }
 

@@ -30,8 +30,13 @@ func TestControllerConcurrency(t *testing.T) {
 	if ctl.acquire(c, t0) {
 		t.Fatal("took a third slot over max_concurrency 2")
 	}
-	if b := blockedIDs(ctl, t0); len(b) != 1 || b[0] != c.ID {
-		t.Fatalf("blocked = %v, want the saturated connection", b)
+	// Saturated, it may still be claimed ahead for (ahead.go) up to its concurrency; once that
+	// many are kept, claims skip it.
+	if b := blockedIDs(ctl, t0); len(b) != 0 {
+		t.Fatalf("blocked = %v, want none: the saturated connection may be claimed ahead for", b)
+	}
+	if b, _ := ctl.blocked(t0, map[uuid.UUID]int{c.ID: 2}); len(b) != 1 || b[0] != c.ID {
+		t.Fatalf("blocked = %v, want the saturated connection with 2 kept ahead", b)
 	}
 	ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, t0)
 	if len(blockedIDs(ctl, t0)) != 0 || !ctl.acquire(c, t0) {
@@ -336,7 +341,7 @@ func TestControllerRoomCapsClaimsOfBusyConnections(t *testing.T) {
 	ctl := newTestController() // default concurrency 4
 	busy, idle := testConn(nil), testConn(nil)
 	limited := testConn(map[string]any{destination.KeyRateLimitPerSecond: 2.0})
-	if room, active := ctl.room(t0, 4); len(room) != 0 || active != 0 {
+	if room, active := ctl.room(t0, 4, nil); len(room) != 0 || active != 0 {
 		t.Fatalf("room = %v, active %d before any attempt, want none", room, active)
 	}
 	ctl.get(idle) // known, nothing in flight: the claim's own cap applies
@@ -348,23 +353,38 @@ func TestControllerRoomCapsClaimsOfBusyConnections(t *testing.T) {
 	if !ctl.acquire(limited, t0) {
 		t.Fatal("could not take the rate-limited connection's first token")
 	}
-	room, active := ctl.room(t0, 4)
-	if len(room) != 2 || room[busy.ID] != 1 || room[limited.ID] != 1 {
-		t.Fatalf("room = %v, want the busy connection's 1 free slot and the limited one's 1 token left", room)
+	// The busy connection may be claimed for up to its concurrency ahead (ahead.go): its 1 free
+	// slot and 4 more is more than the claim's own cap, so it is not listed. The rate-limited
+	// one is never claimed ahead for.
+	room, active := ctl.room(t0, 4, nil)
+	if len(room) != 1 || room[limited.ID] != 1 {
+		t.Fatalf("room = %v, want only the limited connection's 1 token left", room)
 	}
 	if active != 2 {
 		t.Fatalf("active = %d, want the two connections with attempts in flight", active)
 	}
-	if _, active := ctl.room(t0.Add(2*time.Second), 4); active != 2 {
+	if _, active := ctl.room(t0.Add(2*time.Second), 4, nil); active != 2 {
 		t.Fatalf("active = %d later, want the two still in flight", active)
+	}
+	if room, _ := ctl.room(t0, 4, map[uuid.UUID]int{busy.ID: 4}); len(room) != 2 || room[busy.ID] != 1 {
+		t.Fatalf("room with 4 kept ahead = %v, want the busy connection's 1 free slot", room)
 	}
 	if !ctl.acquire(busy, t0) {
 		t.Fatal("could not take the last slot")
 	}
-	if room, _ := ctl.room(t0, 4); room[busy.ID] != 0 {
-		t.Fatalf("room of a saturated connection = %d, want 0", room[busy.ID])
+	if room, _ := ctl.room(t0, 4, map[uuid.UUID]int{busy.ID: 4}); room[busy.ID] != 0 || len(room) != 2 {
+		t.Fatalf("room of a saturated connection with a full queue = %v, want 0", room)
 	}
-	if room, _ := ctl.room(t0, 2); room[busy.ID] != 0 || len(room) != 2 {
-		t.Fatalf("room with a per-claim cap of 2 = %v", room)
+	if room, _ := ctl.room(t0, 4, map[uuid.UUID]int{busy.ID: 1}); room[busy.ID] != 3 {
+		t.Fatalf("room of a saturated connection with 1 kept ahead = %d, want 3", room[busy.ID])
+	}
+	if n := ctl.claimsAhead(busy, t0); n != 4 {
+		t.Fatalf("claimsAhead(busy) = %d, want its concurrency", n)
+	}
+	if n := ctl.claimsAhead(limited, t0); n != 0 {
+		t.Fatalf("claimsAhead(limited) = %d, want 0", n)
+	}
+	if n := ctl.claimsAhead(idle, t0); n != 0 {
+		t.Fatalf("claimsAhead(idle) = %d, want 0: nothing in flight to start it", n)
 	}
 }

@@ -125,6 +125,8 @@ type Engine struct {
 	// sweepGap how long until the next may (see sweepEvery); only the Run loop touches them.
 	swept    time.Time
 	sweepGap time.Duration
+	// ahead holds the deliveries claimed for connections whose every slot is busy (ahead.go).
+	ahead *aheadQueue
 }
 
 // New builds an engine and the provisioners of every registered integration.
@@ -134,7 +136,7 @@ func New(cfg Config) *Engine {
 		ctl: newController(cfg.ConnectionConcurrency, cfg.Schedule,
 			breakerConfig{threshold: cfg.BreakerThreshold, cooldown: cfg.BreakerCooldown, maxCooldown: cfg.BreakerMaxCooldown},
 			cfg.Metrics),
-		senders: newSenders(cfg.Store, cfg.Integrations, cfg.Box, cfg.Options, cfg.Tokens)}
+		senders: newSenders(cfg.Store, cfg.Integrations, cfg.Box, cfg.Options, cfg.Tokens), ahead: newAheadQueue()}
 	e.ctl.shared = cfg.SharedLimits
 	if cfg.SharedLimits {
 		e.settled = &settledSet{ids: map[uuid.UUID]struct{}{}}
@@ -190,7 +192,10 @@ func (e *Engine) Run(ctx context.Context) error {
 						default:
 						}
 					}()
-					rec.add(e.attempt(hard, c))
+					// Then what was claimed ahead for the connection, in this worker's slot.
+					for ; c != nil; c = e.next(c.Connection.ID) {
+						rec.add(e.attempt(hard, c))
+					}
 				})
 			}, rec)
 		}
@@ -227,6 +232,8 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	}
 
+	// What was claimed ahead goes back at once, for another node or the next start.
+	e.handBack(e.ahead.close(), e.cfg.Now())
 	finished := make(chan struct{})
 	go func() { wg.Wait(); close(finished) }()
 	select {
@@ -288,8 +295,10 @@ const (
 	maxSweepGap = 400 * time.Millisecond
 )
 
-// claim leases up to free due deliveries and starts (via launch) those whose connection may
-// take another attempt now. It returns how many it claimed (launched, settled or handed back).
+// claim starts (via launch) what was claimed ahead for connections that have a free slot again,
+// then leases due deliveries up to free in all and starts those whose connection may take
+// another attempt now, keeping ahead those of connections whose every slot is busy. It returns
+// how many it started from the queue and claimed (launched, kept, settled or handed back).
 func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed), rec *recorder) int {
 	if ctx.Err() != nil {
 		return 0
@@ -300,13 +309,22 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 	// the lease expired. So store calls here ignore ctx's cancellation (bounded by a timeout).
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
+	started := e.startAhead(launch, free)
+	if free -= started; free <= 0 {
+		return started
+	}
 	now := e.cfg.Now()
-	exclude, recheck := e.ctl.blocked(now)
+	kept := e.ahead.lengths()
+	exclude, recheck := e.ctl.blocked(now, kept)
 	e.recheckAt(recheck)
 	var full []uuid.UUID
-	room, active := e.ctl.room(now, e.cfg.ConnectionConcurrency)
+	perConn := e.cfg.ConnectionConcurrency
+	if !e.cfg.SharedLimits {
+		perConn *= 2 // its slots and as many claimed ahead (ahead.go)
+	}
+	room, active := e.ctl.room(now, perConn, kept)
 	cp := store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(e.cfg.Lease),
-		Limit: free, PerConnection: e.cfg.ConnectionConcurrency, Exclude: exclude, Room: room, Window: claimWindow(active),
+		Limit: free, PerConnection: perConn, Exclude: exclude, Room: room, Window: claimWindow(active),
 		Full: func(id uuid.UUID) {
 			full = append(full, id)
 			e.ctl.claimedFull(id)
@@ -348,6 +366,8 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 			rec.add(e.unattemptable(c))
 		case e.ctl.take(c.Connection, now, c.Probe):
 			launch(c)
+		case e.ahead.push(c, now, e.ctl.claimsAhead(c.Connection, now)):
+			// Every slot busy: kept to start as one frees (ahead.go).
 		default:
 			// Over this connection's budget (the claim's per-connection cap is coarser than the
 			// controller's): hand it back, due at once; the next claim skips the connection.
@@ -359,7 +379,7 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 			e.log.Error("handing back deliveries", slog.Any("error", err))
 		}
 	}
-	return len(work)
+	return started + len(work)
 }
 
 // Parking (controller.toPark): a stuck connection (every slot busy, nothing finished for

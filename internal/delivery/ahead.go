@@ -1,0 +1,189 @@
+package delivery
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/switchyardhq/switchyard/internal/store"
+)
+
+// Claiming ahead.
+//
+// A connection whose every slot is busy would otherwise get its next delivery only after one
+// of its attempts finished, asked for a claim and the claim came back: each slot then sits idle
+// for a claim's round trip, which on one busy connection is most of a slot's cycle. So a claim
+// also takes up to the connection's concurrency in deliveries it cannot start yet, and keeps
+// them here, leased; the worker whose attempt finishes starts the next one at once, and the
+// claim its finish asks for tops the queue up.
+//
+// Only connections whose one reason to wait is their busy slots are claimed ahead (no rate
+// limit, no provider-account rate, circuit closed, no pause): their next finish is sure to come
+// and to free a slot. A delivery kept longer than aheadFor, or whose connection cannot take it
+// when its turn comes (a circuit opened, a 429 pause), is handed back, due at once, for the
+// claims to deal with as they do with anything due (parking, deferral). None with shared
+// limits: there the claim counts the cluster's leased rows as its slots, and a delivery held
+// here would hold one.
+
+// aheadFor is how long a delivery claimed ahead may wait for a slot. Its lease must still cover
+// the attempt afterwards: a quarter of the default lease leaves 90 s, more than the longest
+// connection timeout (60 s).
+func (e *Engine) aheadFor() time.Duration { return e.cfg.Lease / 4 }
+
+// aheadQueue holds the deliveries claimed ahead, per connection, oldest first.
+type aheadQueue struct {
+	mu     sync.Mutex
+	conns  map[uuid.UUID][]aheadItem
+	closed bool
+}
+
+type aheadItem struct {
+	c      *store.Claimed
+	queued time.Time
+}
+
+func newAheadQueue() *aheadQueue { return &aheadQueue{conns: map[uuid.UUID][]aheadItem{}} }
+
+// push keeps c for its connection unless the queue is closed or already holds max of them.
+func (q *aheadQueue) push(c *store.Claimed, now time.Time, max int) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	id := c.Connection.ID
+	if q.closed || len(q.conns[id]) >= max {
+		return false
+	}
+	q.conns[id] = append(q.conns[id], aheadItem{c: c, queued: now})
+	return true
+}
+
+// pop takes the connection's oldest delivery kept ahead.
+func (q *aheadQueue) pop(id uuid.UUID) (aheadItem, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	items := q.conns[id]
+	if len(items) == 0 {
+		return aheadItem{}, false
+	}
+	it := items[0]
+	items[0] = aheadItem{}
+	if items = items[1:]; len(items) == 0 {
+		delete(q.conns, id)
+	} else {
+		q.conns[id] = items
+	}
+	return it, true
+}
+
+// take removes every delivery kept for the connection.
+func (q *aheadQueue) take(id uuid.UUID) []aheadItem {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	items := q.conns[id]
+	delete(q.conns, id)
+	return items
+}
+
+// lengths returns how many deliveries are kept for each connection that has some.
+func (q *aheadQueue) lengths() map[uuid.UUID]int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.conns) == 0 {
+		return nil
+	}
+	out := make(map[uuid.UUID]int, len(q.conns))
+	for id, items := range q.conns {
+		out[id] = len(items)
+	}
+	return out
+}
+
+// close empties the queue and refuses further pushes; it returns what was kept.
+func (q *aheadQueue) close() []aheadItem {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.closed = true
+	var all []aheadItem
+	for id, items := range q.conns {
+		all = append(all, items...)
+		delete(q.conns, id)
+	}
+	return all
+}
+
+// unpop puts an item back at the front of its connection's queue (unless the queue is closed:
+// then it is handed back by the caller's next look, or its lease runs out).
+func (q *aheadQueue) unpop(it aheadItem) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return false
+	}
+	id := it.c.Connection.ID
+	q.conns[id] = append([]aheadItem{it}, q.conns[id]...)
+	return true
+}
+
+// next returns the connection's next delivery kept ahead, its slot taken, or nil: none kept, or
+// none may start now. Deliveries kept too long are handed back; so is everything kept for a
+// connection that can no longer be claimed ahead for (a circuit opened, a 429 pause).
+func (e *Engine) next(id uuid.UUID) *store.Claimed {
+	for {
+		it, ok := e.ahead.pop(id)
+		if !ok {
+			return nil
+		}
+		now := e.cfg.Now()
+		switch {
+		case now.Sub(it.queued) > e.aheadFor():
+			e.handBack([]aheadItem{it}, now)
+		case e.ctl.take(it.c.Connection, now, false):
+			return it.c
+		case e.ctl.claimsAhead(it.c.Connection, now) > 0:
+			// Busy still (a claim took the slot): the next finish starts it.
+			if !e.ahead.unpop(it) {
+				e.handBack([]aheadItem{it}, now)
+			}
+			return nil
+		default:
+			e.handBack(append([]aheadItem{it}, e.ahead.take(id)...), now)
+			return nil
+		}
+	}
+}
+
+// startAhead starts, up to limit, what is kept ahead for connections that have a free slot (a
+// delivery kept just as the connection's last attempt finished has no finish to start it). It
+// returns how many it started.
+func (e *Engine) startAhead(launch func(*store.Claimed), limit int) int {
+	n := 0
+	for id := range e.ahead.lengths() {
+		for ; n < limit; n++ {
+			c := e.next(id)
+			if c == nil {
+				break
+			}
+			launch(c)
+		}
+	}
+	return n
+}
+
+// handBack releases deliveries kept ahead, due at once.
+func (e *Engine) handBack(items []aheadItem, now time.Time) {
+	if len(items) == 0 {
+		return
+	}
+	claims := make([]store.ClaimRef, len(items))
+	for i, it := range items {
+		claims[i] = store.ClaimRef{DeliveryID: it.c.Delivery.ID, LeaseUntil: it.c.LeaseUntil}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.cfg.Store.DeliveryRelease(ctx, store.DeliveryReleaseParams{Claims: claims, DueAt: now, Now: now}); err != nil {
+		// Their leases run out in time and they are claimed again then.
+		e.log.Error("handing back deliveries claimed ahead", slog.Int("count", len(claims)), slog.Any("error", err))
+	}
+}

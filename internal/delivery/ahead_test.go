@@ -1,0 +1,100 @@
+package delivery_test
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/delivery"
+	"github.com/switchyardhq/switchyard/internal/store"
+	"github.com/switchyardhq/switchyard/internal/store/storetest"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+	"github.com/switchyardhq/switchyard/internal/testutil"
+)
+
+// A connection whose every slot is busy is claimed ahead for: as many deliveries again as its
+// concurrency are leased and kept, and started as its attempts finish — never more than its
+// concurrency at once, each delivered once. When the engine stops, what it kept is handed back,
+// due at once, not left leased until the lease runs out.
+func TestClaimAhead(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		gate := make(chan struct{})
+		var inflight, peak atomic.Int64
+		f := setup(t, d, func(_ int64, w http.ResponseWriter) {
+			n := inflight.Add(1)
+			defer inflight.Add(-1)
+			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+			}
+			<-gate
+			w.WriteHeader(http.StatusOK)
+		})
+		opened := false
+		open := func() {
+			if !opened {
+				opened = true
+				close(gate)
+			}
+		}
+		t.Cleanup(open) // before the server closes (cleanups run last first)
+
+		ctx := context.Background()
+		var events []*switchyard.Event
+		for range 10 {
+			events = append(events, f.emit(t))
+		}
+		processing := func() int {
+			n := 0
+			for _, e := range events {
+				ds, err := f.store.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: f.tenant.Org.ID, EventID: e.ID})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ds[0].Status == switchyard.StatusProcessing {
+					n++
+				}
+			}
+			return n
+		}
+
+		// First round: the two slots busy, two more kept; then everything delivered once.
+		stop := startEngine(t, f.store, delivery.Config{ConnectionConcurrency: 2})
+		testutil.Eventually(t, 15*time.Second, "2 attempts in flight and 2 deliveries kept ahead", func() bool {
+			return inflight.Load() == 2 && processing() == 4
+		})
+		open()
+		for _, e := range events {
+			f.waitEvent(t, e.ID, "the event to complete", func(e *switchyard.Event) bool { return e.Status == switchyard.StatusCompleted })
+		}
+		stop()
+		if p := peak.Load(); p > 2 {
+			t.Fatalf("the endpoint saw %d attempts at once, over the connection's concurrency of 2", p)
+		}
+		if n := f.hits.Load(); n != 10 {
+			t.Fatalf("the endpoint got %d requests for 10 events", n)
+		}
+
+		// Second round: stopped while the endpoint hangs, the engine hands back the kept
+		// deliveries (and abandons the two in flight): all ten are claimable at once.
+		gate, opened = make(chan struct{}), false
+		events = events[:0]
+		for range 10 {
+			events = append(events, f.emit(t))
+		}
+		stop = startEngine(t, f.store, delivery.Config{ConnectionConcurrency: 2, ShutdownGrace: 50 * time.Millisecond})
+		testutil.Eventually(t, 15*time.Second, "2 attempts in flight and 2 deliveries kept ahead", func() bool {
+			return inflight.Load() == 2 && processing() == 4
+		})
+		stop()
+		now := time.Now()
+		claimed, err := f.store.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 100, PerConnection: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(claimed) != 10 {
+			t.Fatalf("%d deliveries claimable after the engine stopped, want all 10", len(claimed))
+		}
+	})
+}
