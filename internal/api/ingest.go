@@ -147,14 +147,8 @@ func (g *ingester) run() {
 func (g *ingester) fill(reqs []*ingestRequest) []*ingestRequest {
 	weight := func(r *ingestRequest) int { return len(r.events) }
 	reqs, _ = batch.Fill(reqs, g.in, g.max, weight)
-	var deadline time.Time
-	for i := 0; (i < 2 || g.arriving.Load() > 0) && batchWeight(reqs) < g.max; i++ {
-		now := time.Now()
-		if deadline.IsZero() {
-			deadline = now.Add(g.wait)
-		} else if now.After(deadline) {
-			break
-		}
+	deadline := time.Now().Add(g.wait)
+	for i := 0; (i < 2 || g.arriving.Load() > 0) && batchWeight(reqs) < g.max && time.Now().Before(deadline); i++ {
 		runtime.Gosched()
 		reqs, _ = batch.Fill(reqs, g.in, g.max, weight)
 	}

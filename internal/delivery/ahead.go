@@ -1,8 +1,6 @@
 package delivery
 
 import (
-	"context"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -78,12 +76,19 @@ func (q *aheadQueue) pop(id uuid.UUID) (aheadItem, bool) {
 }
 
 // take removes every delivery kept for the connection.
-func (q *aheadQueue) take(id uuid.UUID) []aheadItem {
+func (q *aheadQueue) take(id uuid.UUID) []*store.Claimed {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	items := q.conns[id]
 	delete(q.conns, id)
-	return items
+	return claimsOf(nil, items)
+}
+
+func claimsOf(out []*store.Claimed, items []aheadItem) []*store.Claimed {
+	for _, it := range items {
+		out = append(out, it.c)
+	}
+	return out
 }
 
 // lengths returns how many deliveries are kept for each connection that has some.
@@ -101,13 +106,13 @@ func (q *aheadQueue) lengths() map[uuid.UUID]int {
 }
 
 // close empties the queue and refuses further pushes; it returns what was kept.
-func (q *aheadQueue) close() []aheadItem {
+func (q *aheadQueue) close() []*store.Claimed {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.closed = true
-	var all []aheadItem
+	var all []*store.Claimed
 	for id, items := range q.conns {
-		all = append(all, items...)
+		all = claimsOf(all, items)
 		delete(q.conns, id)
 	}
 	return all
@@ -138,17 +143,17 @@ func (e *Engine) next(id uuid.UUID) *store.Claimed {
 		now := e.cfg.Now()
 		switch {
 		case now.Sub(it.queued) > e.aheadFor():
-			e.handBack([]aheadItem{it}, now)
+			e.handBack([]*store.Claimed{it.c}, now)
 		case e.ctl.take(it.c.Connection, now, false):
 			return it.c
 		case e.ctl.claimsAhead(it.c.Connection, now) > 0:
 			// Busy still (a claim took the slot): the next finish starts it.
 			if !e.ahead.unpop(it) {
-				e.handBack([]aheadItem{it}, now)
+				e.handBack([]*store.Claimed{it.c}, now)
 			}
 			return nil
 		default:
-			e.handBack(append([]aheadItem{it}, e.ahead.take(id)...), now)
+			e.handBack(append([]*store.Claimed{it.c}, e.ahead.take(id)...), now)
 			return nil
 		}
 	}
@@ -169,21 +174,4 @@ func (e *Engine) startAhead(launch func(*store.Claimed), limit int) int {
 		}
 	}
 	return n
-}
-
-// handBack releases deliveries kept ahead, due at once.
-func (e *Engine) handBack(items []aheadItem, now time.Time) {
-	if len(items) == 0 {
-		return
-	}
-	claims := make([]store.ClaimRef, len(items))
-	for i, it := range items {
-		claims[i] = store.ClaimRef{DeliveryID: it.c.Delivery.ID, LeaseUntil: it.c.LeaseUntil}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := e.cfg.Store.DeliveryRelease(ctx, store.DeliveryReleaseParams{Claims: claims, DueAt: now, Now: now}); err != nil {
-		// Their leases run out in time and they are claimed again then.
-		e.log.Error("handing back deliveries claimed ahead", slog.Int("count", len(claims)), slog.Any("error", err))
-	}
 }

@@ -359,7 +359,7 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 	if e.log.Enabled(ctx, slog.LevelDebug) {
 		e.log.Debug("claim", slog.Int("want", free), slog.Int("claimed", len(work)), slog.Int("excluded", len(exclude)))
 	}
-	var giveBack []store.ClaimRef
+	var giveBack []*store.Claimed
 	for _, c := range work {
 		switch {
 		case c.Rule == nil || c.Connection == nil || !c.Connection.Active:
@@ -371,15 +371,29 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 		default:
 			// Over this connection's budget (the claim's per-connection cap is coarser than the
 			// controller's): hand it back, due at once; the next claim skips the connection.
-			giveBack = append(giveBack, store.ClaimRef{DeliveryID: c.Delivery.ID, LeaseUntil: c.LeaseUntil})
+			giveBack = append(giveBack, c)
 		}
 	}
-	if len(giveBack) > 0 {
-		if err := e.cfg.Store.DeliveryRelease(sctx, store.DeliveryReleaseParams{Claims: giveBack, DueAt: now, Now: now}); err != nil {
-			e.log.Error("handing back deliveries", slog.Any("error", err))
-		}
-	}
+	e.handBack(giveBack, now)
 	return started + len(work)
+}
+
+// handBack releases claimed deliveries that will not be attempted here, due at once (each
+// only while its lease holds). A failure is logged: their leases run out in time and they are
+// claimed again then.
+func (e *Engine) handBack(claims []*store.Claimed, now time.Time) {
+	if len(claims) == 0 {
+		return
+	}
+	refs := make([]store.ClaimRef, len(claims))
+	for i, c := range claims {
+		refs[i] = store.ClaimRef{DeliveryID: c.Delivery.ID, LeaseUntil: c.LeaseUntil}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.cfg.Store.DeliveryRelease(ctx, store.DeliveryReleaseParams{Claims: refs, DueAt: now, Now: now}); err != nil {
+		e.log.Error("handing back deliveries", slog.Int("count", len(refs)), slog.Any("error", err))
+	}
 }
 
 // Parking (controller.toPark): a stuck connection (every slot busy, nothing finished for
