@@ -25,6 +25,13 @@ func (c *versioned[K, V]) get(version int64, k K) (V, bool) {
 	return v, ok
 }
 
+// current returns the version the cache holds values of (0 before any).
+func (c *versioned[K, V]) current() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.version
+}
+
 func (c *versioned[K, V]) put(version int64, k K, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

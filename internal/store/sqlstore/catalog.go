@@ -109,6 +109,15 @@ func (c *catalogKnown) has(k catalogID) bool {
 	return ok
 }
 
+// hasAll says whether e's entries (its event type and resource) are all stored.
+func (c *catalogKnown) hasAll(e *switchyard.Event) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, name := c.m[catalogID{e.WorkspaceID, switchyard.CatalogEventType, e.Name}]
+	_, resource := c.m[catalogID{e.WorkspaceID, switchyard.CatalogResource, e.Resource}]
+	return name && (resource || e.Resource == "")
+}
+
 // add records the entries of events as stored; call it only after their transaction committed.
 func (c *catalogKnown) add(events []*switchyard.Event) {
 	c.mu.Lock()

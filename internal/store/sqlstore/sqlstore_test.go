@@ -8,6 +8,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/store/sqlstore"
 	"github.com/switchyardhq/switchyard/internal/store/storetest"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
 
 func TestConformance(t *testing.T) {
@@ -57,4 +58,66 @@ func TestOpenRejectsUnknownURLs(t *testing.T) {
 	if got := err.Error(); strings.Contains(got, "hunter2") {
 		t.Fatalf("error leaks the password: %s", got)
 	}
+}
+
+// TestRoutingChangedByAnotherNode: a node routes events by the rules it has cached only while
+// no other node has changed them. Two stores on one database stand for two nodes; the first
+// has routed (and cached) one rule when the second replaces it.
+func TestRoutingChangedByAnotherNode(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		ctx := context.Background()
+		url := d.NewURL(t)
+		open := func() store.Store {
+			db, err := sqlstore.Open(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		}
+		a, b := open(), open()
+		tn := storetest.NewTenant(t, a)
+		old := storetest.NewRule(t, a, tn, storetest.RuleOpts{})
+		for range 2 { // the second is routed from the cache
+			if _, ds := storetest.NewEvent(t, a, tn, storetest.EventOpts{}); len(ds) != 1 || ds[0].RuleID != old.ID {
+				t.Fatalf("before the change: deliveries for rules %v, want one for rule %s", ruleIDs(ds), old.ID)
+			}
+		}
+
+		other := storetest.NewConnection(tn.Workspace)
+		if err := b.ConnectionInsert(ctx, other); err != nil {
+			t.Fatal(err)
+		}
+		replacement := storetest.NewRule(t, b, tn, storetest.RuleOpts{Connection: other})
+		if _, err := b.RuleDelete(ctx, store.RuleDeleteParams{OrganizationID: tn.Org.ID, ID: old.ID, Now: storetest.T0}); err != nil {
+			t.Fatal(err)
+		}
+
+		e, ds := storetest.NewEvent(t, a, tn, storetest.EventOpts{})
+		if len(ds) != 1 || ds[0].RuleID != replacement.ID {
+			t.Fatalf("after the change: deliveries for rules %v, want one for rule %s", ruleIDs(ds), replacement.ID)
+		}
+		stored, err := b.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: tn.Org.ID, EventID: e.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(stored) != 1 || stored[0].ID != ds[0].ID || stored[0].ConnectionID != other.ID {
+			t.Fatalf("stored deliveries for rules %v, want the one returned (%s) on connection %s", ruleIDs(stored), ds[0].ID, other.ID)
+		}
+		got, err := b.EventGet(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: e.ID, WithPayload: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.TotalRules != 1 || got.Status != switchyard.StatusPending || string(got.Payload) != string(e.Payload) {
+			t.Fatalf("stored event: rules %d, status %s, payload %s", got.TotalRules, got.Status, got.Payload)
+		}
+	})
+}
+
+func ruleIDs(ds []*switchyard.Delivery) (ids []string) {
+	for _, d := range ds {
+		ids = append(ids, d.RuleID.String())
+	}
+	return ids
 }
