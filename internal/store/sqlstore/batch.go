@@ -293,24 +293,24 @@ var (
 
 // eventInsertPG is eventInsertStatement's statement: $1 the routing version the rows were routed
 // by, then one array per column of events and of deliveries. It answers whether it inserted.
-var eventInsertPG = func() string {
-	unnest := func(from int, types []string) string {
-		var b strings.Builder
-		for i, t := range types {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "$%d::%s[]", from+i, t)
-		}
-		return b.String()
-	}
-	return `WITH current AS (SELECT v FROM routing_version WHERE v = $1),
-		e AS (INSERT INTO events (` + eventCols + `, payload) SELECT * FROM unnest(` + unnest(2, eventTypesPG) + `)
+var eventInsertPG = `WITH current AS (SELECT v FROM routing_version WHERE v = $1),
+		e AS (INSERT INTO events (` + eventCols + `, payload) SELECT * FROM unnest(` + arrayParams(2, eventTypesPG) + `)
 			WHERE EXISTS (SELECT 1 FROM current)),
-		d AS (INSERT INTO deliveries (` + deliveryCols + `) SELECT * FROM unnest(` + unnest(2+len(eventTypesPG), deliveryTypesPG) + `)
+		d AS (INSERT INTO deliveries (` + deliveryCols + `) SELECT * FROM unnest(` + arrayParams(2+len(eventTypesPG), deliveryTypesPG) + `)
 			WHERE EXISTS (SELECT 1 FROM current))
 		SELECT EXISTS (SELECT 1 FROM current)`
-}()
+
+// arrayParams lists parameters from $from on, one PostgreSQL array of each of types.
+func arrayParams(from int, types []string) string {
+	var b strings.Builder
+	for i, t := range types {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d::%s[]", from+i, t)
+	}
+	return b.String()
+}
 
 // pgColumns turns rows into one Go slice per column, typed for PostgreSQL arrays of types (the
 // column types; args gives a row's values in that order): uuid as []uuid.UUID, text and json as

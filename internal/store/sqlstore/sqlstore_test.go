@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"testing"
 
@@ -120,4 +121,38 @@ func ruleIDs(ds []*switchyard.Delivery) (ids []string) {
 		ids = append(ids, d.RuleID.String())
 	}
 	return ids
+}
+
+// TestColumnTypesPG: the types that the one-statement ingest gives its arrays are the columns'
+// own (a migration that changed a column would otherwise surface as a cast error at run time).
+func TestColumnTypesPG(t *testing.T) {
+	t.Parallel()
+	url := storetest.PostgresURL(t)
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	conn, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, c := range sqlstore.ColumnTypesPG {
+		cols := strings.Split(c.Columns, ", ")
+		if len(cols) != len(c.Types) {
+			t.Fatalf("%s: %d columns, %d types", c.Table, len(cols), len(c.Types))
+		}
+		for i, col := range cols {
+			var typ string
+			if err := conn.QueryRowContext(ctx, `SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+				WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped`, c.Table, col).Scan(&typ); err != nil {
+				t.Fatalf("%s.%s: %v", c.Table, col, err)
+			}
+			if typ != c.Types[i] {
+				t.Errorf("%s.%s is %s, the statement casts it to %s", c.Table, col, typ, c.Types[i])
+			}
+		}
+	}
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -140,58 +141,62 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
-	t.Run("A batch of records is applied per record, refusing lost leases", func(t *testing.T) {
-		t.Parallel()
-		s := open(t)
-		tn := NewTenant(t, s)
-		ctx := context.Background()
-		NewRule(t, s, tn, RuleOpts{})
-		e1, _ := NewEvent(t, s, tn, EventOpts{})
-		e2, _ := NewEvent(t, s, tn, EventOpts{})
-		now := T0.Add(time.Second)
-		cs, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10})
-		if err != nil || len(cs) != 2 {
-			t.Fatalf("claimed %d (err %v)", len(cs), err)
-		}
-		var ps []store.DeliveryRecordParams
-		for _, c := range cs {
-			ps = append(ps, store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID, LeaseUntil: c.LeaseUntil,
-				Attempt: &switchyard.Attempt{ID: uuid.Must(uuid.NewV7()), DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID,
-					Number: 1, StartedAt: now, CompletedAt: now, Outcome: switchyard.OutcomeDelivered, HTTPStatus: 200},
-				Status: switchyard.StatusCompleted, Now: now})
-		}
-		ps[1].LeaseUntil = now // a lease this claimer never held
-		errs, err := s.DeliveryRecordBatch(ctx, ps)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if errs[0] != nil || errs[1] != store.ErrLeaseLost {
-			t.Fatalf("per-record errors %v, want [nil ErrLeaseLost]", errs)
-		}
-		done := 0
-		for _, id := range []uuid.UUID{e1.ID, e2.ID} {
-			if e, _ := s.EventGet(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: id}); e.Status == switchyard.StatusCompleted {
-				done++
+	// With EventTotalRules 1 (each event has only this delivery) an event's status follows from
+	// the delivery's without counting the others; without it, it is counted.
+	for _, total := range []int{0, 1} {
+		t.Run(fmt.Sprintf("A batch of records is applied per record, refusing lost leases (event total rules %d)", total), func(t *testing.T) {
+			t.Parallel()
+			s := open(t)
+			tn := NewTenant(t, s)
+			ctx := context.Background()
+			NewRule(t, s, tn, RuleOpts{})
+			e1, _ := NewEvent(t, s, tn, EventOpts{})
+			e2, _ := NewEvent(t, s, tn, EventOpts{})
+			now := T0.Add(time.Second)
+			cs, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10})
+			if err != nil || len(cs) != 2 {
+				t.Fatalf("claimed %d (err %v)", len(cs), err)
 			}
-		}
-		if done != 1 {
-			t.Fatalf("%d events completed, want exactly the one whose lease held", done)
-		}
-		// Both attempts were made: both are logged and counted, the lost lease's too.
-		for i, c := range cs {
-			as, err := s.AttemptListByDelivery(ctx, store.AttemptListByDeliveryParams{OrganizationID: tn.Org.ID, DeliveryID: c.Delivery.ID})
-			if err != nil || len(as) != 1 {
-				t.Fatalf("record %d: %d attempts logged (err %v), want 1", i, len(as), err)
+			var ps []store.DeliveryRecordParams
+			for _, c := range cs {
+				ps = append(ps, store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID, LeaseUntil: c.LeaseUntil,
+					Attempt: &switchyard.Attempt{ID: uuid.Must(uuid.NewV7()), DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID,
+						Number: 1, StartedAt: now, CompletedAt: now, Outcome: switchyard.OutcomeDelivered, HTTPStatus: 200},
+					Status: switchyard.StatusCompleted, Now: now, EventTotalRules: total})
 			}
-			ds, err := s.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: tn.Org.ID, EventID: c.Delivery.EventID})
-			if err != nil || len(ds) != 1 || ds[0].AttemptCount != 1 {
-				t.Fatalf("record %d: deliveries %+v (err %v), want one with attempt_count 1", i, ds, err)
+			ps[1].LeaseUntil = now // a lease this claimer never held
+			errs, err := s.DeliveryRecordBatch(ctx, ps)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if held := i == 0; (ds[0].Status == switchyard.StatusCompleted) != held {
-				t.Fatalf("record %d: delivery status %s (lease held: %v)", i, ds[0].Status, held)
+			if errs[0] != nil || errs[1] != store.ErrLeaseLost {
+				t.Fatalf("per-record errors %v, want [nil ErrLeaseLost]", errs)
 			}
-		}
-	})
+			done := 0
+			for _, id := range []uuid.UUID{e1.ID, e2.ID} {
+				if e, _ := s.EventGet(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: id}); e.Status == switchyard.StatusCompleted {
+					done++
+				}
+			}
+			if done != 1 {
+				t.Fatalf("%d events completed, want exactly the one whose lease held", done)
+			}
+			// Both attempts were made: both are logged and counted, the lost lease's too.
+			for i, c := range cs {
+				as, err := s.AttemptListByDelivery(ctx, store.AttemptListByDeliveryParams{OrganizationID: tn.Org.ID, DeliveryID: c.Delivery.ID})
+				if err != nil || len(as) != 1 {
+					t.Fatalf("record %d: %d attempts logged (err %v), want 1", i, len(as), err)
+				}
+				ds, err := s.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: tn.Org.ID, EventID: c.Delivery.EventID})
+				if err != nil || len(ds) != 1 || ds[0].AttemptCount != 1 {
+					t.Fatalf("record %d: deliveries %+v (err %v), want one with attempt_count 1", i, ds, err)
+				}
+				if held := i == 0; (ds[0].Status == switchyard.StatusCompleted) != held {
+					t.Fatalf("record %d: delivery status %s (lease held: %v)", i, ds[0].Status, held)
+				}
+			}
+		})
+	}
 
 	t.Run("An event with one delivery follows that delivery's status", func(t *testing.T) {
 		t.Parallel()

@@ -1,0 +1,11 @@
+package sqlstore
+
+// ColumnTypesPG are the PostgreSQL types that the one-statement ingest (eventInsertStatement)
+// casts its arrays to, per table, with the columns they stand for.
+var ColumnTypesPG = []struct {
+	Table, Columns string
+	Types          []string
+}{
+	{"events", eventCols + ", payload", eventTypesPG},
+	{"deliveries", deliveryCols, deliveryTypesPG},
+}
