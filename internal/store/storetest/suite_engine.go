@@ -150,11 +150,12 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 			tn := NewTenant(t, s)
 			ctx := context.Background()
 			NewRule(t, s, tn, RuleOpts{})
-			e1, _ := NewEvent(t, s, tn, EventOpts{})
-			e2, _ := NewEvent(t, s, tn, EventOpts{})
+			for range 3 {
+				NewEvent(t, s, tn, EventOpts{})
+			}
 			now := T0.Add(time.Second)
 			cs, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10})
-			if err != nil || len(cs) != 2 {
+			if err != nil || len(cs) != 3 {
 				t.Fatalf("claimed %d (err %v)", len(cs), err)
 			}
 			var ps []store.DeliveryRecordParams
@@ -165,21 +166,28 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 					Status: switchyard.StatusCompleted, Now: now, EventTotalRules: total})
 			}
 			ps[1].LeaseUntil = now // a lease this claimer never held
+			ps[2].Status, ps[2].Attempt.Outcome, ps[2].Attempt.HTTPStatus = switchyard.StatusFailed, switchyard.OutcomeAuthFailed, 401
 			errs, err := s.DeliveryRecordBatch(ctx, ps)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if errs[0] != nil || errs[1] != store.ErrLeaseLost {
-				t.Fatalf("per-record errors %v, want [nil ErrLeaseLost]", errs)
+			if errs[0] != nil || errs[1] != store.ErrLeaseLost || errs[2] != nil {
+				t.Fatalf("per-record errors %v, want [nil ErrLeaseLost nil]", errs)
 			}
-			done := 0
-			for _, id := range []uuid.UUID{e1.ID, e2.ID} {
-				if e, _ := s.EventGet(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: id}); e.Status == switchyard.StatusCompleted {
-					done++
+			// Each event follows its own delivery; the lost lease's is left as the claim made it.
+			for i, want := range []struct {
+				status            switchyard.Status
+				completed, failed int
+				done              bool
+			}{{switchyard.StatusCompleted, 1, 0, true}, {switchyard.StatusProcessing, 0, 0, false}, {switchyard.StatusFailed, 0, 1, true}} {
+				e, err := s.EventGet(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: ps[i].EventID})
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			if done != 1 {
-				t.Fatalf("%d events completed, want exactly the one whose lease held", done)
+				if e.Status != want.status || e.CompletedCount != want.completed || e.FailedCount != want.failed || (e.CompletedAt != nil) != want.done {
+					t.Errorf("record %d: event %s completed %d failed %d completed_at %v, want %s %d %d (completed_at set: %v)",
+						i, e.Status, e.CompletedCount, e.FailedCount, e.CompletedAt, want.status, want.completed, want.failed, want.done)
+				}
 			}
 			// Both attempts were made: both are logged and counted, the lost lease's too.
 			for i, c := range cs {
@@ -191,8 +199,8 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 				if err != nil || len(ds) != 1 || ds[0].AttemptCount != 1 {
 					t.Fatalf("record %d: deliveries %+v (err %v), want one with attempt_count 1", i, ds, err)
 				}
-				if held := i == 0; (ds[0].Status == switchyard.StatusCompleted) != held {
-					t.Fatalf("record %d: delivery status %s (lease held: %v)", i, ds[0].Status, held)
+				if want := ps[i].Status; (ds[0].Status == want) != (i != 1) {
+					t.Fatalf("record %d: delivery status %s (recorded %s, lease held: %v)", i, ds[0].Status, want, i != 1)
 				}
 			}
 		})
