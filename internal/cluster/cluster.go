@@ -168,21 +168,34 @@ func (l *Leader) Run(ctx context.Context) {
 	defer t.Stop()
 	for ctx.Err() == nil {
 		lead, err := l.Store.LeaderTry(ctx, store.LeaderTryParams{Name: l.Name})
+		ticks := 1
 		switch {
 		case err == nil:
-			l.hold(ctx, lead, t.C)
+			if l.hold(ctx, lead, t.C) {
+				// A leader that lost its lock stands back for a few tries, so that another node,
+				// which has been trying all along, takes over rather than this one (whose
+				// connection to the database just failed) winning the lock straight back.
+				ticks = lostLeadPause
+			}
 		case !errors.Is(err, store.ErrLeaderElsewhere) && ctx.Err() == nil:
 			l.Logger.Warn("cluster: trying the leader lock", slog.String("election", l.Name), slog.Any("error", err))
 		}
-		select {
-		case <-ctx.Done():
-		case <-t.C:
+		for ; ticks > 0 && ctx.Err() == nil; ticks-- {
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
 		}
 	}
 }
 
-// hold runs Lead while lead is held, checking it every tick.
-func (l *Leader) hold(ctx context.Context, lead store.Leadership, tick <-chan time.Time) {
+// lostLeadPause is how many election intervals a node that lost the lead waits before it tries
+// to take it again.
+const lostLeadPause = 3
+
+// hold runs Lead while lead is held, checking it every tick. It reports whether the lead was
+// lost (rather than given up because ctx ended).
+func (l *Leader) hold(ctx context.Context, lead store.Leadership, tick <-chan time.Time) (lost bool) {
 	l.terms.Add(1)
 	l.leading.Store(true)
 	l.Logger.Info("cluster: this node now leads", slog.String("election", l.Name))
@@ -201,6 +214,7 @@ func (l *Leader) hold(ctx context.Context, lead store.Leadership, tick <-chan ti
 		case <-tick:
 			if err := lead.Check(ctx); err != nil {
 				held = false
+				lost = ctx.Err() == nil
 				if ctx.Err() == nil {
 					l.Logger.Warn("cluster: lost the lead", slog.String("election", l.Name), slog.Any("error", err))
 				}
@@ -213,6 +227,7 @@ func (l *Leader) hold(ctx context.Context, lead store.Leadership, tick <-chan ti
 	if err := lead.Release(); err != nil {
 		l.Logger.Warn("cluster: releasing the lead", slog.String("election", l.Name), slog.Any("error", err))
 	}
+	return lost
 }
 
 // Sweeper removes the rows of nodes gone for more than DepartedGrace (kept that long so that an
