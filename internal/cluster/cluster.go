@@ -213,9 +213,8 @@ func (l *Leader) hold(ctx context.Context, lead store.Leadership, tick <-chan ti
 			held = false
 		case <-tick:
 			if err := lead.Check(ctx); err != nil {
-				held = false
-				lost = ctx.Err() == nil
-				if ctx.Err() == nil {
+				held, lost = false, ctx.Err() == nil
+				if lost {
 					l.Logger.Warn("cluster: lost the lead", slog.String("election", l.Name), slog.Any("error", err))
 				}
 			}

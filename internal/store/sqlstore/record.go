@@ -270,17 +270,22 @@ func (db *DB) refreshEvent(ctx context.Context, tx *sql.Tx, eventID uuid.UUID, n
 
 // setEventStatus stores the status and counters that counts imply for an event.
 func (db *DB) setEventStatus(ctx context.Context, tx *sql.Tx, eventID uuid.UUID, counts switchyard.StatusCounts, now int64) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE events SET status = $1, completed_count = $2, failed_count = $3,
+		completed_at = $4 WHERE id = $5`, append(eventStatusArgs(counts, now), eventID)...); err != nil {
+		return fmt.Errorf("updating event: %w", err)
+	}
+	return nil
+}
+
+// eventStatusArgs are the values that counts imply for an event: its status, completed and
+// failed counts, and completion time (now, once the status is terminal; else NULL).
+func eventStatusArgs(counts switchyard.StatusCounts, now int64) []any {
 	status := switchyard.EventStatus(counts)
 	var completedAt any
 	if status.Terminal() {
 		completedAt = now
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE events SET status = $1, completed_count = $2, failed_count = $3,
-		completed_at = $4 WHERE id = $5`,
-		status, counts[switchyard.StatusCompleted], counts[switchyard.StatusFailed], completedAt, eventID); err != nil {
-		return fmt.Errorf("updating event: %w", err)
-	}
-	return nil
+	return []any{status, counts[switchyard.StatusCompleted], counts[switchyard.StatusFailed], completedAt}
 }
 
 // onlyEvent is an event with one delivery, and that delivery's new status.
@@ -290,11 +295,14 @@ type onlyEvent struct {
 	now    int64
 }
 
-// eventStatusesPG sets the status and counters of events that each have one delivery, one row
-// per element of its arrays: id, status, completed and failed counts, completion time.
-const eventStatusesPG = `UPDATE events e SET status = v.status, completed_count = v.completed, failed_count = v.failed,
+// eventStatusTypesPG are the PostgreSQL types of setEventStatuses' rows: the event's id, then
+// eventStatusArgs.
+var eventStatusTypesPG = []string{"uuid", "text", "integer", "integer", "bigint"}
+
+// eventStatusesPG is setEventStatuses' statement, one row per element of its arrays.
+var eventStatusesPG = `UPDATE events e SET status = v.status, completed_count = v.completed, failed_count = v.failed,
 		completed_at = v.completed_at
-	FROM unnest($1::uuid[], $2::text[], $3::integer[], $4::integer[], $5::bigint[]) AS v(id, status, completed, failed, completed_at)
+	FROM unnest(` + arrayParams(1, eventStatusTypesPG) + `) AS v(id, status, completed, failed, completed_at)
 	WHERE e.id = v.id`
 
 // setEventStatuses is setEventStatus for many events of one delivery each (PostgreSQL), in one
@@ -306,25 +314,13 @@ func (db *DB) setEventStatuses(ctx context.Context, tx *sql.Tx, es []onlyEvent) 
 	case 1:
 		return db.setEventStatus(ctx, tx, es[0].id, switchyard.StatusCounts{es[0].status: 1}, es[0].now)
 	}
-	var (
-		ids               = make([]uuid.UUID, len(es))
-		statuses          = make([]string, len(es))
-		completed, failed = make([]int64, len(es)), make([]int64, len(es))
-		completedAt       = make([]*int64, len(es))
-	)
-	for i, e := range es {
-		counts := switchyard.StatusCounts{e.status: 1}
-		status := switchyard.EventStatus(counts)
-		ids[i], statuses[i] = e.id, string(status)
-		completed[i], failed[i] = int64(counts[switchyard.StatusCompleted]), int64(counts[switchyard.StatusFailed])
-		if status.Terminal() {
-			completedAt[i] = &es[i].now
-		}
-	}
+	args := pgColumns(es, func(e onlyEvent) []any {
+		return append([]any{e.id}, eventStatusArgs(switchyard.StatusCounts{e.status: 1}, e.now)...)
+	}, eventStatusTypesPG)
 	// Planned for each batch (pgx's unnamed statement) rather than once and cached: a plan made
 	// while the events table was small joins it by a sequential scan, and keeps doing so as the
 	// table grows, until the next ANALYZE.
-	if _, err := tx.ExecContext(ctx, eventStatusesPG, pgx.QueryExecModeCacheDescribe, ids, statuses, completed, failed, completedAt); err != nil {
+	if _, err := tx.ExecContext(ctx, eventStatusesPG, append([]any{pgx.QueryExecModeCacheDescribe}, args...)...); err != nil {
 		return fmt.Errorf("updating events: %w", err)
 	}
 	return nil

@@ -123,7 +123,7 @@ func ruleIDs(ds []*switchyard.Delivery) (ids []string) {
 	return ids
 }
 
-// TestColumnTypesPG: the types that the one-statement ingest gives its arrays are the columns'
+// TestColumnTypesPG: the types that the array statements give their arrays are the columns'
 // own (a migration that changed a column would otherwise surface as a cast error at run time).
 func TestColumnTypesPG(t *testing.T) {
 	t.Parallel()
