@@ -27,6 +27,14 @@ import (
 // its round trip — is shared by more of them (ingest-single on 2 cores: 16k → 20k events/s, p99
 // 13 → 9 ms). It is PostgreSQL's commit_delay, taken only when someone is coming; a lone client
 // is not kept waiting.
+//
+// With several writers (PostgreSQL), the first takes whatever is queued and the others are
+// spares: they take work only while at least a full batch is waiting. Writers that all took
+// what they found would commit one or two events each at moderate rates — four times the
+// commits, contending for the same index pages — and on a 2-core machine that cost more than it
+// bought: at 1,000 events/s, four such writers left PostgreSQL saturated and emit→delivered at
+// p50 0.2–1 s, where one writer kept it at 10–17 ms (docs/benchmarks.md). Spares still help
+// where one writer cannot keep up: bulk requests, a full batch each.
 type ingester struct {
 	store    store.Store
 	in       chan *ingestRequest
@@ -34,7 +42,9 @@ type ingester struct {
 	wait     time.Duration // how long a writer waits for announced requests (arrivalWait)
 	stop     chan struct{}
 	wg       sync.WaitGroup
-	arriving atomic.Int64 // requests announced with expect and not yet queued or withdrawn
+	arriving atomic.Int64  // requests announced with expect and not yet queued or withdrawn
+	queued   atomic.Int64  // events queued in in and not yet taken by a writer
+	overflow chan struct{} // wakes a spare writer: a full batch is waiting
 
 	closeOnce sync.Once
 }
@@ -76,11 +86,14 @@ func (a *arrival) withdraw() {
 }
 
 // newIngester starts writers goroutines that each commit up to about max events per
-// transaction (a request's events are never split, so one transaction may hold more).
+// transaction (a request's events are never split, so one transaction may hold more): one that
+// takes whatever is queued, the others spares.
 func newIngester(s store.Store, writers, max int) *ingester {
-	g := &ingester{store: s, in: make(chan *ingestRequest, 256*writers), max: max, wait: arrivalWait, stop: make(chan struct{})}
-	for range writers {
-		g.wg.Go(g.run)
+	g := &ingester{store: s, in: make(chan *ingestRequest, 256*writers), max: max, wait: arrivalWait, stop: make(chan struct{}),
+		overflow: make(chan struct{}, 1)}
+	g.wg.Go(g.run)
+	for range writers - 1 {
+		g.wg.Go(g.spare)
 	}
 	return g
 }
@@ -91,14 +104,24 @@ func newIngester(s store.Store, writers, max int) *ingester {
 func (g *ingester) insert(ctx context.Context, a *arrival, events ...*switchyard.Event) error {
 	defer a.withdraw()
 	r := &ingestRequest{events: events, done: make(chan error, 1)}
+	n := int64(len(events))
+	g.queued.Add(n)
 	select {
 	case g.in <- r:
 	case <-ctx.Done():
+		g.queued.Add(-n)
 		return ctx.Err()
 	case <-g.stop:
+		g.queued.Add(-n)
 		return fmt.Errorf("inserting events: the server is shutting down")
 	}
 	a.withdraw() // queued: the writer sees it in g.in from now on
+	if g.queued.Load() >= int64(g.max) {
+		select {
+		case g.overflow <- struct{}{}:
+		default: // a spare has been woken already
+		}
+	}
 	// Wait for the commit even if the caller went away: the events may already be stored.
 	return <-r.done
 }
@@ -124,6 +147,7 @@ func (g *ingester) run() {
 			for {
 				select {
 				case r := <-g.in:
+					g.queued.Add(-int64(len(r.events)))
 					g.write([]*ingestRequest{r}, r.events)
 				default:
 					return
@@ -131,26 +155,62 @@ func (g *ingester) run() {
 			}
 		}
 		reqs = g.fill(append(reqs[:0], first))
-		events = events[:0]
-		for _, r := range reqs {
-			events = append(events, r.events...)
-		}
-		g.write(reqs, events)
-		clear(reqs)
-		clear(events)
+		events = g.take(reqs, events)
 	}
 }
+
+// spare is a writer that takes work only while a full batch is waiting (see ingester).
+func (g *ingester) spare() {
+	var (
+		reqs   []*ingestRequest
+		events []*switchyard.Event
+	)
+	for {
+		select {
+		case <-g.overflow:
+		case <-g.stop:
+			return // the first writer writes what is still queued
+		}
+		for g.queued.Load() >= int64(g.max) {
+			var first *ingestRequest
+			select {
+			case first = <-g.in:
+			default:
+			}
+			if first == nil {
+				break
+			}
+			reqs, _ = batch.Fill(append(reqs[:0], first), g.in, g.max, requestWeight)
+			events = g.take(reqs, events)
+		}
+	}
+}
+
+// take writes the requests a writer took from the queue, using events as scratch space, which
+// it returns for the next batch.
+func (g *ingester) take(reqs []*ingestRequest, events []*switchyard.Event) []*switchyard.Event {
+	events = events[:0]
+	for _, r := range reqs {
+		events = append(events, r.events...)
+	}
+	g.queued.Add(-int64(len(events)))
+	g.write(reqs, events)
+	clear(reqs)
+	clear(events)
+	return events
+}
+
+func requestWeight(r *ingestRequest) int { return len(r.events) }
 
 // fill adds to reqs the requests already queued; then, while the batch is not full, it yields
 // and takes what was queued meanwhile: twice in any case, and on while announced requests are
 // still on their way, for at most g.wait.
 func (g *ingester) fill(reqs []*ingestRequest) []*ingestRequest {
-	weight := func(r *ingestRequest) int { return len(r.events) }
-	reqs, _ = batch.Fill(reqs, g.in, g.max, weight)
+	reqs, _ = batch.Fill(reqs, g.in, g.max, requestWeight)
 	deadline := time.Now().Add(g.wait)
 	for i := 0; (i < 2 || g.arriving.Load() > 0) && batchWeight(reqs) < g.max && time.Now().Before(deadline); i++ {
 		runtime.Gosched()
-		reqs, _ = batch.Fill(reqs, g.in, g.max, weight)
+		reqs, _ = batch.Fill(reqs, g.in, g.max, requestWeight)
 	}
 	return reqs
 }

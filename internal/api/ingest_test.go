@@ -101,3 +101,69 @@ func TestIngesterWaitsForAnnouncedRequests(t *testing.T) {
 		t.Fatalf("fill took %d requests, want 1", len(got))
 	}
 }
+
+// gatedStore holds each EventInsertBatch until the test lets it go, telling the test how many
+// events each call carries: a real store whose writes the test can keep in flight.
+type gatedStore struct {
+	store.Store
+	entered chan int
+	release chan struct{}
+}
+
+func (s *gatedStore) EventInsertBatch(ctx context.Context, p store.EventInsertBatchParams) ([][]*switchyard.Delivery, error) {
+	s.entered <- len(p.Events)
+	<-s.release
+	return s.Store.EventInsertBatch(ctx, p)
+}
+
+// With several writers, the spares write only when a full batch is waiting: a request that
+// arrives while the first writer's commit runs waits for the next batch instead of being
+// committed alone, and once a full batch is queued a spare commits it beside the first writer.
+func TestIngesterSparesTakeOnlyFullBatches(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "ingest.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	tn := storetest.NewTenant(t, db)
+	event := func() *switchyard.Event {
+		return &switchyard.Event{ID: uuid.Must(uuid.NewV7()), OrganizationID: tn.Org.ID, WorkspaceID: tn.Workspace.ID, Name: "user.signup",
+			Resource: "user", Payload: []byte(`{}`), CreatedBy: "test", CreatedAt: time.Now()}
+	}
+	gs := &gatedStore{Store: db, entered: make(chan int, 8), release: make(chan struct{})}
+	g := newIngester(gs, 3, 4)
+	t.Cleanup(g.close)
+	t.Cleanup(func() { close(gs.release) })
+
+	errs := make(chan error, 8)
+	send := func(evs ...*switchyard.Event) { go func() { errs <- g.insert(ctx, nil, evs...) }() }
+	send(event())
+	if n := <-gs.entered; n != 1 {
+		t.Fatalf("the first commit carries %d events, want 1", n)
+	}
+	// The first writer's commit is in flight. One event is not a full batch: no spare takes it.
+	send(event())
+	testutil.Eventually(t, 10*time.Second, "the second request to be queued", func() bool { return g.queued.Load() == 1 })
+	// Four more make one: a spare commits the five together while the first commit still runs.
+	send(event(), event(), event(), event())
+	select {
+	case n := <-gs.entered:
+		if n != 5 {
+			t.Fatalf("the spare's commit carries %d events, want the waiting 1 and the 4 after it", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no spare committed the full batch while the first writer was busy")
+	}
+	if n := g.queued.Load(); n != 0 {
+		t.Fatalf("%d events still counted as queued", n)
+	}
+	gs.release <- struct{}{}
+	gs.release <- struct{}{}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
