@@ -15,33 +15,48 @@ import (
 
 // recorder writes delivery outcomes in batches: whatever has queued up while the previous
 // transaction ran goes into the next one (a group commit). On SQLite, whose one writer is the
-// bottleneck, this turns thousands of small transactions a second into a few larger ones; on
-// PostgreSQL several writers run such batches side by side. The queue is short on purpose: an
-// outcome delivered but not yet recorded is delivered again after a crash, so workers wait for
-// the recorder rather than run far ahead of it.
+// bottleneck, this turns thousands of small transactions a second into a few larger ones. On
+// PostgreSQL more writers may run such batches side by side, but only while the queue is full:
+// one writer takes whatever is queued, the others are spares, as for ingest (api's ingester) —
+// writers that each took what they found would commit an outcome or two each at moderate rates.
+// The queue is short on purpose: an outcome delivered but not yet recorded is delivered again
+// after a crash, so workers wait for the recorder rather than run far ahead of it.
 type recorder struct {
 	store    store.Store
 	log      *slog.Logger
 	in       chan store.DeliveryRecordParams
+	overflow chan struct{} // wakes a spare writer: the queue is full
+	stop     chan struct{}
 	wg       sync.WaitGroup
 	maxBatch int
 	settled  *settledSet // nil unless limits are shared; what is written leaves it
 }
 
 func newRecorder(s store.Store, log *slog.Logger, maxBatch, writers int, settled *settledSet) *recorder {
-	r := &recorder{store: s, log: log, in: make(chan store.DeliveryRecordParams, maxBatch), maxBatch: maxBatch, settled: settled}
-	for range max(1, writers) {
-		r.wg.Go(r.run)
+	r := &recorder{store: s, log: log, in: make(chan store.DeliveryRecordParams, maxBatch), maxBatch: maxBatch, settled: settled,
+		overflow: make(chan struct{}, 1), stop: make(chan struct{})}
+	r.wg.Go(r.run)
+	for range max(1, writers) - 1 {
+		r.wg.Go(r.spare)
 	}
 	return r
 }
 
 // add queues one outcome. It blocks only while the queue is full, which slows the workers down
-// to what the database can take.
-func (r *recorder) add(p store.DeliveryRecordParams) { r.in <- p }
+// to what the database can take, and wakes a spare writer then.
+func (r *recorder) add(p store.DeliveryRecordParams) {
+	r.in <- p
+	if len(r.in) == cap(r.in) {
+		select {
+		case r.overflow <- struct{}{}:
+		default: // a spare has been woken already
+		}
+	}
+}
 
 // close writes everything queued and stops.
 func (r *recorder) close() {
+	close(r.stop)
 	close(r.in)
 	r.wg.Wait()
 }
@@ -52,6 +67,30 @@ func (r *recorder) run() {
 		b, _ = batch.Fill(append(b[:0], first), r.in, r.maxBatch, nil)
 		r.write(b)
 		r.settled.remove(b)
+	}
+}
+
+// spare is a writer that takes a batch only while the queue is full (see recorder).
+func (r *recorder) spare() {
+	b := make([]store.DeliveryRecordParams, 0, r.maxBatch)
+	for {
+		select {
+		case <-r.overflow:
+		case <-r.stop:
+			return // run writes what is still queued
+		}
+		for len(r.in) == cap(r.in) {
+			select {
+			case first, ok := <-r.in:
+				if !ok {
+					return
+				}
+				b, _ = batch.Fill(append(b[:0], first), r.in, r.maxBatch, nil)
+				r.write(b)
+				r.settled.remove(b)
+			default: // taken meanwhile
+			}
+		}
 	}
 }
 
