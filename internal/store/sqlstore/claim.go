@@ -33,21 +33,20 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 	}
 	args := []any{lease, now, p.Limit, window, perConn}
 	exclude := ""
-	if len(p.Exclude) > 0 {
-		exclude = " AND connection_id NOT IN (" + placeholders(len(args)+1, len(p.Exclude)) + ")"
-		for _, id := range p.Exclude {
-			args = append(args, id)
-		}
+	if len(p.Exclude) > 0 || db.d.name == "postgres" {
+		var in string
+		in, args = db.idSet("connection_id", true, p.Exclude, args)
+		exclude = " AND " + in
 	}
 	// Each connection's cap: PerConnection, or its Room.
 	capOf := "$5"
-	if len(p.Room) > 0 && !p.Shared {
+	if (len(p.Room) > 0 || db.d.name == "postgres") && !p.Shared {
 		ids := make([]uuid.UUID, 0, len(p.Room))
 		caps := make([]int, 0, len(p.Room))
 		for id, n := range p.Room {
 			ids, caps = append(ids, id), append(caps, max(0, min(n, perConn)))
 		}
-		args, capOf = capsByConnection(args, ids, caps, "$5")
+		args, capOf = db.capsByConnection(args, ids, caps, "$5")
 	}
 	// The ids to take. On PostgreSQL they are then locked with SKIP LOCKED, re-checking that
 	// each is still due, so concurrent claimers on other nodes never take the same row.
@@ -136,12 +135,21 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 	return claimed, nil
 }
 
-// capsByConnection returns a CASE over connection_id that gives each of ids its cap (caps[i])
-// and any other connection otherwise, with the ids and caps appended to args as parameters: the
-// query's text then depends only on how many connections are capped, so that it is prepared once
-// per length rather than once per claim (a cap written into the text made nearly every claim a
-// new statement to parse on SQLite, and a new prepare round trip, evicting others, on PostgreSQL).
-func capsByConnection(args []any, ids []uuid.UUID, caps []int, otherwise string) ([]any, string) {
+// capsByConnection returns an expression that gives each of ids its cap (caps[i]) and any other
+// connection otherwise, with the ids and caps appended to args as parameters. On SQLite it is a
+// CASE over connection_id, whose text depends only on how many connections are capped, so that it
+// is parsed once per length rather than once per claim (a cap written into the text made nearly
+// every claim a new statement). On PostgreSQL it is a lookup in two array parameters, whose text
+// never changes: one prepared statement, planned once (idSet).
+func (db *DB) capsByConnection(args []any, ids []uuid.UUID, caps []int, otherwise string) ([]any, string) {
+	if db.d.name == "postgres" {
+		caps32 := make([]int32, len(caps))
+		for i, c := range caps {
+			caps32[i] = int32(c)
+		}
+		args = append(args, ids, caps32)
+		return args, fmt.Sprintf("COALESCE(($%d::integer[])[array_position($%d::uuid[], connection_id)], %s)", len(args), len(args)-1, otherwise)
+	}
 	var b strings.Builder
 	b.WriteString("CASE connection_id")
 	for i, id := range ids {
@@ -150,6 +158,33 @@ func capsByConnection(args []any, ids []uuid.UUID, caps []int, otherwise string)
 	}
 	b.WriteString(" ELSE " + otherwise + " END")
 	return args, b.String()
+}
+
+// idSet returns a condition that col is one of ids (not one of them, with negate), with ids
+// appended to args as parameters. On SQLite that is an IN list, one parameter per id. On
+// PostgreSQL it is one array parameter (= ANY, <> ALL), so that the statement's text does not
+// change with the number of ids: pgx prepares it once and PostgreSQL plans it generically after a
+// few runs, where a text per length was prepared and planned anew on most calls — the shared-limit
+// claim's statements spent 0.15–0.5 ms of PostgreSQL CPU per call in bind alone
+// (docs/benchmarks.md). An empty set is nothing (negated: everything) on PostgreSQL; SQLite
+// callers leave the condition out instead.
+func (db *DB) idSet(col string, negate bool, ids []uuid.UUID, args []any) (string, []any) {
+	if db.d.name == "postgres" {
+		args = append(args, append([]uuid.UUID{}, ids...)) // never nil: a nil slice is NULL, and <> ALL(NULL) is never true
+		if negate {
+			return fmt.Sprintf("%s <> ALL($%d::uuid[])", col, len(args)), args
+		}
+		return fmt.Sprintf("%s = ANY($%d::uuid[])", col, len(args)), args
+	}
+	from := len(args) + 1
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	op := " IN ("
+	if negate {
+		op = " NOT IN ("
+	}
+	return col + op + placeholders(from, len(ids)) + ")", args
 }
 
 // reportFull tells p.Full of the connections a claim without Shared took its whole cap from

@@ -70,11 +70,10 @@ func (db *DB) claimShared(ctx context.Context, tx *sql.Tx, p store.DeliveryClaim
 	// 1. The connections with due work, locked for this claim.
 	args := []any{now, window}
 	exclude := ""
-	if len(p.Exclude) > 0 {
-		exclude = " AND connection_id NOT IN (" + placeholders(len(args)+1, len(p.Exclude)) + ")"
-		for _, id := range p.Exclude {
-			args = append(args, id)
-		}
+	if len(p.Exclude) > 0 || db.d.name == "postgres" {
+		var in string
+		in, args = db.idSet("connection_id", true, p.Exclude, args)
+		exclude = " AND " + in
 	}
 	distinct := `SELECT DISTINCT connection_id FROM (SELECT connection_id FROM deliveries WHERE next_attempt_at <= $1` + exclude +
 		` ORDER BY next_attempt_at LIMIT $2) candidates`
@@ -122,16 +121,13 @@ func (db *DB) claimShared(ctx context.Context, tx *sql.Tx, p store.DeliveryClaim
 		return nil, nil, 0, nil
 	}
 	args = []any{lease, now, p.Limit, window}
-	for _, id := range in {
-		args = append(args, id)
-	}
-	list := placeholders(5, len(in))
-	args, capOf := capsByConnection(args, in, caps, "0")
+	list, args := db.idSet("connection_id", false, in, args)
+	args, capOf := db.capsByConnection(args, in, caps, "0")
 	ids2 := db.d.lockDue(`
 		SELECT id FROM (
 			SELECT id, connection_id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY connection_id ORDER BY next_attempt_at, id) AS rn
 			FROM (SELECT id, connection_id, next_attempt_at FROM deliveries
-			      WHERE next_attempt_at <= $2 AND connection_id IN (` + list + `) ORDER BY next_attempt_at LIMIT $4) candidates
+			      WHERE next_attempt_at <= $2 AND ` + list + ` ORDER BY next_attempt_at LIMIT $4) candidates
 		) ranked WHERE rn <= ` + capOf + ` ORDER BY rn, next_attempt_at LIMIT $3`)
 	ds, version, err := db.claimUpdate(ctx, tx, ids2, args)
 	if err != nil {
@@ -174,16 +170,12 @@ func (db *DB) claimShared(ctx context.Context, tx *sql.Tx, p store.DeliveryClaim
 // A delivery listed in settled (finished, outcome not yet written) does not count as leased.
 func (db *DB) sharedBudgets(ctx context.Context, tx *sql.Tx, ids []uuid.UUID, at time.Time, perClaim int, settled []uuid.UUID) ([]sharedBudget, error) {
 	now := micros(at)
-	args := []any{now}
-	for _, id := range ids {
-		args = append(args, id)
-	}
+	in, args := db.idSet("c.id", false, ids, []any{now})
 	notSettled := ""
-	if len(settled) > 0 {
-		notSettled = " AND d.id NOT IN (" + placeholders(len(args)+1, len(settled)) + ")"
-		for _, id := range settled {
-			args = append(args, id)
-		}
+	if len(settled) > 0 || db.d.name == "postgres" {
+		var out string
+		out, args = db.idSet("d.id", true, settled, args)
+		notSettled = " AND " + out
 	}
 	rows, err := tx.QueryContext(ctx, `
 		SELECT c.id, c.metadata,
@@ -191,7 +183,7 @@ func (db *DB) sharedBudgets(ctx context.Context, tx *sql.Tx, ids []uuid.UUID, at
 			COALESCE(l.paused_until, 0), COALESCE(l.circuit, 'closed'), COALESCE(l.open_until, 0), COALESCE(l.probe_until, 0),
 			COALESCE(l.rate_tat, 0)
 		FROM connections c LEFT JOIN delivery_limits l ON l.key = 'c:' || c.id
-		WHERE c.id IN (`+placeholders(2, len(ids))+`)`, args...)
+		WHERE `+in, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading connection limits: %w", err)
 	}
