@@ -15,23 +15,32 @@ import (
 	"github.com/switchyardhq/switchyard/internal/testutil"
 )
 
+// ingestStore opens a SQLite store in the test's directory, with one tenant.
+func ingestStore(t *testing.T) (*sqlstore.DB, *storetest.Tenant) {
+	t.Helper()
+	db, err := sqlstore.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "ingest.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, storetest.NewTenant(t, db)
+}
+
+// ingestEvent is an accepted user.signup event of the tenant's workspace.
+func ingestEvent(tn *storetest.Tenant, id uuid.UUID) *switchyard.Event {
+	return &switchyard.Event{ID: id, OrganizationID: tn.Org.ID, WorkspaceID: tn.Workspace.ID, Name: "user.signup",
+		Resource: "user", Payload: []byte(`{}`), CreatedBy: "test", CreatedAt: time.Now()}
+}
+
 // Requests queued together are committed in one transaction; when that fails, each request is
 // written on its own, so a bad request fails alone and a good bulk request still commits whole.
 func TestIngesterGroupCommitIsolatesABadRequest(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "ingest.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	tn := storetest.NewTenant(t, db)
+	db, tn := ingestStore(t)
 	storetest.NewRule(t, db, tn, storetest.RuleOpts{})
 	existing, _ := storetest.NewEvent(t, db, tn, storetest.EventOpts{})
-	event := func(id uuid.UUID) *switchyard.Event {
-		return &switchyard.Event{ID: id, OrganizationID: tn.Org.ID, WorkspaceID: tn.Workspace.ID, Name: "user.signup",
-			Resource: "user", Payload: []byte(`{}`), CreatedBy: "test", CreatedAt: time.Now()}
-	}
+	event := func(id uuid.UUID) *switchyard.Event { return ingestEvent(tn, id) }
 	bulk := []*switchyard.Event{event(uuid.Must(uuid.NewV7())), event(uuid.Must(uuid.NewV7())), event(uuid.Must(uuid.NewV7()))}
 	single := event(uuid.Must(uuid.NewV7()))
 	bad := event(existing.ID) // its id is taken: its insert fails
@@ -122,16 +131,8 @@ func (s *gatedStore) EventInsertBatch(ctx context.Context, p store.EventInsertBa
 func TestIngesterSparesTakeOnlyFullBatches(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "ingest.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	tn := storetest.NewTenant(t, db)
-	event := func() *switchyard.Event {
-		return &switchyard.Event{ID: uuid.Must(uuid.NewV7()), OrganizationID: tn.Org.ID, WorkspaceID: tn.Workspace.ID, Name: "user.signup",
-			Resource: "user", Payload: []byte(`{}`), CreatedBy: "test", CreatedAt: time.Now()}
-	}
+	db, tn := ingestStore(t)
+	event := func() *switchyard.Event { return ingestEvent(tn, uuid.Must(uuid.NewV7())) }
 	gs := &gatedStore{Store: db, entered: make(chan int, 8), release: make(chan struct{})}
 	g := newIngester(gs, 3, 4)
 	t.Cleanup(g.close)
