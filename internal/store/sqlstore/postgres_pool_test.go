@@ -4,7 +4,11 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/store/storetest"
 )
 
@@ -73,5 +77,90 @@ func TestPostgresPreparesStatements(t *testing.T) {
 	}
 	if prepared != 1 {
 		t.Errorf("the query is prepared %d times on its connection, want once", prepared)
+	}
+}
+
+// The claim's statements keep one text however many connections a claim excludes or caps and
+// however many deliveries are settled, so that each is prepared (and planned) once per database
+// connection rather than once per length of those lists (docs/postgres.md, Prepared statements).
+func TestPostgresClaimStatementsKeepOneText(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := storetest.PostgresURL(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	db, err := Open(ctx, url+sep+"pool_max_conns=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tn := storetest.NewTenant(t, db)
+	storetest.NewRule(t, db, tn, storetest.RuleOpts{})
+	for range 8 {
+		storetest.NewEvent(t, db, tn, storetest.EventOpts{})
+	}
+	ids := func(n int) []uuid.UUID {
+		out := make([]uuid.UUID, n)
+		for i := range out {
+			out[i] = uuid.New()
+		}
+		return out
+	}
+	for i := range 8 {
+		now := time.Now()
+		settled := ids(i % 3)
+		room := map[uuid.UUID]int{}
+		for _, id := range ids(i % 4) {
+			room[id] = 2
+		}
+		p := store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 1, PerConnection: 16,
+			Exclude: ids((i + 1) % 3), Room: room, Shared: i%2 == 0, Settled: func() []uuid.UUID { return settled }}
+		got, err := db.DeliveryClaim(ctx, p)
+		if err != nil {
+			t.Fatalf("claim %d: %v", i, err)
+		}
+		if len(got) != 1 {
+			t.Fatalf("claim %d took %d deliveries, want 1", i, len(got))
+		}
+	}
+
+	// The pool's two connections, held at once so that each is a different session.
+	texts := map[string]map[string]bool{}
+	for range 2 {
+		conn, err := db.r.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		rows, err := conn.QueryContext(ctx, `SELECT statement FROM pg_prepared_statements`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var text string
+			if err := rows.Scan(&text); err != nil {
+				t.Fatal(err)
+			}
+			for _, kind := range []string{"pg_try_advisory_xact_lock", "LEFT JOIN delivery_limits", "WITH claimed AS"} {
+				if strings.Contains(text, kind) {
+					if texts[kind] == nil {
+						texts[kind] = map[string]bool{}
+					}
+					texts[kind][text] = true
+				}
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One text each for the shared claim's first two statements; two for the claim itself (the
+	// shared claim's and the other).
+	for kind, want := range map[string]int{"pg_try_advisory_xact_lock": 1, "LEFT JOIN delivery_limits": 1, "WITH claimed AS": 2} {
+		if got := len(texts[kind]); got != want {
+			t.Errorf("%d statement texts with %q prepared, want %d", got, kind, want)
+		}
 	}
 }
