@@ -134,22 +134,28 @@ func TestClusterLimitsHoldAcrossThreeNodes(t *testing.T) {
 		s := recv.stats("/rate")
 		testutil.Eventually(t, 40*time.Second, "every rate-limited delivery", func() bool { return s.events() >= events })
 		times := s.times()
-		if last := times[len(times)-1]; last.Before(start.Add(window)) {
-			t.Fatalf("the last delivery arrived at %v, before the end of the measured window %v: the load did not saturate it",
-				last.Format(time.StampMilli), start.Add(window).Format(time.StampMilli))
+		// The backlog lasts about 10 s from the first delivery; on a busy machine emitting takes
+		// part of that, so the window ends at the last delivery if that comes first — but it must
+		// still be long enough for 10 % to mean something.
+		w := window
+		if last := times[len(times)-1]; last.Before(start.Add(w)) {
+			w = last.Sub(start)
+		}
+		if w < 2*time.Second {
+			t.Fatalf("the last delivery arrived %v after the measured window began: the load did not saturate it for 2 s", w)
 		}
 		n := 0
 		for _, at := range times {
-			if !at.Before(start) && at.Before(start.Add(window)) {
+			if !at.Before(start) && at.Before(start.Add(w)) {
 				n++
 			}
 		}
-		got := float64(n) / window.Seconds()
+		got := float64(n) / w.Seconds()
 		if got > rate*1.1 {
-			t.Errorf("%d requests in %v = %.1f/s across three nodes, over %d/s + 10%%", n, window, got, rate)
+			t.Errorf("%d requests in %v = %.1f/s across three nodes, over %d/s + 10%%", n, w.Round(time.Millisecond), got, rate)
 		}
 		dups, _ := s.repeats(nil)
-		t.Logf("rate limit %d/s: %.1f/s measured over %v across three nodes (%d requests for %d events, %d repeated)", rate, got, window,
+		t.Logf("rate limit %d/s: %.1f/s measured over %v across three nodes (%d requests for %d events, %d repeated)", rate, got, w.Round(time.Millisecond),
 			len(times), s.events(), dups)
 	})
 
