@@ -163,10 +163,10 @@ func (db *DB) capsByConnection(args []any, ids []uuid.UUID, caps []int, otherwis
 // idSet returns a condition that col is one of ids (not one of them, with negate), with ids
 // appended to args as parameters. On SQLite that is an IN list, one parameter per id. On
 // PostgreSQL it is one array parameter (= ANY, <> ALL), so that the statement's text does not
-// change with the number of ids: pgx prepares it once and PostgreSQL plans it generically after a
-// few runs, where a text per length was prepared and planned anew on most calls — the shared-limit
-// claim's statements spent 0.15–0.5 ms of PostgreSQL CPU per call in bind alone
-// (docs/benchmarks.md). An empty set is nothing (negated: everything) on PostgreSQL; SQLite
+// change with the number of ids: pgx prepares it once, and PostgreSQL may keep one generic plan
+// for it (see sharedBudgets for a statement where it would not), where a text per length was
+// prepared and planned anew on most calls — the shared-limit claim's statements spent
+// 0.15–0.5 ms of PostgreSQL CPU per call in bind alone (docs/benchmarks.md). An empty set is nothing (negated: everything) on PostgreSQL; SQLite
 // callers leave the condition out instead.
 func (db *DB) idSet(col string, negate bool, ids []uuid.UUID, args []any) (string, []any) {
 	if db.d.name == "postgres" {
