@@ -116,11 +116,8 @@ func (g *ingester) insert(ctx context.Context, a *arrival, events ...*switchyard
 		return fmt.Errorf("inserting events: the server is shutting down")
 	}
 	a.withdraw() // queued: the writer sees it in g.in from now on
-	if g.queued.Load() >= int64(g.max) {
-		select {
-		case g.overflow <- struct{}{}:
-		default: // a spare has been woken already
-		}
+	if g.fullBatchWaits() {
+		batch.Wake(g.overflow)
 	}
 	// Wait for the commit even if the caller went away: the events may already be stored.
 	return <-r.done
@@ -147,8 +144,7 @@ func (g *ingester) run() {
 			for {
 				select {
 				case r := <-g.in:
-					g.queued.Add(-int64(len(r.events)))
-					g.write([]*ingestRequest{r}, r.events)
+					events = g.take([]*ingestRequest{r}, events)
 				default:
 					return
 				}
@@ -161,30 +157,14 @@ func (g *ingester) run() {
 
 // spare is a writer that takes work only while a full batch is waiting (see ingester).
 func (g *ingester) spare() {
-	var (
-		reqs   []*ingestRequest
-		events []*switchyard.Event
-	)
-	for {
-		select {
-		case <-g.overflow:
-		case <-g.stop:
-			return // the first writer writes what is still queued
-		}
-		for g.queued.Load() >= int64(g.max) {
-			var first *ingestRequest
-			select {
-			case first = <-g.in:
-			default:
-			}
-			if first == nil {
-				break
-			}
-			reqs, _ = batch.Fill(append(reqs[:0], first), g.in, g.max, requestWeight)
-			events = g.take(reqs, events)
-		}
-	}
+	var events []*switchyard.Event
+	batch.Spare(g.in, g.overflow, g.stop, g.fullBatchWaits, g.max, requestWeight, func(reqs []*ingestRequest) {
+		events = g.take(reqs, events)
+	})
 }
+
+// fullBatchWaits reports whether at least a full batch of events is queued.
+func (g *ingester) fullBatchWaits() bool { return g.queued.Load() >= int64(g.max) }
 
 // take writes the requests a writer took from the queue, using events as scratch space, which
 // it returns for the next batch.

@@ -46,13 +46,13 @@ func newRecorder(s store.Store, log *slog.Logger, maxBatch, writers int, settled
 // to what the database can take, and wakes a spare writer then.
 func (r *recorder) add(p store.DeliveryRecordParams) {
 	r.in <- p
-	if len(r.in) == cap(r.in) {
-		select {
-		case r.overflow <- struct{}{}:
-		default: // a spare has been woken already
-		}
+	if r.full() {
+		batch.Wake(r.overflow)
 	}
 }
+
+// full reports whether the queue is full.
+func (r *recorder) full() bool { return len(r.in) == cap(r.in) }
 
 // close writes everything queued and stops.
 func (r *recorder) close() {
@@ -66,32 +66,12 @@ func (r *recorder) run() {
 	for first := range r.in {
 		b, _ = batch.Fill(append(b[:0], first), r.in, r.maxBatch, nil)
 		r.write(b)
-		r.settled.remove(b)
 	}
 }
 
 // spare is a writer that takes a batch only while the queue is full (see recorder).
 func (r *recorder) spare() {
-	b := make([]store.DeliveryRecordParams, 0, r.maxBatch)
-	for {
-		select {
-		case <-r.overflow:
-		case <-r.stop:
-			return // run writes what is still queued
-		}
-		for len(r.in) == cap(r.in) {
-			select {
-			case first, ok := <-r.in:
-				if !ok {
-					return
-				}
-				b, _ = batch.Fill(append(b[:0], first), r.in, r.maxBatch, nil)
-				r.write(b)
-				r.settled.remove(b)
-			default: // taken meanwhile
-			}
-		}
-	}
+	batch.Spare(r.in, r.overflow, r.stop, r.full, r.maxBatch, nil, r.write)
 }
 
 // settledSet is the set of deliveries finished on this node whose outcomes are queued or being
@@ -136,10 +116,11 @@ func (s *settledSet) list() []uuid.UUID {
 	return out
 }
 
-// write stores one batch, trying again briefly if the database fails. Should it keep failing,
-// the outcomes are dropped: the leases expire and the deliveries are attempted again — at
-// least once, never lost.
+// write stores one batch, trying again briefly if the database fails, and takes its deliveries
+// out of the settled set. Should it keep failing, the outcomes are dropped: the leases expire and
+// the deliveries are attempted again — at least once, never lost.
 func (r *recorder) write(batch []store.DeliveryRecordParams) {
+	defer r.settled.remove(batch)
 	var (
 		errs []error
 		err  error
