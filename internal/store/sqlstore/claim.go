@@ -32,15 +32,10 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 		window = min(p.Window, window)
 	}
 	args := []any{lease, now, p.Limit, window, perConn}
-	exclude := ""
-	if len(p.Exclude) > 0 || db.d.name == "postgres" {
-		var in string
-		in, args = db.idSet("connection_id", true, p.Exclude, args)
-		exclude = " AND " + in
-	}
+	exclude, args := db.idSet("connection_id", true, p.Exclude, args)
 	// Each connection's cap: PerConnection, or its Room.
 	capOf := "$5"
-	if (len(p.Room) > 0 || db.d.name == "postgres") && !p.Shared {
+	if !p.Shared {
 		ids := make([]uuid.UUID, 0, len(p.Room))
 		caps := make([]int, 0, len(p.Room))
 		for id, n := range p.Room {
@@ -54,7 +49,7 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 		SELECT id FROM (
 			SELECT id, connection_id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY connection_id ORDER BY next_attempt_at, id) AS rn
 			FROM (SELECT id, connection_id, next_attempt_at FROM deliveries
-			      WHERE next_attempt_at <= $2` + exclude + ` ORDER BY next_attempt_at LIMIT $4) candidates
+			      WHERE next_attempt_at <= $2 AND ` + exclude + ` ORDER BY next_attempt_at LIMIT $4) candidates
 		) ranked WHERE rn <= ` + capOf + ` ORDER BY rn, next_attempt_at LIMIT $3`)
 	var (
 		claimed []*store.Claimed
@@ -137,9 +132,9 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 
 // capsByConnection returns an expression that gives each of ids its cap (caps[i]) and any other
 // connection otherwise, with the ids and caps appended to args as parameters. On SQLite it is a
-// CASE over connection_id, whose text depends only on how many connections are capped, so that it
-// is parsed once per length rather than once per claim (a cap written into the text made nearly
-// every claim a new statement). On PostgreSQL it is a lookup in two array parameters, whose text
+// CASE over connection_id (otherwise itself when ids is empty), whose text depends only on how
+// many connections are capped, so that it is parsed once per length rather than once per claim
+// (a cap written into the text made nearly every claim a new statement). On PostgreSQL it is a lookup in two array parameters, whose text
 // never changes: one prepared statement, planned once (idSet).
 func (db *DB) capsByConnection(args []any, ids []uuid.UUID, caps []int, otherwise string) ([]any, string) {
 	if db.d.name == "postgres" {
@@ -147,8 +142,11 @@ func (db *DB) capsByConnection(args []any, ids []uuid.UUID, caps []int, otherwis
 		for i, c := range caps {
 			caps32[i] = int32(c)
 		}
-		args = append(args, ids, caps32)
+		args = append(args, nonNil(ids), caps32)
 		return args, fmt.Sprintf("COALESCE(($%d::integer[])[array_position($%d::uuid[], connection_id)], %s)", len(args), len(args)-1, otherwise)
+	}
+	if len(ids) == 0 {
+		return args, otherwise
 	}
 	var b strings.Builder
 	b.WriteString("CASE connection_id")
@@ -166,11 +164,11 @@ func (db *DB) capsByConnection(args []any, ids []uuid.UUID, caps []int, otherwis
 // change with the number of ids: pgx prepares it once, and PostgreSQL may keep one generic plan
 // for it (see sharedBudgets for a statement where it would not), where a text per length was
 // prepared and planned anew on most calls — the shared-limit claim's statements spent
-// 0.15–0.5 ms of PostgreSQL CPU per call in bind alone (docs/benchmarks.md). An empty set is nothing (negated: everything) on PostgreSQL; SQLite
-// callers leave the condition out instead.
+// 0.15–0.5 ms of PostgreSQL CPU per call in bind alone (docs/benchmarks.md). An empty set is nothing (negated:
+// everything); on SQLite an empty list is one of its extensions to SQL, a constant it folds away.
 func (db *DB) idSet(col string, negate bool, ids []uuid.UUID, args []any) (string, []any) {
 	if db.d.name == "postgres" {
-		args = append(args, append([]uuid.UUID{}, ids...)) // never nil: a nil slice is NULL, and <> ALL(NULL) is never true
+		args = append(args, nonNil(ids))
 		if negate {
 			return fmt.Sprintf("%s <> ALL($%d::uuid[])", col, len(args)), args
 		}
@@ -185,6 +183,15 @@ func (db *DB) idSet(col string, negate bool, ids []uuid.UUID, args []any) (strin
 		op = " NOT IN ("
 	}
 	return col + op + placeholders(from, len(ids)) + ")", args
+}
+
+// nonNil is ids, or an empty slice for nil: pgx sends a nil slice as NULL, and x <> ALL(NULL)
+// is never true.
+func nonNil(ids []uuid.UUID) []uuid.UUID {
+	if ids == nil {
+		return []uuid.UUID{}
+	}
+	return ids
 }
 
 // reportFull tells p.Full of the connections a claim without Shared took its whole cap from

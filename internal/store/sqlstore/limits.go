@@ -68,14 +68,8 @@ func (db *DB) claimShared(ctx context.Context, tx *sql.Tx, p store.DeliveryClaim
 	}
 
 	// 1. The connections with due work, locked for this claim.
-	args := []any{now, window}
-	exclude := ""
-	if len(p.Exclude) > 0 || db.d.name == "postgres" {
-		var in string
-		in, args = db.idSet("connection_id", true, p.Exclude, args)
-		exclude = " AND " + in
-	}
-	distinct := `SELECT DISTINCT connection_id FROM (SELECT connection_id FROM deliveries WHERE next_attempt_at <= $1` + exclude +
+	exclude, args := db.idSet("connection_id", true, p.Exclude, []any{now, window})
+	distinct := `SELECT DISTINCT connection_id FROM (SELECT connection_id FROM deliveries WHERE next_attempt_at <= $1 AND ` + exclude +
 		` ORDER BY next_attempt_at LIMIT $2) candidates`
 	q := distinct
 	if db.d.name == "postgres" {
@@ -179,12 +173,7 @@ func (db *DB) claimShared(ctx context.Context, tx *sql.Tx, p store.DeliveryClaim
 func (db *DB) sharedBudgets(ctx context.Context, tx *sql.Tx, ids []uuid.UUID, at time.Time, perClaim int, settled []uuid.UUID) ([]sharedBudget, error) {
 	now := micros(at)
 	in, args := db.idSet("c.id", false, ids, []any{now})
-	notSettled := ""
-	if len(settled) > 0 || db.d.name == "postgres" {
-		var out string
-		out, args = db.idSet("d.id", true, settled, args)
-		notSettled = " AND " + out
-	}
+	notSettled, args := db.idSet("d.id", true, settled, args)
 	planDefault := ""
 	if db.d.name == "postgres" {
 		// Evaluated once (an InitPlan), and only in this transaction.
@@ -192,7 +181,7 @@ func (db *DB) sharedBudgets(ctx context.Context, tx *sql.Tx, ids []uuid.UUID, at
 	}
 	rows, err := tx.QueryContext(ctx, `
 		SELECT c.id, c.metadata,
-			(SELECT COUNT(*) FROM deliveries d WHERE d.connection_id = c.id AND d.status = 'processing' AND d.next_attempt_at > $1`+notSettled+`),
+			(SELECT COUNT(*) FROM deliveries d WHERE d.connection_id = c.id AND d.status = 'processing' AND d.next_attempt_at > $1 AND `+notSettled+`),
 			COALESCE(l.paused_until, 0), COALESCE(l.circuit, 'closed'), COALESCE(l.open_until, 0), COALESCE(l.probe_until, 0),
 			COALESCE(l.rate_tat, 0)
 		FROM connections c LEFT JOIN delivery_limits l ON l.key = 'c:' || c.id
