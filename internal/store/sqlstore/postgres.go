@@ -9,10 +9,12 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	pgxuuid "github.com/vgarvardt/pgx-google-uuid/v5"
 )
 
 var postgresDialect = dialect{
@@ -54,15 +56,24 @@ const defaultPoolSize = 20
 // openPostgres opens a pgx pool through database/sql. pgx prepares and caches every statement
 // on each connection (its default QueryExecModeCacheStatement), so each query is parsed and
 // planned once per connection.
+//
+// Each connection learns to send a uuid.UUID as the 16 bytes it is. Without that, pgx sees a
+// driver.Valuer, formats the id as text and parses the text back into bytes, for every id of
+// every array parameter: 17 % of the process's CPU in a busy connection's delivery on
+// PostgreSQL (docs/benchmarks.md).
 func openPostgres(rawURL string) (*DB, error) {
 	dsn, size, err := poolSize(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("pgx", dsn)
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("opening postgres: %w", err)
+		return nil, fmt.Errorf("opening postgres: %w", err) // pgx's error masks the password
 	}
+	db := stdlib.OpenDB(*cfg, stdlib.OptionAfterConnect(func(_ context.Context, c *pgx.Conn) error {
+		pgxuuid.Register(c.TypeMap())
+		return nil
+	}))
 	db.SetMaxOpenConns(size)
 	db.SetMaxIdleConns(size)
 	return &DB{d: postgresDialect, w: db, r: db}, nil
