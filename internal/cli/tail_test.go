@@ -54,7 +54,7 @@ func TestEventsTail(t *testing.T) {
 
 	t.Run("--last shows recent events first; jsonl gives the API's objects, failures included", func(t *testing.T) {
 		h.status.Store(400)
-		stdout, stderr, stop := sh.start("events", "tail", "--last", "1", "-o", "jsonl", "--event", "order.paid")
+		stdout, stderr, stop := sh.start("events", "tail", "--interval", "100ms", "--last", "1", "-o", "jsonl", "--event", "order.paid")
 		following(t, stderr)
 		id := idFrom(t, sh.ok("events", "send", "order.paid", "-d", `{"order":2}`, "-o", "json"))
 		sh.ok("events", "send", "other.event", "-d", `{}`) // filtered out
@@ -94,7 +94,7 @@ func TestEventsTail(t *testing.T) {
 		h.status.Store(204)
 		term := *sh
 		term.tty = true
-		stdout, stderr, stop := term.start("events", "tail")
+		stdout, stderr, stop := term.start("events", "tail", "--interval", "100ms")
 		following(t, stderr)
 		sh.ok("events", "send", "order.paid", "-d", `{"order":3}`)
 		testutil.Eventually(t, 15*time.Second, "a green completed", func() bool {
