@@ -59,37 +59,44 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 	)
 	// take turns the claimed deliveries into the claim's result (in the transaction's function,
 	// which the SQLite group committer may run more than once).
-	take := func(ds []*switchyard.Delivery) {
+	take := func(ds []*switchyard.Delivery, evs []*switchyard.Event) {
 		clear(events)
 		claimed = nil
-		for _, d := range ds {
+		for i, d := range ds {
 			events[d.EventID] = nil
+			if evs != nil {
+				events[d.EventID] = evs[i]
+			}
 			claimed = append(claimed, &store.Claimed{Delivery: d, LeaseUntil: p.LeaseUntil, Probe: probes[d.ConnectionID]})
 		}
 	}
 	var err error
 	if db.d.name == "postgres" && !p.Shared {
 		// One statement, committed on its own: a claim is one round trip to the database.
-		var ds []*switchyard.Delivery
-		if ds, version, err = db.claimUpdate(ctx, db.w, ids, args); err == nil {
-			take(ds)
+		var (
+			ds  []*switchyard.Delivery
+			evs []*switchyard.Event
+		)
+		if ds, evs, version, err = db.claimUpdate(ctx, db.w, ids, args); err == nil {
+			take(ds, evs)
 		}
 	} else {
 		err = db.tx(ctx, func(tx *sql.Tx) error {
 			var (
 				ds  []*switchyard.Delivery
+				evs []*switchyard.Event
 				err error
 			)
 			if p.Shared {
 				// Within every connection's cluster-wide limits (limits.go).
-				ds, probes, version, err = db.claimShared(ctx, tx, p, window)
+				ds, evs, probes, version, err = db.claimShared(ctx, tx, p, window)
 			} else {
-				ds, version, err = db.claimUpdate(ctx, tx, ids, args)
+				ds, evs, version, err = db.claimUpdate(ctx, tx, ids, args)
 			}
 			if err != nil {
 				return err
 			}
-			take(ds)
+			take(ds, evs)
 			return nil
 		})
 	}
@@ -100,8 +107,8 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 		return nil, err
 	}
 
-	// The events are read after the commit, through the read pool, so that on SQLite the one
-	// writer is held only for the claim itself. The rules and connections come from the cache
+	// On SQLite the events are read after the commit, through the read pool, so that the one
+	// writer is held only for the claim itself (PostgreSQL's claim returned them). The rules and connections come from the cache
 	// of the routing version read in the claim (any change to them moves it on); only what is
 	// missing is read.
 	rules, conns := map[uuid.UUID]*switchyard.Rule{}, map[uuid.UUID]*switchyard.Connection{}
@@ -110,7 +117,7 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 	}
 	fillCached(&db.rules, version, rules)
 	fillCached(&db.conns, version, conns)
-	if err := loadByIDs(ctx, db.r, `SELECT `+eventCols+`, payload FROM events WHERE id IN (%s)`, nil, events,
+	if err := loadMissing(ctx, db.r, `SELECT `+eventCols+`, payload FROM events WHERE id IN (%s)`, events,
 		func(s scanner) (*switchyard.Event, error) { return scanEvent(s, true) }, func(e *switchyard.Event) uuid.UUID { return e.ID }); err != nil {
 		return nil, err
 	}
@@ -216,7 +223,8 @@ func reportFull(p store.DeliveryClaimParams, perConn int, claimed []*store.Claim
 }
 
 // claimUpdate leases the deliveries that ids (a query of their ids, $1 the lease's end and $2
-// now among args) selects, starts their events and reads the routing version.
+// now among args) selects, starts their events and reads the routing version. On PostgreSQL it
+// also returns each delivery's event, with its payload (nil on SQLite: read after the commit).
 //
 // On PostgreSQL this is one statement: a claim's round trips are what limit one busy
 // connection there (docs/benchmarks.md). It also lets the claim's transaction commit without
@@ -224,7 +232,7 @@ func reportFull(p store.DeliveryClaimParams, perConn int, claimed []*store.Claim
 // its deliveries due, to be attempted again — as a node's crash does — and any later synchronous
 // commit (the outcome's) flushes it too (docs/postgres.md). On SQLite, where a statement costs no
 // round trip, it is three.
-func (db *DB) claimUpdate(ctx context.Context, q execQueryer, ids string, args []any) ([]*switchyard.Delivery, int64, error) {
+func (db *DB) claimUpdate(ctx context.Context, q execQueryer, ids string, args []any) ([]*switchyard.Delivery, []*switchyard.Event, int64, error) {
 	update := `UPDATE deliveries SET status = 'processing', next_attempt_at = $1, started_at = COALESCE(started_at, $2), updated_at = $2
 		WHERE id IN (` + ids + `) AND next_attempt_at <= $2
 		RETURNING ` + deliveryCols
@@ -233,24 +241,49 @@ func (db *DB) claimUpdate(ctx context.Context, q execQueryer, ids string, args [
 		WHERE id IN (%s)`
 	var version int64
 	if db.d.name == "postgres" {
+		// The events come back with the claim, saving the read after it (a round trip before
+		// the attempts can start). They are read as of the statement's start, before the
+		// started CTE's update, which is applied to them here as it was to their rows.
 		rows, err := q.QueryContext(ctx, `WITH claimed AS (`+update+`), started AS (`+fmt.Sprintf(start, 2, `SELECT event_id FROM claimed`)+`)
-			SELECT `+deliveryCols+`, (SELECT v FROM routing_version), set_config('synchronous_commit', 'off', true) FROM claimed`, args...)
+			SELECT `+qualified("c", deliveryCols)+`, (SELECT v FROM routing_version), set_config('synchronous_commit', 'off', true),
+				`+qualified("e", eventCols)+`, e.payload
+			FROM claimed c JOIN events e ON e.id = c.event_id`, args...)
 		if err != nil {
-			return nil, 0, fmt.Errorf("claiming deliveries: %w", err)
+			return nil, nil, 0, fmt.Errorf("claiming deliveries: %w", err)
 		}
-		var syncOff string
+		var (
+			syncOff string
+			evs     []*switchyard.Event
+		)
 		ds, err := collect(rows, func(s scanner) (*switchyard.Delivery, error) {
-			return scanDelivery(withExtra{s, []any{&version, &syncOff}})
+			var d *switchyard.Delivery
+			ev, err := scanEvent(scanFunc(func(evDest ...any) error {
+				var err error
+				d, err = scanDelivery(withExtra{s, append([]any{&version, &syncOff}, evDest...)})
+				return err
+			}), true)
+			if err != nil {
+				return nil, err
+			}
+			if ev.StartedAt == nil {
+				at := fromMicros(args[1].(int64))
+				ev.StartedAt = &at
+			}
+			if ev.Status == switchyard.StatusPending {
+				ev.Status = switchyard.StatusProcessing
+			}
+			evs = append(evs, ev)
+			return d, nil
 		}, "claimed deliveries")
-		return ds, version, err
+		return ds, evs, version, err
 	}
 	rows, err := q.QueryContext(ctx, update, args...)
 	if err != nil {
-		return nil, 0, fmt.Errorf("claiming deliveries: %w", err)
+		return nil, nil, 0, fmt.Errorf("claiming deliveries: %w", err)
 	}
 	ds, err := collect(rows, scanDelivery, "claimed deliveries")
 	if err != nil || len(ds) == 0 {
-		return ds, 0, err
+		return ds, nil, 0, err
 	}
 	eventIDs := make(map[uuid.UUID]bool, len(ds))
 	for _, d := range ds {
@@ -264,13 +297,23 @@ func (db *DB) claimUpdate(ctx context.Context, q execQueryer, ids string, args [
 		eargs = append(eargs, id)
 	}
 	if _, err := q.ExecContext(ctx, fmt.Sprintf(start, 1, placeholders(2, len(eventIDs))), eargs...); err != nil {
-		return nil, 0, fmt.Errorf("starting events: %w", err)
+		return nil, nil, 0, fmt.Errorf("starting events: %w", err)
 	}
 	if err := q.QueryRowContext(ctx, `SELECT v FROM routing_version`).Scan(&version); err != nil {
-		return nil, 0, fmt.Errorf("reading the routing version: %w", err)
+		return nil, nil, 0, fmt.Errorf("reading the routing version: %w", err)
 	}
-	return ds, version, nil
+	return ds, nil, version, nil
 }
+
+// qualified prefixes each column of a list such as deliveryCols with a table's alias.
+func qualified(alias, cols string) string {
+	return alias + "." + strings.ReplaceAll(cols, ", ", ", "+alias+".")
+}
+
+// scanFunc is a scanner made of a function.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
 // execQueryer runs statements: a transaction or a pool.
 type execQueryer interface {

@@ -58,9 +58,10 @@ type sharedBudget struct {
 }
 
 // claimShared leases due deliveries within each connection's cluster-wide limits (see above)
-// and returns them with the ids of the connections whose claim is a probe and the routing
-// version (claimUpdate).
-func (db *DB) claimShared(ctx context.Context, tx *sql.Tx, p store.DeliveryClaimParams, window int) ([]*switchyard.Delivery, map[uuid.UUID]bool, int64, error) {
+// and returns them with their events (PostgreSQL), the ids of the connections whose claim is a
+// probe and the routing version (claimUpdate).
+func (db *DB) claimShared(ctx context.Context, tx *sql.Tx, p store.DeliveryClaimParams, window int) ([]*switchyard.Delivery, []*switchyard.Event,
+	map[uuid.UUID]bool, int64, error) {
 	now, lease := micros(p.Now), micros(p.LeaseUntil)
 	perClaim := p.PerConnection
 	if perClaim <= 0 {
@@ -81,14 +82,14 @@ func (db *DB) claimShared(ctx context.Context, tx *sql.Tx, p store.DeliveryClaim
 	}
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("locking connections: %w", err)
+		return nil, nil, nil, 0, fmt.Errorf("locking connections: %w", err)
 	}
 	ids, err := collect(rows, func(s scanner) (uuid.UUID, error) {
 		var id uuid.UUID
 		return id, s.Scan(&id)
 	}, "connections to claim for")
 	if err != nil || len(ids) == 0 {
-		return nil, nil, 0, err
+		return nil, nil, nil, 0, err
 	}
 
 	// 2. What each may take now.
@@ -98,7 +99,7 @@ func (db *DB) claimShared(ctx context.Context, tx *sql.Tx, p store.DeliveryClaim
 	}
 	budgets, err := db.sharedBudgets(ctx, tx, ids, p.Now, perClaim, settled)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, nil, 0, err
 	}
 	var (
 		in   []uuid.UUID
@@ -114,7 +115,7 @@ func (db *DB) claimShared(ctx context.Context, tx *sql.Tx, p store.DeliveryClaim
 		in, caps = append(in, b.id), append(caps, b.take)
 	}
 	if len(in) == 0 {
-		return nil, nil, 0, nil
+		return nil, nil, nil, 0, nil
 	}
 	args = []any{lease, now, p.Limit, window}
 	list, args := db.idSet("connection_id", false, in, args)
@@ -125,9 +126,9 @@ func (db *DB) claimShared(ctx context.Context, tx *sql.Tx, p store.DeliveryClaim
 			FROM (SELECT id, connection_id, next_attempt_at FROM deliveries
 			      WHERE next_attempt_at <= $2 AND ` + list + ` ORDER BY next_attempt_at LIMIT $4) candidates
 		) ranked WHERE rn <= ` + capOf + ` ORDER BY rn, next_attempt_at LIMIT $3`)
-	ds, version, err := db.claimUpdate(ctx, tx, ids2, args)
+	ds, evs, version, err := db.claimUpdate(ctx, tx, ids2, args)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, nil, 0, err
 	}
 
 	// 3. What the claim used of the rate budgets, and the probes it took.
@@ -148,18 +149,18 @@ func (db *DB) claimShared(ctx context.Context, tx *sql.Tx, p store.DeliveryClaim
 			if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_limits (key, rate_tat, updated_at) VALUES ($1, $2, $3)
 				ON CONFLICT (key) DO UPDATE SET rate_tat = excluded.rate_tat, updated_at = excluded.updated_at`,
 				store.LimitKeyConnection(b.id), b.rateT0+int64(k)*b.rateI, now); err != nil {
-				return nil, nil, 0, fmt.Errorf("using the rate budget: %w", err)
+				return nil, nil, nil, 0, fmt.Errorf("using the rate budget: %w", err)
 			}
 		}
 		if b.probe {
 			if _, err := tx.ExecContext(ctx, `UPDATE delivery_limits SET circuit = 'half_open', probe_until = $1, updated_at = $2 WHERE key = $3`,
 				lease, now, store.LimitKeyConnection(b.id)); err != nil {
-				return nil, nil, 0, fmt.Errorf("taking the half-open probe: %w", err)
+				return nil, nil, nil, 0, fmt.Errorf("taking the half-open probe: %w", err)
 			}
 			probes[b.id] = true
 		}
 	}
-	return ds, probes, version, nil
+	return ds, evs, probes, version, nil
 }
 
 // sharedBudgets reads what each connection may take now (step 2 of claimShared).
