@@ -145,9 +145,15 @@ func queueBatch(b *testing.B, db store.Store, tn *storetest.Tenant, names []stri
 // claim leases up to n due deliveries, as the engine does with n free workers.
 func claim(b *testing.B, db store.Store, n int) []*store.Claimed {
 	b.Helper()
+	return claimWith(b, db, n, false)
+}
+
+// claimWith is claim, within cluster-wide limits when shared.
+func claimWith(b *testing.B, db store.Store, n int, shared bool) []*store.Claimed {
+	b.Helper()
 	now := time.Now()
 	cs, err := db.DeliveryClaim(context.Background(), store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(2 * time.Minute),
-		Limit: n, PerConnection: claimPerConn})
+		Limit: n, PerConnection: claimPerConn, Shared: shared})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -179,14 +185,22 @@ func delivered(cs []*store.Claimed) []store.DeliveryRecordParams {
 func BenchmarkDeliveryClaim(b *testing.B) {
 	eachDialect(b, func(b *testing.B, db *sqlstore.DB) {
 		tn, names := claimTenant(b, db)
-		for _, n := range []int{1, 8, claimBatch} {
-			b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
+		for _, c := range []struct {
+			n      int
+			shared bool
+		}{{1, false}, {8, false}, {claimBatch, false}, {1, true}, {8, true}} {
+			name := fmt.Sprintf("batch=%d", c.n)
+			if c.shared {
+				name += "/shared" // within cluster-wide limits, as on PostgreSQL by default
+			}
+			n := c.n
+			b.Run(name, func(b *testing.B) {
 				b.ReportAllocs()
 				for i := 0; i < b.N; i++ {
 					b.StopTimer()
 					queueBatch(b, db, tn, names, n)
 					b.StartTimer()
-					cs := claim(b, db, n)
+					cs := claimWith(b, db, n, c.shared)
 					b.StopTimer()
 					if _, err := db.DeliveryRecordBatch(context.Background(), delivered(cs)); err != nil {
 						b.Fatal(err)

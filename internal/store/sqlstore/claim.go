@@ -77,9 +77,19 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 			ds  []*switchyard.Delivery
 			evs []*switchyard.Event
 		)
-		if ds, evs, version, err = db.claimUpdate(ctx, db.w, ids, args); err == nil {
+		if ds, evs, version, err = db.claimUpdate(ctx, sqlStmts(db.w), ids, args); err == nil {
 			take(ds, evs)
 		}
+	} else if db.d.name == "postgres" {
+		// Within every connection's cluster-wide limits (limits.go), in a pipelined transaction.
+		err = db.withPipeline(ctx, func(st claimStmts) error {
+			ds, evs, pr, v, err := db.claimShared(ctx, st, p, window)
+			if err == nil {
+				probes, version = pr, v
+				take(ds, evs)
+			}
+			return err
+		})
 	} else {
 		err = db.tx(ctx, func(tx *sql.Tx) error {
 			var (
@@ -88,10 +98,9 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 				err error
 			)
 			if p.Shared {
-				// Within every connection's cluster-wide limits (limits.go).
-				ds, evs, probes, version, err = db.claimShared(ctx, tx, p, window)
+				ds, evs, probes, version, err = db.claimShared(ctx, sqlStmts(tx), p, window)
 			} else {
-				ds, evs, version, err = db.claimUpdate(ctx, tx, ids, args)
+				ds, evs, version, err = db.claimUpdate(ctx, sqlStmts(tx), ids, args)
 			}
 			if err != nil {
 				return err
@@ -232,7 +241,7 @@ func reportFull(p store.DeliveryClaimParams, perConn int, claimed []*store.Claim
 // its deliveries due, to be attempted again — as a node's crash does — and any later synchronous
 // commit (the outcome's) flushes it too (docs/postgres.md). On SQLite, where a statement costs no
 // round trip, it is three.
-func (db *DB) claimUpdate(ctx context.Context, q execQueryer, ids string, args []any) ([]*switchyard.Delivery, []*switchyard.Event, int64, error) {
+func (db *DB) claimUpdate(ctx context.Context, q claimStmts, ids string, args []any) ([]*switchyard.Delivery, []*switchyard.Event, int64, error) {
 	update := `UPDATE deliveries SET status = 'processing', next_attempt_at = $1, started_at = COALESCE(started_at, $2), updated_at = $2
 		WHERE id IN (` + ids + `) AND next_attempt_at <= $2
 		RETURNING ` + deliveryCols
@@ -244,7 +253,7 @@ func (db *DB) claimUpdate(ctx context.Context, q execQueryer, ids string, args [
 		// The events come back with the claim, saving the read after it (a round trip before
 		// the attempts can start). They are read as of the statement's start, before the
 		// started CTE's update, which is applied to them here as it was to their rows.
-		rows, err := q.QueryContext(ctx, `WITH claimed AS (`+update+`), started AS (`+fmt.Sprintf(start, 2, `SELECT event_id FROM claimed`)+`)
+		rows, err := q.query(ctx, `WITH claimed AS (`+update+`), started AS (`+fmt.Sprintf(start, 2, `SELECT event_id FROM claimed`)+`)
 			SELECT `+qualified("c", deliveryCols)+`, (SELECT v FROM routing_version), set_config('synchronous_commit', 'off', true),
 				`+qualified("e", eventCols)+`, e.payload
 			FROM claimed c JOIN events e ON e.id = c.event_id`, args...)
@@ -277,7 +286,7 @@ func (db *DB) claimUpdate(ctx context.Context, q execQueryer, ids string, args [
 		}, "claimed deliveries")
 		return ds, evs, version, err
 	}
-	rows, err := q.QueryContext(ctx, update, args...)
+	rows, err := q.query(ctx, update, args...)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("claiming deliveries: %w", err)
 	}
@@ -296,13 +305,21 @@ func (db *DB) claimUpdate(ctx context.Context, q execQueryer, ids string, args [
 	for id := range eventIDs {
 		eargs = append(eargs, id)
 	}
-	if _, err := q.ExecContext(ctx, fmt.Sprintf(start, 1, placeholders(2, len(eventIDs))), eargs...); err != nil {
+	if err := q.exec(ctx, fmt.Sprintf(start, 1, placeholders(2, len(eventIDs))), eargs...); err != nil {
 		return nil, nil, 0, fmt.Errorf("starting events: %w", err)
 	}
-	if err := q.QueryRowContext(ctx, `SELECT v FROM routing_version`).Scan(&version); err != nil {
+	vrows, err := q.query(ctx, `SELECT v FROM routing_version`)
+	if err != nil {
 		return nil, nil, 0, fmt.Errorf("reading the routing version: %w", err)
 	}
-	return ds, nil, version, nil
+	vs, err := collect(vrows, func(s scanner) (int64, error) {
+		var v int64
+		return v, s.Scan(&v)
+	}, "the routing version")
+	if err != nil || len(vs) != 1 {
+		return nil, nil, 0, fmt.Errorf("reading the routing version: %w (%d rows)", err, len(vs))
+	}
+	return ds, nil, vs[0], nil
 }
 
 // qualified prefixes each column of a list such as deliveryCols with a table's alias.

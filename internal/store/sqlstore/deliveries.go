@@ -45,17 +45,21 @@ func (db *DB) DeliveryListByEvent(ctx context.Context, p store.DeliveryListByEve
 }
 
 // collect scans every row and closes rows.
-func collect[T any](rows *sql.Rows, scan func(scanner) (T, error), what string) ([]T, error) {
-	defer rows.Close()
+func collect[T any](rows rowsIter, scan func(scanner) (T, error), what string) ([]T, error) {
 	var out []T
 	for rows.Next() {
 		v, err := scan(rows)
 		if err != nil {
+			_ = rows.Close()
 			return nil, fmt.Errorf("reading %s: %w", what, err)
 		}
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
+		_ = rows.Close()
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	if err := rows.Close(); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", what, err)
 	}
 	return out, nil

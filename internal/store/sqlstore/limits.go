@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -60,7 +61,7 @@ type sharedBudget struct {
 // claimShared leases due deliveries within each connection's cluster-wide limits (see above)
 // and returns them with their events (PostgreSQL), the ids of the connections whose claim is a
 // probe and the routing version (claimUpdate).
-func (db *DB) claimShared(ctx context.Context, tx *sql.Tx, p store.DeliveryClaimParams, window int) ([]*switchyard.Delivery, []*switchyard.Event,
+func (db *DB) claimShared(ctx context.Context, tx claimStmts, p store.DeliveryClaimParams, window int) ([]*switchyard.Delivery, []*switchyard.Event,
 	map[uuid.UUID]bool, int64, error) {
 	now, lease := micros(p.Now), micros(p.LeaseUntil)
 	perClaim := p.PerConnection
@@ -80,7 +81,7 @@ func (db *DB) claimShared(ctx context.Context, tx *sql.Tx, p store.DeliveryClaim
 		q = `SELECT connection_id FROM (` + distinct + `) due, (SELECT set_config('plan_cache_mode', 'force_generic_plan', true)) generic
 			WHERE pg_try_advisory_xact_lock(` + strconv.Itoa(limitLockSpace) + `, hashtext(connection_id::text))`
 	}
-	rows, err := tx.QueryContext(ctx, q, args...)
+	rows, err := tx.query(ctx, q, args...)
 	if err != nil {
 		return nil, nil, nil, 0, fmt.Errorf("locking connections: %w", err)
 	}
@@ -117,6 +118,9 @@ func (db *DB) claimShared(ctx context.Context, tx *sql.Tx, p store.DeliveryClaim
 	if len(in) == 0 {
 		return nil, nil, nil, 0, nil
 	}
+	if tx.last != nil && !slices.ContainsFunc(budgets, func(b sharedBudget) bool { return b.take > 0 && (b.rateI > 0 || b.probe) }) {
+		tx.last() // nothing to write after the claim itself (step 3)
+	}
 	args = []any{lease, now, p.Limit, window}
 	list, args := db.idSet("connection_id", false, in, args)
 	args, capOf := db.capsByConnection(args, in, caps, "0")
@@ -146,14 +150,14 @@ func (db *DB) claimShared(ctx context.Context, tx *sql.Tx, p store.DeliveryClaim
 			p.Full(b.id)
 		}
 		if b.rateI > 0 {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO delivery_limits (key, rate_tat, updated_at) VALUES ($1, $2, $3)
+			if err := tx.exec(ctx, `INSERT INTO delivery_limits (key, rate_tat, updated_at) VALUES ($1, $2, $3)
 				ON CONFLICT (key) DO UPDATE SET rate_tat = excluded.rate_tat, updated_at = excluded.updated_at`,
 				store.LimitKeyConnection(b.id), b.rateT0+int64(k)*b.rateI, now); err != nil {
 				return nil, nil, nil, 0, fmt.Errorf("using the rate budget: %w", err)
 			}
 		}
 		if b.probe {
-			if _, err := tx.ExecContext(ctx, `UPDATE delivery_limits SET circuit = 'half_open', probe_until = $1, updated_at = $2 WHERE key = $3`,
+			if err := tx.exec(ctx, `UPDATE delivery_limits SET circuit = 'half_open', probe_until = $1, updated_at = $2 WHERE key = $3`,
 				lease, now, store.LimitKeyConnection(b.id)); err != nil {
 				return nil, nil, nil, 0, fmt.Errorf("taking the half-open probe: %w", err)
 			}
@@ -171,7 +175,7 @@ func (db *DB) claimShared(ctx context.Context, tx *sql.Tx, p store.DeliveryClaim
 // anew for every call (0.16–0.2 ms on a quiet machine, ~0.45 ms of CPU per call under load,
 // against 0.02 ms for the generic plan; docs/benchmarks.md): its estimate of the generic plan,
 // not knowing how many connections the arrays hold, stays above the custom plans'.
-func (db *DB) sharedBudgets(ctx context.Context, tx *sql.Tx, ids []uuid.UUID, at time.Time, perClaim int, settled []uuid.UUID) ([]sharedBudget, error) {
+func (db *DB) sharedBudgets(ctx context.Context, tx claimStmts, ids []uuid.UUID, at time.Time, perClaim int, settled []uuid.UUID) ([]sharedBudget, error) {
 	now := micros(at)
 	in, args := db.idSet("c.id", false, ids, []any{now})
 	notSettled, args := db.idSet("d.id", true, settled, args)
@@ -180,7 +184,7 @@ func (db *DB) sharedBudgets(ctx context.Context, tx *sql.Tx, ids []uuid.UUID, at
 		// Evaluated once (an InitPlan), and only in this transaction.
 		planDefault = ` AND (SELECT set_config('plan_cache_mode', 'auto', true)) IS NOT NULL`
 	}
-	rows, err := tx.QueryContext(ctx, `
+	rows, err := tx.query(ctx, `
 		SELECT c.id, c.metadata,
 			(SELECT COUNT(*) FROM deliveries d WHERE d.connection_id = c.id AND d.status = 'processing' AND d.next_attempt_at > $1 AND `+notSettled+`),
 			COALESCE(l.paused_until, 0), COALESCE(l.circuit, 'closed'), COALESCE(l.open_until, 0), COALESCE(l.probe_until, 0),

@@ -1,0 +1,147 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// rowsIter is how a claim reads rows: *sql.Rows, or pgx's rows read from a pipeline.
+type rowsIter interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close() error
+}
+
+// claimStmts runs the statements of a shared claim inside its transaction.
+type claimStmts struct {
+	query func(ctx context.Context, q string, args ...any) (rowsIter, error)
+	exec  func(ctx context.Context, q string, args ...any) error
+	// last, if set, is told that the next query is the transaction's last statement.
+	last func()
+}
+
+// sqlStmts runs a claim's statements through database/sql: in a transaction, or on the pool.
+func sqlStmts(tx execQueryer) claimStmts {
+	return claimStmts{
+		query: func(ctx context.Context, q string, args ...any) (rowsIter, error) {
+			rows, err := tx.QueryContext(ctx, q, args...)
+			if err != nil {
+				return nil, err
+			}
+			return rows, nil
+		},
+		exec: func(ctx context.Context, q string, args ...any) error {
+			_, err := tx.ExecContext(ctx, q, args...)
+			return err
+		},
+	}
+}
+
+// pipelined runs a shared claim's transaction on one pgx connection, with BEGIN sent together
+// with the claim's first statement and, when nothing is to be written after the claim itself,
+// COMMIT together with its last: each statement is a round trip, and on one busy connection a
+// claim's round trips are what a freed slot waits for (docs/postgres.md).
+type pipelined struct {
+	c                            *pgx.Conn
+	begun, commitNext, committed bool
+}
+
+func (p *pipelined) stmts() claimStmts {
+	return claimStmts{query: p.query, exec: p.exec, last: func() { p.commitNext = true }}
+}
+
+func (p *pipelined) query(ctx context.Context, q string, args ...any) (rowsIter, error) {
+	b := &pgx.Batch{}
+	begin := !p.begun
+	if begin {
+		b.Queue("begin")
+	}
+	b.Queue(q, args...)
+	commit := p.commitNext
+	if commit {
+		b.Queue("commit")
+	}
+	p.begun = true
+	br := p.c.SendBatch(ctx, b)
+	if begin {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return nil, err
+		}
+	}
+	rows, err := br.Query()
+	if err != nil {
+		_ = br.Close()
+		return nil, err
+	}
+	return &batchRows{Rows: rows, br: br, commit: commit, committed: &p.committed}, nil
+}
+
+func (p *pipelined) exec(ctx context.Context, q string, args ...any) error {
+	rows, err := p.query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+	}
+	return rows.Close()
+}
+
+// finish commits the transaction unless it is committed already, or rolls it back after err.
+func (p *pipelined) finish(ctx context.Context, err error) error {
+	switch {
+	case !p.begun:
+		return err
+	case err != nil:
+		if !p.committed {
+			_, _ = p.c.Exec(ctx, "rollback") // else the pool drops the connection (open transaction)
+		}
+		return err
+	case !p.committed:
+		if _, err := p.c.Exec(ctx, "commit"); err != nil {
+			return fmt.Errorf("committing: %w", err)
+		}
+	}
+	return nil
+}
+
+// batchRows are a pipelined statement's rows; closing them reads the COMMIT sent behind it.
+type batchRows struct {
+	pgx.Rows
+	br        pgx.BatchResults
+	commit    bool
+	committed *bool
+}
+
+func (r *batchRows) Close() error {
+	r.Rows.Close()
+	err := r.Rows.Err()
+	if r.commit && err == nil {
+		if _, err = r.br.Exec(); err != nil {
+			err = fmt.Errorf("committing: %w", err)
+		} else {
+			*r.committed = true
+		}
+	}
+	if cerr := r.br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// withPipeline runs fn with a pipelined transaction on a connection of db's write pool.
+func (db *DB) withPipeline(ctx context.Context, fn func(claimStmts) error) error {
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("taking a connection: %w", err)
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		p := &pipelined{c: dc.(*stdlib.Conn).Conn()}
+		return p.finish(ctx, fn(p.stmts()))
+	})
+}
