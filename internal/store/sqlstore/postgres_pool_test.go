@@ -164,3 +164,42 @@ func TestPostgresClaimStatementsKeepOneText(t *testing.T) {
 		}
 	}
 }
+
+// A shared claim's pipelined transaction that fails half-way (here: canceled between its lock
+// and its budgets, with BEGIN sent) leases nothing and holds no lock, and the pool does not hand
+// its connection out again inside the open transaction: the next claims take everything.
+func TestPostgresPipelinedClaimFailsCleanly(t *testing.T) {
+	t.Parallel()
+	url := storetest.PostgresURL(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	db, err := Open(context.Background(), url+sep+"pool_max_conns=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tn := storetest.NewTenant(t, db)
+	storetest.NewRule(t, db, tn, storetest.RuleOpts{})
+	for range 3 {
+		storetest.NewEvent(t, db, tn, storetest.EventOpts{})
+	}
+	now := time.Now()
+	ctx, cancel := context.WithCancel(context.Background())
+	p := store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 3, PerConnection: 16, Shared: true,
+		Settled: func() []uuid.UUID { cancel(); return nil }}
+	if got, err := db.DeliveryClaim(ctx, p); err == nil {
+		t.Fatalf("a claim canceled half-way took %d deliveries and no error", len(got))
+	}
+	p.Settled = nil
+	for i := range 3 { // more claims than the pool has connections: each connection is used again
+		got, err := db.DeliveryClaim(context.Background(), p)
+		if err != nil {
+			t.Fatalf("claim %d after the failed one: %v", i, err)
+		}
+		if want := []int{3, 0, 0}[i]; len(got) != want {
+			t.Fatalf("claim %d after the failed one took %d deliveries, want %d", i, len(got), want)
+		}
+	}
+}
