@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -859,5 +860,8 @@ func crashMetric(base, sample string) (float64, error) {
 	if err := sc.Err(); err != nil {
 		return 0, err
 	}
-	return 0, fmt.Errorf("%s/metrics has no sample %s", base, sample)
+	return 0, fmt.Errorf("%s/metrics has no sample %s: %w", base, sample, errNoSample)
 }
+
+// errNoSample: the metric has no sample yet (a counter appears once it is first incremented).
+var errNoSample = errors.New("no such sample")

@@ -5,6 +5,7 @@ package app_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -58,10 +59,20 @@ func TestTwoNodesShareOnePostgres(t *testing.T) {
 		var delivered [2]float64
 		for i, n := range nodes {
 			v, err := crashMetric(n.metricsURL, `switchyard_delivery_attempts_total{outcome="delivered"}`)
-			if err != nil {
+			switch {
+			case errors.Is(err, errNoSample):
+				// Allowed: on a busy machine one node can win every claim for the one connection
+				// (the other skips it while its claim holds the connection's lock).
+				t.Logf("node %d made no delivery", i+1)
+			case err != nil:
 				t.Fatalf("node %d: %v", i+1, err)
 			}
 			delivered[i] = v
+		}
+		for i, n := range []*twoNode{first, second} {
+			if c := n.log.count("ERROR", "claiming deliveries"); c > 0 {
+				t.Errorf("node %d failed %d claims: %v", i+1, c, n.log.warnings())
+			}
 		}
 		if sum := int(delivered[0] + delivered[1]); sum != len(accepted) {
 			t.Errorf("the nodes counted %v successful attempts (%d in all), want one per event (%d)", delivered, sum, len(accepted))
