@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -86,16 +87,7 @@ func TestPostgresPreparesStatements(t *testing.T) {
 func TestPostgresClaimStatementsKeepOneText(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := storetest.PostgresURL(t)
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	db, err := Open(ctx, url+sep+"pool_max_conns=2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openPool(t, 2)
 	tn := storetest.NewTenant(t, db)
 	storetest.NewRule(t, db, tn, storetest.RuleOpts{})
 	for range 8 {
@@ -170,16 +162,7 @@ func TestPostgresClaimStatementsKeepOneText(t *testing.T) {
 // its connection out again inside the open transaction: the next claims take everything.
 func TestPostgresPipelinedClaimFailsCleanly(t *testing.T) {
 	t.Parallel()
-	url := storetest.PostgresURL(t)
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	db, err := Open(context.Background(), url+sep+"pool_max_conns=2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openPool(t, 2)
 	tn := storetest.NewTenant(t, db)
 	storetest.NewRule(t, db, tn, storetest.RuleOpts{})
 	for range 3 {
@@ -202,4 +185,21 @@ func TestPostgresPipelinedClaimFailsCleanly(t *testing.T) {
 			t.Fatalf("claim %d after the failed one took %d deliveries, want %d", i, len(got), want)
 		}
 	}
+}
+
+// openPool opens a store on the test database with a pool of size connections, closed when the
+// test ends.
+func openPool(t *testing.T, size int) *DB {
+	t.Helper()
+	url := storetest.PostgresURL(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	db, err := Open(context.Background(), url+sep+"pool_max_conns="+strconv.Itoa(size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
