@@ -45,12 +45,7 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 	}
 	// The ids to take. On PostgreSQL they are then locked with SKIP LOCKED, re-checking that
 	// each is still due, so concurrent claimers on other nodes never take the same row.
-	ids := db.d.lockDue(`
-		SELECT id FROM (
-			SELECT id, connection_id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY connection_id ORDER BY next_attempt_at, id) AS rn
-			FROM (SELECT id, connection_id, next_attempt_at FROM deliveries
-			      WHERE next_attempt_at <= $2 AND ` + exclude + ` ORDER BY next_attempt_at LIMIT $4) candidates
-		) ranked WHERE rn <= ` + capOf + ` ORDER BY rn, next_attempt_at LIMIT $3`)
+	ids := db.d.lockDue(dueRanked(exclude, capOf))
 	var (
 		claimed []*store.Claimed
 		events  = map[uuid.UUID]*switchyard.Event{}
@@ -63,10 +58,11 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 		clear(events)
 		claimed = nil
 		for i, d := range ds {
-			events[d.EventID] = nil
+			var ev *switchyard.Event // nil: read after the commit
 			if evs != nil {
-				events[d.EventID] = evs[i]
+				ev = evs[i]
 			}
+			events[d.EventID] = ev
 			claimed = append(claimed, &store.Claimed{Delivery: d, LeaseUntil: p.LeaseUntil, Probe: probes[d.ConnectionID]})
 		}
 	}
@@ -117,9 +113,9 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 	}
 
 	// On SQLite the events are read after the commit, through the read pool, so that the one
-	// writer is held only for the claim itself (PostgreSQL's claim returned them). The rules and connections come from the cache
-	// of the routing version read in the claim (any change to them moves it on); only what is
-	// missing is read.
+	// writer is held only for the claim itself (PostgreSQL's claim returned them). The rules and
+	// connections come from the cache of the routing version read in the claim (any change to
+	// them moves it on); only what is missing is read.
 	rules, conns := map[uuid.UUID]*switchyard.Rule{}, map[uuid.UUID]*switchyard.Connection{}
 	for _, c := range claimed {
 		rules[c.Delivery.RuleID], conns[c.Delivery.ConnectionID] = nil, nil
@@ -144,6 +140,19 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 		c.Event, c.Rule, c.Connection = events[c.Delivery.EventID], rules[c.Delivery.RuleID], conns[c.Delivery.ConnectionID]
 	}
 	return claimed, nil
+}
+
+// dueRanked is the query of the ids a claim takes ($2 now, $3 the most to take, $4 the window):
+// among the window's oldest due deliveries whose connection satisfies cond, each connection's
+// oldest first, then each one's second, and so on, at most capOf of each (the fairness
+// DeliveryClaim describes).
+func dueRanked(cond, capOf string) string {
+	return `
+		SELECT id FROM (
+			SELECT id, connection_id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY connection_id ORDER BY next_attempt_at, id) AS rn
+			FROM (SELECT id, connection_id, next_attempt_at FROM deliveries
+			      WHERE next_attempt_at <= $2 AND ` + cond + ` ORDER BY next_attempt_at LIMIT $4) candidates
+		) ranked WHERE rn <= ` + capOf + ` ORDER BY rn, next_attempt_at LIMIT $3`
 }
 
 // capsByConnection returns an expression that gives each of ids its cap (caps[i]) and any other
@@ -263,6 +272,7 @@ func (db *DB) claimUpdate(ctx context.Context, q claimStmts, ids string, args []
 		var (
 			syncOff string
 			evs     []*switchyard.Event
+			started = fromMicros(args[1].(int64)) // $2, now: what started sets started_at to
 		)
 		ds, err := collect(rows, func(s scanner) (*switchyard.Delivery, error) {
 			var d *switchyard.Delivery
@@ -275,7 +285,7 @@ func (db *DB) claimUpdate(ctx context.Context, q claimStmts, ids string, args []
 				return nil, err
 			}
 			if ev.StartedAt == nil {
-				at := fromMicros(args[1].(int64))
+				at := started
 				ev.StartedAt = &at
 			}
 			if ev.Status == switchyard.StatusPending {
@@ -316,8 +326,11 @@ func (db *DB) claimUpdate(ctx context.Context, q claimStmts, ids string, args []
 		var v int64
 		return v, s.Scan(&v)
 	}, "the routing version")
-	if err != nil || len(vs) != 1 {
-		return nil, nil, 0, fmt.Errorf("reading the routing version: %w (%d rows)", err, len(vs))
+	if err == nil && len(vs) != 1 {
+		err = fmt.Errorf("%d rows, want 1", len(vs))
+	}
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("reading the routing version: %w", err)
 	}
 	return ds, nil, vs[0], nil
 }

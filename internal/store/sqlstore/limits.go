@@ -124,13 +124,7 @@ func (db *DB) claimShared(ctx context.Context, tx claimStmts, p store.DeliveryCl
 	args = []any{lease, now, p.Limit, window}
 	list, args := db.idSet("connection_id", false, in, args)
 	args, capOf := db.capsByConnection(args, in, caps, "0")
-	ids2 := db.d.lockDue(`
-		SELECT id FROM (
-			SELECT id, connection_id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY connection_id ORDER BY next_attempt_at, id) AS rn
-			FROM (SELECT id, connection_id, next_attempt_at FROM deliveries
-			      WHERE next_attempt_at <= $2 AND ` + list + ` ORDER BY next_attempt_at LIMIT $4) candidates
-		) ranked WHERE rn <= ` + capOf + ` ORDER BY rn, next_attempt_at LIMIT $3`)
-	ds, evs, version, err := db.claimUpdate(ctx, tx, ids2, args)
+	ds, evs, version, err := db.claimUpdate(ctx, tx, db.d.lockDue(dueRanked(list, capOf)), args)
 	if err != nil {
 		return nil, nil, nil, 0, err
 	}
