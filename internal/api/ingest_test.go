@@ -149,13 +149,8 @@ func TestIngesterSparesTakeOnlyFullBatches(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, "the second request to be queued", func() bool { return g.queued.Load() == 1 })
 	// Four more make one: a spare commits the five together while the first commit still runs.
 	send(event(), event(), event(), event())
-	select {
-	case n := <-gs.entered:
-		if n != 5 {
-			t.Fatalf("the spare's commit carries %d events, want the waiting 1 and the 4 after it", n)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no spare committed the full batch while the first writer was busy")
+	if n := testutil.Receive(t, gs.entered, 10*time.Second, "a spare to commit the full batch while the first writer is busy"); n != 5 {
+		t.Fatalf("the spare's commit carries %d events, want the waiting 1 and the 4 after it", n)
 	}
 	if n := g.queued.Load(); n != 0 {
 		t.Fatalf("%d events still counted as queued", n)

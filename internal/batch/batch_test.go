@@ -3,6 +3,9 @@ package batch
 import (
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/switchyardhq/switchyard/internal/testutil"
 )
 
 func TestFillTakesWhatIsWaitingUpToMax(t *testing.T) {
@@ -71,7 +74,7 @@ func TestSpareTakesOnlyFullBatches(t *testing.T) {
 	ch <- 3
 	ch <- 4
 	wake <- struct{}{}
-	if b := <-writes; !slices.Equal(b, []int{1, 2, 3, 4}) {
+	if b := testutil.Receive(t, writes, 10*time.Second, "the spare's write"); !slices.Equal(b, []int{1, 2, 3, 4}) {
 		t.Fatalf("the spare wrote %v, want the full batch [1 2 3 4]", b)
 	}
 	close(stop)

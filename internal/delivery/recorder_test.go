@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/store/sqlstore"
+	"github.com/switchyardhq/switchyard/internal/testutil"
 )
 
 // gatedStore holds each DeliveryRecordBatch until the test lets it go, telling the test how
@@ -55,13 +56,8 @@ func TestRecorderSparesTakeOnlyAFullQueue(t *testing.T) {
 	for range 3 {
 		r.add(outcome())
 	}
-	select {
-	case n := <-gs.entered:
-		if n != 4 {
-			t.Fatalf("the spare's batch carries %d outcomes, want the full queue of 4", n)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no spare wrote the full queue while the first writer was busy")
+	if n := testutil.Receive(t, gs.entered, 10*time.Second, "a spare to write the full queue while the first writer is busy"); n != 4 {
+		t.Fatalf("the spare's batch carries %d outcomes, want the full queue of 4", n)
 	}
 	close(gs.release)
 	r.close()

@@ -40,6 +40,20 @@ func Poll(within time.Duration, cond func() bool) bool {
 	return true
 }
 
+// Receive returns the next value from ch, and fails the test with what if none comes within the
+// given time: a signal waited for, with a bound instead of a hang.
+func Receive[T any](t testing.TB, ch <-chan T, within time.Duration, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(within):
+		t.Fatalf("timed out after %v waiting for %s", within, what)
+		var zero T
+		return zero
+	}
+}
+
 // VerifyNoLeaks runs a package's tests and then fails if any goroutine they started is still
 // running (go.uber.org/goleak), so a test that forgets to stop a worker, close a store or shut
 // a server down is caught where it is written. Call it from TestMain. While fuzzing it only

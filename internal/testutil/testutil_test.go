@@ -49,3 +49,16 @@ func TestEventuallyFailsWithWhatItWaitedFor(t *testing.T) {
 		t.Fatalf("Eventually failed a condition that held: %s", r.msg)
 	}
 }
+
+func TestReceiveReturnsTheValueOrFails(t *testing.T) {
+	ch := make(chan int, 1)
+	ch <- 7
+	if got := Receive(t, ch, time.Second, "a value"); got != 7 {
+		t.Fatalf("Receive returned %d, want 7", got)
+	}
+	r := &fatalRecorder{TB: t}
+	Receive(r, make(chan int), 10*time.Millisecond, "nothing")
+	if r.msg == "" {
+		t.Fatal("Receive did not fail the test when nothing came")
+	}
+}
