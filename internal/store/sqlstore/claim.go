@@ -345,13 +345,6 @@ type scanFunc func(dest ...any) error
 
 func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
-// execQueryer runs statements: a transaction or a pool.
-type execQueryer interface {
-	queryer
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // withExtra scans a row's leading columns with a scan function's destinations and the
 // columns after them into extra.
 type withExtra struct {

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -22,6 +23,12 @@ type claimStmts struct {
 	exec  func(ctx context.Context, q string, args ...any) error
 	// last, if set, is told that the next query is the transaction's last statement.
 	last func()
+}
+
+// execQueryer runs statements through database/sql: a transaction or a pool.
+type execQueryer interface {
+	queryer
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
 // sqlStmts runs a claim's statements through database/sql: in a transaction, or on the pool.
