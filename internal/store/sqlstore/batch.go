@@ -202,6 +202,15 @@ type multiInsert struct {
 // PostgreSQL's limits.
 const maxRowsLog2 = 6
 
+// rowsLog2 is k for the largest statement of 1<<k rows that n rows fill (n > 0).
+func rowsLog2(n int) int {
+	k := maxRowsLog2
+	for 1<<k > n {
+		k--
+	}
+	return k
+}
+
 func newMultiInsert(what, table, cols string) *multiInsert {
 	m := &multiInsert{what: what, cols: strings.Count(cols, ",") + 1}
 	for k := 0; k <= maxRowsLog2; k++ {
@@ -226,10 +235,7 @@ var (
 // insertRows inserts rows with m, args giving each row's values.
 func insertRows[T any](ctx context.Context, db *DB, tx *sql.Tx, m *multiInsert, rows []T, args func(T) []any) error {
 	for len(rows) > 0 {
-		k := maxRowsLog2
-		for 1<<k > len(rows) {
-			k--
-		}
+		k := rowsLog2(len(rows))
 		n := 1 << k
 		vals := make([]any, 0, n*m.cols)
 		for _, r := range rows[:n] {

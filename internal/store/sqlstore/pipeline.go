@@ -140,8 +140,52 @@ func (r *batchRows) Close() error {
 	return err
 }
 
+// send sends b's statements in one round trip, after BEGIN if the transaction has not begun and
+// followed by COMMIT with commit, and hands their results to read, which must consume one per
+// statement of b, in order.
+func (p *pipelined) send(ctx context.Context, b *pgx.Batch, commit bool, read func(pgx.BatchResults) error) error {
+	all := &pgx.Batch{}
+	begin := !p.begun
+	if begin {
+		all.Queue("begin")
+	}
+	all.QueuedQueries = append(all.QueuedQueries, b.QueuedQueries...)
+	if commit {
+		all.Queue("commit")
+	}
+	p.begun = true
+	br := p.c.SendBatch(ctx, all)
+	err := func() error {
+		if begin {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		if err := read(br); err != nil {
+			return err
+		}
+		if commit {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("committing: %w", err)
+			}
+			p.committed = true
+		}
+		return nil
+	}()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // withPipeline runs fn with a pipelined transaction on a connection of db's write pool.
 func (db *DB) withPipeline(ctx context.Context, fn func(claimStmts) error) error {
+	return db.withPipelined(ctx, func(p *pipelined) error { return fn(p.stmts()) })
+}
+
+// withPipelined runs fn with a pipelined transaction on a connection of db's write pool, and
+// commits it unless fn did (or rolls it back after an error).
+func (db *DB) withPipelined(ctx context.Context, fn func(*pipelined) error) error {
 	conn, err := db.w.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("taking a connection: %w", err)
@@ -149,6 +193,14 @@ func (db *DB) withPipeline(ctx context.Context, fn func(claimStmts) error) error
 	defer conn.Close()
 	return conn.Raw(func(dc any) error {
 		p := &pipelined{c: dc.(*stdlib.Conn).Conn()}
-		return p.finish(ctx, fn(p.stmts()))
+		return p.finish(ctx, fn(p))
 	})
+}
+
+// pgxRows are a batch's pgx rows as a rowsIter.
+type pgxRows struct{ pgx.Rows }
+
+func (r pgxRows) Close() error {
+	r.Rows.Close()
+	return r.Rows.Err()
 }

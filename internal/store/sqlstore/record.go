@@ -19,71 +19,24 @@ import (
 // DeliveryRecordBatch stores many outcomes in one transaction (a group commit): each attempt,
 // each delivery's new state while its lease holds, and each touched event's derived status.
 func (db *DB) DeliveryRecordBatch(ctx context.Context, ps []store.DeliveryRecordParams) ([]error, error) {
+	if db.d.name == "postgres" && distinctDeliveries(ps) {
+		return db.recordPipelined(ctx, ps)
+	}
 	errs := make([]error, len(ps))
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		// touched events: the latest time, and — for an event with one delivery — that
-		// delivery's new status, from which the event's status follows without a count.
-		type touch struct {
-			now  int64
-			only *switchyard.Status
-		}
-		touched := map[uuid.UUID]*touch{}
-		var many []bool
-		if db.d.name == "postgres" && len(ps) > 1 && distinctDeliveries(ps) {
+		held := make([]bool, len(ps))
+		for i := range ps {
 			var err error
-			if many, err = db.recordMany(ctx, tx, ps); err != nil {
+			if held[i], err = db.recordOne(ctx, tx, &ps[i]); err != nil {
 				return err
 			}
 		}
-		for i, p := range ps {
-			errs[i] = nil
-			var held bool
-			if many != nil {
-				held = many[i]
-			} else {
-				var err error
-				if held, err = db.recordOne(ctx, tx, &p); err != nil {
-					return err
-				}
-			}
-			if !held {
-				errs[i] = store.ErrLeaseLost
-				continue
-			}
-			t := touched[p.EventID]
-			if t == nil {
-				t = &touch{}
-				touched[p.EventID] = t
-				if p.EventTotalRules == 1 {
-					t.only = &ps[i].Status
-				}
-			}
-			t.now = max(t.now, micros(p.Now))
-		}
-		// On PostgreSQL the events of one delivery take one statement together: one round trip
-		// per event was the most frequent statement of a busy connection's recording. (Each such
-		// event is touched only through its one delivery, so no other recorder holds its row.)
-		if db.d.name == "postgres" {
-			var only []onlyEvent
-			for id, t := range touched {
-				if t.only != nil {
-					only = append(only, onlyEvent{id, *t.only, t.now})
-					delete(touched, id)
-				}
-			}
-			if err := db.setEventStatuses(ctx, tx, only); err != nil {
-				return err
-			}
-		}
-		// Events are updated in id order, so that concurrent recorders (PostgreSQL) lock them in
-		// the same order and cannot deadlock.
-		for _, id := range slices.SortedFunc(maps.Keys(touched), func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) }) {
-			t := touched[id]
+		for _, t := range touchedEvents(ps, held, errs) {
 			var err error
 			if t.only != nil {
-				err = db.setEventStatus(ctx, tx, id, switchyard.StatusCounts{*t.only: 1}, t.now)
+				err = db.setEventStatus(ctx, tx, t.id, switchyard.StatusCounts{*t.only: 1}, t.now)
 			} else {
-				err = db.refreshEvent(ctx, tx, id, t.now)
+				err = db.refreshEvent(ctx, tx, t.id, t.now)
 			}
 			if err != nil {
 				return err
@@ -95,6 +48,176 @@ func (db *DB) DeliveryRecordBatch(ctx context.Context, ps []store.DeliveryRecord
 		return nil, err
 	}
 	return errs, nil
+}
+
+// touchedEvent is an event whose status an outcome batch changes: the latest time, and — for an
+// event with one delivery — that delivery's new status, from which the event's status follows
+// without a count.
+type touchedEvent struct {
+	id   uuid.UUID
+	now  int64
+	only *switchyard.Status
+}
+
+// touchedEvents sets errs[i] for each outcome whose lease did not hold (held[i] false) and returns
+// the events the others touch, in id order: so that concurrent recorders (PostgreSQL) lock them
+// in the same order and cannot deadlock.
+func touchedEvents(ps []store.DeliveryRecordParams, held []bool, errs []error) []*touchedEvent {
+	touched := map[uuid.UUID]*touchedEvent{}
+	for i, p := range ps {
+		errs[i] = nil
+		if !held[i] {
+			errs[i] = store.ErrLeaseLost
+			continue
+		}
+		t := touched[p.EventID]
+		if t == nil {
+			t = &touchedEvent{id: p.EventID}
+			touched[p.EventID] = t
+			if p.EventTotalRules == 1 {
+				t.only = &ps[i].Status
+			}
+		}
+		t.now = max(t.now, micros(p.Now))
+	}
+	return slices.SortedFunc(maps.Values(touched), func(a, b *touchedEvent) int { return bytes.Compare(a.id[:], b.id[:]) })
+}
+
+// recordPipelined is DeliveryRecordBatch on PostgreSQL, for outcomes of distinct deliveries, in
+// two round trips: BEGIN with the attempts and the deliveries' outcomes, then the events'
+// statuses with COMMIT (and one more between them to count the deliveries of events with
+// several). Each statement of the transaction used to be a round trip of its own — five to
+// nine for a batch of a few outcomes on one busy connection — and on two cores a round trip's
+// cost is mostly the wake-ups on both sides, not the statement (docs/postgres.md).
+func (db *DB) recordPipelined(ctx context.Context, ps []store.DeliveryRecordParams) ([]error, error) {
+	errs := make([]error, len(ps))
+	err := db.withPipelined(ctx, func(p *pipelined) error {
+		// The attempts happened whatever became of the leases: record them.
+		var attempts []*switchyard.Attempt
+		for i := range ps {
+			if a := ps[i].Attempt; a != nil {
+				attempts = append(attempts, a)
+			}
+		}
+		b := &pgx.Batch{}
+		inserts := queueRows(b, attemptInsert.stmts, attempts, attemptArgs)
+		updates := queueRows(b, outcomeUpdates, ps, func(p store.DeliveryRecordParams) []any { return outcomeArgs(&p) })
+		held := make(map[uuid.UUID]bool, len(ps))
+		err := p.send(ctx, b, false, func(br pgx.BatchResults) error {
+			for range inserts {
+				if _, err := br.Exec(); err != nil {
+					return db.insertErr("attempt", err)
+				}
+			}
+			for range updates {
+				rows, err := br.Query()
+				if err != nil {
+					return fmt.Errorf("recording deliveries: %w", err)
+				}
+				ids, err := collect(pgxRows{rows}, func(s scanner) (uuid.UUID, error) {
+					var id uuid.UUID
+					return id, s.Scan(&id)
+				}, "recorded deliveries")
+				if err != nil {
+					return err
+				}
+				for _, id := range ids {
+					held[id] = true
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		heldAt := make([]bool, len(ps))
+		b = &pgx.Batch{}
+		for i, p := range ps {
+			if heldAt[i] = held[p.DeliveryID]; !heldAt[i] && p.Attempt != nil {
+				b.Queue(countAttemptSQL, p.DeliveryID)
+			}
+		}
+		touched := touchedEvents(ps, heldAt, errs)
+
+		// Events with several deliveries: their status follows from all of them, counted here.
+		var counted []*touchedEvent
+		for _, t := range touched {
+			if t.only == nil {
+				counted = append(counted, t)
+				b.Queue(deliveryCountsSQL, t.id)
+			}
+		}
+		lost := b.Len() - len(counted)
+		counts := make([]switchyard.StatusCounts, len(counted))
+		if len(counted) > 0 {
+			err := p.send(ctx, b, false, func(br pgx.BatchResults) error {
+				for range lost {
+					if _, err := br.Exec(); err != nil {
+						return fmt.Errorf("counting attempt: %w", err)
+					}
+				}
+				for i := range counted {
+					rows, err := br.Query()
+					if err != nil {
+						return fmt.Errorf("counting deliveries: %w", err)
+					}
+					if counts[i], err = scanCounts(pgxRows{rows}); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			b, lost = &pgx.Batch{}, 0
+		}
+
+		// The events' statuses, and COMMIT.
+		k := 0
+		for _, t := range touched {
+			c := switchyard.StatusCounts{}
+			if t.only != nil {
+				c[*t.only] = 1
+			} else {
+				c, k = counts[k], k+1
+			}
+			b.Queue(eventStatusSQL, append(eventStatusArgs(c, t.now), t.id)...)
+		}
+		return p.send(ctx, b, true, func(br pgx.BatchResults) error {
+			for range lost {
+				if _, err := br.Exec(); err != nil {
+					return fmt.Errorf("counting attempt: %w", err)
+				}
+			}
+			for range touched {
+				if _, err := br.Exec(); err != nil {
+					return fmt.Errorf("updating event: %w", err)
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return errs, nil
+}
+
+// queueRows queues rows on b with stmts, where stmts[k] takes 1<<k rows (a multiInsert's, or
+// outcomeUpdates), and returns how many statements it queued.
+func queueRows[T any](b *pgx.Batch, stmts []string, rows []T, args func(T) []any) int {
+	n := 0
+	for len(rows) > 0 {
+		k := rowsLog2(len(rows))
+		var vals []any
+		for _, r := range rows[:1<<k] {
+			vals = append(vals, args(r)...)
+		}
+		b.Queue(stmts[k], vals...)
+		rows, n = rows[1<<k:], n+1
+	}
+	return n
 }
 
 // distinctDeliveries reports whether no delivery has two outcomes in ps.
@@ -140,59 +263,6 @@ var outcomeUpdates = func() []string {
 	return out
 }()
 
-// recordMany is recordOne for many outcomes of distinct deliveries in a few statements
-// (PostgreSQL, where each statement is a round trip: three per outcome were most of one busy
-// connection's database time). It reports, per outcome, whether its lease held.
-func (db *DB) recordMany(ctx context.Context, tx *sql.Tx, ps []store.DeliveryRecordParams) ([]bool, error) {
-	var attempts []*switchyard.Attempt
-	for i := range ps {
-		if a := ps[i].Attempt; a != nil {
-			attempts = append(attempts, a)
-		}
-	}
-	// The attempts happened whatever became of the leases: record them.
-	if err := insertRows(ctx, db, tx, attemptInsert, attempts, attemptArgs); err != nil {
-		return nil, err
-	}
-	held := make(map[uuid.UUID]bool, len(ps))
-	for rest := ps; len(rest) > 0; {
-		k := maxRowsLog2
-		for 1<<k > len(rest) {
-			k--
-		}
-		n := 1 << k
-		args := make([]any, 0, n*8)
-		for i := range rest[:n] {
-			args = append(args, outcomeArgs(&rest[i])...)
-		}
-		rows, err := tx.QueryContext(ctx, outcomeUpdates[k], args...)
-		if err != nil {
-			return nil, fmt.Errorf("recording deliveries: %w", err)
-		}
-		ids, err := collect(rows, func(s scanner) (uuid.UUID, error) {
-			var id uuid.UUID
-			return id, s.Scan(&id)
-		}, "recorded deliveries")
-		if err != nil {
-			return nil, err
-		}
-		for _, id := range ids {
-			held[id] = true
-		}
-		rest = rest[n:]
-	}
-	out := make([]bool, len(ps))
-	for i, p := range ps {
-		out[i] = held[p.DeliveryID]
-		if !out[i] && p.Attempt != nil {
-			if err := countAttempt(ctx, tx, p.DeliveryID); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return out, nil
-}
-
 // outcomeArgs are a delivery's new values for recording its outcome while its lease holds: its
 // id, status, next attempt, attempts made (0 or 1), last error, completion and update times, and
 // the lease (an outcomeUpdates row; recordOne's parameters $1–$8).
@@ -209,11 +279,14 @@ func outcomeArgs(p *store.DeliveryRecordParams) []any {
 	return []any{p.DeliveryID, p.Status, nullMicros(p.NextAttemptAt), inc, p.LastError, completedAt, now, micros(p.LeaseUntil)}
 }
 
-// countAttempt counts an attempt that was made and logged although the delivery's lease was
+// countAttemptSQL counts an attempt that was made and logged although the delivery's lease was
 // lost (canceled, retried or expired meanwhile), so attempt numbers stay unique and the count
 // matches the log.
+const countAttemptSQL = `UPDATE deliveries SET attempt_count = attempt_count + 1 WHERE id = $1`
+
+// countAttempt runs countAttemptSQL.
 func countAttempt(ctx context.Context, tx *sql.Tx, deliveryID uuid.UUID) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET attempt_count = attempt_count + 1 WHERE id = $1`, deliveryID); err != nil {
+	if _, err := tx.ExecContext(ctx, countAttemptSQL, deliveryID); err != nil {
 		return fmt.Errorf("counting attempt: %w", err)
 	}
 	return nil
@@ -244,12 +317,24 @@ func (db *DB) recordOne(ctx context.Context, tx *sql.Tx, p *store.DeliveryRecord
 	return n == 1, nil
 }
 
+// deliveryCountsSQL counts an event's deliveries by status.
+const deliveryCountsSQL = `SELECT status, COUNT(*) FROM deliveries WHERE event_id = $1 GROUP BY status`
+
 // refreshEvent derives an event's status and counters from its deliveries.
 func (db *DB) refreshEvent(ctx context.Context, tx *sql.Tx, eventID uuid.UUID, now int64) error {
-	rows, err := tx.QueryContext(ctx, `SELECT status, COUNT(*) FROM deliveries WHERE event_id = $1 GROUP BY status`, eventID)
+	rows, err := tx.QueryContext(ctx, deliveryCountsSQL, eventID)
 	if err != nil {
 		return fmt.Errorf("counting deliveries: %w", err)
 	}
+	counts, err := scanCounts(rows)
+	if err != nil {
+		return err
+	}
+	return db.setEventStatus(ctx, tx, eventID, counts, now)
+}
+
+// scanCounts reads deliveryCountsSQL's rows, and closes them.
+func scanCounts(rows rowsIter) (switchyard.StatusCounts, error) {
 	counts := switchyard.StatusCounts{}
 	for rows.Next() {
 		var (
@@ -258,20 +343,26 @@ func (db *DB) refreshEvent(ctx context.Context, tx *sql.Tx, eventID uuid.UUID, n
 		)
 		if err := rows.Scan(&s, &n); err != nil {
 			rows.Close()
-			return fmt.Errorf("counting deliveries: %w", err)
+			return nil, fmt.Errorf("counting deliveries: %w", err)
 		}
 		counts[s] = n
 	}
-	if err := rows.Close(); err != nil {
-		return fmt.Errorf("counting deliveries: %w", err)
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return nil, fmt.Errorf("counting deliveries: %w", err)
 	}
-	return db.setEventStatus(ctx, tx, eventID, counts, now)
+	if err := rows.Close(); err != nil {
+		return nil, fmt.Errorf("counting deliveries: %w", err)
+	}
+	return counts, nil
 }
+
+// eventStatusSQL stores an event's status and counters (eventStatusArgs, then its id).
+const eventStatusSQL = `UPDATE events SET status = $1, completed_count = $2, failed_count = $3, completed_at = $4 WHERE id = $5`
 
 // setEventStatus stores the status and counters that counts imply for an event.
 func (db *DB) setEventStatus(ctx context.Context, tx *sql.Tx, eventID uuid.UUID, counts switchyard.StatusCounts, now int64) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE events SET status = $1, completed_count = $2, failed_count = $3,
-		completed_at = $4 WHERE id = $5`, append(eventStatusArgs(counts, now), eventID)...); err != nil {
+	if _, err := tx.ExecContext(ctx, eventStatusSQL, append(eventStatusArgs(counts, now), eventID)...); err != nil {
 		return fmt.Errorf("updating event: %w", err)
 	}
 	return nil
@@ -286,42 +377,4 @@ func eventStatusArgs(counts switchyard.StatusCounts, now int64) []any {
 		completedAt = now
 	}
 	return []any{status, counts[switchyard.StatusCompleted], counts[switchyard.StatusFailed], completedAt}
-}
-
-// onlyEvent is an event with one delivery, and that delivery's new status.
-type onlyEvent struct {
-	id     uuid.UUID
-	status switchyard.Status
-	now    int64
-}
-
-// eventStatusTypesPG are the PostgreSQL types of setEventStatuses' rows: the event's id, then
-// eventStatusArgs.
-var eventStatusTypesPG = []string{"uuid", "text", "integer", "integer", "bigint"}
-
-// eventStatusesPG is setEventStatuses' statement, one row per element of its arrays.
-var eventStatusesPG = `UPDATE events e SET status = v.status, completed_count = v.completed, failed_count = v.failed,
-		completed_at = v.completed_at
-	FROM unnest(` + arrayParams(1, eventStatusTypesPG) + `) AS v(id, status, completed, failed, completed_at)
-	WHERE e.id = v.id`
-
-// setEventStatuses is setEventStatus for many events of one delivery each (PostgreSQL), in one
-// statement.
-func (db *DB) setEventStatuses(ctx context.Context, tx *sql.Tx, es []onlyEvent) error {
-	switch len(es) {
-	case 0:
-		return nil
-	case 1:
-		return db.setEventStatus(ctx, tx, es[0].id, switchyard.StatusCounts{es[0].status: 1}, es[0].now)
-	}
-	args := pgColumns(es, func(e onlyEvent) []any {
-		return append([]any{e.id}, eventStatusArgs(switchyard.StatusCounts{e.status: 1}, e.now)...)
-	}, eventStatusTypesPG)
-	// Planned for each batch (pgx's unnamed statement) rather than once and cached: a plan made
-	// while the events table was small joins it by a sequential scan, and keeps doing so as the
-	// table grows, until the next ANALYZE.
-	if _, err := tx.ExecContext(ctx, eventStatusesPG, append([]any{pgx.QueryExecModeCacheDescribe}, args...)...); err != nil {
-		return fmt.Errorf("updating events: %w", err)
-	}
-	return nil
 }

@@ -473,4 +473,63 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatal("other org sees attempts")
 		}
 	})
+
+	t.Run("One batch records many outcomes: each event follows its deliveries, a lost lease is refused and its attempt still counted", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		tn := NewTenant(t, s)
+		ctx := context.Background()
+		NewRule(t, s, tn, RuleOpts{Event: "two"})
+		NewRule(t, s, tn, RuleOpts{Event: "two"})
+		NewRule(t, s, tn, RuleOpts{Event: "one"})
+		fan, _ := NewEvent(t, s, tn, EventOpts{Name: "two"})
+		solo, _ := NewEvent(t, s, tn, EventOpts{Name: "one"})
+		stale, _ := NewEvent(t, s, tn, EventOpts{Name: "one"})
+		now := T0.Add(time.Second)
+		cs, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10})
+		if err != nil || len(cs) != 4 {
+			t.Fatalf("claimed %d (err %v)", len(cs), err)
+		}
+		byEvent := map[uuid.UUID][]*store.Claimed{}
+		for _, c := range cs {
+			byEvent[c.Delivery.EventID] = append(byEvent[c.Delivery.EventID], c)
+		}
+		record := func(c *store.Claimed, rules int, st switchyard.Status, o switchyard.Outcome) store.DeliveryRecordParams {
+			return store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID, LeaseUntil: c.LeaseUntil,
+				EventTotalRules: rules, Status: st, Now: now, Attempt: &switchyard.Attempt{ID: uuid.Must(uuid.NewV7()),
+					DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID, Number: 1, StartedAt: now, CompletedAt: now, Outcome: o}}
+		}
+		lost := record(byEvent[stale.ID][0], 1, switchyard.StatusCompleted, switchyard.OutcomeDelivered)
+		lost.LeaseUntil = lost.LeaseUntil.Add(-time.Second) // another lease than the one it holds
+		errs, err := s.DeliveryRecordBatch(ctx, []store.DeliveryRecordParams{
+			record(byEvent[fan.ID][0], 2, switchyard.StatusCompleted, switchyard.OutcomeDelivered),
+			lost,
+			record(byEvent[solo.ID][0], 1, switchyard.StatusCompleted, switchyard.OutcomeDelivered),
+			record(byEvent[fan.ID][1], 2, switchyard.StatusFailed, switchyard.OutcomeDestinationGone),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(errs) != 4 || errs[0] != nil || !errors.Is(errs[1], store.ErrLeaseLost) || errs[2] != nil || errs[3] != nil {
+			t.Fatalf("errors %v, want only the second ErrLeaseLost", errs)
+		}
+		for _, want := range []struct {
+			e                 *switchyard.Event
+			status            switchyard.Status
+			completed, failed int
+		}{{fan, switchyard.StatusFailed, 1, 1}, {solo, switchyard.StatusCompleted, 1, 0}, {stale, switchyard.StatusProcessing, 0, 0}} {
+			got, err := s.EventGet(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: want.e.ID})
+			if err != nil || got.Status != want.status || got.CompletedCount != want.completed || got.FailedCount != want.failed ||
+				(got.CompletedAt != nil) != want.status.Terminal() {
+				t.Fatalf("event %s: %+v (err %v), want %s with %d completed, %d failed", want.e.Name, got, err, want.status, want.completed, want.failed)
+			}
+		}
+		ds, _ := s.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: tn.Org.ID, EventID: stale.ID})
+		if len(ds) != 1 || ds[0].Status != switchyard.StatusProcessing || ds[0].AttemptCount != 1 {
+			t.Fatalf("the lost lease's delivery %+v, want still processing with its attempt counted", ds)
+		}
+		if as, err := s.AttemptListByDelivery(ctx, store.AttemptListByDeliveryParams{OrganizationID: tn.Org.ID, DeliveryID: ds[0].ID}); err != nil || len(as) != 1 {
+			t.Fatalf("the lost lease's attempts %+v (err %v), want its one attempt logged", as, err)
+		}
+	})
 }
