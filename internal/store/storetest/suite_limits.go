@@ -219,6 +219,38 @@ func RunLimits(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("Each claim honours the limits of every connection it takes from, whichever the claim before it took from", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := context.Background()
+		a := setup(t, s, map[string]any{"max_concurrency": float64(2)}, 4)
+		if cs := claim(t, s, now); len(cs) != 2 {
+			t.Fatalf("first claim took %d, want a's max_concurrency 2", len(cs))
+		}
+		// Connections the first claim never saw: one paused, one with max_concurrency 1.
+		paused := setup(t, s, nil, 2)
+		if err := s.LimitPause(ctx, store.LimitPauseParams{Key: store.LimitKeyConnection(paused.ID), Until: now.Add(time.Hour), Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		one := setup(t, s, map[string]any{"max_concurrency": float64(1)}, 3)
+		blocked := map[uuid.UUID]bool{}
+		cs, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 100, PerConnection: 16,
+			Shared: true, Blocked: func(id uuid.UUID, _ time.Time) { blocked[id] = true }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		took := map[uuid.UUID]int{}
+		for _, c := range cs {
+			took[c.Delivery.ConnectionID]++
+		}
+		if len(cs) != 1 || took[one.ID] != 1 {
+			t.Fatalf("second claim took %v, want one delivery of one's (max_concurrency 1), none of a's (saturated) or paused's", took)
+		}
+		if len(blocked) != 2 || !blocked[a.ID] || !blocked[paused.ID] {
+			t.Fatalf("connections reported blocked %v, want a (saturated) and paused", blocked)
+		}
+	})
+
 	t.Run("An open circuit lets exactly one probe through for the whole cluster", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
