@@ -255,16 +255,23 @@ const senderIdle = 10 * time.Minute
 // pruneSenders drops the senders of connections that have had no attempt for senderIdle, once
 // a minute, so that the cache holds the connections in use, not every connection ever seen.
 func (e *Engine) pruneSenders(ctx context.Context) {
-	t := time.NewTicker(time.Minute)
+	every(ctx, time.Minute, func() {
+		now := e.cfg.Now()
+		e.senders.prune(now.Add(-senderIdle))
+		e.ctl.prune(now, now.Add(-senderIdle)) // and the controller's idle, healthy connections
+	})
+}
+
+// every calls fn every d until ctx ends (the first time after d).
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			now := e.cfg.Now()
-			e.senders.prune(now.Add(-senderIdle))
-			e.ctl.prune(now, now.Add(-senderIdle)) // and the controller's idle, healthy connections
+			fn()
 		}
 	}
 }
@@ -413,16 +420,7 @@ const parkEvery = 50 * time.Millisecond
 // open circuits re-parked every parkRecheck, those statements held up the claims of the healthy
 // connections by milliseconds at a time (docs/benchmarks.md).
 func (e *Engine) parkLoop(ctx context.Context) {
-	t := time.NewTicker(parkEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			e.park(ctx)
-		}
-	}
+	every(ctx, parkEvery, func() { e.park(ctx) })
 }
 
 // park defers the due deliveries of connections that cannot take an attempt for a while (see
@@ -603,9 +601,7 @@ func (e *Engine) internalRetry(rec *store.DeliveryRecordParams, d *switchyard.De
 
 // sampleQueue reports the queue depth and the age of the oldest due delivery every few seconds.
 func (e *Engine) sampleQueue(ctx context.Context) {
-	t := time.NewTicker(5 * time.Second)
-	defer t.Stop()
-	for {
+	sample := func() {
 		now := e.cfg.Now()
 		if s, err := e.cfg.Store.DeliveryQueueStats(ctx, store.DeliveryQueueStatsParams{Now: now}); err == nil {
 			age := time.Duration(0)
@@ -614,10 +610,7 @@ func (e *Engine) sampleQueue(ctx context.Context) {
 			}
 			e.cfg.Metrics.Queue(s.Due, age)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
 	}
+	sample()
+	every(ctx, 5*time.Second, sample)
 }

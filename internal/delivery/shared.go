@@ -34,9 +34,7 @@ type clusterView struct {
 
 // followCluster reads the cluster's pauses and circuits every clusterFollow until ctx ends.
 func (e *Engine) followCluster(ctx context.Context) {
-	t := time.NewTicker(clusterFollow)
-	defer t.Stop()
-	for {
+	follow := func() {
 		states, err := e.cfg.Store.LimitList(ctx, store.LimitListParams{Now: e.cfg.Now()})
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -47,12 +45,9 @@ func (e *Engine) followCluster(ctx context.Context) {
 			e.cluster.states, e.cluster.read = states, true
 			e.cluster.mu.Unlock()
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
 	}
+	follow()
+	every(ctx, clusterFollow, follow)
 }
 
 // shareOutcome writes what an attempt taught this node about its connection where every node's
