@@ -48,10 +48,11 @@ func sqlStmts(tx execQueryer) claimStmts {
 	}
 }
 
-// pipelined runs a shared claim's transaction on one pgx connection, with BEGIN sent together
-// with the claim's first statement and, when nothing is to be written after the claim itself,
-// COMMIT together with its last: each statement is a round trip, and on one busy connection a
-// claim's round trips are what a freed slot waits for (docs/postgres.md).
+// pipelined runs a transaction on one pgx connection with several statements per round trip:
+// a shared claim's, with BEGIN sent together with the claim's first statement and, when nothing
+// is to be written after the claim itself, COMMIT together with its last (query); an outcome
+// batch's, in two or three sends (send). Each round trip costs both sides a wake-up, which on
+// two cores costs about as much as the statements (docs/postgres.md).
 type pipelined struct {
 	c                            *pgx.Conn
 	begun, commitNext, committed bool
