@@ -532,4 +532,43 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("the lost lease's attempts %+v (err %v), want its one attempt logged", as, err)
 		}
 	})
+
+	t.Run("Two outcomes of one delivery in one batch: the first holds its lease, the second is refused and still counted", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		tn := NewTenant(t, s)
+		ctx := context.Background()
+		NewRule(t, s, tn, RuleOpts{})
+		e, _ := NewEvent(t, s, tn, EventOpts{})
+		now := T0.Add(time.Second)
+		cs, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10})
+		if err != nil || len(cs) != 1 {
+			t.Fatalf("claimed %d (err %v)", len(cs), err)
+		}
+		c := cs[0]
+		retryAt := now.Add(5 * time.Second) // not the lease's end: the lease no longer matches after the first
+		record := func(n int, st switchyard.Status) store.DeliveryRecordParams {
+			p := store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: e.ID, LeaseUntil: c.LeaseUntil, EventTotalRules: 1,
+				Status: st, Now: now, Attempt: &switchyard.Attempt{ID: uuid.Must(uuid.NewV7()), DeliveryID: c.Delivery.ID, EventID: e.ID,
+					Number: n, StartedAt: now, CompletedAt: now, Outcome: switchyard.OutcomeRejectedServerError}}
+			if st == switchyard.StatusRetrying {
+				p.NextAttemptAt = &retryAt
+			}
+			return p
+		}
+		errs, err := s.DeliveryRecordBatch(ctx, []store.DeliveryRecordParams{record(1, switchyard.StatusRetrying), record(2, switchyard.StatusFailed)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(errs) != 2 || errs[0] != nil || !errors.Is(errs[1], store.ErrLeaseLost) {
+			t.Fatalf("errors %v, want nil then ErrLeaseLost", errs)
+		}
+		ds, _ := s.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: tn.Org.ID, EventID: e.ID})
+		if len(ds) != 1 || ds[0].Status != switchyard.StatusRetrying || ds[0].AttemptCount != 2 {
+			t.Fatalf("delivery %+v, want retrying (the first outcome) with both attempts counted", ds)
+		}
+		if got, _ := s.EventGet(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: e.ID}); got.Status != switchyard.StatusRetrying {
+			t.Fatalf("event %+v, want retrying", got)
+		}
+	})
 }
