@@ -135,6 +135,21 @@ func InsertEvent(ctx context.Context, s store.Store, e *switchyard.Event) ([]*sw
 	return ds[0], nil
 }
 
+// ClaimOne inserts a rule on the tenant's connection and one event that matches it, claims the
+// event's delivery at T0 + 1 s with a minute's lease, and returns the event, the claim and the
+// claim's time.
+func ClaimOne(t testing.TB, s store.Store, tn *Tenant) (*switchyard.Event, *store.Claimed, time.Time) {
+	t.Helper()
+	NewRule(t, s, tn, RuleOpts{})
+	e, _ := NewEvent(t, s, tn, EventOpts{})
+	now := T0.Add(time.Second)
+	cs, err := s.DeliveryClaim(context.Background(), store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10})
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("claimed %d deliveries (err %v), want 1", len(cs), err)
+	}
+	return e, cs[0], now
+}
+
 // RecordDelivery records one outcome through DeliveryRecordBatch, the store's only record path,
 // and returns that record's error (store.ErrLeaseLost when its lease no longer held).
 func RecordDelivery(ctx context.Context, s store.Store, p store.DeliveryRecordParams) error {

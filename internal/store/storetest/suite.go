@@ -538,14 +538,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		s := open(t)
 		tn := NewTenant(t, s)
 		ctx := context.Background()
-		NewRule(t, s, tn, RuleOpts{})
-		e, _ := NewEvent(t, s, tn, EventOpts{})
-		now := T0.Add(time.Second)
-		cs, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10})
-		if err != nil || len(cs) != 1 {
-			t.Fatalf("claimed %d (err %v)", len(cs), err)
-		}
-		c := cs[0]
+		e, c, now := ClaimOne(t, s, tn)
 		retryAt := now.Add(5 * time.Second) // not the lease's end: the lease no longer matches after the first
 		record := func(n int, st switchyard.Status) store.DeliveryRecordParams {
 			p := store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: e.ID, LeaseUntil: c.LeaseUntil, EventTotalRules: 1,

@@ -243,14 +243,7 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 		s := open(t)
 		tn := NewTenant(t, s)
 		ctx := context.Background()
-		NewRule(t, s, tn, RuleOpts{})
-		e, _ := NewEvent(t, s, tn, EventOpts{})
-		now := T0.Add(time.Second)
-		cs, _ := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 1})
-		if len(cs) != 1 {
-			t.Fatalf("claimed %d", len(cs))
-		}
-		c := cs[0]
+		e, c, now := ClaimOne(t, s, tn)
 		err := RecordDelivery(ctx, s, store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: e.ID, LeaseUntil: now, // not our lease
 			Attempt: &switchyard.Attempt{ID: uuid.Must(uuid.NewV7()), DeliveryID: c.Delivery.ID, EventID: e.ID, Number: 1,
 				StartedAt: now, CompletedAt: now, Outcome: switchyard.OutcomeDelivered},
@@ -282,14 +275,8 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 		s := open(t)
 		tn := NewTenant(t, s)
 		ctx := context.Background()
-		NewRule(t, s, tn, RuleOpts{})
-		NewEvent(t, s, tn, EventOpts{})
-		now := T0.Add(time.Second)
-		cs, _ := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10})
-		if len(cs) != 1 {
-			t.Fatalf("claimed %d", len(cs))
-		}
-		if err := s.DeliveryRelease(ctx, store.DeliveryReleaseParams{Claims: []store.ClaimRef{{DeliveryID: cs[0].Delivery.ID, LeaseUntil: cs[0].LeaseUntil}},
+		_, c, now := ClaimOne(t, s, tn)
+		if err := s.DeliveryRelease(ctx, store.DeliveryReleaseParams{Claims: []store.ClaimRef{{DeliveryID: c.Delivery.ID, LeaseUntil: c.LeaseUntil}},
 			DueAt: now, Now: now}); err != nil {
 			t.Fatal(err)
 		}
