@@ -64,29 +64,55 @@ func (p *pipelined) stmts() claimStmts {
 
 func (p *pipelined) query(ctx context.Context, q string, args ...any) (rowsIter, error) {
 	b := &pgx.Batch{}
-	begin := !p.begun
-	if begin {
-		b.Queue("begin")
-	}
 	b.Queue(q, args...)
 	commit := p.commitNext
-	if commit {
-		b.Queue("commit")
-	}
-	p.begun = true
-	br := p.c.SendBatch(ctx, b)
-	if begin {
-		if _, err := br.Exec(); err != nil {
-			_ = br.Close()
-			return nil, err
-		}
+	br, err := p.start(ctx, b, commit)
+	if err != nil {
+		return nil, err
 	}
 	rows, err := br.Query()
 	if err != nil {
 		_ = br.Close()
 		return nil, err
 	}
-	return &batchRows{Rows: rows, br: br, commit: commit, committed: &p.committed}, nil
+	r := &batchRows{Rows: rows, br: br}
+	if commit {
+		r.commit = p
+	}
+	return r, nil
+}
+
+// start sends b's statements in one round trip, after BEGIN if the transaction has not begun
+// (whose result it reads) and followed by COMMIT with commit: what is left to read is b's
+// results, then the COMMIT's (readCommit).
+func (p *pipelined) start(ctx context.Context, b *pgx.Batch, commit bool) (pgx.BatchResults, error) {
+	all := &pgx.Batch{}
+	begin := !p.begun
+	if begin {
+		all.Queue("begin")
+	}
+	all.QueuedQueries = append(all.QueuedQueries, b.QueuedQueries...)
+	if commit {
+		all.Queue("commit")
+	}
+	p.begun = true
+	br := p.c.SendBatch(ctx, all)
+	if begin {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return nil, err
+		}
+	}
+	return br, nil
+}
+
+// readCommit reads the result of the COMMIT that start sent.
+func (p *pipelined) readCommit(br pgx.BatchResults) error {
+	if _, err := br.Exec(); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	p.committed = true
+	return nil
 }
 
 func (p *pipelined) exec(ctx context.Context, q string, args ...any) error {
@@ -117,23 +143,19 @@ func (p *pipelined) finish(ctx context.Context, err error) error {
 	return nil
 }
 
-// batchRows are a pipelined statement's rows; closing them reads the COMMIT sent behind it.
+// batchRows are a pipelined statement's rows; closing them reads the COMMIT sent behind it, if
+// any (commit: its transaction).
 type batchRows struct {
 	pgx.Rows
-	br        pgx.BatchResults
-	commit    bool
-	committed *bool
+	br     pgx.BatchResults
+	commit *pipelined
 }
 
 func (r *batchRows) Close() error {
 	r.Rows.Close()
 	err := r.Rows.Err()
-	if r.commit && err == nil {
-		if _, err = r.br.Exec(); err != nil {
-			err = fmt.Errorf("committing: %w", err)
-		} else {
-			*r.committed = true
-		}
+	if r.commit != nil && err == nil {
+		err = r.commit.readCommit(r.br)
 	}
 	if cerr := r.br.Close(); err == nil {
 		err = cerr
@@ -141,38 +163,17 @@ func (r *batchRows) Close() error {
 	return err
 }
 
-// send sends b's statements in one round trip, after BEGIN if the transaction has not begun and
-// followed by COMMIT with commit, and hands their results to read, which must consume one per
-// statement of b, in order.
+// send sends b's statements like start and hands their results to read, which must consume one
+// per statement of b, in order; then it reads the COMMIT's, with commit.
 func (p *pipelined) send(ctx context.Context, b *pgx.Batch, commit bool, read func(pgx.BatchResults) error) error {
-	all := &pgx.Batch{}
-	begin := !p.begun
-	if begin {
-		all.Queue("begin")
+	br, err := p.start(ctx, b, commit)
+	if err != nil {
+		return err
 	}
-	all.QueuedQueries = append(all.QueuedQueries, b.QueuedQueries...)
-	if commit {
-		all.Queue("commit")
+	err = read(br)
+	if err == nil && commit {
+		err = p.readCommit(br)
 	}
-	p.begun = true
-	br := p.c.SendBatch(ctx, all)
-	err := func() error {
-		if begin {
-			if _, err := br.Exec(); err != nil {
-				return err
-			}
-		}
-		if err := read(br); err != nil {
-			return err
-		}
-		if commit {
-			if _, err := br.Exec(); err != nil {
-				return fmt.Errorf("committing: %w", err)
-			}
-			p.committed = true
-		}
-		return nil
-	}()
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}

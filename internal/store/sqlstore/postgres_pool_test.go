@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/store/storetest"
@@ -183,6 +185,70 @@ func TestPostgresPipelinedClaimFailsCleanly(t *testing.T) {
 		}
 		if want := []int{3, 0, 0}[i]; len(got) != want {
 			t.Fatalf("claim %d after the failed one took %d deliveries, want %d", i, len(got), want)
+		}
+	}
+}
+
+// A pipelined transaction whose last statement was sent with COMMIT behind it is committed once
+// that statement's rows are closed, with no COMMIT of its own afterwards; one whose COMMIT is
+// sent by send likewise; one that is not told is committed by finish.
+func TestPostgresPipelineCommitsWithTheLastStatement(t *testing.T) {
+	t.Parallel()
+	db := openPool(t, 2)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		run  func(p *pipelined) error
+		// committed: the transaction ended with the last statement, before finish.
+		committed bool
+	}{
+		{"query after last", func(p *pipelined) error {
+			p.stmts().last()
+			rows, err := p.query(ctx, "SELECT 1")
+			if err != nil {
+				return err
+			}
+			return rows.Close()
+		}, true},
+		{"send with commit", func(p *pipelined) error {
+			b := &pgx.Batch{}
+			b.Queue("SELECT 1")
+			return p.send(ctx, b, true, func(br pgx.BatchResults) error { _, err := br.Exec(); return err })
+		}, true},
+		{"query alone", func(p *pipelined) error {
+			rows, err := p.query(ctx, "SELECT 1")
+			if err != nil {
+				return err
+			}
+			return rows.Close()
+		}, false},
+	} {
+		conn, err := db.w.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = conn.Raw(func(dc any) error {
+			p := &pipelined{c: dc.(*stdlib.Conn).Conn()}
+			if err := c.run(p); err != nil {
+				return err
+			}
+			if p.committed != c.committed {
+				t.Errorf("%s: committed %v before finish, want %v", c.name, p.committed, c.committed)
+			}
+			if open := p.c.PgConn().TxStatus() != 'I'; open == c.committed {
+				t.Errorf("%s: transaction open %v before finish, want %v", c.name, open, !c.committed)
+			}
+			if err := p.finish(ctx, nil); err != nil {
+				return err
+			}
+			if st := p.c.PgConn().TxStatus(); st != 'I' {
+				t.Errorf("%s: transaction status %q after finish, want idle", c.name, st)
+			}
+			return nil
+		})
+		conn.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
 		}
 	}
 }
