@@ -131,31 +131,23 @@ func (db *DB) recordPipelined(ctx context.Context, ps []store.DeliveryRecordPara
 			return err
 		}
 		heldAt := make([]bool, len(ps))
-		b = &pgx.Batch{}
 		for i, p := range ps {
-			if heldAt[i] = held[p.DeliveryID]; !heldAt[i] && p.Attempt != nil {
-				b.Queue(countAttemptSQL, p.DeliveryID)
-			}
+			heldAt[i] = held[p.DeliveryID]
 		}
 		touched := touchedEvents(ps, heldAt, errs)
 
 		// Events with several deliveries: their status follows from all of them, counted here.
 		var counted []*touchedEvent
+		b = &pgx.Batch{}
 		for _, t := range touched {
 			if t.only == nil {
 				counted = append(counted, t)
 				b.Queue(deliveryCountsSQL, t.id)
 			}
 		}
-		lost := b.Len() - len(counted)
 		counts := make([]switchyard.StatusCounts, len(counted))
 		if len(counted) > 0 {
 			err := p.send(ctx, b, false, func(br pgx.BatchResults) error {
-				for range lost {
-					if _, err := br.Exec(); err != nil {
-						return fmt.Errorf("counting attempt: %w", err)
-					}
-				}
 				for i := range counted {
 					rows, err := br.Query()
 					if err != nil {
@@ -170,10 +162,16 @@ func (db *DB) recordPipelined(ctx context.Context, ps []store.DeliveryRecordPara
 			if err != nil {
 				return err
 			}
-			b, lost = &pgx.Batch{}, 0
 		}
 
-		// The events' statuses, and COMMIT.
+		// The attempts made on lost leases counted, the events' statuses, and COMMIT.
+		b = &pgx.Batch{}
+		for i, p := range ps {
+			if !heldAt[i] && p.Attempt != nil {
+				b.Queue(countAttemptSQL, p.DeliveryID)
+			}
+		}
+		lost := b.Len()
 		k := 0
 		for _, t := range touched {
 			c := switchyard.StatusCounts{}
