@@ -510,8 +510,6 @@ func (s *pathStats) missing(events []uuid.UUID) int {
 	return n
 }
 
-// repeats counts the events received more than once, and those received under more than one
-// delivery id.
 // requests is how many requests the path has received.
 func (s *pathStats) requests() int {
 	s.mu.Lock()
@@ -533,6 +531,8 @@ func (s *pathStats) repeatedAfter(events []uuid.UUID, after int) int {
 	return n
 }
 
+// repeats counts the events received more than once, and those received under more than one
+// delivery id.
 func (s *pathStats) repeats(events []uuid.UUID) (dups, mixed int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
