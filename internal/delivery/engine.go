@@ -169,7 +169,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		wg.Go(func() { e.sampleQueue(ctx) })
 	}
 	wg.Go(func() { e.pruneSenders(ctx) })
-	wg.Go(func() { e.parkLoop(ctx) })
+	wg.Go(func() { every(ctx, parkEvery, func() { e.park(ctx) }) })
 	if e.cfg.SharedLimits {
 		wg.Go(func() { e.followCluster(ctx) })
 	}
@@ -412,16 +412,11 @@ const (
 	parkRecheck = 200 * time.Millisecond
 )
 
-// parkEvery is how often parkLoop looks for connections to park.
+// parkEvery is how often the engine parks (park) what blocked connections have due, in a
+// goroutine beside the claim loop rather than in it: each park is a statement per connection,
+// and on PostgreSQL, with five open circuits re-parked every parkRecheck, those statements held
+// up the claims of the healthy connections by milliseconds at a time (docs/benchmarks.md).
 const parkEvery = 50 * time.Millisecond
-
-// parkLoop parks (park) what blocked connections have due, every parkEvery, beside the claim
-// loop rather than in it: each park is a statement per connection, and on PostgreSQL, with five
-// open circuits re-parked every parkRecheck, those statements held up the claims of the healthy
-// connections by milliseconds at a time (docs/benchmarks.md).
-func (e *Engine) parkLoop(ctx context.Context) {
-	every(ctx, parkEvery, func() { e.park(ctx) })
-}
 
 // park defers the due deliveries of connections that cannot take an attempt for a while (see
 // controller.toPark), so that claims need not skip over them. No attempt is used up.
