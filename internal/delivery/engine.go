@@ -125,6 +125,8 @@ type Engine struct {
 	// sweepGap how long until the next may (see sweepEvery); only the Run loop touches them.
 	swept    time.Time
 	sweepGap time.Duration
+	// sweepAfter is where the next sweep's walk of the connections starts (store.DeliveryClaimParams.SweepAfter).
+	sweepAfter uuid.UUID
 	// ahead holds the deliveries claimed for connections whose every slot is busy (ahead.go).
 	ahead *aheadQueue
 }
@@ -290,14 +292,16 @@ func claimWindow(active int) int {
 	return 16 * (max(active, 1) + 1)
 }
 
-// sweepEvery is how often, at most, a claim that a few busy connections filled is followed by
-// one that leaves them out. A claim reads a bounded window of the oldest due deliveries; one
-// connection's backlog can fill that window, and the claims made as its slots free would then
-// never reach other connections' due work until that backlog drained. The second claim skips
-// over the busy connections' rows, which costs in proportion to their backlog, hence the bound:
-// another connection waits at most this long behind a busy one. A sweep that finds nothing
-// doubles the gap to the next, up to maxSweepGap: with one busy connection and no other (the
-// common case) sweeping every 50 ms cost it about 10 % of its throughput on SQLite.
+// sweepEvery is how often, at most, a claim that busy connections filled, or that left some
+// out, is followed by a sweep. A claim reads a bounded window of the oldest due deliveries (and
+// reads past those of the connections it leaves out only so far); one connection's backlog can
+// fill that, and the claims made as its slots free would then never reach other connections'
+// due work until that backlog drained. A sweep walks a bounded number of connections instead
+// (store.DeliveryClaimParams.Sweep), each time from where the last stopped: another connection
+// waits about this long behind a busy one, longer only when more than store.SweepConnections
+// connections have deliveries queued. A sweep that finds nothing doubles the gap to the next,
+// up to maxSweepGap: with one busy connection and no other (the common case) sweeping every
+// 50 ms cost it about 10 % of its throughput on SQLite.
 const (
 	sweepEvery  = 50 * time.Millisecond
 	maxSweepGap = 400 * time.Millisecond
@@ -348,10 +352,12 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 		e.log.Error("claiming deliveries", slog.Any("error", err))
 		return 0
 	}
-	if len(work) < free && len(full) > 0 && now.Sub(e.swept) >= e.sweepGap {
-		// The connections this claim filled may have hidden others' due work (sweepEvery).
+	if len(work) < free && len(full)+len(exclude) > 0 && now.Sub(e.swept) >= e.sweepGap {
+		// The connections this claim filled or left out may have hidden others' due work
+		// (sweepEvery).
 		e.swept = now
 		cp.Limit, cp.Exclude = free-len(work), append(slices.Clone(exclude), full...)
+		cp.Sweep, cp.SweepAfter, cp.Swept = true, e.sweepAfter, func(last uuid.UUID) { e.sweepAfter = last }
 		more, err := e.cfg.Store.DeliveryClaim(sctx, cp)
 		if err != nil {
 			e.log.Error("claiming deliveries", slog.Any("error", err))

@@ -334,8 +334,20 @@ type DeliveryClaimParams struct {
 	Exclude []uuid.UUID
 	// Window is how many of the oldest due deliveries the claim chooses among, at most (and by
 	// default) 8 × Limit, at least 256. Fairness needs a few per connection with due work; each costs the claim a
-	// row read and sorted.
+	// row read and sorted. Deliveries of excluded connections are not among them but are read
+	// past, up to 8 × Window of the oldest due deliveries in all: a claim costs the same however
+	// large an excluded connection's backlog is, and what lies beyond is for a Sweep.
 	Window int
+	// Sweep makes the claim look past the oldest due deliveries, where the backlogs of excluded
+	// and busy connections may hide other connections' due work: instead of the window it walks
+	// up to SweepConnections connections in id order, after SweepAfter, and claims among those
+	// with due deliveries that Exclude does not list. What it costs is bounded by the
+	// connections walked, whatever the backlogs behind them.
+	Sweep      bool
+	SweepAfter uuid.UUID
+	// Swept, if set, is told where a Sweep's walk stopped: the next sweep's SweepAfter (uuid.Nil
+	// once the walk passed the last connection, so that the next starts again from the first).
+	Swept func(last uuid.UUID)
 	// Room caps, in claims without Shared, what the claim takes of the listed connections
 	// (below PerConnection): the slots this node has free for them. Without it a claim made
 	// because one of a busy connection's slots freed would take PerConnection deliveries, start
@@ -364,6 +376,9 @@ type DeliveryClaimParams struct {
 	// while the claim takes its locks count as free too.
 	Settled func() []uuid.UUID
 }
+
+// SweepConnections is how many connections a Sweep claim walks (DeliveryClaimParams.Sweep).
+const SweepConnections = 256
 
 // Claimed is a leased delivery with everything needed to attempt it.
 type Claimed struct {

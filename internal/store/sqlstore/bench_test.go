@@ -213,6 +213,61 @@ func BenchmarkDeliveryClaim(b *testing.B) {
 	})
 }
 
+// BenchmarkDeliveryClaimPastBacklog measures the claims that look past a busy connection with a
+// backlog of 20,000 due deliveries, older than another connection's 8: a claim that leaves the
+// busy one out (as the engine's claims do while all its slots are taken), which reads past at
+// most 8 × its window of the backlog, and the sweep that reaches the other connection's
+// deliveries by walking connections (store.DeliveryClaimParams.Sweep). Sweeps record what they
+// claimed, untimed.
+func BenchmarkDeliveryClaimPastBacklog(b *testing.B) {
+	eachDialect(b, func(b *testing.B, db *sqlstore.DB) {
+		tn, names := claimTenant(b, db) // names[0]'s connection is the busy one
+		ctx := context.Background()
+		for range 20 {
+			events := make([]*switchyard.Event, 1000)
+			for i := range events {
+				events[i] = benchEvent(tn, names[0])
+			}
+			if _, err := db.EventInsertBatch(ctx, store.EventInsertBatchParams{Events: events}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		now := time.Now()
+		probe, err := db.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now, Limit: 1})
+		if err != nil || len(probe) != 1 {
+			b.Fatalf("claimed %d (err %v)", len(probe), err)
+		}
+		exclude := []uuid.UUID{probe[0].Delivery.ConnectionID}
+		for _, sweep := range []bool{false, true} {
+			name := "excluded"
+			if sweep {
+				name = "sweep"
+			}
+			b.Run(name, func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					if sweep {
+						queueBatch(b, db, tn, names[1:2], 8)
+					}
+					now := time.Now()
+					b.StartTimer()
+					cs, err := db.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(2 * time.Minute),
+						Limit: 8, PerConnection: claimPerConn, Window: 32, Exclude: exclude, Sweep: sweep})
+					b.StopTimer()
+					if err != nil || sweep && len(cs) != 8 {
+						b.Fatalf("claimed %d (err %v)", len(cs), err)
+					}
+					if _, err := db.DeliveryRecordBatch(ctx, delivered(cs)); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+			})
+		}
+	})
+}
+
 // BenchmarkDeliveryRecordBatch measures recording 64 successful outcomes in one transaction
 // (attempts, fenced delivery updates, each event's derived status), as the recorder's group
 // commit does. Each iteration queues and claims the 64 deliveries first, untimed.

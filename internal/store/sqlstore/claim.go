@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"maps"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -32,7 +34,23 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 		window = min(p.Window, window)
 	}
 	args := []any{lease, now, p.Limit, window, perConn}
-	exclude, args := db.idSet("connection_id", true, p.Exclude, args)
+	// The candidates: the window of the oldest due deliveries, or (Sweep) the due deliveries of
+	// the connections the walk found.
+	var walked []uuid.UUID
+	if p.Sweep {
+		var err error
+		if walked, err = db.walkDue(ctx, p); err != nil || len(walked) == 0 {
+			return nil, err
+		}
+	}
+	var candidates string
+	if p.Sweep {
+		candidates, args = db.dueOf(walked, "$5", args)
+	} else {
+		var exclude string
+		exclude, args = db.idSet("connection_id", true, p.Exclude, args)
+		candidates = dueWindow("$2", "$4", exclude)
+	}
 	// Each connection's cap: PerConnection, or its Room.
 	capOf := "$5"
 	if !p.Shared {
@@ -45,7 +63,7 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 	}
 	// The ids to take. On PostgreSQL they are then locked with SKIP LOCKED, re-checking that
 	// each is still due, so concurrent claimers on other nodes never take the same row.
-	ids := db.d.lockDue(dueRanked(exclude, capOf))
+	ids := db.d.lockDue(dueRanked(candidates, capOf))
 	var (
 		claimed []*store.Claimed
 		events  = map[uuid.UUID]*switchyard.Event{}
@@ -79,7 +97,7 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 	} else if db.d.name == "postgres" {
 		// Within every connection's cluster-wide limits (limits.go), in a pipelined transaction.
 		err = db.withPipeline(ctx, func(st claimStmts) error {
-			ds, evs, pr, v, err := db.claimShared(ctx, st, p, window)
+			ds, evs, pr, v, err := db.claimShared(ctx, st, p, window, walked)
 			if err == nil {
 				probes, version = pr, v
 				take(ds, evs)
@@ -94,7 +112,7 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 				err error
 			)
 			if p.Shared {
-				ds, evs, probes, version, err = db.claimShared(ctx, sqlStmts(tx), p, window)
+				ds, evs, probes, version, err = db.claimShared(ctx, sqlStmts(tx), p, window, walked)
 			} else {
 				ds, evs, version, err = db.claimUpdate(ctx, sqlStmts(tx), ids, args)
 			}
@@ -142,17 +160,104 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 	return claimed, nil
 }
 
-// dueRanked is the query of the ids a claim takes ($2 now, $3 the most to take, $4 the window):
-// among the window's oldest due deliveries whose connection satisfies cond, each connection's
-// oldest first, then each one's second, and so on, at most capOf of each (the fairness
-// DeliveryClaim describes).
-func dueRanked(cond, capOf string) string {
+// dueRanked is the query of the ids a claim takes ($2 now, $3 the most to take) among
+// candidates (dueWindow, dueOf: a query of due deliveries' id, connection_id and
+// next_attempt_at): each connection's oldest first, then each one's second, and so on, at most
+// capOf of each (the fairness DeliveryClaim describes).
+func dueRanked(candidates, capOf string) string {
 	return `
 		SELECT id FROM (
 			SELECT id, connection_id, next_attempt_at, ROW_NUMBER() OVER (PARTITION BY connection_id ORDER BY next_attempt_at, id) AS rn
-			FROM (SELECT id, connection_id, next_attempt_at FROM deliveries
-			      WHERE next_attempt_at <= $2 AND ` + cond + ` ORDER BY next_attempt_at LIMIT $4) candidates
+			FROM (` + candidates + `) candidates
 		) ranked WHERE rn <= ` + capOf + ` ORDER BY rn, next_attempt_at LIMIT $3`
+}
+
+// dueWindow is the window of a claim's candidates: the oldest due deliveries (now and window
+// are parameters) whose connection satisfies cond, read from at most windowReach × the window
+// of the oldest due deliveries. Without that bound a claim that leaves a busy connection out
+// (cond) read past the whole of its due backlog to find what else was due: on PostgreSQL,
+// 17,000–36,000 rows and 3–17 ms a claim in the backlog benchmark (docs/benchmarks.md), and in
+// proportion with any larger backlog. What lies beyond is reached by a sweep (dueOf).
+func dueWindow(now, window, cond string) string {
+	return `SELECT id, connection_id, next_attempt_at FROM (
+			SELECT id, connection_id, next_attempt_at FROM deliveries WHERE next_attempt_at <= ` + now + `
+			ORDER BY next_attempt_at LIMIT ` + window + ` * ` + strconv.Itoa(windowReach) + `) reach
+		WHERE ` + cond + ` ORDER BY next_attempt_at LIMIT ` + window
+}
+
+// windowReach bounds how far past the window a claim reads for deliveries of the connections
+// it does not leave out (dueWindow).
+const windowReach = 8
+
+// dueOf is a sweep's candidates ($2 now, $4 the window): the oldest due deliveries of each of
+// ids (the connections its walk found, walkDue), at most depth (a parameter) of each, read
+// through the index by connection — one short range per connection, whatever lies in
+// deliveries_due before them — and of those the oldest windowReach × the window. The ids are
+// appended to args.
+func (db *DB) dueOf(ids []uuid.UUID, depth string, args []any) (string, []any) {
+	const one = `SELECT id, connection_id, next_attempt_at FROM deliveries WHERE connection_id = %s AND next_attempt_at <= $2
+		ORDER BY next_attempt_at LIMIT %s`
+	var from string
+	if db.d.name == "postgres" {
+		args = append(args, ids)
+		from = fmt.Sprintf(`SELECT d.id, d.connection_id, d.next_attempt_at FROM unnest($%d::uuid[]) AS walked(id)
+			CROSS JOIN LATERAL (`+one+`) d`, len(args), "walked.id", depth)
+	} else {
+		// SQLite has no LATERAL: one bounded SELECT per connection (at most SweepConnections,
+		// within its limit of 500 in a compound SELECT).
+		parts := make([]string, len(ids))
+		for i, id := range ids {
+			args = append(args, id)
+			parts[i] = `SELECT * FROM (` + fmt.Sprintf(one, "$"+strconv.Itoa(len(args)), depth) + `)`
+		}
+		from = strings.Join(parts, " UNION ALL ")
+	}
+	return `SELECT * FROM (` + from + `) walked ORDER BY next_attempt_at LIMIT $4 * ` + strconv.Itoa(windowReach), args
+}
+
+// walkDue walks, from p.SweepAfter on, up to store.SweepConnections connections with
+// deliveries in the queue, in id order, and returns those that have some due now and that
+// p.Exclude does not list; it tells p.Swept where to start the next walk. Each connection
+// walked costs two probes of the index by connection: one to find it, one to see whether
+// anything of it is due.
+func (db *DB) walkDue(ctx context.Context, p store.DeliveryClaimParams) ([]uuid.UUID, error) {
+	const next = `SELECT connection_id FROM deliveries WHERE next_attempt_at IS NOT NULL AND connection_id > %s
+		ORDER BY connection_id LIMIT 1`
+	rows, err := db.r.QueryContext(ctx, `WITH RECURSIVE walk(cid, n) AS (
+			SELECT (`+fmt.Sprintf(next, "$1")+`), 1
+			UNION ALL
+			SELECT (`+fmt.Sprintf(next, "walk.cid")+`), n + 1 FROM walk WHERE walk.cid IS NOT NULL AND n < $3
+		)
+		SELECT cid, EXISTS (SELECT 1 FROM deliveries WHERE connection_id = walk.cid AND next_attempt_at <= $2)
+		FROM walk WHERE cid IS NOT NULL`, p.SweepAfter, micros(p.Now), store.SweepConnections)
+	if err != nil {
+		return nil, fmt.Errorf("walking connections: %w", err)
+	}
+	type walked struct {
+		id  uuid.UUID
+		due bool
+	}
+	ws, err := collect(rows, func(s scanner) (walked, error) {
+		var w walked
+		return w, s.Scan(&w.id, &w.due)
+	}, "connections walked")
+	if err != nil {
+		return nil, err
+	}
+	if p.Swept != nil {
+		last := uuid.Nil
+		if len(ws) == store.SweepConnections {
+			last = ws[len(ws)-1].id
+		}
+		p.Swept(last)
+	}
+	var due []uuid.UUID
+	for _, w := range ws {
+		if w.due && !slices.Contains(p.Exclude, w.id) {
+			due = append(due, w.id)
+		}
+	}
+	return due, nil
 }
 
 // capsByConnection returns an expression that gives each of ids its cap (caps[i]) and any other

@@ -60,37 +60,51 @@ type sharedBudget struct {
 
 // claimShared leases due deliveries within each connection's cluster-wide limits (see above)
 // and returns them with their events (PostgreSQL), the ids of the connections whose claim is a
-// probe and the routing version (claimUpdate).
-func (db *DB) claimShared(ctx context.Context, tx claimStmts, p store.DeliveryClaimParams, window int) ([]*switchyard.Delivery, []*switchyard.Event,
-	map[uuid.UUID]bool, int64, error) {
+// probe and the routing version (claimUpdate). A Sweep's claim is made among the connections
+// its walk found (walked, walkDue) instead of those with deliveries in the window.
+func (db *DB) claimShared(ctx context.Context, tx claimStmts, p store.DeliveryClaimParams, window int, walked []uuid.UUID) ([]*switchyard.Delivery,
+	[]*switchyard.Event, map[uuid.UUID]bool, int64, error) {
 	now, lease := micros(p.Now), micros(p.LeaseUntil)
 	perClaim := p.PerConnection
 	if perClaim <= 0 {
 		perClaim = p.Limit
 	}
 
-	// 1. The connections with due work, locked for this claim.
-	exclude, args := db.idSet("connection_id", true, p.Exclude, []any{now, window})
-	distinct := `SELECT DISTINCT connection_id FROM (SELECT connection_id FROM deliveries WHERE next_attempt_at <= $1 AND ` + exclude +
-		` ORDER BY next_attempt_at LIMIT $2) candidates`
-	q := distinct
+	// 1. The connections with due work, locked for this claim: those with deliveries in the
+	// window, or those the sweep's walk found.
+	var (
+		q    string
+		args []any
+	)
+	if !p.Sweep {
+		var exclude string
+		exclude, args = db.idSet("connection_id", true, p.Exclude, []any{now, window})
+		q = `SELECT DISTINCT connection_id FROM (` + dueWindow("$1", "$2", exclude) + `) candidates`
+	} else if db.d.name == "postgres" {
+		q, args = `SELECT id AS connection_id FROM unnest($1::uuid[]) AS walked(id)`, []any{walked}
+	}
 	if db.d.name == "postgres" {
 		// DISTINCT keeps the subquery from being flattened: one lock attempt per connection.
 		// generic: the next statement (sharedBudgets) is run with its generic plan, which
 		// sharedBudgets restores to the default for the statements after it.
-		q = `SELECT connection_id FROM (` + distinct + `) due, (SELECT set_config('plan_cache_mode', 'force_generic_plan', true)) generic
+		q = `SELECT connection_id FROM (` + q + `) due, (SELECT set_config('plan_cache_mode', 'force_generic_plan', true)) generic
 			WHERE pg_try_advisory_xact_lock(` + strconv.Itoa(limitLockSpace) + `, hashtext(connection_id::text))`
 	}
-	rows, err := tx.query(ctx, q, args...)
-	if err != nil {
-		return nil, nil, nil, 0, fmt.Errorf("locking connections: %w", err)
+	ids := walked // SQLite's sweep: nothing to lock
+	if q != "" {
+		rows, err := tx.query(ctx, q, args...)
+		if err != nil {
+			return nil, nil, nil, 0, fmt.Errorf("locking connections: %w", err)
+		}
+		if ids, err = collect(rows, func(s scanner) (uuid.UUID, error) {
+			var id uuid.UUID
+			return id, s.Scan(&id)
+		}, "connections to claim for"); err != nil {
+			return nil, nil, nil, 0, err
+		}
 	}
-	ids, err := collect(rows, func(s scanner) (uuid.UUID, error) {
-		var id uuid.UUID
-		return id, s.Scan(&id)
-	}, "connections to claim for")
-	if err != nil || len(ids) == 0 {
-		return nil, nil, nil, 0, err
+	if len(ids) == 0 {
+		return nil, nil, nil, 0, nil
 	}
 
 	// 2. What each may take now.
@@ -122,9 +136,16 @@ func (db *DB) claimShared(ctx context.Context, tx claimStmts, p store.DeliveryCl
 		tx.last() // nothing to write after the claim itself (step 3)
 	}
 	args = []any{lease, now, p.Limit, window}
-	list, args := db.idSet("connection_id", false, in, args)
+	var candidates string
+	if p.Sweep {
+		candidates, args = db.dueOf(in, "$5", append(args, perClaim))
+	} else {
+		var list string
+		list, args = db.idSet("connection_id", false, in, args)
+		candidates = dueWindow("$2", "$4", list)
+	}
 	args, capOf := db.capsByConnection(args, in, caps, "0")
-	ds, evs, version, err := db.claimUpdate(ctx, tx, db.d.lockDue(dueRanked(list, capOf)), args)
+	ds, evs, version, err := db.claimUpdate(ctx, tx, db.d.lockDue(dueRanked(candidates, capOf)), args)
 	if err != nil {
 		return nil, nil, nil, 0, err
 	}

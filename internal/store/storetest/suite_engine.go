@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -46,6 +47,96 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 		excluded, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10, Exclude: []uuid.UUID{busy.ID}})
 		if err != nil || len(excluded) != 0 {
 			t.Fatalf("claimed %d deliveries of an excluded connection (err %v)", len(excluded), err)
+		}
+	})
+
+	t.Run("A sweep reaches due work that an excluded backlog hides from a claim's window", func(t *testing.T) {
+		t.Parallel()
+		for _, shared := range []bool{false, true} {
+			s := open(t)
+			tn := NewTenant(t, s)
+			ctx := context.Background()
+			busy, quiet := tn.Connection, NewConnection(tn.Workspace)
+			if err := s.ConnectionInsert(ctx, quiet); err != nil {
+				t.Fatal(err)
+			}
+			NewRule(t, s, tn, RuleOpts{Event: "busy", Connection: busy})
+			NewRule(t, s, tn, RuleOpts{Event: "quiet", Connection: quiet})
+			// A window of 4 reads past at most 8 × 4 deliveries of excluded connections: the
+			// busy connection's 40 are older than the quiet one's.
+			for i := range 40 {
+				NewEvent(t, s, tn, EventOpts{Name: "busy", CreatedAt: T0.Add(time.Duration(i) * time.Millisecond)})
+			}
+			NewEvent(t, s, tn, EventOpts{Name: "quiet", CreatedAt: T0.Add(time.Second)})
+			now := T0.Add(time.Minute)
+			p := store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 4, Window: 4,
+				Exclude: []uuid.UUID{busy.ID}, Shared: shared}
+			if cs, err := s.DeliveryClaim(ctx, p); err != nil || len(cs) != 0 {
+				t.Fatalf("shared %v: a claim read %d deliveries past 32 of an excluded connection (err %v)", shared, len(cs), err)
+			}
+			var swept []uuid.UUID
+			p.Sweep, p.Swept = true, func(last uuid.UUID) { swept = append(swept, last) }
+			// Walking from the later of the two connections finds nothing after it.
+			p.SweepAfter = busy.ID
+			if bytes.Compare(quiet.ID[:], busy.ID[:]) > 0 {
+				p.SweepAfter = quiet.ID
+			}
+			if cs, err := s.DeliveryClaim(ctx, p); err != nil || len(cs) != 0 {
+				t.Fatalf("shared %v: a sweep from the last connection claimed %d (err %v)", shared, len(cs), err)
+			}
+			p.SweepAfter = uuid.Nil
+			cs, err := s.DeliveryClaim(ctx, p)
+			if err != nil || len(cs) != 1 || cs[0].Delivery.ConnectionID != quiet.ID || cs[0].Event == nil || cs[0].Connection == nil {
+				t.Fatalf("shared %v: a sweep claimed %d (err %v), want the quiet connection's one delivery", shared, len(cs), err)
+			}
+			// Fewer connections than a walk's bound: each walk reached the end.
+			if len(swept) != 2 || swept[0] != uuid.Nil || swept[1] != uuid.Nil {
+				t.Fatalf("shared %v: sweeps reported %v, want the end twice", shared, swept)
+			}
+			// The busy connection was left out of the sweep too.
+			p.Exclude = nil
+			p.Sweep = false
+			if cs, err := s.DeliveryClaim(ctx, p); err != nil || len(cs) != 4 || cs[0].Delivery.ConnectionID != busy.ID {
+				t.Fatalf("shared %v: the busy connection's claim after the sweep: %d (err %v)", shared, len(cs), err)
+			}
+		}
+	})
+
+	t.Run("A sweep walks a bounded number of connections and the next goes on from there", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		tn := NewTenant(t, s)
+		ctx := context.Background()
+		all := map[uuid.UUID]bool{}
+		for range store.SweepConnections + 4 {
+			c := NewConnection(tn.Workspace)
+			if err := s.ConnectionInsert(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			NewRule(t, s, tn, RuleOpts{Event: "wide", Connection: c})
+			all[c.ID] = true
+		}
+		NewEvent(t, s, tn, EventOpts{Name: "wide", CreatedAt: T0})
+		now := T0.Add(time.Minute)
+		var last uuid.UUID
+		p := store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 2 * store.SweepConnections,
+			Sweep: true, Swept: func(l uuid.UUID) { last = l }}
+		claimed := map[uuid.UUID]bool{}
+		for i, want := range []int{store.SweepConnections, 4} {
+			cs, err := s.DeliveryClaim(ctx, p)
+			if err != nil || len(cs) != want {
+				t.Fatalf("sweep %d: claimed %d (err %v), want %d", i+1, len(cs), err, want)
+			}
+			for _, c := range cs {
+				if claimed[c.Delivery.ConnectionID] || !all[c.Delivery.ConnectionID] {
+					t.Fatalf("sweep %d: connection %s claimed again, or not one of the test's", i+1, c.Delivery.ConnectionID)
+				}
+				claimed[c.Delivery.ConnectionID] = true
+			}
+			if (i == 0) == (last == uuid.Nil) {
+				t.Fatalf("sweep %d stopped at %v", i+1, last)
+			}
+			p.SweepAfter = last
 		}
 	})
 
