@@ -340,13 +340,14 @@ type DeliveryClaimParams struct {
 	Window int
 	// Sweep makes the claim look past the oldest due deliveries, where the backlogs of excluded
 	// and busy connections may hide other connections' due work: instead of the window it walks
-	// up to SweepConnections connections in id order, after SweepAfter, and claims among those
-	// with due deliveries that Exclude does not list. What it costs is bounded by the
-	// connections walked, whatever the backlogs behind them.
+	// up to SweepConnections connections in id order, after SweepAfter, and claims among the
+	// first Limit of them with due deliveries that Exclude does not list. What it costs is
+	// bounded by the connections walked, whatever the backlogs behind them.
 	Sweep      bool
 	SweepAfter uuid.UUID
-	// Swept, if set, is told where a Sweep's walk stopped: the next sweep's SweepAfter (uuid.Nil
-	// once the walk passed the last connection, so that the next starts again from the first).
+	// Swept, if set, is told where a Sweep's walk stopped (the last connection walked, or taken
+	// when Limit of them were): the next sweep's SweepAfter, uuid.Nil once the walk passed the
+	// last connection, so that the next starts again from the first.
 	Swept func(last uuid.UUID)
 	// Room caps, in claims without Shared, what the claim takes of the listed connections
 	// (below PerConnection): the slots this node has free for them. Without it a claim made

@@ -216,8 +216,8 @@ func (db *DB) dueOf(ids []uuid.UUID, depth string, args []any) (string, []any) {
 }
 
 // walkDue walks, from p.SweepAfter on, up to store.SweepConnections connections with
-// deliveries in the queue, in id order, and returns those that have some due now and that
-// p.Exclude does not list; it tells p.Swept where to start the next walk. Each connection
+// deliveries in the queue, in id order, and returns the first p.Limit of them that have some
+// due now and that p.Exclude does not list; it tells p.Swept where to start the next walk. Each connection
 // walked costs two probes of the index by connection: one to find it, one to see whether
 // anything of it is due.
 func (db *DB) walkDue(ctx context.Context, p store.DeliveryClaimParams) ([]uuid.UUID, error) {
@@ -244,18 +244,23 @@ func (db *DB) walkDue(ctx context.Context, p store.DeliveryClaimParams) ([]uuid.
 	if err != nil {
 		return nil, err
 	}
-	if p.Swept != nil {
-		last := uuid.Nil
-		if len(ws) == store.SweepConnections {
-			last = ws[len(ws)-1].id
-		}
-		p.Swept(last)
-	}
+	// At most Limit connections: the claim takes no more than one delivery from each of the
+	// others. The next walk goes on after the last one taken, or after the last one walked.
 	var due []uuid.UUID
+	last := uuid.Nil
+	if len(ws) == store.SweepConnections {
+		last = ws[len(ws)-1].id
+	}
 	for _, w := range ws {
 		if w.due && !slices.Contains(p.Exclude, w.id) {
-			due = append(due, w.id)
+			if due = append(due, w.id); len(due) == p.Limit {
+				last = w.id
+				break
+			}
 		}
+	}
+	if p.Swept != nil {
+		p.Swept(last)
 	}
 	return due, nil
 }

@@ -119,22 +119,29 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 		NewEvent(t, s, tn, EventOpts{Name: "wide", CreatedAt: T0})
 		now := T0.Add(time.Minute)
 		var last uuid.UUID
-		p := store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 2 * store.SweepConnections,
-			Sweep: true, Swept: func(l uuid.UUID) { last = l }}
+		p := store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Sweep: true, Swept: func(l uuid.UUID) { last = l }}
 		claimed := map[uuid.UUID]bool{}
-		for i, want := range []int{store.SweepConnections, 4} {
+		// A sweep for 3 takes 3 connections' deliveries and goes on after the third next time;
+		// then a walk of SweepConnections, and the rest, at the end.
+		for i, step := range []struct{ limit, want int }{{3, 3}, {2 * store.SweepConnections, store.SweepConnections}, {2 * store.SweepConnections, 1}} {
+			p.Limit = step.limit
 			cs, err := s.DeliveryClaim(ctx, p)
-			if err != nil || len(cs) != want {
-				t.Fatalf("sweep %d: claimed %d (err %v), want %d", i+1, len(cs), err, want)
+			if err != nil || len(cs) != step.want {
+				t.Fatalf("sweep %d: claimed %d (err %v), want %d", i+1, len(cs), err, step.want)
 			}
+			var highest uuid.UUID
 			for _, c := range cs {
-				if claimed[c.Delivery.ConnectionID] || !all[c.Delivery.ConnectionID] {
-					t.Fatalf("sweep %d: connection %s claimed again, or not one of the test's", i+1, c.Delivery.ConnectionID)
+				id := c.Delivery.ConnectionID
+				if claimed[id] || !all[id] {
+					t.Fatalf("sweep %d: connection %s claimed again, or not one of the test's", i+1, id)
 				}
-				claimed[c.Delivery.ConnectionID] = true
+				claimed[id] = true
+				if bytes.Compare(id[:], highest[:]) > 0 {
+					highest = id
+				}
 			}
-			if (i == 0) == (last == uuid.Nil) {
-				t.Fatalf("sweep %d stopped at %v", i+1, last)
+			if end := i == 2; end != (last == uuid.Nil) || !end && last != highest {
+				t.Fatalf("sweep %d stopped at %v; its last connection was %v", i+1, last, highest)
 			}
 			p.SweepAfter = last
 		}
