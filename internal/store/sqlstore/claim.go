@@ -372,7 +372,16 @@ func (db *DB) claimUpdate(ctx context.Context, q claimStmts, ids string, args []
 		// The events come back with the claim, saving the read after it (a round trip before
 		// the attempts can start). They are read as of the statement's start, before the
 		// started CTE's update, which is applied to them here as it was to their rows.
-		rows, err := q.query(ctx, `WITH claimed AS (`+update+`), started AS (`+fmt.Sprintf(start, 2, `SELECT event_id FROM claimed`)+`)
+		//
+		// The events are locked in id order before they are started, as outcome batches lock
+		// them (touchedEvents): an event with several deliveries is started by one node's claim
+		// while another delivery of it is recorded, and locked in any other order the two
+		// transactions deadlock — PostgreSQL then stalls both for its deadlock_timeout (1 s by
+		// default) and aborts one (fan-out to 10 connections: ~1 deadlock a second, drains
+		// stalled for seconds; docs/benchmarks.md).
+		rows, err := q.query(ctx, `WITH claimed AS (`+update+`),
+			locked AS (SELECT id FROM events WHERE id IN (SELECT event_id FROM claimed) ORDER BY id FOR NO KEY UPDATE),
+			started AS (`+fmt.Sprintf(start, 2, `SELECT id FROM locked`)+`)
 			SELECT `+qualified("c", deliveryCols)+`, (SELECT v FROM routing_version), set_config('synchronous_commit', 'off', true),
 				`+qualified("e", eventCols)+`, e.payload
 			FROM claimed c JOIN events e ON e.id = c.event_id`, args...)

@@ -13,6 +13,8 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/store/storetest"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
+	"github.com/switchyardhq/switchyard/internal/testutil"
 )
 
 func TestPoolSizeFromTheURL(t *testing.T) {
@@ -268,4 +270,92 @@ func openPool(t *testing.T, size int) *DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// TestPostgresEventCountsSeeConcurrentOutcomes records the outcome of one of an event's two
+// deliveries while another transaction has recorded the other one and holds the event, not yet
+// committed — as a second outcome batch (or a claim) does. The count the status is derived from
+// must wait for that transaction: counted before it, the event kept the other delivery as in
+// flight and stayed processing for good. Both ways of recording on PostgreSQL: the pipelined
+// batch, and the transaction of statements (a batch with two outcomes of one delivery).
+func TestPostgresEventCountsSeeConcurrentOutcomes(t *testing.T) {
+	t.Parallel()
+	db := openPool(t, 4)
+	ctx := context.Background()
+	tn := storetest.NewTenant(t, db)
+	other := storetest.NewConnection(tn.Workspace)
+	if err := db.ConnectionInsert(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	storetest.NewRule(t, db, tn, storetest.RuleOpts{})
+	storetest.NewRule(t, db, tn, storetest.RuleOpts{Connection: other})
+	completed := func(c *store.Claimed, now time.Time) store.DeliveryRecordParams {
+		return store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID, LeaseUntil: c.LeaseUntil,
+			Status: switchyard.StatusCompleted, Now: now, EventTotalRules: 2,
+			Attempt: &switchyard.Attempt{ID: uuid.Must(uuid.NewV7()), DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID, Number: 1,
+				StartedAt: now, CompletedAt: now, Outcome: switchyard.OutcomeDelivered, HTTPStatus: 200}}
+	}
+	for i, twice := range []bool{false, true} {
+		at := storetest.T0.Add(time.Duration(i) * time.Hour)
+		ev, _ := storetest.NewEvent(t, db, tn, storetest.EventOpts{CreatedAt: at})
+		now := at.Add(time.Minute)
+		cs, err := db.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10})
+		if err != nil || len(cs) != 2 {
+			t.Fatalf("claimed %d (err %v), want the event's two deliveries", len(cs), err)
+		}
+
+		// The other batch, before it commits: its delivery recorded, the event written.
+		tx, err := db.w.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		var pid int
+		if err := tx.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+			t.Fatal(err)
+		}
+		if held, err := db.recordOne(ctx, tx, new(completed(cs[1], now))); err != nil || !held {
+			t.Fatalf("recording the other delivery: held %v, err %v", held, err)
+		}
+		// It writes the event as it counted it (this delivery still in flight).
+		if _, err := tx.ExecContext(ctx, eventStatusSQL, append(eventStatusArgs(switchyard.StatusCounts{
+			switchyard.StatusCompleted: 1, switchyard.StatusProcessing: 1}, micros(now)), ev.ID)...); err != nil {
+			t.Fatal(err)
+		}
+
+		batch := []store.DeliveryRecordParams{completed(cs[0], now)}
+		if twice {
+			again := completed(cs[0], now) // a second outcome of it, which finds its lease gone
+			again.Attempt.Number = 2
+			batch = append(batch, again)
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := db.DeliveryRecordBatch(ctx, batch)
+			done <- err
+		}()
+		testutil.Eventually(t, 10*time.Second, "the batch to wait for the other transaction", func() bool {
+			select {
+			case err := <-done:
+				t.Fatalf("the batch did not wait for the other transaction (err %v)", err)
+			default:
+			}
+			var n int
+			err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE $1::int = ANY(pg_blocking_pids(pid))`, pid).Scan(&n)
+			return err == nil && n > 0
+		})
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.EventGet(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: ev.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != switchyard.StatusCompleted || got.CompletedCount != 2 {
+			t.Fatalf("twice %v: event %s with %d completed, want completed with 2", twice, got.Status, got.CompletedCount)
+		}
+	}
 }

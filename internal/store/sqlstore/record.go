@@ -136,18 +136,27 @@ func (db *DB) recordPipelined(ctx context.Context, ps []store.DeliveryRecordPara
 		}
 		touched := touchedEvents(ps, heldAt, errs)
 
-		// Events with several deliveries: their status follows from all of them, counted here.
+		// Events with several deliveries: their status follows from all of them, counted here,
+		// after every touched event is locked (lockEventsSQL).
 		var counted []*touchedEvent
-		b = &pgx.Batch{}
-		for _, t := range touched {
+		ids := make([]uuid.UUID, len(touched))
+		for i, t := range touched {
+			ids[i] = t.id
 			if t.only == nil {
 				counted = append(counted, t)
-				b.Queue(deliveryCountsSQL, t.id)
 			}
 		}
 		counts := make([]switchyard.StatusCounts, len(counted))
 		if len(counted) > 0 {
+			b = &pgx.Batch{}
+			b.Queue(lockEventsSQL, ids)
+			for _, t := range counted {
+				b.Queue(deliveryCountsSQL, t.id)
+			}
 			err := p.send(ctx, b, false, func(br pgx.BatchResults) error {
+				if _, err := br.Exec(); err != nil {
+					return fmt.Errorf("locking events: %w", err)
+				}
 				for i := range counted {
 					rows, err := br.Query()
 					if err != nil {
@@ -318,8 +327,23 @@ func (db *DB) recordOne(ctx context.Context, tx *sql.Tx, p *store.DeliveryRecord
 // deliveryCountsSQL counts an event's deliveries by status.
 const deliveryCountsSQL = `SELECT status, COUNT(*) FROM deliveries WHERE event_id = $1 GROUP BY status`
 
-// refreshEvent derives an event's status and counters from its deliveries.
+// lockEventsSQL (PostgreSQL) locks events, in id order, before their deliveries are counted.
+// Every transaction that changes an event's deliveries also writes the event (its status, or its
+// start), so once the lock is held the count — a statement of its own, with a snapshot taken
+// after the lock — sees every other transaction's outcomes for the event. Counted before the
+// lock, two outcome batches recording the last two deliveries of one event would each count the
+// other's delivery as still in flight, and the event would stay `processing` for good. In id
+// order, as the claims lock them too, so that these transactions never deadlock.
+const lockEventsSQL = `SELECT id FROM events WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`
+
+// refreshEvent derives an event's status and counters from its deliveries (on PostgreSQL after
+// locking it: lockEventsSQL).
 func (db *DB) refreshEvent(ctx context.Context, tx *sql.Tx, eventID uuid.UUID, now int64) error {
+	if db.d.name == "postgres" {
+		if _, err := tx.ExecContext(ctx, lockEventsSQL, []uuid.UUID{eventID}); err != nil {
+			return fmt.Errorf("locking event: %w", err)
+		}
+	}
 	rows, err := tx.QueryContext(ctx, deliveryCountsSQL, eventID)
 	if err != nil {
 		return fmt.Errorf("counting deliveries: %w", err)
