@@ -373,15 +373,18 @@ func (db *DB) claimUpdate(ctx context.Context, q claimStmts, ids string, args []
 		// the attempts can start). They are read as of the statement's start, before the
 		// started CTE's update, which is applied to them here as it was to their rows.
 		//
-		// The events are locked in id order before they are started, as outcome batches lock
-		// them (touchedEvents): an event with several deliveries is started by one node's claim
-		// while another delivery of it is recorded, and locked in any other order the two
-		// transactions deadlock — PostgreSQL then stalls both for its deadlock_timeout (1 s by
-		// default) and aborts one (fan-out to 10 connections: ~1 deadlock a second, drains
-		// stalled for seconds; docs/benchmarks.md).
+		// The events with several deliveries are locked in id order before any event is
+		// started (locked, which the started CTE's condition runs first, as an InitPlan), as
+		// outcome batches lock them (lockEventsSQL): such an event is started by a claim while
+		// another delivery of it is recorded, or started by two claims at once, and locked in
+		// any other order the transactions deadlock — PostgreSQL then stalls them for its
+		// deadlock_timeout (1 s by default) and aborts one (fan-out to 10 connections: 2–8
+		// deadlocks a run; docs/benchmarks.md). An event with one delivery is touched by no
+		// other transaction while that delivery is being claimed, and is not locked first: the
+		// lock is a write of its own (about 2 % of one busy connection's deliveries/s).
 		rows, err := q.query(ctx, `WITH claimed AS (`+update+`),
-			locked AS (SELECT id FROM events WHERE id IN (SELECT event_id FROM claimed) ORDER BY id FOR NO KEY UPDATE),
-			started AS (`+fmt.Sprintf(start, 2, `SELECT id FROM locked`)+`)
+			locked AS (SELECT id FROM events WHERE id IN (SELECT event_id FROM claimed) AND total_rules > 1 ORDER BY id FOR NO KEY UPDATE),
+			started AS (`+fmt.Sprintf(start, 2, `SELECT event_id FROM claimed`)+` AND (SELECT count(*) FROM locked) >= 0)
 			SELECT `+qualified("c", deliveryCols)+`, (SELECT v FROM routing_version), set_config('synchronous_commit', 'off', true),
 				`+qualified("e", eventCols)+`, e.payload
 			FROM claimed c JOIN events e ON e.id = c.event_id`, args...)
