@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -159,6 +160,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	r := &runner{opts: opts, clock: newClock(), backend: be, client: newClient(max(opts.Concurrency, 256)),
 		key: base64.StdEncoding.EncodeToString(randomKey()), tty: isTerminal(opts.Progress)}
+	r.logger = slog.New(errorCounter{next: opts.Logger.Handler(), n: &r.serverErrors})
 	r.prof = newProfiler(opts.CPUProfile, opts.MemProfile, r.measuredPhases() > 1)
 	defer r.client.CloseIdleConnections()
 
@@ -254,9 +256,13 @@ func (r *runner) waitIdle(ctx context.Context, label string) {
 func (r *runner) measure(ctx context.Context, label string, fn func() (Result, error)) (Result, error) {
 	for attempt := 1; ; attempt++ {
 		r.waitIdle(ctx, label)
+		errs := r.serverErrors.Load()
 		res, err := fn()
 		if err != nil {
 			return res, err
+		}
+		if res.Scenario != ScenarioLimits {
+			res.add("server errors logged", float64(r.serverErrors.Load()-errs), "count")
 		}
 		other, _ := res.metric("other CPU")
 		if other <= r.opts.IdleCores || attempt > r.opts.NoiseRetries || ctx.Err() != nil {
@@ -330,6 +336,10 @@ type runner struct {
 	webhookE2E float64
 	prof       *profiler
 	tty        bool
+	// logger is the servers' logger: opts.Logger, counting into serverErrors the errors
+	// logged (errorCounter).
+	logger       *slog.Logger
+	serverErrors atomic.Int64
 }
 
 func randomKey() []byte {

@@ -59,7 +59,7 @@ func (r *runner) startInstance(ctx context.Context, label string, configure func
 	if configure != nil {
 		configure(&cfg)
 	}
-	a, err := app.New(ctx, cfg, r.opts.Logger)
+	a, err := app.New(ctx, cfg, r.logger)
 	if err != nil {
 		cleanup()
 		return nil, fmt.Errorf("starting switchyard: %w", err)
