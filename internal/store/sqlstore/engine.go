@@ -34,16 +34,26 @@ const deferChunk = 500
 
 // DeliveryDefer moves a connection's waiting deliveries that are due before Until to Until,
 // without touching attempts: the circuit breaker and stuck-connection parking use it.
+//
+// On PostgreSQL it skips the deliveries another transaction holds (SKIP LOCKED): a claim taking
+// them, or another deferral of the same connection — an opening circuit's beside the parking
+// loop's, or another node's. Waiting for them instead, two deferrals that met the same rows in
+// different orders deadlocked (docs/postgres.md); what is skipped is being claimed, or deferred
+// by the other.
 func (db *DB) DeliveryDefer(ctx context.Context, p store.DeliveryDeferParams) (int, error) {
 	dueBy := p.Until.Add(-time.Microsecond)
 	if !p.DueBy.IsZero() && p.DueBy.Before(dueBy) {
 		dueBy = p.DueBy
 	}
+	skipLocked := ""
+	if db.d.name == "postgres" {
+		skipLocked = " FOR UPDATE SKIP LOCKED"
+	}
 	total := 0
 	for {
 		res, err := db.w.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = $1, updated_at = $2
 			WHERE id IN (SELECT id FROM deliveries WHERE connection_id = $3 AND next_attempt_at <= $5
-			             AND status IN ('pending', 'retrying') LIMIT $4)`,
+			             AND status IN ('pending', 'retrying') LIMIT $4`+skipLocked+`)`,
 			micros(p.Until), micros(p.Now), p.ConnectionID, deferChunk, micros(dueBy))
 		if err != nil {
 			return total, fmt.Errorf("deferring deliveries: %w", err)

@@ -470,3 +470,35 @@ func TestPostgresClaimsAndOutcomesDoNotDeadlock(t *testing.T) {
 		}
 	}
 }
+
+// TestPostgresDeferSkipsHeldDeliveries defers a connection's deliveries while another
+// transaction holds one of them, as a claim or another deferral does: the deferral must move
+// the others without waiting for it (waiting, two deferrals of one connection that met the same
+// rows in different orders deadlocked).
+func TestPostgresDeferSkipsHeldDeliveries(t *testing.T) {
+	t.Parallel()
+	db := openPool(t, 4)
+	ctx := context.Background()
+	tn := storetest.NewTenant(t, db)
+	storetest.NewRule(t, db, tn, storetest.RuleOpts{})
+	var held uuid.UUID
+	for i := range 5 {
+		_, ds := storetest.NewEvent(t, db, tn, storetest.EventOpts{CreatedAt: storetest.T0.Add(time.Duration(i) * time.Millisecond)})
+		held = ds[0].ID
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT id FROM deliveries WHERE id = $1 FOR UPDATE`, held); err != nil {
+		t.Fatal(err)
+	}
+	now := storetest.T0.Add(time.Minute)
+	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	n, err := db.DeliveryDefer(wait, store.DeliveryDeferParams{ConnectionID: tn.Connection.ID, Until: now.Add(time.Hour), Now: now})
+	if err != nil || n != 4 {
+		t.Fatalf("deferred %d (err %v), want the 4 deliveries not held", n, err)
+	}
+}
