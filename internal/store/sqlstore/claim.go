@@ -36,15 +36,15 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 	args := []any{lease, now, p.Limit, window, perConn}
 	// The candidates: the window of the oldest due deliveries, or (Sweep) the due deliveries of
 	// the connections the walk found.
-	var walked []uuid.UUID
+	var (
+		walked     []uuid.UUID
+		candidates string
+	)
 	if p.Sweep {
 		var err error
 		if walked, err = db.walkDue(ctx, p); err != nil || len(walked) == 0 {
 			return nil, err
 		}
-	}
-	var candidates string
-	if p.Sweep {
 		candidates, args = db.dueOf(walked, "$5", args)
 	} else {
 		var exclude string
@@ -217,9 +217,9 @@ func (db *DB) dueOf(ids []uuid.UUID, depth string, args []any) (string, []any) {
 
 // walkDue walks, from p.SweepAfter on, up to store.SweepConnections connections with
 // deliveries in the queue, in id order, and returns the first p.Limit of them that have some
-// due now and that p.Exclude does not list; it tells p.Swept where to start the next walk. Each connection
-// walked costs two probes of the index by connection: one to find it, one to see whether
-// anything of it is due.
+// due now and that p.Exclude does not list; it tells p.Swept where to start the next walk.
+// Each connection walked costs two probes of the index by connection: one to find it, one to
+// see whether anything of it is due.
 func (db *DB) walkDue(ctx context.Context, p store.DeliveryClaimParams) ([]uuid.UUID, error) {
 	const next = `SELECT connection_id FROM deliveries WHERE next_attempt_at IS NOT NULL AND connection_id > %s
 		ORDER BY connection_id LIMIT 1`
