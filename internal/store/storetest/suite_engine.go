@@ -20,18 +20,8 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Claims take every connection's oldest delivery before any connection's second", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
-		tn := NewTenant(t, s)
 		ctx := context.Background()
-		busy, quiet := tn.Connection, NewConnection(tn.Workspace)
-		if err := s.ConnectionInsert(ctx, quiet); err != nil {
-			t.Fatal(err)
-		}
-		NewRule(t, s, tn, RuleOpts{Event: "busy", Connection: busy})
-		NewRule(t, s, tn, RuleOpts{Event: "quiet", Connection: quiet})
-		for i := range 20 {
-			NewEvent(t, s, tn, EventOpts{Name: "busy", CreatedAt: T0.Add(time.Duration(i) * time.Millisecond)})
-		}
-		NewEvent(t, s, tn, EventOpts{Name: "quiet", CreatedAt: T0.Add(time.Second)})
+		busy, quiet := busyAndQuiet(t, s, 20)
 		now := T0.Add(time.Minute)
 		cs, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 4, PerConnection: 3})
 		if err != nil {
@@ -54,20 +44,10 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 		t.Parallel()
 		for _, shared := range []bool{false, true} {
 			s := open(t)
-			tn := NewTenant(t, s)
 			ctx := context.Background()
-			busy, quiet := tn.Connection, NewConnection(tn.Workspace)
-			if err := s.ConnectionInsert(ctx, quiet); err != nil {
-				t.Fatal(err)
-			}
-			NewRule(t, s, tn, RuleOpts{Event: "busy", Connection: busy})
-			NewRule(t, s, tn, RuleOpts{Event: "quiet", Connection: quiet})
 			// A window of 4 reads past at most 8 × 4 deliveries of excluded connections: the
 			// busy connection's 40 are older than the quiet one's.
-			for i := range 40 {
-				NewEvent(t, s, tn, EventOpts{Name: "busy", CreatedAt: T0.Add(time.Duration(i) * time.Millisecond)})
-			}
-			NewEvent(t, s, tn, EventOpts{Name: "quiet", CreatedAt: T0.Add(time.Second)})
+			busy, quiet := busyAndQuiet(t, s, 40)
 			now := T0.Add(time.Minute)
 			p := store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 4, Window: 4,
 				Exclude: []uuid.UUID{busy.ID}, Shared: shared}
@@ -475,4 +455,22 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatal("the pending event lost its delivery")
 		}
 	})
+}
+
+// busyAndQuiet sets up a tenant whose connection (busy) has n due deliveries, one a millisecond
+// from T0, and a second connection (quiet) with one delivery due a second after T0.
+func busyAndQuiet(t *testing.T, s store.Store, n int) (busy, quiet *switchyard.Connection) {
+	t.Helper()
+	tn := NewTenant(t, s)
+	busy, quiet = tn.Connection, NewConnection(tn.Workspace)
+	if err := s.ConnectionInsert(context.Background(), quiet); err != nil {
+		t.Fatal(err)
+	}
+	NewRule(t, s, tn, RuleOpts{Event: "busy", Connection: busy})
+	NewRule(t, s, tn, RuleOpts{Event: "quiet", Connection: quiet})
+	for i := range n {
+		NewEvent(t, s, tn, EventOpts{Name: "busy", CreatedAt: T0.Add(time.Duration(i) * time.Millisecond)})
+	}
+	NewEvent(t, s, tn, EventOpts{Name: "quiet", CreatedAt: T0.Add(time.Second)})
+	return busy, quiet
 }
