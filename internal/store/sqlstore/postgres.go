@@ -31,6 +31,10 @@ var postgresDialect = dialect{
 		var e *pgconn.PgError
 		return errors.As(err, &e) && e.Code == "23503"
 	},
+	isAborted: func(err error) bool {
+		var e *pgconn.PgError
+		return errors.As(err, &e) && (e.Code == "40P01" || e.Code == "40001") // deadlock_detected, serialization_failure
+	},
 	sessionLocker: func(ctx context.Context, db *sql.DB) (goose.ProviderOption, error) {
 		// Several serve processes may start at once on one database: one migrates, the others
 		// wait. The advisory lock is per database and schema, so that stores in different schemas

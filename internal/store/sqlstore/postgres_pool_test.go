@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -500,5 +501,56 @@ func TestPostgresDeferSkipsHeldDeliveries(t *testing.T) {
 	n, err := db.DeliveryDefer(wait, store.DeliveryDeferParams{ConnectionID: tn.Connection.ID, Until: now.Add(time.Hour), Now: now})
 	if err != nil || n != 4 {
 		t.Fatalf("deferred %d (err %v), want the 4 deliveries not held", n, err)
+	}
+}
+
+// TestPostgresTransactionsAbortedByADeadlockRunAgain makes two transactions deadlock: each
+// locks one row, then waits until the other has locked its row before asking for it.
+// PostgreSQL aborts one; it must be run again and both must succeed.
+func TestPostgresTransactionsAbortedByADeadlockRunAgain(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("waits for PostgreSQL's deadlock_timeout (1 s)")
+	}
+	db := openPool(t, 4)
+	ctx := context.Background()
+	if _, err := db.w.ExecContext(ctx, `CREATE TABLE deadlock_test (id int PRIMARY KEY, v int NOT NULL);
+		INSERT INTO deadlock_test VALUES (1, 0), (2, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		locked sync.WaitGroup // both first rows locked, on the first runs
+		runs   atomic.Int64
+	)
+	locked.Add(2)
+	update := func(first, second int) func(*sql.Tx) error {
+		n := 0
+		return func(tx *sql.Tx) error {
+			runs.Add(1)
+			if _, err := tx.ExecContext(ctx, `UPDATE deadlock_test SET v = v + 1 WHERE id = $1`, first); err != nil {
+				return err
+			}
+			if n++; n == 1 {
+				locked.Done()
+				locked.Wait()
+			}
+			_, err := tx.ExecContext(ctx, `UPDATE deadlock_test SET v = v + 1 WHERE id = $1`, second)
+			return err
+		}
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- db.txAlone(ctx, update(1, 2)) }()
+	go func() { errs <- db.txAlone(ctx, update(2, 1)) }()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatalf("a transaction failed: %v", err)
+		}
+	}
+	var sum int
+	if err := db.r.QueryRowContext(ctx, `SELECT sum(v) FROM deadlock_test`).Scan(&sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum != 4 || runs.Load() != 3 {
+		t.Fatalf("rows incremented %d times in %d runs, want 4 in 3 (one aborted and run again)", sum, runs.Load())
 	}
 }

@@ -40,6 +40,9 @@ type dialect struct {
 	isUniqueViolation func(error) bool
 	// isForeignKeyViolation recognises the driver's foreign-key error.
 	isForeignKeyViolation func(error) bool
+	// isAborted recognises a transaction the database aborted for a reason of the moment (a
+	// deadlock, a serialization failure), worth running again; nil where none happens.
+	isAborted func(error) bool
 	// sessionLocker serialises migrations across processes, nil where the database does.
 	sessionLocker func(ctx context.Context, db *sql.DB) (goose.ProviderOption, error)
 }
@@ -190,8 +193,25 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return db.txAlone(ctx, fn)
 }
 
-// txAlone runs fn in a write transaction of its own.
+// txAborted is how many times txAlone runs a transaction the database aborted (isAborted).
+const txAborted = 3
+
+// txAlone runs fn in a write transaction of its own. A transaction the database aborted for a
+// deadlock (PostgreSQL detects one and aborts one side) is run again, up to txAborted times:
+// fn must be safe to run more than once — as it already must be for SQLite's group committer,
+// which runs a function again on its own when the group it was in failed. Without that, a
+// deadlock between, say, an API cancel and an outcome batch would fail the API request.
 func (db *DB) txAlone(ctx context.Context, fn func(*sql.Tx) error) error {
+	for run := 1; ; run++ {
+		err := db.txOnce(ctx, fn)
+		if err == nil || run == txAborted || db.d.isAborted == nil || !db.d.isAborted(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// txOnce runs fn in a write transaction of its own, once.
+func (db *DB) txOnce(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
