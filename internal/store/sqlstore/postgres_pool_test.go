@@ -263,6 +263,15 @@ func TestPostgresPipelineCommitsWithTheLastStatement(t *testing.T) {
 
 // openPool opens a store on the test database with a pool of size connections, closed when the
 // test ends.
+// openLongPool is openPool for a parallel test too long for -short, which it skips saying why.
+func openLongPool(t *testing.T, size int, why string) *DB {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip(why)
+	}
+	return openPool(t, size)
+}
+
 func openPool(t *testing.T, size int) *DB {
 	t.Helper()
 	url := storetest.PostgresURL(t)
@@ -373,11 +382,7 @@ func TestPostgresEventCountsSeeConcurrentOutcomes(t *testing.T) {
 // deliveries of one event at once. It must end with every event completed, counted right, and
 // without an error (a deadlock aborts a transaction).
 func TestPostgresClaimsAndOutcomesDoNotDeadlock(t *testing.T) {
-	t.Parallel()
-	if testing.Short() {
-		t.Skip("8,000 deliveries from five workers")
-	}
-	db := openPool(t, 8)
+	db := openLongPool(t, 8, "8,000 deliveries from five workers")
 	ctx := context.Background()
 	tn := storetest.NewTenant(t, db)
 	const conns, events = 8, 1000
@@ -508,11 +513,7 @@ func TestPostgresDeferSkipsHeldDeliveries(t *testing.T) {
 // locks one row, then waits until the other has locked its row before asking for it.
 // PostgreSQL aborts one; it must be run again and both must succeed.
 func TestPostgresTransactionsAbortedByADeadlockRunAgain(t *testing.T) {
-	t.Parallel()
-	if testing.Short() {
-		t.Skip("waits for PostgreSQL's deadlock_timeout (1 s)")
-	}
-	db := openPool(t, 4)
+	db := openLongPool(t, 4, "waits for PostgreSQL's deadlock_timeout (1 s)")
 	ctx := context.Background()
 	if _, err := db.w.ExecContext(ctx, `CREATE TABLE deadlock_test (id int PRIMARY KEY, v int NOT NULL);
 		INSERT INTO deadlock_test VALUES (1, 0), (2, 0)`); err != nil {
