@@ -551,7 +551,8 @@ func TestPostgresTransactionsAbortedByADeadlockRunAgain(t *testing.T) {
 	if err := db.r.QueryRowContext(ctx, `SELECT sum(v) FROM deadlock_test`).Scan(&sum); err != nil {
 		t.Fatal(err)
 	}
-	if sum != 4 || runs.Load() != 3 {
-		t.Fatalf("rows incremented %d times in %d runs, want 4 in 3 (one aborted and run again)", sum, runs.Load())
+	// One is aborted and run again; both are when their deadlock checks run at the same moment.
+	if sum != 4 || runs.Load() < 3 || runs.Load() > 4 {
+		t.Fatalf("rows incremented %d times in %d runs, want 4 in 3 or 4 (the aborted run again)", sum, runs.Load())
 	}
 }
