@@ -373,7 +373,7 @@ func (db *DB) claimUpdate(ctx context.Context, q claimStmts, ids string, args []
 		// the attempts can start). They are read as of the statement's start, before the
 		// started CTE's update, which is applied to them here as it was to their rows.
 		//
-		// The events with several deliveries are locked in id order before any event is
+		// The events with several deliveries are locked in id order before any is
 		// started (locked, which the started CTE's condition runs first, as an InitPlan), as
 		// outcome batches lock them (lockEventsSQL): such an event is started by a claim while
 		// another delivery of it is recorded, or started by two claims at once, and locked in
@@ -382,9 +382,18 @@ func (db *DB) claimUpdate(ctx context.Context, q claimStmts, ids string, args []
 		// deadlocks a run; docs/benchmarks.md). An event with one delivery is touched by no
 		// other transaction while that delivery is being claimed, and is not locked first: the
 		// lock is a write of its own (about 2 % of one busy connection's deliveries/s).
+		//
+		// Only events not yet started are written (and locked): a fan-out event's later claims
+		// leave it be. The events are found by = ANY(ARRAY(…)) of the claimed ids, a primary-key
+		// lookup whatever the planner estimates for the claimed CTE (one row): with
+		// IN (SELECT …) and that condition it chose a nested loop over a scan of events, 6 ms a
+		// claim (docs/benchmarks.md).
+		const unstarted = `(started_at IS NULL OR status = 'pending')`
 		rows, err := q.query(ctx, `WITH claimed AS (`+update+`),
-			locked AS (SELECT id FROM events WHERE id IN (SELECT event_id FROM claimed) AND total_rules > 1 ORDER BY id FOR NO KEY UPDATE),
-			started AS (`+fmt.Sprintf(start, 2, `SELECT event_id FROM claimed`)+` AND (SELECT count(*) FROM locked) >= 0)
+			locked AS (SELECT id FROM events WHERE id = ANY(ARRAY(SELECT event_id FROM claimed)) AND total_rules > 1
+				AND `+unstarted+` ORDER BY id FOR NO KEY UPDATE),
+			started AS (UPDATE events SET started_at = COALESCE(started_at, $2), status = CASE WHEN status = 'pending' THEN 'processing' ELSE status END
+				WHERE id = ANY(ARRAY(SELECT event_id FROM claimed)) AND `+unstarted+` AND (SELECT count(*) FROM locked) >= 0)
 			SELECT `+qualified("c", deliveryCols)+`, (SELECT v FROM routing_version), set_config('synchronous_commit', 'off', true),
 				`+qualified("e", eventCols)+`, e.payload
 			FROM claimed c JOIN events e ON e.id = c.event_id`, args...)
