@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"iter"
 	"reflect"
 	"strings"
 
@@ -202,13 +203,34 @@ type multiInsert struct {
 // PostgreSQL's limits.
 const maxRowsLog2 = 6
 
-// rowsLog2 is k for the largest statement of 1<<k rows that n rows fill (n > 0).
-func rowsLog2(n int) int {
-	k := maxRowsLog2
-	for 1<<k > n {
-		k--
+// rowChunks splits rows into the runs that statements of 1<<k rows take, largest first (k up to
+// maxRowsLog2), yielding each run with its k: a multiInsert's stmts[k], or outcomeUpdates[k].
+func rowChunks[T any](rows []T) iter.Seq2[int, []T] {
+	return func(yield func(int, []T) bool) {
+		for len(rows) > 0 {
+			k := maxRowsLog2
+			for 1<<k > len(rows) {
+				k--
+			}
+			if !yield(k, rows[:1<<k]) {
+				return
+			}
+			rows = rows[1<<k:]
+		}
 	}
-	return k
+}
+
+// rowArgs are the values of rows, args giving each row's, one after another.
+func rowArgs[T any](rows []T, args func(T) []any) []any {
+	if len(rows) == 0 {
+		return nil
+	}
+	first := args(rows[0])
+	vals := append(make([]any, 0, len(rows)*len(first)), first...)
+	for _, r := range rows[1:] {
+		vals = append(vals, args(r)...)
+	}
+	return vals
 }
 
 func newMultiInsert(what, table, cols string) *multiInsert {
@@ -234,17 +256,10 @@ var (
 
 // insertRows inserts rows with m, args giving each row's values.
 func insertRows[T any](ctx context.Context, db *DB, tx *sql.Tx, m *multiInsert, rows []T, args func(T) []any) error {
-	for len(rows) > 0 {
-		k := rowsLog2(len(rows))
-		n := 1 << k
-		vals := make([]any, 0, n*m.cols)
-		for _, r := range rows[:n] {
-			vals = append(vals, args(r)...)
-		}
-		if _, err := tx.ExecContext(ctx, m.stmts[k], vals...); err != nil {
+	for k, chunk := range rowChunks(rows) {
+		if _, err := tx.ExecContext(ctx, m.stmts[k], rowArgs(chunk, args)...); err != nil {
 			return db.insertErr(m.what, err)
 		}
-		rows = rows[n:]
 	}
 	return nil
 }

@@ -215,14 +215,9 @@ func (db *DB) recordPipelined(ctx context.Context, ps []store.DeliveryRecordPara
 // outcomeUpdates), and returns how many statements it queued.
 func queueRows[T any](b *pgx.Batch, stmts []string, rows []T, args func(T) []any) int {
 	n := 0
-	for len(rows) > 0 {
-		k := rowsLog2(len(rows))
-		var vals []any
-		for _, r := range rows[:1<<k] {
-			vals = append(vals, args(r)...)
-		}
-		b.Queue(stmts[k], vals...)
-		rows, n = rows[1<<k:], n+1
+	for k, chunk := range rowChunks(rows) {
+		b.Queue(stmts[k], rowArgs(chunk, args)...)
+		n++
 	}
 	return n
 }
