@@ -102,7 +102,7 @@ func (db *DB) changeDelivery(ctx context.Context, p store.DeliveryGetParams, now
 			case err != nil:
 				return fmt.Errorf("updating delivery: %w", err)
 			}
-			return db.refreshEvent(ctx, tx, d.EventID, now)
+			return db.refreshEvents(ctx, tx, []uuid.UUID{d.EventID}, now)
 		}
 		return fmt.Errorf("delivery keeps changing: %w", store.ErrTooEarly)
 	})

@@ -1,12 +1,10 @@
 package sqlstore
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -133,23 +131,6 @@ func (db *DB) cancelDeliveries(ctx context.Context, tx *sql.Tx, reason string, n
 		return err
 	}
 	return db.refreshEvents(ctx, tx, events, now)
-}
-
-// refreshEvents re-derives each distinct event's status and counters, in id order (the order
-// every transaction locks events in: lockEventsSQL).
-func (db *DB) refreshEvents(ctx context.Context, tx *sql.Tx, ids []uuid.UUID, now int64) error {
-	seen := make(map[uuid.UUID]bool, len(ids))
-	ids = slices.SortedFunc(slices.Values(ids), func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
-	for _, id := range ids {
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		if err := db.refreshEvent(ctx, tx, id, now); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // isForeignKeyViolation recognises a reference to a row that a concurrent transaction deleted

@@ -31,12 +31,20 @@ func (db *DB) DeliveryRecordBatch(ctx context.Context, ps []store.DeliveryRecord
 				return err
 			}
 		}
-		for _, t := range touchedEvents(ps, held, errs) {
+		touched := touchedEvents(ps, held, errs)
+		ids := make([]uuid.UUID, len(touched))
+		for i, t := range touched {
+			ids[i] = t.id
+		}
+		if err := db.lockEvents(ctx, tx, ids); err != nil {
+			return err
+		}
+		for _, t := range touched {
 			var err error
 			if t.only != nil {
 				err = db.setEventStatus(ctx, tx, t.id, switchyard.StatusCounts{*t.only: 1}, t.now)
 			} else {
-				err = db.refreshEvent(ctx, tx, t.id, t.now)
+				err = db.deriveEvent(ctx, tx, t.id, t.now)
 			}
 			if err != nil {
 				return err
@@ -331,14 +339,37 @@ const deliveryCountsSQL = `SELECT status, COUNT(*) FROM deliveries WHERE event_i
 // order, as the claims lock them too, so that these transactions never deadlock.
 const lockEventsSQL = `SELECT id FROM events WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`
 
-// refreshEvent derives an event's status and counters from its deliveries (on PostgreSQL after
-// locking it: lockEventsSQL).
-func (db *DB) refreshEvent(ctx context.Context, tx *sql.Tx, eventID uuid.UUID, now int64) error {
-	if db.d.name == "postgres" {
-		if _, err := tx.ExecContext(ctx, lockEventsSQL, []uuid.UUID{eventID}); err != nil {
-			return fmt.Errorf("locking event: %w", err)
+// lockEvents locks events for the transaction before their deliveries are counted
+// (lockEventsSQL), in one statement; on SQLite, whose one writer runs transactions one at a
+// time, it does nothing.
+func (db *DB) lockEvents(ctx context.Context, tx *sql.Tx, ids []uuid.UUID) error {
+	if db.d.name != "postgres" || len(ids) == 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, lockEventsSQL, ids); err != nil {
+		return fmt.Errorf("locking events: %w", err)
+	}
+	return nil
+}
+
+// refreshEvents re-derives the status and counters of events from their deliveries, after
+// locking them (lockEvents).
+func (db *DB) refreshEvents(ctx context.Context, tx *sql.Tx, ids []uuid.UUID, now int64) error {
+	ids = slices.Compact(slices.SortedFunc(slices.Values(ids), func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) }))
+	if err := db.lockEvents(ctx, tx, ids); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := db.deriveEvent(ctx, tx, id, now); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// deriveEvent derives an event's status and counters from its deliveries; the caller has
+// locked it (lockEvents).
+func (db *DB) deriveEvent(ctx context.Context, tx *sql.Tx, eventID uuid.UUID, now int64) error {
 	rows, err := tx.QueryContext(ctx, deliveryCountsSQL, eventID)
 	if err != nil {
 		return fmt.Errorf("counting deliveries: %w", err)
