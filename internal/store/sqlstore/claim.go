@@ -364,9 +364,10 @@ func (db *DB) claimUpdate(ctx context.Context, q claimStmts, ids string, args []
 	update := `UPDATE deliveries SET status = 'processing', next_attempt_at = $1, started_at = COALESCE(started_at, $2), updated_at = $2
 		WHERE id IN (` + ids + `) AND next_attempt_at <= $2
 		RETURNING ` + deliveryCols
+	// start starts events ($%d: now) that satisfy %s.
 	const start = `UPDATE events SET started_at = COALESCE(started_at, $%d),
 		status = CASE WHEN status = 'pending' THEN 'processing' ELSE status END
-		WHERE id IN (%s)`
+		WHERE %s`
 	var version int64
 	if db.d.name == "postgres" {
 		// The events come back with the claim, saving the read after it (a round trip before
@@ -392,8 +393,7 @@ func (db *DB) claimUpdate(ctx context.Context, q claimStmts, ids string, args []
 		rows, err := q.query(ctx, `WITH claimed AS (`+update+`),
 			locked AS (SELECT id FROM events WHERE id = ANY(ARRAY(SELECT event_id FROM claimed)) AND total_rules > 1
 				AND `+unstarted+` ORDER BY id FOR NO KEY UPDATE),
-			started AS (UPDATE events SET started_at = COALESCE(started_at, $2), status = CASE WHEN status = 'pending' THEN 'processing' ELSE status END
-				WHERE id = ANY(ARRAY(SELECT event_id FROM claimed)) AND `+unstarted+` AND (SELECT count(*) FROM locked) >= 0)
+			started AS (`+fmt.Sprintf(start, 2, `id = ANY(ARRAY(SELECT event_id FROM claimed)) AND `+unstarted+` AND (SELECT count(*) FROM locked) >= 0`)+`)
 			SELECT `+qualified("c", deliveryCols)+`, (SELECT v FROM routing_version), set_config('synchronous_commit', 'off', true),
 				`+qualified("e", eventCols)+`, e.payload
 			FROM claimed c JOIN events e ON e.id = c.event_id`, args...)
@@ -446,7 +446,7 @@ func (db *DB) claimUpdate(ctx context.Context, q claimStmts, ids string, args []
 	for id := range eventIDs {
 		eargs = append(eargs, id)
 	}
-	if err := q.exec(ctx, fmt.Sprintf(start, 1, placeholders(2, len(eventIDs))), eargs...); err != nil {
+	if err := q.exec(ctx, fmt.Sprintf(start, 1, "id IN ("+placeholders(2, len(eventIDs))+")"), eargs...); err != nil {
 		return nil, nil, 0, fmt.Errorf("starting events: %w", err)
 	}
 	vrows, err := q.query(ctx, `SELECT v FROM routing_version`)
