@@ -376,11 +376,11 @@ func (db *DB) claimUpdate(ctx context.Context, q claimStmts, ids string, args []
 		//
 		// The events with several deliveries are locked in id order before any is
 		// started (locked, which the started CTE's condition runs first, as an InitPlan), as
-		// outcome batches lock them (lockEventsSQL): such an event is started by a claim while
-		// another delivery of it is recorded, or started by two claims at once, and locked in
-		// any other order the transactions deadlock — PostgreSQL then stalls them for its
-		// deadlock_timeout (1 s by default) and aborts one (fan-out to 10 connections: 2–8
-		// deadlocks a run; docs/benchmarks.md). An event with one delivery is touched by no
+		// outcome batches lock them (lockEventsSQL): two claims may start one such event at
+		// once, and transactions that lock events in different orders deadlock — PostgreSQL
+		// then stalls them for its deadlock_timeout (1 s by default) and aborts one. (Claims
+		// that rewrote events already started also met outcome batches that way: fan-out to 10
+		// connections, 2–8 deadlocks a run; docs/benchmarks.md.) An event with one delivery is touched by no
 		// other transaction while that delivery is being claimed, and is not locked first: the
 		// lock is a write of its own (about 2 % of one busy connection's deliveries/s).
 		//

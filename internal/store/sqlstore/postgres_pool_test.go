@@ -377,10 +377,13 @@ func TestPostgresEventCountsSeeConcurrentOutcomes(t *testing.T) {
 
 // TestPostgresClaimsAndOutcomesDoNotDeadlock claims and records the deliveries of events that
 // fan out to eight connections as an engine does, with two claimers handing what they claim to
-// three recorders, each writing whatever has arrived as one batch: claims start events while
-// outcome batches of other deliveries of the same events lock them, and two batches often finish
-// deliveries of one event at once. It must end with every event completed, counted right, and
-// without an error (a deadlock aborts a transaction).
+// three recorders, each writing whatever has arrived as one batch: two batches often finish
+// deliveries of one event at once, and claims start events while other deliveries of them are
+// recorded. It must end with every event completed, counted right, and without an error (a
+// deadlock aborts a transaction). It fails without the lock before counting (lockEventsSQL); it
+// failed without the claims' lock order too, until claims stopped writing events already started
+// — what is left for that order is two claims starting one event, which this test reaches only
+// now and then (with four claimers of two deliveries per connection, once in three runs).
 func TestPostgresClaimsAndOutcomesDoNotDeadlock(t *testing.T) {
 	db := openLongPool(t, 8, "8,000 deliveries from five workers")
 	ctx := context.Background()
@@ -405,7 +408,7 @@ func TestPostgresClaimsAndOutcomesDoNotDeadlock(t *testing.T) {
 	if _, err := db.EventInsertBatch(ctx, store.EventInsertBatchParams{Events: stored}); err != nil {
 		t.Fatal(err)
 	}
-	work, stop := context.WithCancel(ctx) // the workers stop at the first error
+	work, stop := context.WithCancel(ctx) // the workers stop once all is recorded, or at the first error
 	defer stop()
 	var (
 		claimed  = make(chan *store.Claimed, conns*events)
@@ -413,50 +416,60 @@ func TestPostgresClaimsAndOutcomesDoNotDeadlock(t *testing.T) {
 		recorded atomic.Int64
 		wg       sync.WaitGroup
 	)
+	// fail keeps a worker's error and stops the others; an error after the work is done (its
+	// context canceled) is none.
+	fail := func(err error) {
+		if work.Err() == nil {
+			errs <- err
+			stop()
+		}
+	}
+	outcome := func(c *store.Claimed) store.DeliveryRecordParams {
+		return store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID, LeaseUntil: c.LeaseUntil,
+			Status: switchyard.StatusCompleted, Now: time.Now(), EventTotalRules: conns}
+	}
 	for range 2 {
 		wg.Go(func() {
-			for work.Err() == nil && recorded.Load() < conns*events {
+			for work.Err() == nil {
 				now := time.Now()
 				cs, err := db.DeliveryClaim(work, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 64,
 					PerConnection: 16, Shared: true})
 				if err != nil {
-					errs <- fmt.Errorf("claiming: %w", err)
-					stop()
+					fail(fmt.Errorf("claiming: %w", err))
 					return
 				}
 				for _, c := range cs {
-					claimed <- c
+					claimed <- c // never blocks: room for every delivery
 				}
 			}
 		})
 	}
 	for range 3 {
 		wg.Go(func() {
-			for work.Err() == nil && recorded.Load() < conns*events {
+			for {
 				var ps []store.DeliveryRecordParams
 				select {
 				case c := <-claimed:
-					ps = append(ps, store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID,
-						LeaseUntil: c.LeaseUntil, Status: switchyard.StatusCompleted, Now: time.Now(), EventTotalRules: conns})
-				case <-time.After(10 * time.Millisecond):
-					continue
+					ps = append(ps, outcome(c))
+				case <-work.Done(): // every delivery recorded, or a worker failed
+					return
 				}
 			more:
 				for len(ps) < 20 {
 					select {
 					case c := <-claimed:
-						ps = append(ps, store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID,
-							LeaseUntil: c.LeaseUntil, Status: switchyard.StatusCompleted, Now: time.Now(), EventTotalRules: conns})
+						ps = append(ps, outcome(c))
 					default:
 						break more
 					}
 				}
 				if _, err := db.DeliveryRecordBatch(work, ps); err != nil {
-					errs <- fmt.Errorf("recording: %w", err)
-					stop()
+					fail(fmt.Errorf("recording: %w", err))
 					return
 				}
-				recorded.Add(int64(len(ps)))
+				if recorded.Add(int64(len(ps))) == conns*events {
+					stop()
+				}
 			}
 		})
 	}
