@@ -19,6 +19,9 @@
   var page = document.body.getAttribute("data-page") || "dashboard";
   var want = { page: page, query: "" };
   var waitingForToken = false;
+  // loads counts the page loads started: only the last one's answer is shown, however the
+  // answers arrive.
+  var loads = 0;
 
   function post(msg) {
     if (hostOrigin && window.parent !== window) {
@@ -78,6 +81,7 @@
     want = { page: next, query: query || "" };
     if (!token) return;
     var url = "/embed/pages/" + encodeURIComponent(next) + (query ? "?" + query : "");
+    var seq = ++loads;
     fetch(url, { headers: { Authorization: "Bearer " + token }, credentials: "omit", cache: "no-store" })
       .then(function (r) {
         if (r.status === 401) {
@@ -89,7 +93,7 @@
         });
       })
       .then(function (res) {
-        if (!res) return;
+        if (!res || seq !== loads) return; // another page was asked for meanwhile
         main.innerHTML = res.html;
         enhance(main);
         if (res.ok && next !== page) {
@@ -217,6 +221,8 @@
   }
 
   function submit(form) {
+    // The page the form is on: shown again once it is saved, unless another was asked for meanwhile.
+    var from = { page: page, query: want.query };
     var spec = form.getAttribute("data-api").split(" ");
     var method = spec[0], path = spec[1];
     clearErrors(form);
@@ -293,7 +299,9 @@
         resize();
         return;
       }
-      load(page, want.query, form.getAttribute("data-done") || "Saved.");
+      var done = form.getAttribute("data-done") || "Saved.";
+      if (want.page === from.page && want.query === from.query) load(from.page, from.query, done);
+      else say(done);
     }).catch(function (e) {
       if (button) button.disabled = false;
       formError(form, e && e.message && e.message.indexOf("try again") >= 0 ? e.message : "Switchyard could not be reached. Try again in a moment.");
