@@ -14,9 +14,9 @@ import (
 // A connection whose every slot is busy would otherwise get its next delivery only after one
 // of its attempts finished, asked for a claim and the claim came back: each slot then sits idle
 // for a claim's round trip, which on one busy connection is most of a slot's cycle. So a claim
-// also takes up to the connection's concurrency in deliveries it cannot start yet, and keeps
-// them here, leased; the worker whose attempt finishes starts the next one at once, and the
-// claim its finish asks for tops the queue up.
+// also takes up to aheadDepth times the connection's concurrency in deliveries it cannot start
+// yet, and keeps them here, leased; the worker whose attempt finishes starts the next one at
+// once, and the claim its finish asks for tops the queue up.
 //
 // Only connections whose one reason to wait is their busy slots are claimed ahead (no rate
 // limit, no provider-account rate, circuit closed, no pause): their next finish is sure to come
@@ -25,6 +25,15 @@ import (
 // claims to deal with as they do with anything due (parking, deferral). None with shared
 // limits: there the claim counts the cluster's leased rows as its slots, and a delivery held
 // here would hold one.
+
+// aheadDepth is how many times its concurrency a connection may have claimed ahead. The claims
+// that top the queue up take a turn at the store's writer each, behind the outcome batches, and
+// their wait varies: with one concurrency's worth kept, the queue of a busy connection ran dry
+// while a claim was on its way — on the backlog bench a worker found nothing kept after 1.9
+// attempts on average, and its slot stood idle until the next claim. Two keep it fed through
+// such a wait (3.8 attempts per worker, a third more deliveries/s); four gained nothing more
+// (docs/benchmarks.md).
+const aheadDepth = 2
 
 // aheadFor is how long a delivery claimed ahead may wait for a slot. Its lease must still cover
 // the attempt afterwards: a quarter of the default lease leaves 90 s, more than the longest

@@ -14,8 +14,8 @@ import (
 	"github.com/switchyardhq/switchyard/internal/testutil"
 )
 
-// A connection whose every slot is busy is claimed ahead for: as many deliveries again as its
-// concurrency are leased and kept, and started as its attempts finish — never more than its
+// A connection whose every slot is busy is claimed ahead for: twice its concurrency in
+// deliveries are leased and kept, and started as its attempts finish — never more than its
 // concurrency at once, each delivered once. When the engine stops, what it kept is handed back,
 // due at once, not left leased until the lease runs out.
 func TestClaimAhead(t *testing.T) {
@@ -59,10 +59,10 @@ func TestClaimAhead(t *testing.T) {
 			return n
 		}
 
-		// First round: the two slots busy, two more kept; then everything delivered once.
+		// First round: the two slots busy, four more kept; then everything delivered once.
 		stop := startEngine(t, f.store, delivery.Config{ConnectionConcurrency: 2})
-		testutil.Eventually(t, 15*time.Second, "2 attempts in flight and 2 deliveries kept ahead", func() bool {
-			return inflight.Load() == 2 && processing() == 4
+		testutil.Eventually(t, 15*time.Second, "2 attempts in flight and 4 deliveries kept ahead", func() bool {
+			return inflight.Load() == 2 && processing() == 6
 		})
 		open()
 		for _, e := range events {
@@ -84,8 +84,8 @@ func TestClaimAhead(t *testing.T) {
 			events = append(events, f.emit(t))
 		}
 		stop = startEngine(t, f.store, delivery.Config{ConnectionConcurrency: 2, ShutdownGrace: 50 * time.Millisecond})
-		testutil.Eventually(t, 15*time.Second, "2 attempts in flight and 2 deliveries kept ahead", func() bool {
-			return inflight.Load() == 2 && processing() == 4
+		testutil.Eventually(t, 15*time.Second, "2 attempts in flight and 4 deliveries kept ahead", func() bool {
+			return inflight.Load() == 2 && processing() == 6
 		})
 		stop()
 		now := time.Now()

@@ -193,13 +193,13 @@ func (ctl *controller) room(now time.Time, per int, ahead map[uuid.UUID]int) (ou
 	return out, active
 }
 
-// aheadMax is how many deliveries may be claimed ahead for the connection (ahead.go): as many as
-// its concurrency if busy slots are the one thing it waits for, else none.
+// aheadMax is how many deliveries may be claimed ahead for the connection (ahead.go): aheadDepth
+// times its concurrency if busy slots are the one thing it waits for, else none.
 func (st *conn) aheadMax(now time.Time) int {
 	if st.shared || st.inflight == 0 || st.limiter != nil || st.scope != nil || st.state != closed || now.Before(st.pausedTo) {
 		return 0
 	}
-	return int(math.Ceil(st.limit))
+	return aheadDepth * int(math.Ceil(st.limit))
 }
 
 // claimsAhead is aheadMax for a claimed delivery's connection that may not start an attempt now.

@@ -30,13 +30,16 @@ func TestControllerConcurrency(t *testing.T) {
 	if ctl.acquire(c, t0) {
 		t.Fatal("took a third slot over max_concurrency 2")
 	}
-	// Saturated, it may still be claimed ahead for (ahead.go) up to its concurrency; once that
-	// many are kept, claims skip it.
+	// Saturated, it may still be claimed ahead for (ahead.go) up to twice its concurrency; once
+	// that many are kept, claims skip it.
 	if b := blockedIDs(ctl, t0); len(b) != 0 {
 		t.Fatalf("blocked = %v, want none: the saturated connection may be claimed ahead for", b)
 	}
-	if b, _ := ctl.blocked(t0, map[uuid.UUID]int{c.ID: 2}); len(b) != 1 || b[0] != c.ID {
-		t.Fatalf("blocked = %v, want the saturated connection with 2 kept ahead", b)
+	if b, _ := ctl.blocked(t0, map[uuid.UUID]int{c.ID: 3}); len(b) != 0 {
+		t.Fatalf("blocked = %v, want none with 3 of 4 kept ahead", b)
+	}
+	if b, _ := ctl.blocked(t0, map[uuid.UUID]int{c.ID: 4}); len(b) != 1 || b[0] != c.ID {
+		t.Fatalf("blocked = %v, want the saturated connection with 4 kept ahead", b)
 	}
 	ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, t0)
 	if len(blockedIDs(ctl, t0)) != 0 || !ctl.acquire(c, t0) {
@@ -353,8 +356,8 @@ func TestControllerRoomCapsClaimsOfBusyConnections(t *testing.T) {
 	if !ctl.acquire(limited, t0) {
 		t.Fatal("could not take the rate-limited connection's first token")
 	}
-	// The busy connection may be claimed for up to its concurrency ahead (ahead.go): its 1 free
-	// slot and 4 more is more than the claim's own cap, so it is not listed. The rate-limited
+	// The busy connection may be claimed for up to twice its concurrency ahead (ahead.go): its 1
+	// free slot and 8 more is more than the claim's own cap, so it is not listed. The rate-limited
 	// one is never claimed ahead for.
 	room, active := ctl.room(t0, 4, nil)
 	if len(room) != 1 || room[limited.ID] != 1 {
@@ -366,20 +369,20 @@ func TestControllerRoomCapsClaimsOfBusyConnections(t *testing.T) {
 	if _, active := ctl.room(t0.Add(2*time.Second), 4, nil); active != 2 {
 		t.Fatalf("active = %d later, want the two still in flight", active)
 	}
-	if room, _ := ctl.room(t0, 4, map[uuid.UUID]int{busy.ID: 4}); len(room) != 2 || room[busy.ID] != 1 {
-		t.Fatalf("room with 4 kept ahead = %v, want the busy connection's 1 free slot", room)
+	if room, _ := ctl.room(t0, 4, map[uuid.UUID]int{busy.ID: 8}); len(room) != 2 || room[busy.ID] != 1 {
+		t.Fatalf("room with 8 kept ahead = %v, want the busy connection's 1 free slot", room)
 	}
 	if !ctl.acquire(busy, t0) {
 		t.Fatal("could not take the last slot")
 	}
-	if room, _ := ctl.room(t0, 4, map[uuid.UUID]int{busy.ID: 4}); room[busy.ID] != 0 || len(room) != 2 {
+	if room, _ := ctl.room(t0, 4, map[uuid.UUID]int{busy.ID: 8}); room[busy.ID] != 0 || len(room) != 2 {
 		t.Fatalf("room of a saturated connection with a full queue = %v, want 0", room)
 	}
-	if room, _ := ctl.room(t0, 4, map[uuid.UUID]int{busy.ID: 1}); room[busy.ID] != 3 {
-		t.Fatalf("room of a saturated connection with 1 kept ahead = %d, want 3", room[busy.ID])
+	if room, _ := ctl.room(t0, 4, map[uuid.UUID]int{busy.ID: 5}); room[busy.ID] != 3 {
+		t.Fatalf("room of a saturated connection with 5 kept ahead = %d, want 3", room[busy.ID])
 	}
-	if n := ctl.claimsAhead(busy, t0); n != 4 {
-		t.Fatalf("claimsAhead(busy) = %d, want its concurrency", n)
+	if n := ctl.claimsAhead(busy, t0); n != 8 {
+		t.Fatalf("claimsAhead(busy) = %d, want twice its concurrency", n)
 	}
 	if n := ctl.claimsAhead(limited, t0); n != 0 {
 		t.Fatalf("claimsAhead(limited) = %d, want 0", n)

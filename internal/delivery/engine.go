@@ -331,7 +331,7 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 	var full []uuid.UUID
 	perConn := e.cfg.ConnectionConcurrency
 	if !e.cfg.SharedLimits {
-		perConn *= 2 // its slots and as many claimed ahead (ahead.go)
+		perConn *= 1 + aheadDepth // its slots and what may be claimed ahead (ahead.go)
 	}
 	room, active := e.ctl.room(now, perConn, kept)
 	cp := store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(e.cfg.Lease),
