@@ -319,7 +319,8 @@ func TestPostgresEventCountsSeeConcurrentOutcomes(t *testing.T) {
 			t.Fatalf("claimed %d (err %v), want the event's two deliveries", len(cs), err)
 		}
 
-		// The other batch, before it commits: its delivery recorded, the event written.
+		// The other batch, before it commits: its delivery recorded (the attempt row does not matter
+		// here), the event written.
 		tx, err := db.w.BeginTx(ctx, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -329,7 +330,7 @@ func TestPostgresEventCountsSeeConcurrentOutcomes(t *testing.T) {
 		if err := tx.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
 			t.Fatal(err)
 		}
-		if held, err := db.recordOne(ctx, tx, new(completed(cs[1], now))); err != nil || !held {
+		if held, err := db.recordOutcome(ctx, tx, new(completed(cs[1], now))); err != nil || !held {
 			t.Fatalf("recording the other delivery: held %v, err %v", held, err)
 		}
 		// It writes the event as it counted it (this delivery still in flight).

@@ -24,10 +24,21 @@ func (db *DB) DeliveryRecordBatch(ctx context.Context, ps []store.DeliveryRecord
 	}
 	errs := make([]error, len(ps))
 	err := db.tx(ctx, func(tx *sql.Tx) error {
+		// The attempts happened whatever became of the leases: all of them, in multi-row
+		// INSERTs (a statement per attempt was a fifth of the batch's statements).
+		attempts := make([]*switchyard.Attempt, 0, len(ps))
+		for i := range ps {
+			if a := ps[i].Attempt; a != nil {
+				attempts = append(attempts, a)
+			}
+		}
+		if err := insertRows(ctx, db, tx, attemptInsert, attempts, attemptArgs); err != nil {
+			return err
+		}
 		held := make([]bool, len(ps))
 		for i := range ps {
 			var err error
-			if held[i], err = db.recordOne(ctx, tx, &ps[i]); err != nil {
+			if held[i], err = db.recordOutcome(ctx, tx, &ps[i]); err != nil {
 				return err
 			}
 		}
@@ -302,14 +313,9 @@ func countAttempt(ctx context.Context, tx *sql.Tx, deliveryID uuid.UUID) error {
 	return nil
 }
 
-// recordOne records one outcome and reports whether the lease still held.
-func (db *DB) recordOne(ctx context.Context, tx *sql.Tx, p *store.DeliveryRecordParams) (bool, error) {
-	if a := p.Attempt; a != nil {
-		// The attempt happened whatever became of the lease: record it.
-		if err := insertRows(ctx, db, tx, attemptInsert, []*switchyard.Attempt{a}, attemptArgs); err != nil {
-			return false, err
-		}
-	}
+// recordOutcome writes an outcome to its delivery if the lease still holds (and reports whether
+// it did); its attempt, if any, is the caller's to insert.
+func (db *DB) recordOutcome(ctx context.Context, tx *sql.Tx, p *store.DeliveryRecordParams) (bool, error) {
 	res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = $2, next_attempt_at = $3, attempt_count = attempt_count + $4,
 		last_error = $5, completed_at = $6, updated_at = $7 WHERE id = $1 AND next_attempt_at = $8`, outcomeArgs(p)...)
 	if err != nil {
