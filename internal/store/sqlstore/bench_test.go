@@ -170,7 +170,7 @@ func delivered(cs []*store.Claimed) []store.DeliveryRecordParams {
 	for i, c := range cs {
 		out[i] = store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID, LeaseUntil: c.LeaseUntil,
 			EventTotalRules: c.Event.TotalRules, // as the engine passes it: one delivery, no count
-			Status: switchyard.StatusCompleted, Now: now,
+			Status:          switchyard.StatusCompleted, Now: now,
 			Attempt: &switchyard.Attempt{ID: uuid.Must(uuid.NewV7()), DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID, Number: 1,
 				StartedAt: now.Add(-time.Millisecond), CompletedAt: now, Outcome: switchyard.OutcomeDelivered, HTTPStatus: 200,
 				ResponseExcerpt: "HTTP/1.1 200 OK\r\n"}}
