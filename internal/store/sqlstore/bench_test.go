@@ -168,9 +168,9 @@ func delivered(cs []*store.Claimed) []store.DeliveryRecordParams {
 	now := time.Now()
 	out := make([]store.DeliveryRecordParams, len(cs))
 	for i, c := range cs {
+		// EventTotalRules as the engine passes it: an event with one delivery is not counted.
 		out[i] = store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID, LeaseUntil: c.LeaseUntil,
-			EventTotalRules: c.Event.TotalRules, // as the engine passes it: one delivery, no count
-			Status:          switchyard.StatusCompleted, Now: now,
+			EventTotalRules: c.Event.TotalRules, Status: switchyard.StatusCompleted, Now: now,
 			Attempt: &switchyard.Attempt{ID: uuid.Must(uuid.NewV7()), DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID, Number: 1,
 				StartedAt: now.Add(-time.Millisecond), CompletedAt: now, Outcome: switchyard.OutcomeDelivered, HTTPStatus: 200,
 				ResponseExcerpt: "HTTP/1.1 200 OK\r\n"}}
