@@ -194,9 +194,12 @@ func (ctl *controller) room(now time.Time, per int, ahead map[uuid.UUID]int) (ou
 }
 
 // aheadMax is how many deliveries may be claimed ahead for the connection (ahead.go): aheadDepth
-// times its concurrency if busy slots are the one thing it waits for, else none.
+// times its concurrency if busy slots are the one thing it waits for, else none. A connection
+// whose last attempt failed (a timeout, a 5xx) is not claimed ahead for: its slots may hang for
+// a whole timeout and its circuit may open, and what was kept would only wait and go back.
 func (st *conn) aheadMax(now time.Time) int {
-	if st.shared || st.inflight == 0 || st.limiter != nil || st.scope != nil || st.state != closed || now.Before(st.pausedTo) {
+	if st.shared || st.inflight == 0 || st.limiter != nil || st.scope != nil || st.state != closed || st.failures > 0 ||
+		now.Before(st.pausedTo) {
 		return 0
 	}
 	return aheadDepth * int(math.Ceil(st.limit))

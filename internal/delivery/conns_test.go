@@ -390,4 +390,21 @@ func TestControllerRoomCapsClaimsOfBusyConnections(t *testing.T) {
 	if n := ctl.claimsAhead(idle, t0); n != 0 {
 		t.Fatalf("claimsAhead(idle) = %d, want 0: nothing in flight to start it", n)
 	}
+
+	// An attempt that failed (below the breaker's threshold: the circuit stays closed) stops the
+	// claiming ahead until one succeeds: the failing connection's slots may hang for a timeout.
+	ctl.release(busy.ID, switchyard.OutcomeTimeout, true, 0, t0)
+	if !ctl.acquire(busy, t0) {
+		t.Fatal("could not take the slot again")
+	}
+	if n := ctl.claimsAhead(busy, t0); n != 0 {
+		t.Fatalf("claimsAhead(busy) after a timeout = %d, want 0", n)
+	}
+	ctl.release(busy.ID, switchyard.OutcomeDelivered, true, 0, t0)
+	if !ctl.acquire(busy, t0) {
+		t.Fatal("could not take the slot again")
+	}
+	if n := ctl.claimsAhead(busy, t0); n != 8 {
+		t.Fatalf("claimsAhead(busy) after a success = %d, want 8 again", n)
+	}
 }
