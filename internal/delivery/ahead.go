@@ -20,11 +20,11 @@ import (
 //
 // Only connections whose one reason to wait is their busy slots are claimed ahead (no rate
 // limit, no provider-account rate, circuit closed, no pause, last attempt not failed): their
-// next finish is sure to come soon and to free a slot. A delivery kept longer than aheadFor, or whose connection cannot take it
-// when its turn comes (a circuit opened, a 429 pause), is handed back, due at once, for the
-// claims to deal with as they do with anything due (parking, deferral). None with shared
-// limits: there the claim counts the cluster's leased rows as its slots, and a delivery held
-// here would hold one.
+// next finish is sure to come soon and to free a slot. A delivery kept longer than aheadFor, or
+// whose connection cannot take it when its turn comes (a circuit opened, a 429 pause), is
+// handed back, due at once, for the claims to deal with as they do with anything due (parking,
+// deferral). None with shared limits: there the claim counts the cluster's leased rows as its
+// slots, and a delivery held here would hold one.
 
 // aheadDepth is how many times its concurrency a connection may have claimed ahead. The claims
 // that top the queue up take a turn at the store's writer each, behind the outcome batches, and

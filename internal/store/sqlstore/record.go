@@ -43,11 +43,8 @@ func (db *DB) DeliveryRecordBatch(ctx context.Context, ps []store.DeliveryRecord
 			}
 		}
 		touched := touchedEvents(ps, held, errs)
-		ids := make([]uuid.UUID, len(touched))
-		for i, t := range touched {
-			ids[i] = t.id
-		}
-		if err := db.lockEvents(ctx, tx, ids); err != nil {
+		_, lock := counting(touched)
+		if err := db.lockEvents(ctx, tx, lock); err != nil {
 			return err
 		}
 		for _, t := range touched {
@@ -100,6 +97,25 @@ func touchedEvents(ps []store.DeliveryRecordParams, held []bool, errs []error) [
 		t.now = max(t.now, micros(p.Now))
 	}
 	return slices.SortedFunc(maps.Values(touched), func(a, b *touchedEvent) int { return bytes.Compare(a.id[:], b.id[:]) })
+}
+
+// counting returns the touched events whose status is counted from their deliveries (those
+// with several), and the events to lock before the count (lockEventsSQL): every touched one
+// when any is counted, none otherwise.
+func counting(touched []*touchedEvent) (counted []*touchedEvent, lock []uuid.UUID) {
+	for _, t := range touched {
+		if t.only == nil {
+			counted = append(counted, t)
+		}
+	}
+	if len(counted) == 0 {
+		return nil, nil
+	}
+	lock = make([]uuid.UUID, len(touched))
+	for i, t := range touched {
+		lock[i] = t.id
+	}
+	return counted, lock
 }
 
 // recordPipelined is DeliveryRecordBatch on PostgreSQL, for outcomes of distinct deliveries, in
@@ -157,18 +173,11 @@ func (db *DB) recordPipelined(ctx context.Context, ps []store.DeliveryRecordPara
 
 		// Events with several deliveries: their status follows from all of them, counted here,
 		// after every touched event is locked (lockEventsSQL).
-		var counted []*touchedEvent
-		ids := make([]uuid.UUID, len(touched))
-		for i, t := range touched {
-			ids[i] = t.id
-			if t.only == nil {
-				counted = append(counted, t)
-			}
-		}
+		counted, lock := counting(touched)
 		counts := make([]switchyard.StatusCounts, len(counted))
 		if len(counted) > 0 {
 			b = &pgx.Batch{}
-			b.Queue(lockEventsSQL, ids)
+			b.Queue(lockEventsSQL, lock)
 			for _, t := range counted {
 				b.Queue(deliveryCountsSQL, t.id)
 			}
