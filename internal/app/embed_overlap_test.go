@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/fetch"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/switchyardhq/switchyard/internal/browsertest"
@@ -82,6 +83,13 @@ func (g *gate) holdBack(parts ...string) {
 func (g *gate) let(id fetch.RequestID) {
 	if _, err := chromedp.Call(g.b.Ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: id}); err != nil && g.b.Ctx.Err() == nil {
 		g.t.Errorf("letting a request go: %v", err)
+	}
+}
+
+// fail makes a held request fail as a lost network would.
+func (g *gate) fail(id fetch.RequestID) {
+	if _, err := chromedp.Call(g.b.Ctx, fetch.FailRequest, fetch.FailRequestParams{RequestID: id, ErrorReason: network.ErrorReasonFailed}); err != nil {
+		g.t.Errorf("failing a request: %v", err)
 	}
 }
 
@@ -168,5 +176,16 @@ func TestEmbedOverlappingLoadsInABrowser(t *testing.T) {
 		if code := s.call(t, "GET", "/api/v1/rules?limit=100", nil, nil, &rules); code != 200 || rules.Count != 1 {
 			t.Fatalf("rules: %d, %d listed, want the one saved", code, rules.Count)
 		}
+	})
+
+	t.Run("an earlier page's failed load says nothing over the page asked for after it", func(t *testing.T) {
+		g.holdBack("/embed/pages/rules")
+		clickFrame(t, b, `nav a[data-page="rules"]`)
+		rules := g.next("/embed/pages/rules")
+		g.holdBack()
+		openPage(t, b, "connections", "Connections")
+		g.fail(rules.id)
+		b.WaitForError(t, "ERR_FAILED") // the browser logs the failed request
+		waitFrame(t, b, frameNode(t, b), "the connections page, its status line quiet", heading("Connections")+` && document.querySelector("#status").hidden`)
 	})
 }

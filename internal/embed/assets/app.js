@@ -104,7 +104,7 @@
         resize();
       })
       .catch(function () {
-        say("Switchyard could not be reached. Try again in a moment.");
+        if (seq === loads) say("Switchyard could not be reached. Try again in a moment.");
       });
   }
 
