@@ -494,6 +494,13 @@ func TestEmbedOAuthConnectInABrowser(t *testing.T) {
 	}
 	tabCtx, cancel := chromedp.NewContext(b.Ctx, chromedp.WithTargetID(tab))
 	defer cancel()
+	// First let the tab's own navigation to the unreachable public URL end on the browser's
+	// error page: navigated while that was still under way, the tab's new navigation was
+	// aborted by the error page's (net::ERR_ABORTED, seen once in CI).
+	if _, err := chromedp.Run(tabCtx, chromedp.Poll[bool](`location.protocol === "chrome-error:"`,
+		chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		t.Fatalf("the consent tab's failed load of the public callback: %v", err)
+	}
 	if err := chromedp.Do(tabCtx, chromedp.Navigate(callback)); err != nil {
 		t.Fatal(err)
 	}
