@@ -421,17 +421,22 @@ func breakerFailure(o switchyard.Outcome) bool {
 	return false
 }
 
-// release returns the slot of a finished attempt and learns from its outcome. It returns the
-// time until which the connection's waiting deliveries should be deferred (zero for none): set
-// only when the circuit goes from closed or half-open to open.
-func (ctl *controller) release(id uuid.UUID, outcome switchyard.Outcome, attempted bool, retryAfter time.Duration, now time.Time) time.Time {
+// release returns the slot of a finished attempt and learns from its outcome; kept is how many
+// deliveries are kept ahead for the connection (ahead.go). It returns the time until which the
+// connection's waiting deliveries should be deferred (zero for none): set only when the circuit
+// goes from closed or half-open to open.
+func (ctl *controller) release(id uuid.UUID, outcome switchyard.Outcome, attempted bool, retryAfter time.Duration, kept int, now time.Time) time.Time {
 	ctl.mu.Lock()
 	defer ctl.mu.Unlock()
 	st := ctl.conns[id]
 	if st == nil {
 		return time.Time{}
 	}
-	if float64(st.inflight) >= st.limit || st.full || ctl.shared && now.Before(st.sharedTo) {
+	if k := st.aheadMax(now); k > 0 && kept > k/aheadDepth {
+		// More than one concurrency's worth is kept ahead: the finishes ask for the claim
+		// that tops the queue up only once it has fallen to that (ahead.go, "Topping up"),
+		// and st.full stays set for them.
+	} else if float64(st.inflight) >= st.limit || st.full || ctl.shared && now.Before(st.sharedTo) {
 		// A slot of a connection that had none free, or whose last claim took all it was
 		// allowed (so more may be due): claim again. (Shared: however few this node holds, the
 		// cluster had none free — the last claim took all it was allowed, or found nothing to

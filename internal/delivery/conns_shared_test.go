@@ -20,10 +20,10 @@ func TestControllerForgetsIdleHealthyConnections(t *testing.T) {
 			t.Fatal("could not take a slot")
 		}
 	}
-	ctl.release(idle.ID, switchyard.OutcomeDelivered, true, 0, t0)
-	ctl.release(paused.ID, switchyard.OutcomeRateLimited, true, time.Minute, t0)
+	ctl.release(idle.ID, switchyard.OutcomeDelivered, true, 0, 0, t0)
+	ctl.release(paused.ID, switchyard.OutcomeRateLimited, true, time.Minute, 0, t0)
 	for range 3 {
-		ctl.release(broken.ID, switchyard.OutcomeTimeout, true, 0, t0)
+		ctl.release(broken.ID, switchyard.OutcomeTimeout, true, 0, 0, t0)
 		ctl.acquire(broken, t0)
 	}
 	later := t0.Add(30 * time.Second)
@@ -73,7 +73,7 @@ func TestControllerSharedLeavesLimitsToTheClaim(t *testing.T) {
 		t.Fatal("still left out after the claim's recheck time")
 	}
 	ctl.sharedBlocked(other.ID, t0.Add(time.Second), t0)
-	ctl.release(other.ID, switchyard.OutcomeDelivered, true, 0, t0)
+	ctl.release(other.ID, switchyard.OutcomeDelivered, true, 0, 0, t0)
 	select {
 	case <-ctl.freed:
 	default:
@@ -87,7 +87,7 @@ func TestControllerSharedLeavesLimitsToTheClaim(t *testing.T) {
 	// (The finish, the connection being neither full nor saturated then, did not ask for a
 	// claim; the dropped verdict does.)
 	ctl.take(other, t0, false)
-	ctl.release(other.ID, switchyard.OutcomeDelivered, true, 0, t0.Add(10*time.Millisecond))
+	ctl.release(other.ID, switchyard.OutcomeDelivered, true, 0, 0, t0.Add(10*time.Millisecond))
 	ctl.sharedBlocked(other.ID, t0.Add(time.Second), t0.Add(5*time.Millisecond))
 	if contains(blockedIDs(ctl, t0.Add(20*time.Millisecond)), other) {
 		t.Fatal("left out on the word of a claim older than the slot freed here")
@@ -104,7 +104,7 @@ func TestControllerSharedLeavesLimitsToTheClaim(t *testing.T) {
 	if _, recheck := ctl.blocked(t0.Add(30*time.Millisecond), nil); !recheck.Equal(t0.Add(time.Second)) {
 		t.Fatalf("recheck at %v, want when the saturation's recheck is due", recheck)
 	}
-	ctl.release(other.ID, switchyard.OutcomeDelivered, true, 0, t0.Add(40*time.Millisecond))
+	ctl.release(other.ID, switchyard.OutcomeDelivered, true, 0, 0, t0.Add(40*time.Millisecond))
 	<-ctl.freed
 
 	// A connection this node never attempted is left out all the same, and then used normally.
@@ -169,7 +169,7 @@ func TestControllerSharedFinishAsksForAClaimOnlyWhenMoreMayBeDue(t *testing.T) {
 	// The last claim took less than the cluster allowed: nothing more was due, and a finish
 	// here need not claim (the poll and new events do).
 	ctl.take(c, t0, false)
-	ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, t0)
+	ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, 0, t0)
 	if !drained() {
 		t.Fatal("a finish asked for a claim although the last claim left budget unused")
 	}
@@ -178,11 +178,11 @@ func TestControllerSharedFinishAsksForAClaimOnlyWhenMoreMayBeDue(t *testing.T) {
 	ctl.take(c, t0, false)
 	ctl.take(c, t0, false)
 	ctl.claimedFull(c.ID)
-	ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, t0)
+	ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, 0, t0)
 	if drained() {
 		t.Fatal("a finish after a claim that took the whole budget did not ask for a claim")
 	}
-	ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, t0)
+	ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, 0, t0)
 	if !drained() {
 		t.Fatal("a second finish asked again before any claim ran")
 	}
@@ -193,7 +193,7 @@ func TestControllerSharedFinishAsksForAClaimOnlyWhenMoreMayBeDue(t *testing.T) {
 	if !ctl.take(unseen, t0, false) || ctl.take(unseen, t0, false) {
 		t.Fatal("a connection first seen full did not get its settings (max_concurrency 1) on first use")
 	}
-	ctl.release(unseen.ID, switchyard.OutcomeDelivered, true, 0, t0)
+	ctl.release(unseen.ID, switchyard.OutcomeDelivered, true, 0, 0, t0)
 	if drained() {
 		t.Fatal("a finish of a connection first seen full did not ask for a claim")
 	}

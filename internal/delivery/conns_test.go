@@ -41,7 +41,7 @@ func TestControllerConcurrency(t *testing.T) {
 	if b, _ := ctl.blocked(t0, map[uuid.UUID]int{c.ID: 4}); len(b) != 1 || b[0] != c.ID {
 		t.Fatalf("blocked = %v, want the saturated connection with 4 kept ahead", b)
 	}
-	ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, t0)
+	ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, 0, t0)
 	if len(blockedIDs(ctl, t0)) != 0 || !ctl.acquire(c, t0) {
 		t.Fatal("a released slot was not available again")
 	}
@@ -61,7 +61,7 @@ func TestControllerSlowsDownOn429(t *testing.T) {
 	ctl := newTestController()
 	c := testConn(map[string]any{destination.KeyMaxConcurrency: 8.0})
 	ctl.acquire(c, t0)
-	ctl.release(c.ID, switchyard.OutcomeRateLimited, true, 3*time.Second, t0)
+	ctl.release(c.ID, switchyard.OutcomeRateLimited, true, 3*time.Second, 0, t0)
 	if ctl.acquire(c, t0.Add(2*time.Second)) {
 		t.Fatal("started an attempt during the 429 pause")
 	}
@@ -75,7 +75,7 @@ func TestControllerSlowsDownOn429(t *testing.T) {
 	}
 	// Successes grow the limit back, one step at a time.
 	for range 4 {
-		ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, after)
+		ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, 0, after)
 	}
 	if got := ctl.conns[c.ID].limit; got <= 4 || got > 8 {
 		t.Fatalf("limit after four successes = %v, want between 4 and 8", got)
@@ -89,7 +89,7 @@ func TestControllerRateLimit(t *testing.T) {
 	n := 0
 	for ctl.acquire(c, t0) {
 		n++
-		ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, t0)
+		ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, 0, t0)
 	}
 	if n != 2 {
 		t.Fatalf("%d attempts in the same instant, want the burst of 2", n)
@@ -108,14 +108,14 @@ func TestControllerCircuitBreaker(t *testing.T) {
 		if !ctl.acquire(c, at) {
 			t.Fatalf("could not start an attempt at %v", at.Sub(t0))
 		}
-		return ctl.release(c.ID, switchyard.OutcomeTimeout, true, 0, at)
+		return ctl.release(c.ID, switchyard.OutcomeTimeout, true, 0, 0, at)
 	}
 	if !fail(t0).IsZero() || !fail(t0).IsZero() {
 		t.Fatal("the circuit opened before the threshold")
 	}
 	// A refused request shows the destination answering: it resets the count of failures.
 	ctl.acquire(c, t0)
-	ctl.release(c.ID, switchyard.OutcomeRejectedClientError, true, 0, t0)
+	ctl.release(c.ID, switchyard.OutcomeRejectedClientError, true, 0, 0, t0)
 	fail(t0)
 	fail(t0)
 	until := fail(t0)
@@ -132,7 +132,7 @@ func TestControllerCircuitBreaker(t *testing.T) {
 	if ctl.acquire(c, probeAt) {
 		t.Fatal("a second attempt while the probe is in flight")
 	}
-	until = ctl.release(c.ID, switchyard.OutcomeNetworkError, true, 0, probeAt)
+	until = ctl.release(c.ID, switchyard.OutcomeNetworkError, true, 0, 0, probeAt)
 	if !until.Equal(probeAt.Add(2 * time.Second)) {
 		t.Fatalf("failed probe: defer until %v, want the doubled 2 s cool-down", until.Sub(probeAt))
 	}
@@ -140,7 +140,7 @@ func TestControllerCircuitBreaker(t *testing.T) {
 	if !ctl.acquire(c, probeAt) {
 		t.Fatal("no second probe")
 	}
-	ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, probeAt)
+	ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, 0, probeAt)
 	for range 4 {
 		if !ctl.acquire(c, probeAt) {
 			t.Fatal("the closed circuit did not give back the full concurrency")
@@ -166,7 +166,7 @@ func TestControllerTimeoutWaveOpensOnce(t *testing.T) {
 	wave := t0.Add(5 * time.Second)
 	var defers []time.Time
 	for i := range 4 {
-		if until := ctl.release(c.ID, switchyard.OutcomeTimeout, true, 0, wave.Add(time.Duration(i)*time.Millisecond)); !until.IsZero() {
+		if until := ctl.release(c.ID, switchyard.OutcomeTimeout, true, 0, 0, wave.Add(time.Duration(i)*time.Millisecond)); !until.IsZero() {
 			defers = append(defers, until)
 		}
 	}
@@ -218,7 +218,7 @@ func TestControllerFindsStuckConnections(t *testing.T) {
 		ctl.acquire(busy, t0)
 	}
 	// busy keeps finishing attempts (and starting new ones); hung finishes nothing.
-	ctl.release(busy.ID, switchyard.OutcomeDelivered, true, 0, t0.Add(2500*time.Millisecond))
+	ctl.release(busy.ID, switchyard.OutcomeDelivered, true, 0, 0, t0.Add(2500*time.Millisecond))
 	ctl.acquire(busy, t0.Add(2500*time.Millisecond))
 	if got := ctl.toPark(t0.Add(time.Second), 2*time.Second, 5*time.Second, 5*time.Second); len(got) != 0 {
 		t.Fatalf("stuck after 1 s: %v", got)
@@ -230,7 +230,7 @@ func TestControllerFindsStuckConnections(t *testing.T) {
 	if again := ctl.toPark(t0.Add(4*time.Second), 2*time.Second, 5*time.Second, 5*time.Second); len(again) != 0 {
 		t.Fatalf("parked connection reported again before its park ended: %v", again)
 	}
-	ctl.release(busy.ID, switchyard.OutcomeDelivered, true, 0, t0.Add(7*time.Second))
+	ctl.release(busy.ID, switchyard.OutcomeDelivered, true, 0, 0, t0.Add(7*time.Second))
 	ctl.acquire(busy, t0.Add(7*time.Second))
 	if again := ctl.toPark(t0.Add(8*time.Second), 2*time.Second, 5*time.Second, 5*time.Second); len(again) != 1 || again[0].id != hung.ID {
 		t.Fatalf("after the park ended: %v, want it reported again", again)
@@ -246,12 +246,12 @@ func TestControllerParksOpenCircuitsAndPauses(t *testing.T) {
 	broken, limited, fine := testConn(nil), testConn(nil), testConn(nil)
 	for range 3 {
 		ctl.acquire(broken, t0)
-		ctl.release(broken.ID, switchyard.OutcomeTimeout, true, 0, t0)
+		ctl.release(broken.ID, switchyard.OutcomeTimeout, true, 0, 0, t0)
 	}
 	ctl.acquire(limited, t0)
-	ctl.release(limited.ID, switchyard.OutcomeRateLimited, true, 3*time.Second, t0)
+	ctl.release(limited.ID, switchyard.OutcomeRateLimited, true, 3*time.Second, 0, t0)
 	ctl.acquire(fine, t0)
-	ctl.release(fine.ID, switchyard.OutcomeDelivered, true, 0, t0)
+	ctl.release(fine.ID, switchyard.OutcomeDelivered, true, 0, 0, t0)
 
 	const recheck = 200 * time.Millisecond
 	got := map[uuid.UUID]time.Time{}
@@ -291,7 +291,7 @@ func TestControllerScopes(t *testing.T) {
 	if !ctl.acquire(b, t0.Add(600*time.Millisecond)) {
 		t.Fatal("the account's rate did not refill")
 	}
-	ctl.release(a.ID, switchyard.OutcomeRateLimited, true, 0, t0)
+	ctl.release(a.ID, switchyard.OutcomeRateLimited, true, 0, 0, t0)
 	ctl.pauseScope("crm:portal:1", t0.Add(10*time.Second))
 	blocked := map[uuid.UUID]bool{}
 	for _, id := range blockedIDs(ctl, t0.Add(5*time.Second)) {
@@ -319,11 +319,11 @@ func TestEngineHealth(t *testing.T) {
 		}
 	}
 	for range 3 { // the threshold
-		e.ctl.release(broken.ID, switchyard.OutcomeTimeout, true, 0, t0)
+		e.ctl.release(broken.ID, switchyard.OutcomeTimeout, true, 0, 0, t0)
 		e.ctl.acquire(broken, t0)
 	}
-	e.ctl.release(limited.ID, switchyard.OutcomeRateLimited, true, 10*time.Second, t0)
-	e.ctl.release(fine.ID, switchyard.OutcomeDelivered, true, 0, t0)
+	e.ctl.release(limited.ID, switchyard.OutcomeRateLimited, true, 10*time.Second, 0, t0)
+	e.ctl.release(fine.ID, switchyard.OutcomeDelivered, true, 0, 0, t0)
 	got := map[uuid.UUID]ConnectionHealth{}
 	for _, h := range e.Health(t0) {
 		got[h.ConnectionID] = h
@@ -393,18 +393,63 @@ func TestControllerRoomCapsClaimsOfBusyConnections(t *testing.T) {
 
 	// An attempt that failed (below the breaker's threshold: the circuit stays closed) stops the
 	// claiming ahead until one succeeds: the failing connection's slots may hang for a timeout.
-	ctl.release(busy.ID, switchyard.OutcomeTimeout, true, 0, t0)
+	ctl.release(busy.ID, switchyard.OutcomeTimeout, true, 0, 0, t0)
 	if !ctl.acquire(busy, t0) {
 		t.Fatal("could not take the slot again")
 	}
 	if n := ctl.claimsAhead(busy, t0); n != 0 {
 		t.Fatalf("claimsAhead(busy) after a timeout = %d, want 0", n)
 	}
-	ctl.release(busy.ID, switchyard.OutcomeDelivered, true, 0, t0)
+	ctl.release(busy.ID, switchyard.OutcomeDelivered, true, 0, 0, t0)
 	if !ctl.acquire(busy, t0) {
 		t.Fatal("could not take the slot again")
 	}
 	if n := ctl.claimsAhead(busy, t0); n != 8 {
 		t.Fatalf("claimsAhead(busy) after a success = %d, want 8 again", n)
+	}
+}
+
+// A busy connection's finish asks for a claim only once what is kept ahead for it has fallen to
+// one concurrency's worth (ahead.go, aheadRefill): each claim then tops up at least that much,
+// instead of the one or two deliveries finished since the last claim.
+func TestControllerAsksForAClaimWhenTheAheadQueueRunsLow(t *testing.T) {
+	t.Parallel()
+	ctl := newTestController() // default concurrency 4: up to 8 kept ahead
+	busy := testConn(nil)
+	for range 4 {
+		if !ctl.acquire(busy, t0) {
+			t.Fatal("could not take a slot")
+		}
+	}
+	asked := func() bool {
+		select {
+		case <-ctl.freed:
+			return true
+		default:
+			return false
+		}
+	}
+	for _, c := range []struct {
+		kept int
+		want bool
+	}{{8, false}, {5, false}, {4, true}, {0, true}} {
+		ctl.release(busy.ID, switchyard.OutcomeDelivered, true, 0, c.kept, t0)
+		if got := asked(); got != c.want {
+			t.Fatalf("finish with %d kept ahead asked for a claim: %v, want %v", c.kept, got, c.want)
+		}
+		if !ctl.acquire(busy, t0) { // the worker starts the next one kept
+			t.Fatal("could not take the slot again")
+		}
+	}
+	// A connection not claimed ahead for (its last attempt failed) asks at every finish of a
+	// saturated slot, whatever is still kept (next hands that back).
+	ctl.release(busy.ID, switchyard.OutcomeTimeout, true, 0, 0, t0)
+	asked()
+	if !ctl.acquire(busy, t0) {
+		t.Fatal("could not take the slot again")
+	}
+	ctl.release(busy.ID, switchyard.OutcomeDelivered, true, 0, 8, t0)
+	if !asked() {
+		t.Fatal("a failing connection's finish did not ask for a claim")
 	}
 }

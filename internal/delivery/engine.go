@@ -473,7 +473,7 @@ func (e *Engine) attempt(hard context.Context, c *store.Claimed) store.DeliveryR
 	// Before the slot is released (which may start a claim at once): the claim must already
 	// know that this lease no longer holds a slot.
 	e.settled.add(d.ID)
-	until := e.ctl.release(c.Connection.ID, outcome, attempted, retryAfter, rec.Now)
+	until := e.ctl.release(c.Connection.ID, outcome, attempted, retryAfter, e.ahead.length(c.Connection.ID), rec.Now)
 	if e.cfg.SharedLimits {
 		until = e.shareOutcome(c, outcome, attempted, retryAfter, until, rec.Now, log)
 	}

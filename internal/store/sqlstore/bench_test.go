@@ -296,3 +296,66 @@ func BenchmarkDeliveryRecordBatch(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*claimBatch), "ns/delivery")
 	})
 }
+
+// BenchmarkDeliveryClaimBusyConnection measures the cycle of one busy connection with a deep
+// backlog, as the backlog scenario of `switchyard bench` drives it: 20,000 due deliveries of
+// one connection, about 32 of them leased (in flight or kept ahead), and each iteration claims
+// the next batch with the engine's window for one active connection (32) and records the batch
+// claimed before. ns/delivery is per claimed and recorded delivery. The batch sizes are what the
+// engine's claims took there before and after they waited for a connection's queue to run low
+// (internal/delivery/ahead.go, "Topping up"): a claim's fixed cost is most of the difference.
+func BenchmarkDeliveryClaimBusyConnection(b *testing.B) {
+	const (
+		backlog  = 20000
+		inFlight = 32
+	)
+	for _, batch := range []int{10, 20} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			eachDialect(b, func(b *testing.B, db *sqlstore.DB) {
+				tn, names := claimTenant(b, db)
+				ctx := context.Background()
+				queue := func(n int) {
+					for n > 0 {
+						events := make([]*switchyard.Event, min(n, 1000))
+						for i := range events {
+							events[i] = benchEvent(tn, names[0])
+						}
+						if _, err := db.EventInsertBatch(ctx, store.EventInsertBatchParams{Events: events}); err != nil {
+							b.Fatal(err)
+						}
+						n -= len(events)
+					}
+				}
+				claimN := func(n int) []*store.Claimed {
+					now := time.Now()
+					cs, err := db.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(2 * time.Minute),
+						Limit: n, PerConnection: 3 * claimPerConn, Window: 32})
+					if err != nil || len(cs) != n {
+						b.Fatalf("claimed %d of %d (err %v)", len(cs), n, err)
+					}
+					return cs
+				}
+				queue(backlog)
+				var leased [][]*store.Claimed
+				for range inFlight / batch {
+					leased = append(leased, claimN(batch))
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if i%(backlog/2/batch) == 0 && i > 0 { // keep the backlog deep, untimed
+						b.StopTimer()
+						queue(backlog / 2)
+						b.StartTimer()
+					}
+					leased = append(leased, claimN(batch))
+					if _, err := db.DeliveryRecordBatch(ctx, delivered(leased[0])); err != nil {
+						b.Fatal(err)
+					}
+					leased = leased[1:]
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/delivery")
+			})
+		})
+	}
+}
