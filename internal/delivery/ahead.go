@@ -41,8 +41,8 @@ const aheadDepth = 2
 // connection took what had finished while the last one ran, about 10 deliveries each on the
 // SQLite backlog bench, and each paid a claim's fixed cost (reading and ranking its window, the
 // routing version, a turn at the writer) for so few; with the mark they take about 18, half as
-// many claims for the same deliveries (docs/benchmarks.md). One concurrency's worth still
-// covers a claim's wait: the worker never found the queue empty more often than before.
+// many claims for the same deliveries, and no fewer deliveries/s (docs/benchmarks.md): one
+// concurrency's worth kept covers a claim's wait.
 
 // aheadFor is how long a delivery claimed ahead may wait for a slot. Its lease must still cover
 // the attempt afterwards: a quarter of the default lease leaves 90 s, more than the longest
