@@ -23,8 +23,21 @@ import (
 // next finish is sure to come soon and to free a slot. A delivery kept longer than aheadFor, or
 // whose connection cannot take it when its turn comes (a circuit opened, a 429 pause), is
 // handed back, due at once, for the claims to deal with as they do with anything due (parking,
-// deferral). None with shared limits: there the claim counts the cluster's leased rows as its
-// slots, and a delivery held here would hold one.
+// deferral).
+//
+// With shared limits a claim counts the cluster's leased rows as the connection's slots, and a
+// delivery kept here is leased: so a node keeps ahead only beyond what the cluster lets it start
+// (store.DeliveryClaimParams.Ahead), and starts a kept delivery only in a slot handed over — the
+// slot of one of its own attempts of the connection, as that attempt finishes (handOver). The
+// cluster's count of attempts in flight does not move in a hand-over: the finished delivery stays
+// leased until its outcome is written, and the successor was leased already. Other nodes count
+// the kept deliveries as slots taken (more than there are, never fewer), and this node's claims
+// leave them out of its count as they leave out its settled ones (Engine.claim). One more way
+// in: a slot that freed with nothing kept to hand over to, while the claim was on its way (the
+// claim counted it as taken), is given to one of the deliveries that claim took ahead (Engine.
+// claim's credit) — on the backlog bench the queue ran dry during most claims, and without it
+// what they took ahead found no slot at all. What is kept for a connection with no attempt in
+// flight here has no slot to inherit and goes back (startAhead).
 
 // aheadDepth is how many times its concurrency a connection may have claimed ahead. The claims
 // that top the queue up take a turn at the store's writer each, behind the outcome batches, and
@@ -34,6 +47,13 @@ import (
 // such a wait (3.8 attempts per worker, a third more deliveries/s); four gained nothing more
 // (docs/benchmarks.md).
 const aheadDepth = 2
+
+// sharedAheadDepth is aheadDepth with shared limits. There a claim is a pipelined PostgreSQL
+// transaction of several milliseconds (5–15 ms on the backlog bench, against attempts of 1–2 ms
+// on loopback), and a node's slots may start only what it kept, or what the claim lets them:
+// two concurrencies' worth ran out while a claim was on its way, four gave the backlog bench
+// 10–15 % more (docs/benchmarks.md).
+const sharedAheadDepth = 4
 
 // Topping up. The finish that asks for the claim which tops a connection's queue up is the
 // first to find no more than one concurrency's worth kept (controller.release), not every
@@ -98,6 +118,19 @@ func (q *aheadQueue) length(id uuid.UUID) int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.conns[id])
+}
+
+// ids lists every delivery kept.
+func (q *aheadQueue) ids() []uuid.UUID {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []uuid.UUID
+	for _, items := range q.conns {
+		for _, it := range items {
+			out = append(out, it.c.Delivery.ID)
+		}
+	}
+	return out
 }
 
 // take removes every delivery kept for the connection.
@@ -186,8 +219,17 @@ func (e *Engine) next(id uuid.UUID) *store.Claimed {
 
 // startAhead starts, up to limit, what is kept ahead for connections that have a free slot (a
 // delivery kept just as the connection's last attempt finished has no finish to start it). It
-// returns how many it started.
+// returns how many it started. With shared limits a free slot here is not the cluster's: what
+// is kept for a connection with no attempt in flight on this node is handed back instead.
 func (e *Engine) startAhead(launch func(*store.Claimed), limit int) int {
+	if e.cfg.SharedLimits {
+		for id := range e.ahead.lengths() {
+			if !e.ctl.busy(id) {
+				e.handBack(e.ahead.take(id), e.cfg.Now())
+			}
+		}
+		return 0
+	}
 	n := 0
 	for id := range e.ahead.lengths() {
 		for ; n < limit; n++ {
@@ -199,4 +241,31 @@ func (e *Engine) startAhead(launch func(*store.Claimed), limit int) int {
 		}
 	}
 	return n
+}
+
+// handOver starts, with shared limits, the delivery a finished attempt took out of its
+// connection's queue (attempt) in that attempt's slot, or returns nil: nothing kept, kept too
+// long, or the connection may not start it now (then it goes back to the queue if only this
+// node's own adaptive limit stops it, else everything kept for the connection is handed back).
+func (e *Engine) handOver(it *aheadItem) *store.Claimed {
+	if it == nil {
+		return nil
+	}
+	now := e.cfg.Now()
+	if now.Sub(it.queued) > e.aheadFor() {
+		e.handBack([]*store.Claimed{it.c}, now)
+		return nil
+	}
+	switch e.ctl.takeOver(it.c.Connection, now) {
+	case takenOver:
+		return it.c
+	case overLimit:
+		if e.ahead.unpop(*it) {
+			return nil
+		}
+		e.handBack([]*store.Claimed{it.c}, now)
+	default:
+		e.handBack(append([]*store.Claimed{it.c}, e.ahead.take(it.c.Connection.ID)...), now)
+	}
+	return nil
 }

@@ -98,3 +98,81 @@ func TestClaimAhead(t *testing.T) {
 		}
 	})
 }
+
+// With shared limits (a cluster on one database) a node keeps deliveries ahead beyond what the
+// cluster lets it start, and starts them only in the slots of its own attempts as they finish:
+// four times the concurrency kept, and two nodes together never over the connection's
+// concurrency, each delivery attempted once.
+func TestClaimAheadSharedLimits(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		gate := make(chan struct{})
+		var inflight, peak atomic.Int64
+		f := setup(t, d, func(_ int64, w http.ResponseWriter) {
+			n := inflight.Add(1)
+			defer inflight.Add(-1)
+			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+			}
+			<-gate
+			w.WriteHeader(http.StatusOK)
+		})
+		opened := false
+		open := func() {
+			if !opened {
+				opened = true
+				close(gate)
+			}
+		}
+		t.Cleanup(open)
+
+		ctx := context.Background()
+		var events []*switchyard.Event
+		for range 12 {
+			events = append(events, f.emit(t))
+		}
+		processing := func() int { return countStatus(t, f.store, f.tenant, events, switchyard.StatusProcessing) }
+		cfg := delivery.Config{ConnectionConcurrency: 2, SharedLimits: true}
+		stopA := startEngine(t, f.store, cfg)
+		testutil.Eventually(t, 15*time.Second, "2 attempts in flight and 8 deliveries kept ahead", func() bool {
+			return inflight.Load() == 2 && processing() == 10
+		})
+		// Another node counts what the first keeps as taken: it starts nothing while the
+		// endpoint hangs, and shares the connection's two slots once it answers.
+		stopB := startEngine(t, f.store, cfg)
+		open()
+		for range 100 {
+			events = append(events, f.emit(t))
+		}
+		for _, e := range events {
+			f.waitEvent(t, e.ID, "the event to complete", func(e *switchyard.Event) bool { return e.Status == switchyard.StatusCompleted })
+		}
+		stopA()
+		stopB()
+		if p := peak.Load(); p > 2 {
+			t.Fatalf("the endpoint saw %d attempts at once from two nodes, over the connection's concurrency of 2", p)
+		}
+		if n := f.hits.Load(); n != int64(len(events)) {
+			t.Fatalf("the endpoint got %d requests for %d events", n, len(events))
+		}
+
+		// Stopped while the endpoint hangs, a node hands back what it kept.
+		gate, opened = make(chan struct{}), false
+		events = events[:0]
+		for range 10 {
+			events = append(events, f.emit(t))
+		}
+		stop := startEngine(t, f.store, delivery.Config{ConnectionConcurrency: 2, SharedLimits: true, ShutdownGrace: 50 * time.Millisecond})
+		testutil.Eventually(t, 15*time.Second, "2 attempts in flight and 8 deliveries kept ahead", func() bool {
+			return inflight.Load() == 2 && processing() == 10
+		})
+		stop()
+		now := time.Now()
+		claimed, err := f.store.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 100, PerConnection: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(claimed) != 10 {
+			t.Fatalf("%d deliveries claimable after the engine stopped, want all 10", len(claimed))
+		}
+	})
+}

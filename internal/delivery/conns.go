@@ -61,6 +61,9 @@ type conn struct {
 	// full (shared limits): the last claim took all the cluster let it, so more may be due.
 	full   bool
 	shared bool // the controller's shared
+	// vacated counts (shared limits) the attempts that finished here with nothing kept ahead
+	// to hand their slot over to (Engine.claim's credit).
+	vacated int
 }
 
 // scope is a provider account that several connections share (a HubSpot portal): its
@@ -198,11 +201,93 @@ func (ctl *controller) room(now time.Time, per int, ahead map[uuid.UUID]int) (ou
 // whose last attempt failed (a timeout, a 5xx) is not claimed ahead for: its slots may hang for
 // a whole timeout and its circuit may open, and what was kept would only wait and go back.
 func (st *conn) aheadMax(now time.Time) int {
-	if st.shared || st.inflight == 0 || st.limiter != nil || st.scope != nil || st.state != closed || st.failures > 0 ||
+	if st.inflight == 0 || st.limiter != nil || st.scope != nil || st.state != closed || st.failures > 0 ||
 		now.Before(st.pausedTo) {
 		return 0
 	}
+	if st.shared {
+		return sharedAheadDepth * int(math.Ceil(st.limit))
+	}
 	return aheadDepth * int(math.Ceil(st.limit))
+}
+
+// aheadRoom is, with shared limits, how many more deliveries each connection may have claimed
+// ahead (store.DeliveryClaimParams.Ahead): aheadMax less what ahead says is kept. The claim
+// gives none to a connection with a rate limit, a pause or a circuit not closed on the
+// cluster, which this node may not know of yet.
+func (ctl *controller) aheadRoom(now time.Time, ahead map[uuid.UUID]int) map[uuid.UUID]int {
+	ctl.mu.Lock()
+	defer ctl.mu.Unlock()
+	var out map[uuid.UUID]int
+	for id, st := range ctl.conns {
+		if k := st.aheadMax(now) - ahead[id]; k > 0 {
+			if out == nil {
+				out = map[uuid.UUID]int{}
+			}
+			out[id] = k
+		}
+	}
+	return out
+}
+
+// busy reports whether the connection has an attempt in flight on this node.
+func (ctl *controller) busy(id uuid.UUID) bool {
+	ctl.mu.Lock()
+	defer ctl.mu.Unlock()
+	st := ctl.conns[id]
+	return st != nil && st.inflight > 0
+}
+
+// vacate counts a slot of the connection vacated with no hand-over (shared limits).
+func (ctl *controller) vacate(id uuid.UUID) {
+	ctl.mu.Lock()
+	defer ctl.mu.Unlock()
+	if st := ctl.conns[id]; st != nil {
+		st.vacated++
+	}
+}
+
+// vacatedOf returns the vacated counts of the connections in ids (nil for none).
+func (ctl *controller) vacatedOf(ids map[uuid.UUID]int) map[uuid.UUID]int {
+	if len(ids) == 0 {
+		return nil
+	}
+	ctl.mu.Lock()
+	defer ctl.mu.Unlock()
+	out := make(map[uuid.UUID]int, len(ids))
+	for id := range ids {
+		if st := ctl.conns[id]; st != nil {
+			out[id] = st.vacated
+		}
+	}
+	return out
+}
+
+// What takeOver did.
+const (
+	takenOver = iota // the slot is the successor's
+	overLimit        // this node's adaptive limit (after a 429) has no room for it now
+	refused          // the connection is paused or its circuit is not closed
+)
+
+// takeOver is take, with shared limits, for a delivery kept ahead that a finished attempt of
+// its connection on this node hands its slot to (Engine.handOver).
+func (ctl *controller) takeOver(c *switchyard.Connection, now time.Time) int {
+	ctl.mu.Lock()
+	defer ctl.mu.Unlock()
+	st := ctl.get(c)
+	switch {
+	case st.state != closed || now.Before(st.pausedTo) || st.scope != nil:
+		return refused
+	case float64(st.inflight) >= st.limit:
+		return overLimit
+	}
+	if st.inflight == 0 {
+		st.lastProgress = now
+	}
+	st.lastUsed = now
+	st.inflight++
+	return takenOver
 }
 
 // claimsAhead is aheadMax for a claimed delivery's connection that may not start an attempt now.
@@ -432,7 +517,7 @@ func (ctl *controller) release(id uuid.UUID, outcome switchyard.Outcome, attempt
 	if st == nil {
 		return time.Time{}
 	}
-	if k := st.aheadMax(now); k > 0 && kept > k/aheadDepth {
+	if st.aheadMax(now) > 0 && kept > int(math.Ceil(st.limit)) {
 		// More than one concurrency's worth is kept ahead: the finishes ask for the claim
 		// that tops the queue up only once it has fallen to that (ahead.go, "Topping up"),
 		// and st.full stays set for them.

@@ -196,8 +196,14 @@ func (e *Engine) Run(ctx context.Context) error {
 						}
 					}()
 					// Then what was claimed ahead for the connection, in this worker's slot.
-					for ; c != nil; c = e.next(c.Connection.ID) {
-						rec.add(e.attempt(hard, c))
+					for c != nil {
+						r, succ := e.attempt(hard, c)
+						rec.add(r)
+						if e.cfg.SharedLimits {
+							c = e.handOver(succ)
+						} else {
+							c = e.next(c.Connection.ID)
+						}
 					}
 				})
 			}, rec)
@@ -334,6 +340,10 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 		perConn *= 1 + aheadDepth // its slots and what may be claimed ahead (ahead.go)
 	}
 	room, active := e.ctl.room(now, perConn, kept)
+	var ahead, vacated map[uuid.UUID]int
+	if e.cfg.SharedLimits {
+		ahead = e.ctl.aheadRoom(now, kept)
+	}
 	cp := store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(e.cfg.Lease),
 		Limit: free, PerConnection: perConn, Exclude: exclude, Room: room, Window: claimWindow(active),
 		Full: func(id uuid.UUID) {
@@ -341,7 +351,18 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 			e.ctl.claimedFull(id)
 		}}
 	if e.cfg.SharedLimits {
-		cp.Shared, cp.Settled = true, e.settled.list
+		cp.Shared, cp.Ahead = true, ahead
+		cp.Settled = func() []uuid.UUID {
+			// The settled deliveries first, then those kept: a slot handed over takes its
+			// delivery out of the queue before the finished one is settled (attempt), so that a
+			// claim never finds both uncounted. Then the slots vacated so far (vacate), after
+			// the settled list, as attempt counts a vacated slot before it settles its delivery:
+			// a finish is then either settled in the list or vacated after the count, never
+			// both.
+			out := append(e.settled.list(), e.ahead.ids()...)
+			vacated = e.ctl.vacatedOf(ahead)
+			return out
+		}
 		cp.Blocked = func(id uuid.UUID, until time.Time) {
 			e.ctl.sharedBlocked(id, until, now)
 			e.recheckAt(until)
@@ -372,11 +393,43 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 	if e.log.Enabled(ctx, slog.LevelDebug) {
 		e.log.Debug("claim", slog.Int("want", free), slog.Int("claimed", len(work)), slog.Int("excluded", len(exclude)))
 	}
-	var giveBack []*store.Claimed
+	var (
+		giveBack []*store.Claimed
+		// credit is, per connection, how many of its slots on this node were vacated with no
+		// hand-over while the claim ran (shared limits): the claim counted them as taken, so
+		// as many deliveries it took ahead may start in them now.
+		credit map[uuid.UUID]int
+	)
+	if vacated != nil {
+		cur := e.ctl.vacatedOf(ahead)
+		credit = make(map[uuid.UUID]int, len(vacated))
+		for id, n := range vacated {
+			credit[id] = cur[id] - n
+		}
+		// What the claim lets start now comes first; what it took ahead, after.
+		slices.SortStableFunc(work, func(a, b *store.Claimed) int {
+			switch {
+			case a.Ahead == b.Ahead:
+				return 0
+			case b.Ahead:
+				return -1
+			}
+			return 1
+		})
+	}
 	for _, c := range work {
 		switch {
 		case c.Rule == nil || c.Connection == nil || !c.Connection.Active:
 			rec.add(e.unattemptable(c))
+		case c.Ahead && credit[c.Connection.ID] > 0 && e.ctl.take(c.Connection, now, false):
+			credit[c.Connection.ID]--
+			launch(c)
+		case c.Ahead:
+			// Beyond the cluster's budget (shared limits): it starts only in a slot one of this
+			// node's attempts of the connection hands over (handOver).
+			if !e.ahead.push(c, now, e.ctl.claimsAhead(c.Connection, now)) {
+				giveBack = append(giveBack, c)
+			}
 		case e.ctl.take(c.Connection, now, c.Probe):
 			launch(c)
 		case e.ahead.push(c, now, e.ctl.claimsAhead(c.Connection, now)):
@@ -462,14 +515,25 @@ func (e *Engine) unattemptable(c *store.Claimed) store.DeliveryRecordParams {
 }
 
 // attempt makes one attempt at a claimed delivery (whose connection slot is held) and returns
-// its outcome to record.
-func (e *Engine) attempt(hard context.Context, c *store.Claimed) store.DeliveryRecordParams {
+// its outcome to record. With shared limits it also returns the delivery kept ahead for the
+// connection that is to take over the slot (handOver), if any.
+func (e *Engine) attempt(hard context.Context, c *store.Claimed) (store.DeliveryRecordParams, *aheadItem) {
 	d := c.Delivery
 	log := e.log.With(slog.String("delivery_id", d.ID.String()), slog.String("event_id", d.EventID.String()))
 	rec := store.DeliveryRecordParams{DeliveryID: d.ID, EventID: d.EventID, LeaseUntil: c.LeaseUntil,
 		EventTotalRules: c.Event.TotalRules}
 	outcome, attempted, retryAfter := e.deliver(hard, c, &rec, log)
 	rec.Now = e.cfg.Now()
+	var succ *aheadItem
+	if e.cfg.SharedLimits {
+		// Out of the queue before this delivery counts as settled: a claim reads the settled
+		// ones first, then those kept (Engine.claim), and so finds one of the two still counted.
+		if it, ok := e.ahead.pop(c.Connection.ID); ok {
+			succ = &it
+		} else {
+			e.ctl.vacate(c.Connection.ID)
+		}
+	}
 	// Before the slot is released (which may start a claim at once): the claim must already
 	// know that this lease no longer holds a slot.
 	e.settled.add(d.ID)
@@ -489,7 +553,7 @@ func (e *Engine) attempt(hard context.Context, c *store.Claimed) store.DeliveryR
 			log.Error("deferring deliveries", slog.Any("error", err))
 		}
 	}
-	return rec
+	return rec, succ
 }
 
 // deliver runs the adapter and fills rec with the attempt and the delivery's next state. It

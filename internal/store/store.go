@@ -370,12 +370,22 @@ type DeliveryClaimParams struct {
 	// due, to be claimed as soon as one of its slots frees.
 	Full func(connectionID uuid.UUID)
 	// Settled, if set, lists the deliveries this node has finished attempting but whose
-	// outcomes are not yet written (Shared claims): still leased in the table, they no longer
-	// hold a slot at the destination, so the claim does not count them. Without it a freed slot
-	// would stay taken until the outcome's group commit, and one busy connection would wait for
-	// its own writes. It is called just before the budgets are read, so that attempts finishing
-	// while the claim takes its locks count as free too.
+	// outcomes are not yet written (Shared claims), and those it keeps ahead (Ahead): still
+	// leased in the table, they do not hold a slot at the destination, so the claim does not
+	// count them. Without it a freed slot would stay taken until the outcome's group commit,
+	// and one busy connection would wait for its own writes. It is called just before the
+	// budgets are read, so that attempts finishing while the claim takes its locks count as
+	// free too.
 	Settled func() []uuid.UUID
+	// Ahead lets a Shared claim take, of each listed connection, up to that many deliveries
+	// beyond what the cluster lets it start now, to be kept by this node and started only in
+	// the slot of one of its own attempts of the connection as that attempt finishes (a slot
+	// handed over: the cluster's count of the connection's attempts does not change). They are
+	// returned with Claimed.Ahead set. Leased and `processing` like any claimed delivery, they
+	// count as holding a slot for every other node's claims, and for this node's when Settled
+	// lists them; so the connection's max_concurrency holds for the cluster. Only a connection
+	// with no rate limit, not paused and with its circuit closed is given any.
+	Ahead map[uuid.UUID]int
 }
 
 // SweepConnections is how many connections a Sweep claim walks (DeliveryClaimParams.Sweep).
@@ -392,6 +402,10 @@ type Claimed struct {
 	// Probe marks the half-open probe of an open circuit (Shared claims only): its outcome
 	// closes or reopens the circuit for every node.
 	Probe bool
+	// Ahead marks a delivery a Shared claim took beyond the cluster's budget
+	// (DeliveryClaimParams.Ahead): it may start only in a slot handed over by a finishing
+	// attempt of its connection on this node.
+	Ahead bool
 }
 
 // DeliveryRecordParams is the outcome of one claimed delivery.

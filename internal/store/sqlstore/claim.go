@@ -69,6 +69,7 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 		events  = map[uuid.UUID]*switchyard.Event{}
 		version int64
 		probes  map[uuid.UUID]bool
+		ahead   map[uuid.UUID]bool // Shared: the deliveries taken ahead
 	)
 	// take turns the claimed deliveries into the claim's result (in the transaction's function,
 	// which the SQLite group committer may run more than once).
@@ -81,7 +82,7 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 				ev = evs[i]
 			}
 			events[d.EventID] = ev
-			claimed = append(claimed, &store.Claimed{Delivery: d, LeaseUntil: p.LeaseUntil, Probe: probes[d.ConnectionID]})
+			claimed = append(claimed, &store.Claimed{Delivery: d, LeaseUntil: p.LeaseUntil, Probe: probes[d.ConnectionID], Ahead: ahead[d.ID]})
 		}
 	}
 	var err error
@@ -97,10 +98,10 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 	} else if db.d.name == "postgres" {
 		// Within every connection's cluster-wide limits (limits.go), in a pipelined transaction.
 		err = db.withPipeline(ctx, func(st claimStmts) error {
-			ds, evs, pr, v, err := db.claimShared(ctx, st, p, window, walked)
-			if err == nil {
-				probes, version = pr, v
-				take(ds, evs)
+			sc, err := db.claimShared(ctx, st, p, window, walked)
+			if err == nil && sc != nil {
+				probes, ahead, version = sc.probes, sc.ahead, sc.version
+				take(sc.deliveries, sc.events)
 			}
 			return err
 		})
@@ -112,7 +113,10 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 				err error
 			)
 			if p.Shared {
-				ds, evs, probes, version, err = db.claimShared(ctx, sqlStmts(tx), p, window, walked)
+				var sc *sharedClaim
+				if sc, err = db.claimShared(ctx, sqlStmts(tx), p, window, walked); sc != nil {
+					ds, evs, probes, ahead, version = sc.deliveries, sc.events, sc.probes, sc.ahead, sc.version
+				}
 			} else {
 				ds, evs, version, err = db.claimUpdate(ctx, sqlStmts(tx), ids, args)
 			}

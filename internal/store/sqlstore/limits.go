@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -54,16 +55,18 @@ type sharedBudget struct {
 	// until is, for a connection that can take nothing now, when that may change.
 	until  int64
 	probe  bool  // the take is the circuit's half-open probe
+	ahead  int   // what it may take beyond take, kept ahead (DeliveryClaimParams.Ahead)
+	clear  bool  // no rate limit, not paused, circuit closed: it may be given ahead
 	rateI  int64 // the rate limiter's interval between attempts (µs); 0: no rate limit
 	rateT0 int64 // max(rate_tat, now): where this claim's use of the rate budget starts
 }
 
 // claimShared leases due deliveries within each connection's cluster-wide limits (see above)
 // and returns them with their events (PostgreSQL), the ids of the connections whose claim is a
-// probe and the routing version (claimUpdate). A Sweep's claim is made among the connections
-// its walk found (walked, walkDue) instead of those with deliveries in the window.
-func (db *DB) claimShared(ctx context.Context, tx claimStmts, p store.DeliveryClaimParams, window int, walked []uuid.UUID) ([]*switchyard.Delivery,
-	[]*switchyard.Event, map[uuid.UUID]bool, int64, error) {
+// probe, the ids of the deliveries taken ahead (DeliveryClaimParams.Ahead) and the routing
+// version (claimUpdate). A Sweep's claim is made among the connections its walk found (walked,
+// walkDue) instead of those with deliveries in the window.
+func (db *DB) claimShared(ctx context.Context, tx claimStmts, p store.DeliveryClaimParams, window int, walked []uuid.UUID) (*sharedClaim, error) {
 	now, lease := micros(p.Now), micros(p.LeaseUntil)
 	perClaim := p.PerConnection
 	if perClaim <= 0 {
@@ -94,17 +97,17 @@ func (db *DB) claimShared(ctx context.Context, tx claimStmts, p store.DeliveryCl
 	if q != "" {
 		rows, err := tx.query(ctx, q, args...)
 		if err != nil {
-			return nil, nil, nil, 0, fmt.Errorf("locking connections: %w", err)
+			return nil, fmt.Errorf("locking connections: %w", err)
 		}
 		if ids, err = collect(rows, func(s scanner) (uuid.UUID, error) {
 			var id uuid.UUID
 			return id, s.Scan(&id)
 		}, "connections to claim for"); err != nil {
-			return nil, nil, nil, 0, err
+			return nil, err
 		}
 	}
 	if len(ids) == 0 {
-		return nil, nil, nil, 0, nil
+		return nil, nil
 	}
 
 	// 2. What each may take now.
@@ -114,23 +117,27 @@ func (db *DB) claimShared(ctx context.Context, tx claimStmts, p store.DeliveryCl
 	}
 	budgets, err := db.sharedBudgets(ctx, tx, ids, p.Now, perClaim, settled)
 	if err != nil {
-		return nil, nil, nil, 0, err
+		return nil, err
 	}
 	var (
 		in   []uuid.UUID
 		caps []int
 	)
-	for _, b := range budgets {
-		if b.take <= 0 {
+	for i := range budgets {
+		b := &budgets[i]
+		if b.clear {
+			b.ahead = max(0, p.Ahead[b.id])
+		}
+		if b.take <= 0 && b.ahead == 0 {
 			if p.Blocked != nil {
 				p.Blocked(b.id, fromMicros(b.until))
 			}
 			continue
 		}
-		in, caps = append(in, b.id), append(caps, b.take)
+		in, caps = append(in, b.id), append(caps, max(b.take, 0)+b.ahead)
 	}
 	if len(in) == 0 {
-		return nil, nil, nil, 0, nil
+		return nil, nil
 	}
 	if tx.last != nil && !slices.ContainsFunc(budgets, func(b sharedBudget) bool { return b.take > 0 && (b.rateI > 0 || b.probe) }) {
 		tx.last() // nothing to write after the claim itself (step 3)
@@ -147,39 +154,63 @@ func (db *DB) claimShared(ctx context.Context, tx claimStmts, p store.DeliveryCl
 	args, capOf := db.capsByConnection(args, in, caps, "0")
 	ds, evs, version, err := db.claimUpdate(ctx, tx, db.d.lockDue(dueRanked(candidates, capOf)), args)
 	if err != nil {
-		return nil, nil, nil, 0, err
+		return nil, err
 	}
 
-	// 3. What the claim used of the rate budgets, and the probes it took.
-	taken := map[uuid.UUID]int{}
+	// 3. What the claim used of the rate budgets, and the probes it took. Of each connection's
+	// deliveries, the oldest (by id: ids are time-ordered) are the ones to start now, those past
+	// its take are kept ahead.
+	out := &sharedClaim{deliveries: ds, events: evs, version: version}
+	byConn := map[uuid.UUID][]*switchyard.Delivery{}
 	for _, d := range ds {
-		taken[d.ConnectionID]++
+		byConn[d.ConnectionID] = append(byConn[d.ConnectionID], d)
 	}
-	probes := map[uuid.UUID]bool{}
 	for _, b := range budgets {
-		k := taken[b.id]
+		taken := byConn[b.id]
+		k := len(taken)
 		if k == 0 {
 			continue
 		}
-		if k == b.take && p.Full != nil {
+		if k == max(b.take, 0)+b.ahead && p.Full != nil {
 			p.Full(b.id)
+		}
+		if k > max(b.take, 0) {
+			slices.SortFunc(taken, func(x, y *switchyard.Delivery) int { return bytes.Compare(x.ID[:], y.ID[:]) })
+			if out.ahead == nil {
+				out.ahead = map[uuid.UUID]bool{}
+			}
+			for _, d := range taken[max(b.take, 0):] {
+				out.ahead[d.ID] = true
+			}
 		}
 		if b.rateI > 0 {
 			if err := tx.exec(ctx, `INSERT INTO delivery_limits (key, rate_tat, updated_at) VALUES ($1, $2, $3)
 				ON CONFLICT (key) DO UPDATE SET rate_tat = excluded.rate_tat, updated_at = excluded.updated_at`,
 				store.LimitKeyConnection(b.id), b.rateT0+int64(k)*b.rateI, now); err != nil {
-				return nil, nil, nil, 0, fmt.Errorf("using the rate budget: %w", err)
+				return nil, fmt.Errorf("using the rate budget: %w", err)
 			}
 		}
 		if b.probe {
 			if err := tx.exec(ctx, `UPDATE delivery_limits SET circuit = 'half_open', probe_until = $1, updated_at = $2 WHERE key = $3`,
 				lease, now, store.LimitKeyConnection(b.id)); err != nil {
-				return nil, nil, nil, 0, fmt.Errorf("taking the half-open probe: %w", err)
+				return nil, fmt.Errorf("taking the half-open probe: %w", err)
 			}
-			probes[b.id] = true
+			if out.probes == nil {
+				out.probes = map[uuid.UUID]bool{}
+			}
+			out.probes[b.id] = true
 		}
 	}
-	return ds, evs, probes, version, nil
+	return out, nil
+}
+
+// sharedClaim is what a shared claim took.
+type sharedClaim struct {
+	deliveries []*switchyard.Delivery
+	events     []*switchyard.Event // nil: to be read after the commit (SQLite)
+	probes     map[uuid.UUID]bool  // connections whose delivery is the half-open probe
+	ahead      map[uuid.UUID]bool  // deliveries taken ahead (DeliveryClaimParams.Ahead)
+	version    int64
 }
 
 // sharedBudgets reads what each connection may take now (step 2 of claimShared).
@@ -237,6 +268,8 @@ func (db *DB) sharedBudgets(ctx context.Context, tx claimStmts, ids []uuid.UUID,
 		case circuit == store.CircuitOpen, circuit == store.CircuitHalfOpen:
 			// The cool-down is over (or the last probe's lease ran out): one probe, cluster-wide.
 			b.take, b.probe = min(b.take, 1), true
+		default:
+			b.clear = ceiling.rate == 0
 		}
 		if ceiling.rate > 0 && b.take > 0 {
 			b.rateI = max(1, int64(float64(time.Second/time.Microsecond)/ceiling.rate))

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"sync"
 	"testing"
@@ -111,6 +112,93 @@ func RunLimits(t *testing.T, open func(t *testing.T) store.Store) {
 		complete(t, s, first[1], now)
 		if cs := claim(t, s, now); len(cs) != 0 {
 			t.Fatalf("took %d with 3 leased, want 0", len(cs))
+		}
+	})
+
+	t.Run("A shared claim takes Ahead beyond the budget, which every other claim counts as taken", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		c := setup(t, s, map[string]any{"max_concurrency": float64(2)}, 12)
+		claimAhead := func(ahead int, settled []uuid.UUID) ([]*store.Claimed, []*store.Claimed, []uuid.UUID) {
+			t.Helper()
+			var full []uuid.UUID
+			cs, err := s.DeliveryClaim(context.Background(), store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute),
+				Limit: 100, PerConnection: 16, Shared: true, Ahead: map[uuid.UUID]int{c.ID: ahead},
+				Settled: func() []uuid.UUID { return settled }, Full: func(id uuid.UUID) { full = append(full, id) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var start, kept []*store.Claimed
+			for _, cl := range cs {
+				if cl.Ahead {
+					kept = append(kept, cl)
+				} else {
+					start = append(start, cl)
+				}
+			}
+			return start, kept, full
+		}
+		running, kept, full := claimAhead(4, nil)
+		if len(running) != 2 || len(kept) != 4 || len(full) != 1 {
+			t.Fatalf("took %d to start and %d ahead (Full %v), want 2, 4 and the connection", len(running), len(kept), full)
+		}
+		for _, k := range kept {
+			for _, r := range running {
+				if bytes.Compare(k.Delivery.ID[:], r.Delivery.ID[:]) < 0 {
+					t.Fatal("a delivery kept ahead is older than one to start now: the oldest start first")
+				}
+			}
+		}
+		// Another node (not listing them) counts all six as taken.
+		if cs := claim(t, s, now); len(cs) != 0 {
+			t.Fatalf("another claimer took %d while 2 run and 4 are kept, want 0", len(cs))
+		}
+		// The keeper lists what it keeps: the two running hold the slots, nothing to start,
+		// and it may keep more.
+		var keptIDs []uuid.UUID
+		for _, k := range kept {
+			keptIDs = append(keptIDs, k.Delivery.ID)
+		}
+		start, more, _ := claimAhead(3, keptIDs)
+		if len(start) != 0 || len(more) != 3 {
+			t.Fatalf("the keeper took %d to start and %d ahead, want 0 and 3", len(start), len(more))
+		}
+		for _, m := range more {
+			keptIDs = append(keptIDs, m.Delivery.ID)
+		}
+		// One attempt finished (settled) and handed its slot over to the first kept: still
+		// two running, nothing to start.
+		handed := append([]uuid.UUID{running[0].Delivery.ID}, keptIDs[1:]...)
+		if start, _, _ := claimAhead(0, handed); len(start) != 0 {
+			t.Fatalf("took %d to start after a slot was handed over, want 0", len(start))
+		}
+		// Finished with nothing handed over: one slot is free.
+		vacated := append([]uuid.UUID{running[0].Delivery.ID}, keptIDs...)
+		if start, _, _ := claimAhead(0, vacated); len(start) != 1 {
+			t.Fatalf("took %d to start after a slot was vacated, want 1", len(start))
+		}
+	})
+
+	t.Run("A shared claim gives no Ahead to a rate-limited or paused connection", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		rated := setup(t, s, map[string]any{"max_concurrency": float64(2), "rate_limit_per_second": float64(100)}, 6)
+		paused := setup(t, s, map[string]any{"max_concurrency": float64(2)}, 6)
+		if err := s.LimitPause(context.Background(), store.LimitPauseParams{Key: store.LimitKeyConnection(paused.ID), Until: now.Add(time.Minute), Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		cs, err := s.DeliveryClaim(context.Background(), store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute),
+			Limit: 100, PerConnection: 16, Shared: true, Ahead: map[uuid.UUID]int{rated.ID: 4, paused.ID: 4}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cl := range cs {
+			if cl.Ahead || cl.Delivery.ConnectionID == paused.ID {
+				t.Fatalf("claimed %v (ahead %v): want only the rate-limited connection's two, none ahead", cl.Delivery.ConnectionID, cl.Ahead)
+			}
+		}
+		if len(cs) != 2 {
+			t.Fatalf("took %d, want the rate-limited connection's max_concurrency of 2", len(cs))
 		}
 	})
 
