@@ -64,6 +64,9 @@ type conn struct {
 	// vacated counts (shared limits) the attempts that finished here with nothing kept ahead
 	// to hand their slot over to (Engine.claim's credit).
 	vacated int
+	// answered: an attempt of the connection has had the destination's answer since this node
+	// first used it (aheadMax).
+	answered bool
 }
 
 // scope is a provider account that several connections share (a HubSpot portal): its
@@ -199,9 +202,13 @@ func (ctl *controller) room(now time.Time, per int, ahead map[uuid.UUID]int) (ou
 // aheadMax is how many deliveries may be claimed ahead for the connection (ahead.go): aheadDepth
 // times its concurrency if busy slots are the one thing it waits for, else none. A connection
 // whose last attempt failed (a timeout, a 5xx) is not claimed ahead for: its slots may hang for
-// a whole timeout and its circuit may open, and what was kept would only wait and go back.
+// a whole timeout and its circuit may open, and what was kept would only wait and go back. Nor
+// is one that has never answered here: a destination that hangs from its first request has no
+// failure counted until its first timeout, and with shared limits (PostgreSQL, the isolation
+// bench's hanging connections) what was kept for it meanwhile took the healthy connections'
+// p99 from 2–10× their baseline to 16–22× (docs/benchmarks.md).
 func (st *conn) aheadMax(now time.Time) int {
-	if st.inflight == 0 || st.limiter != nil || st.scope != nil || st.state != closed || st.failures > 0 ||
+	if st.inflight == 0 || !st.answered || st.limiter != nil || st.scope != nil || st.state != closed || st.failures > 0 ||
 		now.Before(st.pausedTo) {
 		return 0
 	}
@@ -568,7 +575,7 @@ func (ctl *controller) release(id uuid.UUID, outcome switchyard.Outcome, attempt
 		if st.state != closed {
 			ctl.metrics.Circuit(st.id.String(), metrics.CircuitClosed)
 		}
-		st.state, st.failures, st.cooldown = closed, 0, ctl.breaker.cooldown
+		st.state, st.failures, st.cooldown, st.answered = closed, 0, ctl.breaker.cooldown, true
 		if outcome == switchyard.OutcomeDelivered {
 			st.limit = min(float64(st.max), st.limit+1/st.limit)
 		}

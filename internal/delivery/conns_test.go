@@ -24,6 +24,7 @@ func TestControllerConcurrency(t *testing.T) {
 	t.Parallel()
 	ctl := newTestController()
 	c := testConn(map[string]any{destination.KeyMaxConcurrency: 2.0})
+	answer(t, ctl, c)
 	if !ctl.acquire(c, t0) || !ctl.acquire(c, t0) {
 		t.Fatal("could not take the connection's two slots")
 	}
@@ -348,6 +349,7 @@ func TestControllerRoomCapsClaimsOfBusyConnections(t *testing.T) {
 		t.Fatalf("room = %v, active %d before any attempt, want none", room, active)
 	}
 	ctl.get(idle) // known, nothing in flight: the claim's own cap applies
+	answer(t, ctl, busy)
 	for range 3 {
 		if !ctl.acquire(busy, t0) {
 			t.Fatal("could not take a slot")
@@ -416,6 +418,7 @@ func TestControllerAsksForAClaimWhenTheAheadQueueRunsLow(t *testing.T) {
 	t.Parallel()
 	ctl := newTestController() // default concurrency 4: up to 8 kept ahead
 	busy := testConn(nil)
+	answer(t, ctl, busy)
 	for range 4 {
 		if !ctl.acquire(busy, t0) {
 			t.Fatal("could not take a slot")
@@ -451,5 +454,50 @@ func TestControllerAsksForAClaimWhenTheAheadQueueRunsLow(t *testing.T) {
 	ctl.release(busy.ID, switchyard.OutcomeDelivered, true, 0, 8, t0)
 	if !asked() {
 		t.Fatal("a failing connection's finish did not ask for a claim")
+	}
+}
+
+// answer makes one delivered attempt on c: a connection that has answered may be claimed ahead
+// for (aheadMax).
+func answer(t *testing.T, ctl *controller, c *switchyard.Connection) {
+	t.Helper()
+	if !ctl.acquire(c, t0) {
+		t.Fatal("could not take a slot")
+	}
+	ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, 0, t0)
+	select {
+	case <-ctl.freed:
+	default:
+	}
+}
+
+// A connection that has not answered yet on this node is not claimed ahead for: a destination
+// that hangs from its first request has no failure counted until its first timeout.
+func TestControllerClaimsAheadOnlyForAConnectionThatHasAnswered(t *testing.T) {
+	t.Parallel()
+	for _, shared := range []bool{false, true} {
+		ctl := newTestController()
+		ctl.shared = shared
+		c := testConn(nil)
+		for range 4 {
+			if !ctl.take(c, t0, false) {
+				t.Fatal("could not take a slot")
+			}
+		}
+		if n := ctl.claimsAhead(c, t0); n != 0 {
+			t.Fatalf("shared %v: %d may be claimed ahead for a connection that never answered, want 0", shared, n)
+		}
+		ctl.release(c.ID, switchyard.OutcomeDelivered, true, 0, 0, t0)
+		ctl.take(c, t0, false)
+		want := aheadDepth * 4
+		if shared {
+			want = sharedAheadDepth * 4
+		}
+		if n := ctl.claimsAhead(c, t0); n != want {
+			t.Fatalf("shared %v: %d may be claimed ahead once it answered, want %d", shared, n, want)
+		}
+		if room := ctl.aheadRoom(t0, map[uuid.UUID]int{c.ID: 3}); shared && room[c.ID] != want-3 {
+			t.Fatalf("ahead room %v with 3 kept, want %d", room, want-3)
+		}
 	}
 }

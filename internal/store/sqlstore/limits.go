@@ -171,7 +171,9 @@ func (db *DB) claimShared(ctx context.Context, tx claimStmts, p store.DeliveryCl
 		if k == 0 {
 			continue
 		}
-		if k == max(b.take, 0)+b.ahead && p.Full != nil {
+		if (k == max(b.take, 0)+b.ahead || len(ds) >= window) && p.Full != nil {
+			// All it was allowed, or all the window held (an allowance with what is kept
+			// ahead can be larger): more may be due.
 			p.Full(b.id)
 		}
 		if k > max(b.take, 0) {
