@@ -30,8 +30,10 @@ import (
 //     settings, its deliveries leased on any node (the deliveries_leased index), and its row of
 //     delivery_limits: pause, circuit, rate budget. From these it computes how many deliveries
 //     the connection may take now.
-//  3. It claims at most that many per connection and writes back what the claim used: the rate
-//     budget (a GCRA theoretical arrival time) and the half-open probe's lease.
+//  3. It claims at most that many per connection — and, beyond, what the node may keep ahead
+//     (DeliveryClaimParams.Ahead; never for a rate-limited, paused or open connection) — and
+//     writes back what the claim used: the rate budget (a GCRA theoretical arrival time) and
+//     the half-open probe's lease.
 //
 // The 429 pause and circuit transitions are written by the nodes that see them (LimitPause,
 // CircuitOpen, CircuitClose). On SQLite one node owns the file and its in-memory controller is
