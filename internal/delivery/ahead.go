@@ -19,11 +19,11 @@ import (
 // once, and the claim its finish asks for tops the queue up.
 //
 // Only connections whose one reason to wait is their busy slots are claimed ahead (no rate
-// limit, no provider-account rate, circuit closed, no pause, last attempt not failed): their
-// next finish is sure to come soon and to free a slot. A delivery kept longer than aheadFor, or
-// whose connection cannot take it when its turn comes (a circuit opened, a 429 pause), is
-// handed back, due at once, for the claims to deal with as they do with anything due (parking,
-// deferral).
+// limit, no provider-account rate, circuit closed, no pause, last attempt not failed, and one
+// attempt answered: aheadMax): their next finish is sure to come soon and to free a slot. A
+// delivery kept longer than aheadFor, or whose connection cannot take it when its turn comes (a
+// circuit opened, a 429 pause), is handed back, due at once, for the claims to deal with as they
+// do with anything due (parking, deferral).
 //
 // With shared limits a claim counts the cluster's leased rows as the connection's slots, and a
 // delivery kept here is leased: so a node keeps ahead only beyond what the cluster lets it start
