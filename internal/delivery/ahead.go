@@ -198,23 +198,35 @@ func (e *Engine) next(id uuid.UUID) *store.Claimed {
 		if !ok {
 			return nil
 		}
-		now := e.cfg.Now()
-		switch {
-		case now.Sub(it.queued) > e.aheadFor():
-			e.handBack([]*store.Claimed{it.c}, now)
-		case e.ctl.take(it.c.Connection, now, false):
-			return it.c
-		case e.ctl.claimsAhead(it.c.Connection, now) > 0:
-			// Busy still (a claim took the slot): the next finish starts it.
-			if !e.ahead.unpop(it) {
-				e.handBack([]*store.Claimed{it.c}, now)
-			}
-			return nil
-		default:
-			e.handBack(append([]*store.Claimed{it.c}, e.ahead.take(id)...), now)
-			return nil
+		if c, expired := e.startKept(it); !expired {
+			return c
 		}
 	}
+}
+
+// startKept starts a delivery taken out of its connection's queue (its slot taken), or deals
+// with it and returns nil: kept too long, it is handed back (expired: the caller may look at the
+// next); the connection's slots busy still, it goes back to the queue; the connection unable to
+// take what is kept (controller.startKept), it is handed back with everything kept for it.
+func (e *Engine) startKept(it aheadItem) (c *store.Claimed, expired bool) {
+	now := e.cfg.Now()
+	if now.Sub(it.queued) > e.aheadFor() {
+		e.handBack([]*store.Claimed{it.c}, now)
+		return nil, true
+	}
+	switch e.ctl.startKept(it.c.Connection, now) {
+	case keptStarted:
+		return it.c, false
+	case keptWaits:
+		// (A claim took the slot, or this node's adaptive limit fell): the next finish starts it.
+		if e.ahead.unpop(it) {
+			return nil, false
+		}
+		e.handBack([]*store.Claimed{it.c}, now)
+	default:
+		e.handBack(append([]*store.Claimed{it.c}, e.ahead.take(it.c.Connection.ID)...), now)
+	}
+	return nil, false
 }
 
 // startAhead starts, up to limit, what is kept ahead for connections that have a free slot (a
@@ -244,28 +256,13 @@ func (e *Engine) startAhead(launch func(*store.Claimed), limit int) int {
 }
 
 // handOver starts, with shared limits, the delivery a finished attempt took out of its
-// connection's queue (attempt) in that attempt's slot, or returns nil: nothing kept, kept too
-// long, or the connection may not start it now (then it goes back to the queue if only this
-// node's own adaptive limit stops it, else everything kept for the connection is handed back).
+// connection's queue (attempt) in that attempt's slot, or returns nil (startKept). Unlike next
+// it looks at no other kept delivery: the slot was this one's to take, and another started
+// after the finished delivery counts as settled could be uncounted by a claim (Engine.claim).
 func (e *Engine) handOver(it *aheadItem) *store.Claimed {
 	if it == nil {
 		return nil
 	}
-	now := e.cfg.Now()
-	if now.Sub(it.queued) > e.aheadFor() {
-		e.handBack([]*store.Claimed{it.c}, now)
-		return nil
-	}
-	switch e.ctl.takeOver(it.c.Connection, now) {
-	case takenOver:
-		return it.c
-	case overLimit:
-		if e.ahead.unpop(*it) {
-			return nil
-		}
-		e.handBack([]*store.Claimed{it.c}, now)
-	default:
-		e.handBack(append([]*store.Claimed{it.c}, e.ahead.take(it.c.Connection.ID)...), now)
-	}
-	return nil
+	c, _ := e.startKept(*it)
+	return c
 }

@@ -24,28 +24,14 @@ func TestClaimAhead(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
 		g := newGated(t, d)
-		f, inflight, peak, open := g.f, &g.inflight, &g.peak, g.open
-
-		events := g.emit(t, 11)
-		processing := func() int { return processingDeliveries(t, f, events) }
-
 		// First round: one answered, the two slots busy, four more kept; then everything
 		// delivered once.
-		stop := startEngine(t, f.store, delivery.Config{ConnectionConcurrency: 2})
-		testutil.Eventually(t, 15*time.Second, "2 attempts in flight and 4 deliveries kept ahead", func() bool {
-			return inflight.Load() == 2 && processing() == 6
-		})
-		open()
-		for _, e := range events {
-			f.waitEvent(t, e.ID, "the event to complete", func(e *switchyard.Event) bool { return e.Status == switchyard.StatusCompleted })
-		}
+		events := g.emit(t, 11)
+		stop := startEngine(t, g.f.store, delivery.Config{ConnectionConcurrency: 2})
+		g.waitKept(t, events, 4)
+		g.deliverAll(t, events)
 		stop()
-		if p := peak.Load(); p > 2 {
-			t.Fatalf("the endpoint saw %d attempts at once, over the connection's concurrency of 2", p)
-		}
-		if n := f.hits.Load(); n != 11 {
-			t.Fatalf("the endpoint got %d requests for 11 events", n)
-		}
+		g.checkDeliveredOnce(t, len(events))
 
 		// Second round: stopped while the endpoint hangs, the engine hands back the kept
 		// deliveries (and abandons the two in flight): all ten are claimable at once.
@@ -61,33 +47,17 @@ func TestClaimAheadSharedLimits(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
 		g := newGated(t, d)
-		f, inflight, peak, open := g.f, &g.inflight, &g.peak, g.open
-
 		events := g.emit(t, 13)
-		processing := func() int { return processingDeliveries(t, f, events) }
 		cfg := delivery.Config{ConnectionConcurrency: 2, SharedLimits: true}
-		stopA := startEngine(t, f.store, cfg)
-		testutil.Eventually(t, 15*time.Second, "one answered, 2 attempts in flight and 8 deliveries kept ahead", func() bool {
-			return inflight.Load() == 2 && processing() == 10
-		})
+		stopA := startEngine(t, g.f.store, cfg)
+		g.waitKept(t, events, 8)
 		// Another node counts what the first keeps as taken: it starts nothing while the
 		// endpoint hangs, and shares the connection's two slots once it answers.
-		stopB := startEngine(t, f.store, cfg)
-		open()
-		for range 100 {
-			events = append(events, f.emit(t))
-		}
-		for _, e := range events {
-			f.waitEvent(t, e.ID, "the event to complete", func(e *switchyard.Event) bool { return e.Status == switchyard.StatusCompleted })
-		}
+		stopB := startEngine(t, g.f.store, cfg)
+		g.deliverAll(t, append(events, g.emit(t, 100)...))
 		stopA()
 		stopB()
-		if p := peak.Load(); p > 2 {
-			t.Fatalf("the endpoint saw %d attempts at once from two nodes, over the connection's concurrency of 2", p)
-		}
-		if n := f.hits.Load(); n != int64(len(events)) {
-			t.Fatalf("the endpoint got %d requests for %d events", n, len(events))
-		}
+		g.checkDeliveredOnce(t, len(events)+100)
 
 		// Stopped while the endpoint hangs, a node hands back what it kept.
 		g.handsBackOnStop(t, delivery.Config{ConnectionConcurrency: 2, SharedLimits: true}, 8)
@@ -153,9 +123,7 @@ func (g *gated) handsBackOnStop(t *testing.T, cfg delivery.Config, kept int) {
 	events := g.emit(t, 11)
 	cfg.ShutdownGrace = 50 * time.Millisecond
 	stop := startEngine(t, g.f.store, cfg)
-	testutil.Eventually(t, 15*time.Second, fmt.Sprintf("2 attempts in flight and %d deliveries kept ahead", kept), func() bool {
-		return g.inflight.Load() == 2 && processingDeliveries(t, g.f, events) == 2+kept
-	})
+	g.waitKept(t, events, kept)
 	stop()
 	now := time.Now()
 	claimed, err := g.f.store.DeliveryClaim(context.Background(), store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute),
@@ -194,4 +162,34 @@ func (g *gated) emit(t *testing.T, n int) []*switchyard.Event {
 		events[i] = g.f.emit(t)
 	}
 	return events
+}
+
+// waitKept waits until, of events, two deliveries are in flight at the endpoint (the
+// connection's concurrency) and kept more are leased and kept ahead.
+func (g *gated) waitKept(t *testing.T, events []*switchyard.Event, kept int) {
+	t.Helper()
+	testutil.Eventually(t, 15*time.Second, fmt.Sprintf("2 attempts in flight and %d deliveries kept ahead", kept), func() bool {
+		return g.inflight.Load() == 2 && processingDeliveries(t, g.f, events) == 2+kept
+	})
+}
+
+// deliverAll lets the endpoint answer and waits until every one of events is completed.
+func (g *gated) deliverAll(t *testing.T, events []*switchyard.Event) {
+	t.Helper()
+	g.open()
+	for _, e := range events {
+		g.f.waitEvent(t, e.ID, "the event to complete", func(e *switchyard.Event) bool { return e.Status == switchyard.StatusCompleted })
+	}
+}
+
+// checkDeliveredOnce checks that the endpoint never held more than the connection's two
+// attempts at once and got one request for each of n events.
+func (g *gated) checkDeliveredOnce(t *testing.T, n int) {
+	t.Helper()
+	if p := g.peak.Load(); p > 2 {
+		t.Fatalf("the endpoint saw %d attempts at once, over the connection's concurrency of 2", p)
+	}
+	if got := g.f.hits.Load(); got != int64(n) {
+		t.Fatalf("the endpoint got %d requests for %d events", got, n)
+	}
 }

@@ -270,31 +270,33 @@ func (ctl *controller) vacatedOf(ids map[uuid.UUID]int) map[uuid.UUID]int {
 	return out
 }
 
-// What takeOver did.
+// keptVerdict is what becomes of a delivery kept ahead when its turn comes (startKept).
+type keptVerdict int
+
 const (
-	takenOver = iota // the slot is the successor's
-	overLimit        // this node's adaptive limit (after a 429) has no room for it now
-	refused          // the connection is paused or its circuit is not closed
+	keptStarted keptVerdict = iota // its slot is taken: start it
+	keptWaits                      // the connection's slots are busy still: back to the queue
+	keptRefused                    // the connection can no longer take what is kept: hand it all back
 )
 
-// takeOver is take, with shared limits, for a delivery kept ahead that a finished attempt of
-// its connection on this node hands its slot to (Engine.handOver).
-func (ctl *controller) takeOver(c *switchyard.Connection, now time.Time) int {
+// startKept takes a slot for a delivery kept ahead for c, or says why it cannot. With shared
+// limits the slot is one a finished attempt of c on this node hands over (Engine.handOver), and
+// the cluster's pauses and circuits, as this node last read them, refuse it; only this node's
+// own adaptive limit (after a 429) makes it wait. Otherwise take decides, and a connection
+// that may still be claimed ahead for waits for its next finish.
+func (ctl *controller) startKept(c *switchyard.Connection, now time.Time) keptVerdict {
 	ctl.mu.Lock()
 	defer ctl.mu.Unlock()
 	st := ctl.get(c)
 	switch {
-	case st.state != closed || now.Before(st.pausedTo) || st.scope != nil:
-		return refused
-	case float64(st.inflight) >= st.limit:
-		return overLimit
+	case ctl.shared && (st.state != closed || now.Before(st.pausedTo) || st.scope != nil):
+		return keptRefused
+	case ctl.takeLocked(st, now, false):
+		return keptStarted
+	case ctl.shared || st.aheadMax(now) > 0:
+		return keptWaits
 	}
-	if st.inflight == 0 {
-		st.lastProgress = now
-	}
-	st.lastUsed = now
-	st.inflight++
-	return takenOver
+	return keptRefused
 }
 
 // claimsAhead is aheadMax for a claimed delivery's connection that may not start an attempt now.
@@ -417,7 +419,11 @@ func (ctl *controller) acquire(c *switchyard.Connection, now time.Time) bool {
 func (ctl *controller) take(c *switchyard.Connection, now time.Time, probe bool) bool {
 	ctl.mu.Lock()
 	defer ctl.mu.Unlock()
-	st := ctl.get(c)
+	return ctl.takeLocked(ctl.get(c), now, probe)
+}
+
+// takeLocked is take for a connection's state, with ctl.mu held.
+func (ctl *controller) takeLocked(st *conn, now time.Time, probe bool) bool {
 	st.lastUsed = now
 	if ctl.shared {
 		if !probe && float64(st.inflight) >= st.limit {

@@ -58,7 +58,6 @@ type sharedBudget struct {
 	until  int64
 	probe  bool  // the take is the circuit's half-open probe
 	ahead  int   // what it may take beyond take, kept ahead (DeliveryClaimParams.Ahead)
-	clear  bool  // no rate limit, not paused, circuit closed: it may be given ahead
 	rateI  int64 // the rate limiter's interval between attempts (µs); 0: no rate limit
 	rateT0 int64 // max(rate_tat, now): where this claim's use of the rate budget starts
 }
@@ -117,7 +116,7 @@ func (db *DB) claimShared(ctx context.Context, tx claimStmts, p store.DeliveryCl
 	if p.Settled != nil {
 		settled = p.Settled()
 	}
-	budgets, err := db.sharedBudgets(ctx, tx, ids, p.Now, perClaim, settled)
+	budgets, err := db.sharedBudgets(ctx, tx, ids, p.Now, perClaim, settled, p.Ahead)
 	if err != nil {
 		return nil, err
 	}
@@ -125,18 +124,14 @@ func (db *DB) claimShared(ctx context.Context, tx claimStmts, p store.DeliveryCl
 		in   []uuid.UUID
 		caps []int
 	)
-	for i := range budgets {
-		b := &budgets[i]
-		if b.clear {
-			b.ahead = max(0, p.Ahead[b.id])
-		}
-		if b.take <= 0 && b.ahead == 0 {
+	for _, b := range budgets {
+		if b.take == 0 && b.ahead == 0 {
 			if p.Blocked != nil {
 				p.Blocked(b.id, fromMicros(b.until))
 			}
 			continue
 		}
-		in, caps = append(in, b.id), append(caps, max(b.take, 0)+b.ahead)
+		in, caps = append(in, b.id), append(caps, b.take+b.ahead)
 	}
 	if len(in) == 0 {
 		return nil, nil
@@ -173,17 +168,17 @@ func (db *DB) claimShared(ctx context.Context, tx claimStmts, p store.DeliveryCl
 		if k == 0 {
 			continue
 		}
-		if (k == max(b.take, 0)+b.ahead || len(ds) >= window) && p.Full != nil {
+		if (k == b.take+b.ahead || len(ds) >= window) && p.Full != nil {
 			// All it was allowed, or all the window held (an allowance with what is kept
 			// ahead can be larger): more may be due.
 			p.Full(b.id)
 		}
-		if k > max(b.take, 0) {
+		if k > b.take {
 			slices.SortFunc(taken, func(x, y *switchyard.Delivery) int { return bytes.Compare(x.ID[:], y.ID[:]) })
 			if out.ahead == nil {
 				out.ahead = map[uuid.UUID]bool{}
 			}
-			for _, d := range taken[max(b.take, 0):] {
+			for _, d := range taken[b.take:] {
 				out.ahead[d.ID] = true
 			}
 		}
@@ -217,15 +212,18 @@ type sharedClaim struct {
 	version    int64
 }
 
-// sharedBudgets reads what each connection may take now (step 2 of claimShared).
-// A delivery listed in settled (finished, outcome not yet written) does not count as leased.
+// sharedBudgets reads what each connection may take now (step 2 of claimShared), and what it
+// may take beyond that to keep ahead (its entry in ahead, if nothing but its slots holds it
+// back). A delivery listed in settled (finished, outcome not yet written) does not count as
+// leased.
 //
 // On PostgreSQL its statement runs with its generic plan (step 1 asks for it) and then restores
 // the default plan choice for the rest of the claim. Left to choose, PostgreSQL kept planning it
 // anew for every call (0.16–0.2 ms on a quiet machine, ~0.45 ms of CPU per call under load,
 // against 0.02 ms for the generic plan; docs/benchmarks.md): its estimate of the generic plan,
 // not knowing how many connections the arrays hold, stays above the custom plans'.
-func (db *DB) sharedBudgets(ctx context.Context, tx claimStmts, ids []uuid.UUID, at time.Time, perClaim int, settled []uuid.UUID) ([]sharedBudget, error) {
+func (db *DB) sharedBudgets(ctx context.Context, tx claimStmts, ids []uuid.UUID, at time.Time, perClaim int, settled []uuid.UUID,
+	ahead map[uuid.UUID]int) ([]sharedBudget, error) {
 	now := micros(at)
 	in, args := db.idSet("c.id", false, ids, []any{now})
 	notSettled, args := db.idSet("d.id", true, settled, args)
@@ -260,7 +258,7 @@ func (db *DB) sharedBudgets(ctx context.Context, tx claimStmts, ids []uuid.UUID,
 		found[b.id] = true
 		md, _ := unmarshalMetadata(meta) // unreadable settings: the defaults
 		ceiling := perClaimCeiling(md, perClaim)
-		b.take = min(ceiling.max-leased, perClaim)
+		b.take = max(0, min(ceiling.max-leased, perClaim))
 		b.until = now + sharedRecheck.Microseconds() // saturated: slots free as attempts finish anywhere
 		switch {
 		case pausedUntil > now:
@@ -272,8 +270,10 @@ func (db *DB) sharedBudgets(ctx context.Context, tx claimStmts, ids []uuid.UUID,
 		case circuit == store.CircuitOpen, circuit == store.CircuitHalfOpen:
 			// The cool-down is over (or the last probe's lease ran out): one probe, cluster-wide.
 			b.take, b.probe = min(b.take, 1), true
-		default:
-			b.clear = ceiling.rate == 0
+		case ceiling.rate == 0:
+			// Nothing but its slots holds it back: it may be given what the node asked to
+			// keep ahead.
+			b.ahead = max(0, ahead[b.id])
 		}
 		if ceiling.rate > 0 && b.take > 0 {
 			b.rateI = max(1, int64(float64(time.Second/time.Microsecond)/ceiling.rate))

@@ -445,14 +445,9 @@ type eventStatuses struct {
 }
 
 func (v *eventStatuses) add(id uuid.UUID, counts switchyard.StatusCounts, now int64) {
-	status := switchyard.EventStatus(counts)
-	var at *int64
-	if status.Terminal() {
-		at = &now
-	}
+	status, completed, failed, at := eventStatusOf(counts, now)
 	v.ids, v.status = append(v.ids, id), append(v.status, string(status))
-	v.completed = append(v.completed, int32(counts[switchyard.StatusCompleted]))
-	v.failed = append(v.failed, int32(counts[switchyard.StatusFailed]))
+	v.completed, v.failed = append(v.completed, int32(completed)), append(v.failed, int32(failed))
 	v.at = append(v.at, at)
 }
 
@@ -467,10 +462,21 @@ func (db *DB) setEventStatus(ctx context.Context, tx *sql.Tx, eventID uuid.UUID,
 // eventStatusArgs are the values that counts imply for an event: its status, completed and
 // failed counts, and completion time (now, once the status is terminal; else NULL).
 func eventStatusArgs(counts switchyard.StatusCounts, now int64) []any {
-	status := switchyard.EventStatus(counts)
+	status, completed, failed, at := eventStatusOf(counts, now)
 	var completedAt any
-	if status.Terminal() {
-		completedAt = now
+	if at != nil {
+		completedAt = *at
 	}
-	return []any{status, counts[switchyard.StatusCompleted], counts[switchyard.StatusFailed], completedAt}
+	return []any{status, completed, failed, completedAt}
+}
+
+// eventStatusOf is what counts imply for an event: its status, completed and failed counts,
+// and completion time (now once the status is terminal, else nil).
+func eventStatusOf(counts switchyard.StatusCounts, now int64) (switchyard.Status, int, int, *int64) {
+	status := switchyard.EventStatus(counts)
+	var at *int64
+	if status.Terminal() {
+		at = &now
+	}
+	return status, counts[switchyard.StatusCompleted], counts[switchyard.StatusFailed], at
 }
