@@ -207,6 +207,13 @@ func (a *App) Listen() (Listeners, error) {
 // of connections at once, and net/http's own protocol errors leave in the API's JSON shape.
 func (a *App) Run(ctx context.Context, ls Listeners) error {
 	errorLog := slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)
+	// The database pool is opened before serving, not grown under the first burst
+	// (sqlstore.DB.OpenPool, docs/postgres.md).
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	if err := a.Store.OpenPool(pctx); err != nil {
+		a.log.Warn("opening the database pool; the rest open when needed", slog.Any("error", err))
+	}
+	cancel()
 	servers := []*http.Server{{
 		Handler:           a.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

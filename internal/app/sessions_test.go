@@ -447,6 +447,9 @@ func TestSessionsAPI(t *testing.T) {
 func readSessionsTable(t *testing.T, d storetest.Dialect, dbURL string) []string {
 	t.Helper()
 	driver, dsn := "pgx", dbURL
+	if d.Name == "postgres" {
+		dsn = storetest.DriverURL(t, dbURL)
+	}
 	if d.Name == "sqlite" {
 		driver, dsn = "sqlite", strings.TrimPrefix(dbURL, "sqlite://")
 	}

@@ -5,10 +5,13 @@ package app_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +21,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/app"
 	"github.com/switchyardhq/switchyard/internal/config"
 	"github.com/switchyardhq/switchyard/internal/store/storetest"
+	"github.com/switchyardhq/switchyard/internal/testutil"
 )
 
 func TestTwoNodesShareOnePostgres(t *testing.T) {
@@ -168,5 +172,38 @@ func (r *crashReceiver) checkExactlyOnce(t *testing.T, events []uuid.UUID) {
 	}
 	if len(bad) > 0 {
 		t.Errorf("%d problems with exactly-once delivery, e.g.:\n%s", len(bad), strings.Join(bad[:min(len(bad), 5)], "\n"))
+	}
+}
+
+// A node opens its database pool before it serves (pool_min_conns, by default the whole pool),
+// instead of growing it under the first burst of work (docs/postgres.md).
+func TestServingOpensThePostgresPool(t *testing.T) {
+	t.Parallel()
+	u, err := url.Parse(storetest.PostgresURL(t)) // skips without TEST_DATABASE_URL
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "sy_pool_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	q := u.Query()
+	q.Set("pool_max_conns", "10")
+	q.Set("pool_min_conns", "8") // more than an idle node uses (two or three)
+	q.Set("application_name", name)
+	u.RawQuery = q.Encode()
+	cfg := config.Default()
+	cfg.DatabaseURL, cfg.EncryptionKey = u.String(), crashKey()
+	runApp(t, cfg)
+
+	admin, err := sql.Open("pgx", os.Getenv("TEST_DATABASE_URL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var open int
+	testutil.Eventually(t, 10*time.Second, "the node's 8 connections", func() bool {
+		err := admin.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE application_name = $1`, name).Scan(&open)
+		return err == nil && open >= 8
+	})
+	if open > 10 {
+		t.Errorf("%d connections open, more than pool_max_conns (10)", open)
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/url"
+	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -66,7 +68,7 @@ const defaultPoolSize = 20
 // every array parameter: 17 % of the process's CPU in a busy connection's delivery on
 // PostgreSQL (docs/benchmarks.md).
 func openPostgres(rawURL string) (*DB, error) {
-	dsn, size, err := poolSize(rawURL)
+	dsn, pool, err := poolSizes(rawURL)
 	if err != nil {
 		return nil, err
 	}
@@ -78,29 +80,81 @@ func openPostgres(rawURL string) (*DB, error) {
 		pgxuuid.Register(c.TypeMap())
 		return nil
 	}))
-	db.SetMaxOpenConns(size)
-	db.SetMaxIdleConns(size)
-	return &DB{d: postgresDialect, w: db, r: db}, nil
+	db.SetMaxOpenConns(pool.max)
+	db.SetMaxIdleConns(pool.max)
+	return &DB{d: postgresDialect, w: db, r: db, warm: pool.min}, nil
 }
 
-// poolSize takes the pool_max_conns parameter (pgxpool's name for it) out of a PostgreSQL URL,
-// since the server would refuse it as an unknown setting, and returns the URL without it and the
-// pool size (default defaultPoolSize).
-func poolSize(rawURL string) (string, int, error) {
+// poolConfig is the pool's size: at most max connections, min of them opened by OpenPool.
+type poolConfig struct{ max, min int }
+
+// poolSizes takes the pool_max_conns and pool_min_conns parameters (pgxpool's names for them)
+// out of a PostgreSQL URL, since the server would refuse them as unknown settings, and returns
+// the URL without them and the sizes: max defaultPoolSize, min max unless the URL says
+// otherwise.
+func poolSizes(rawURL string) (string, poolConfig, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return "", 0, fmt.Errorf("parsing the PostgreSQL URL: %s", redactURL(rawURL))
+		return "", poolConfig{}, fmt.Errorf("parsing the PostgreSQL URL: %s", redactURL(rawURL))
 	}
 	q := u.Query()
-	v := q.Get("pool_max_conns")
-	if v == "" {
-		return rawURL, defaultPoolSize, nil
+	if !q.Has("pool_max_conns") && !q.Has("pool_min_conns") {
+		return rawURL, poolConfig{max: defaultPoolSize, min: defaultPoolSize}, nil
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 2 || n > 1000 {
-		return "", 0, fmt.Errorf("pool_max_conns must be a whole number from 2 to 1000, not %q", v)
+	pool := poolConfig{max: defaultPoolSize}
+	if v := q.Get("pool_max_conns"); q.Has("pool_max_conns") {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 2 || n > 1000 {
+			return "", poolConfig{}, fmt.Errorf("pool_max_conns must be a whole number from 2 to 1000, not %q", v)
+		}
+		pool.max = n
+	}
+	pool.min = pool.max
+	if v := q.Get("pool_min_conns"); q.Has("pool_min_conns") {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > pool.max {
+			return "", poolConfig{}, fmt.Errorf("pool_min_conns must be a whole number from 0 to pool_max_conns (%d), not %q", pool.max, v)
+		}
+		pool.min = n
 	}
 	q.Del("pool_max_conns")
+	q.Del("pool_min_conns")
 	u.RawQuery = q.Encode()
-	return u.String(), n, nil
+	return u.String(), pool, nil
+}
+
+// OpenPool opens the pool's first connections (pool_min_conns; by default all of
+// pool_max_conns) side by side, for a node about to serve. Without it the pool grows when work
+// first needs more connections than are open, and database/sql makes each request that finds
+// none free open one of its own, however soon another would have been free: a connection's
+// start (a server process forked, TLS, authentication) then delays everything that wanted one.
+// On the 2-core machine of docs/benchmarks.md the first wave of timed-out attempts in the
+// isolation benchmark grew a cold pool by about a dozen connections at once and held every
+// delivery and every ingest for 150–250 ms. Connections the server closes later are opened
+// again on demand, not by this. A no-op on SQLite.
+//
+// It reports how many it could not open, and why (the pool still works with fewer: they are
+// opened on demand, if the server lets them).
+func (db *DB) OpenPool(ctx context.Context) error {
+	if db.warm <= 1 {
+		return nil // OpenNoMigrate's ping opened one
+	}
+	conns := make([]*sql.Conn, db.warm)
+	errs := make([]error, db.warm)
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Go(func() { conns[i], errs[i] = db.w.Conn(ctx) })
+	}
+	wg.Wait()
+	opened := 0
+	for _, c := range conns {
+		if c != nil {
+			opened++
+			_ = c.Close() // back to the pool, idle
+		}
+	}
+	if i := slices.IndexFunc(errs, func(err error) bool { return err != nil }); i >= 0 {
+		return fmt.Errorf("opened %d of the pool's first %d connections (pool_min_conns): %w", opened, db.warm, errs[i])
+	}
+	return nil
 }

@@ -3,8 +3,10 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,28 +25,103 @@ import (
 	"github.com/switchyardhq/switchyard/internal/testutil"
 )
 
-func TestPoolSizeFromTheURL(t *testing.T) {
+func TestPoolSizesFromTheURL(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		url, want string
-		size      int
+		pool      poolConfig
 		err       string
 	}{
-		{url: "postgres://u@h/db", want: "postgres://u@h/db", size: defaultPoolSize},
-		{url: "postgres://u@h/db?pool_max_conns=40&sslmode=disable", want: "postgres://u@h/db?sslmode=disable", size: 40},
+		{url: "postgres://u@h/db", want: "postgres://u@h/db", pool: poolConfig{max: defaultPoolSize, min: defaultPoolSize}},
+		{url: "postgres://u@h/db?pool_max_conns=40&sslmode=disable", want: "postgres://u@h/db?sslmode=disable", pool: poolConfig{max: 40, min: 40}},
+		{url: "postgres://u@h/db?pool_min_conns=5", want: "postgres://u@h/db", pool: poolConfig{max: defaultPoolSize, min: 5}},
+		{url: "postgres://u@h/db?pool_min_conns=0&pool_max_conns=8&application_name=n1", want: "postgres://u@h/db?application_name=n1",
+			pool: poolConfig{max: 8, min: 0}},
 		{url: "postgres://u:pw@h/db?pool_max_conns=1", err: "from 2 to 1000"},
 		{url: "postgres://u@h/db?pool_max_conns=many", err: "from 2 to 1000"},
+		{url: "postgres://u:pw@h/db?pool_max_conns=4&pool_min_conns=5", err: "from 0 to pool_max_conns (4)"},
+		{url: "postgres://u@h/db?pool_min_conns=-1", err: "from 0 to pool_max_conns (20)"},
+		{url: "postgres://u@h/db?pool_min_conns=", err: "from 0 to pool_max_conns"},
 	} {
-		got, size, err := poolSize(c.url)
+		got, pool, err := poolSizes(c.url)
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) || strings.Contains(err.Error(), "pw") {
 				t.Errorf("%s: %v, want an error saying %q without the password", c.url, err, c.err)
 			}
 			continue
 		}
-		if err != nil || got != c.want || size != c.size {
-			t.Errorf("%s: %q %d %v, want %q %d", c.url, got, size, err, c.want, c.size)
+		if err != nil || got != c.want || pool != c.pool {
+			t.Errorf("%s: %q %+v %v, want %q %+v", c.url, got, pool, err, c.want, c.pool)
 		}
+	}
+}
+
+// A serving node opens pool_min_conns connections before it serves (all of the pool unless the
+// URL says otherwise), and they stay open, idle, for the work that follows.
+func TestPostgresOpenPool(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, c := range []struct {
+		params string
+		open   int
+	}{
+		{params: "pool_max_conns=5&pool_min_conns=3", open: 3},
+		{params: "pool_max_conns=4", open: 4}, // the default: all of it
+		{params: "pool_max_conns=4&pool_min_conns=0", open: 1},
+	} {
+		u, err := url.Parse(storetest.PostgresURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		q.Del("pool_min_conns") // the tests' default (storetest.PostgresURL)
+		params, _ := url.ParseQuery(c.params)
+		for k, v := range params {
+			q[k] = v
+		}
+		u.RawQuery = q.Encode()
+		db, err := Open(ctx, u.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.OpenPool(ctx); err != nil {
+			t.Errorf("%s: %v", c.params, err)
+		}
+		if st := db.w.Stats(); st.OpenConnections != c.open || st.Idle != c.open {
+			t.Errorf("%s: %d connections open, %d idle; want %d, all idle", c.params, st.OpenConnections, st.Idle, c.open)
+		}
+		db.Close()
+	}
+}
+
+// A pool that cannot open its first connections says how many it opened and why, and still
+// works.
+func TestPostgresOpenPoolReportsWhatItCouldNotOpen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	u, err := url.Parse(storetest.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Del("pool_min_conns")
+	q.Set("pool_max_conns", "6")
+	u.RawQuery = q.Encode()
+	db, err := Open(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// A canceled context: the connection the ping opened is there; no other can be.
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	err = db.OpenPool(canceled)
+	if err == nil || !strings.Contains(err.Error(), "of the pool's first 6 connections") || !errors.Is(err, context.Canceled) {
+		t.Errorf("OpenPool with a canceled context: %v, want how many of 6 it opened, and the cancellation", err)
+	}
+	var n int
+	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM nodes`).Scan(&n); err != nil {
+		t.Errorf("the pool after a failed OpenPool: %v", err)
 	}
 }
 

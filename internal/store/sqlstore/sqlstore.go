@@ -55,6 +55,8 @@ type DB struct {
 	w *sql.DB
 	// r serves reads; on PostgreSQL it is the same pool as w.
 	r *sql.DB
+	// warm is how many connections OpenPool opens (PostgreSQL's pool_min_conns; 0 on SQLite).
+	warm int
 	// stop and stopped end the SQLite background checkpointer (nil on PostgreSQL).
 	stop, stopped chan struct{}
 	closeOnce     sync.Once

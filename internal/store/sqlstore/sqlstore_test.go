@@ -134,7 +134,7 @@ func TestColumnTypesPG(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	conn, err := sql.Open("pgx", url)
+	conn, err := sql.Open("pgx", storetest.DriverURL(t, url))
 	if err != nil {
 		t.Fatal(err)
 	}

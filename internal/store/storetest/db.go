@@ -92,6 +92,27 @@ func PostgresURL(t testing.TB) string {
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
+	// A serving node opens its whole pool at start (20 connections by default); tests start
+	// many nodes side by side, which would together pass PostgreSQL's max_connections.
+	if !q.Has("pool_min_conns") {
+		q.Set("pool_min_conns", "2")
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// DriverURL is a URL from PostgresURL without Switchyard's own parameters (the pool's sizes),
+// for opening the database with the pgx driver directly: the server refuses settings it does
+// not know.
+func DriverURL(t testing.TB, rawURL string) string {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatalf("parsing %s: %v", rawURL, err)
+	}
+	q := u.Query()
+	q.Del("pool_min_conns")
+	q.Del("pool_max_conns")
 	u.RawQuery = q.Encode()
 	return u.String()
 }
