@@ -16,9 +16,10 @@ import (
 // is declared here once; commands embed it (or Store).
 type Database struct {
 	// DatabaseURL selects the store: sqlite://PATH (default) or postgres://…. A PostgreSQL URL
-	// may carry pool_max_conns=N, the most connections this process opens (default 20;
+	// may carry pool_max_conns=N, the most connections this process opens (default 20), and
+	// pool_min_conns=N, how many of them serve opens before serving (default all;
 	// docs/postgres.md).
-	DatabaseURL string `name:"database-url" env:"SWITCHYARD_DATABASE_URL" default:"sqlite://./switchyard.db" help:"Store: sqlite://PATH or postgres://USER@HOST/DB (?pool_max_conns=N sets the pool size, default 20)."`
+	DatabaseURL string `name:"database-url" env:"SWITCHYARD_DATABASE_URL" default:"sqlite://./switchyard.db" help:"Store: sqlite://PATH or postgres://USER@HOST/DB (?pool_max_conns=N sets the pool size, default 20; pool_min_conns=N how many serve opens at start, default all)."`
 }
 
 // Store is what opening the store with its sealed secrets takes: its address and the encryption
