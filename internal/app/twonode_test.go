@@ -179,18 +179,14 @@ func (r *crashReceiver) checkExactlyOnce(t *testing.T, events []uuid.UUID) {
 // instead of growing it under the first burst of work (docs/postgres.md).
 func TestServingOpensThePostgresPool(t *testing.T) {
 	t.Parallel()
-	u, err := url.Parse(storetest.PostgresURL(t)) // skips without TEST_DATABASE_URL
-	if err != nil {
-		t.Fatal(err)
-	}
 	name := "sy_pool_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	q := u.Query()
-	q.Set("pool_max_conns", "10")
-	q.Set("pool_min_conns", "8") // more than an idle node uses (two or three)
-	q.Set("application_name", name)
-	u.RawQuery = q.Encode()
+	dbURL := storetest.WithParams(t, storetest.PostgresURL(t), url.Values{ // skips without TEST_DATABASE_URL
+		"pool_max_conns":   {"10"},
+		"pool_min_conns":   {"8"}, // more than an idle node uses (two or three)
+		"application_name": {name},
+	})
 	cfg := config.Default()
-	cfg.DatabaseURL, cfg.EncryptionKey = u.String(), crashKey()
+	cfg.DatabaseURL, cfg.EncryptionKey = dbURL, crashKey()
 	runApp(t, cfg)
 
 	admin, err := sql.Open("pgx", os.Getenv("TEST_DATABASE_URL"))

@@ -133,8 +133,8 @@ func poolSizes(rawURL string) (string, poolConfig, error) {
 // delivery and every ingest for 150–250 ms. Connections the server closes later are opened
 // again on demand, not by this. A no-op on SQLite.
 //
-// It reports how many it could not open, and why (the pool still works with fewer: they are
-// opened on demand, if the server lets them).
+// Its error says how many it opened of how many, and why not the rest (the pool still works
+// with fewer: they are opened on demand, if the server lets them).
 func (db *DB) OpenPool(ctx context.Context) error {
 	if db.warm <= 1 {
 		return nil // OpenNoMigrate's ping opened one

@@ -61,34 +61,24 @@ func TestPoolSizesFromTheURL(t *testing.T) {
 func TestPostgresOpenPool(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
+	base := storetest.PostgresURL(t)
 	for _, c := range []struct {
-		params string
+		params url.Values
 		open   int
 	}{
-		{params: "pool_max_conns=5&pool_min_conns=3", open: 3},
-		{params: "pool_max_conns=4", open: 4}, // the default: all of it
-		{params: "pool_max_conns=4&pool_min_conns=0", open: 1},
+		{params: url.Values{"pool_max_conns": {"5"}, "pool_min_conns": {"3"}}, open: 3},
+		{params: url.Values{"pool_max_conns": {"4"}, "pool_min_conns": nil}, open: 4}, // the default: all of it
+		{params: url.Values{"pool_max_conns": {"4"}, "pool_min_conns": {"0"}}, open: 1},
 	} {
-		u, err := url.Parse(storetest.PostgresURL(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		q.Del("pool_min_conns") // the tests' default (storetest.PostgresURL)
-		params, _ := url.ParseQuery(c.params)
-		for k, v := range params {
-			q[k] = v
-		}
-		u.RawQuery = q.Encode()
-		db, err := Open(ctx, u.String())
+		db, err := Open(ctx, storetest.WithParams(t, base, c.params))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := db.OpenPool(ctx); err != nil {
-			t.Errorf("%s: %v", c.params, err)
+			t.Errorf("%v: %v", c.params, err)
 		}
 		if st := db.w.Stats(); st.OpenConnections != c.open || st.Idle != c.open {
-			t.Errorf("%s: %d connections open, %d idle; want %d, all idle", c.params, st.OpenConnections, st.Idle, c.open)
+			t.Errorf("%v: %d connections open, %d idle; want %d, all idle", c.params, st.OpenConnections, st.Idle, c.open)
 		}
 		db.Close()
 	}
@@ -99,20 +89,12 @@ func TestPostgresOpenPool(t *testing.T) {
 func TestPostgresOpenPoolReportsWhatItCouldNotOpen(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	u, err := url.Parse(storetest.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Del("pool_min_conns")
-	q.Set("pool_max_conns", "6")
-	u.RawQuery = q.Encode()
-	db, err := Open(ctx, u.String())
+	db, err := Open(ctx, storetest.WithParams(t, storetest.PostgresURL(t), url.Values{"pool_max_conns": {"6"}, "pool_min_conns": nil}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	// A canceled context: the connection the ping opened is there; no other can be.
+	// A canceled context: no connection can be taken or opened (the ping's stays in the pool).
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
 	err = db.OpenPool(canceled)
@@ -351,12 +333,7 @@ func openLongPool(t *testing.T, size int, why string) *DB {
 
 func openPool(t *testing.T, size int) *DB {
 	t.Helper()
-	url := storetest.PostgresURL(t)
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	db, err := Open(context.Background(), url+sep+"pool_max_conns="+strconv.Itoa(size))
+	db, err := Open(context.Background(), storetest.WithParams(t, storetest.PostgresURL(t), url.Values{"pool_max_conns": {strconv.Itoa(size)}}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -105,14 +105,25 @@ func PostgresURL(t testing.TB) string {
 // for opening the database with the pgx driver directly: the server refuses settings it does
 // not know.
 func DriverURL(t testing.TB, rawURL string) string {
+	return WithParams(t, rawURL, url.Values{"pool_min_conns": nil, "pool_max_conns": nil})
+}
+
+// WithParams returns rawURL with its query parameters set as params says: a key with values
+// takes them, a key with none is removed.
+func WithParams(t testing.TB, rawURL string, params url.Values) string {
 	t.Helper()
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		t.Fatalf("parsing %s: %v", rawURL, err)
 	}
 	q := u.Query()
-	q.Del("pool_min_conns")
-	q.Del("pool_max_conns")
+	for k, v := range params {
+		if len(v) == 0 {
+			q.Del(k)
+		} else {
+			q[k] = v
+		}
+	}
 	u.RawQuery = q.Encode()
 	return u.String()
 }
