@@ -162,18 +162,31 @@ func (ctl *controller) blocked(now time.Time, ahead map[uuid.UUID]int) (ids []uu
 // circuit that is not closed) that may start fewer than per attempts now, with how many they
 // may start: a claim's cap for them (store.DeliveryClaimParams.Room), so that it does not lease
 // deliveries only to hand them back. None with shared limits, where the claim counts the
-// cluster's slots itself.
+// cluster's slots itself; there it lists instead how many more deliveries each connection may
+// have claimed ahead (aheadOut, store.DeliveryClaimParams.Ahead): aheadMax less what ahead says
+// is kept. (The claim gives none to a connection with a rate limit, a pause or a circuit not
+// closed on the cluster, which this node may not know of yet.)
 //
 // It also counts the connections active here: with attempts in flight, or claimed for within
-// the last second.
-func (ctl *controller) room(now time.Time, per int, ahead map[uuid.UUID]int) (out map[uuid.UUID]int, active int) {
+// the last second. One pass over the connections serves all three, under the lock the attempts
+// take too.
+func (ctl *controller) room(now time.Time, per int, ahead map[uuid.UUID]int) (out, aheadOut map[uuid.UUID]int, active int) {
 	ctl.mu.Lock()
 	defer ctl.mu.Unlock()
 	for id, st := range ctl.conns {
 		if st.inflight > 0 || now.Sub(st.lastUsed) < time.Second {
 			active++
 		}
-		if ctl.shared || st.inflight == 0 && st.limiter == nil && st.scope == nil && st.state == closed {
+		if ctl.shared {
+			if k := st.aheadMax(now) - ahead[id]; k > 0 {
+				if aheadOut == nil {
+					aheadOut = map[uuid.UUID]int{}
+				}
+				aheadOut[id] = k
+			}
+			continue
+		}
+		if st.inflight == 0 && st.limiter == nil && st.scope == nil && st.state == closed {
 			continue
 		}
 		n := int(math.Ceil(st.limit)) - st.inflight // available: inflight < limit
@@ -196,7 +209,7 @@ func (ctl *controller) room(now time.Time, per int, ahead map[uuid.UUID]int) (ou
 			out[id] = n
 		}
 	}
-	return out, active
+	return out, aheadOut, active
 }
 
 // aheadMax is how many deliveries may be claimed ahead for the connection (ahead.go): aheadDepth
@@ -216,25 +229,6 @@ func (st *conn) aheadMax(now time.Time) int {
 		return sharedAheadDepth * int(math.Ceil(st.limit))
 	}
 	return aheadDepth * int(math.Ceil(st.limit))
-}
-
-// aheadRoom is, with shared limits, how many more deliveries each connection may have claimed
-// ahead (store.DeliveryClaimParams.Ahead): aheadMax less what ahead says is kept. The claim
-// gives none to a connection with a rate limit, a pause or a circuit not closed on the
-// cluster, which this node may not know of yet.
-func (ctl *controller) aheadRoom(now time.Time, ahead map[uuid.UUID]int) map[uuid.UUID]int {
-	ctl.mu.Lock()
-	defer ctl.mu.Unlock()
-	var out map[uuid.UUID]int
-	for id, st := range ctl.conns {
-		if k := st.aheadMax(now) - ahead[id]; k > 0 {
-			if out == nil {
-				out = map[uuid.UUID]int{}
-			}
-			out[id] = k
-		}
-	}
-	return out
 }
 
 // busy reports whether the connection has an attempt in flight on this node.

@@ -345,7 +345,7 @@ func TestControllerRoomCapsClaimsOfBusyConnections(t *testing.T) {
 	ctl := newTestController() // default concurrency 4
 	busy, idle := testConn(nil), testConn(nil)
 	limited := testConn(map[string]any{destination.KeyRateLimitPerSecond: 2.0})
-	if room, active := ctl.room(t0, 4, nil); len(room) != 0 || active != 0 {
+	if room, _, active := ctl.room(t0, 4, nil); len(room) != 0 || active != 0 {
 		t.Fatalf("room = %v, active %d before any attempt, want none", room, active)
 	}
 	ctl.get(idle) // known, nothing in flight: the claim's own cap applies
@@ -361,26 +361,26 @@ func TestControllerRoomCapsClaimsOfBusyConnections(t *testing.T) {
 	// The busy connection may be claimed for up to twice its concurrency ahead (ahead.go): its 1
 	// free slot and 8 more is more than the claim's own cap, so it is not listed. The rate-limited
 	// one is never claimed ahead for.
-	room, active := ctl.room(t0, 4, nil)
+	room, _, active := ctl.room(t0, 4, nil)
 	if len(room) != 1 || room[limited.ID] != 1 {
 		t.Fatalf("room = %v, want only the limited connection's 1 token left", room)
 	}
 	if active != 2 {
 		t.Fatalf("active = %d, want the two connections with attempts in flight", active)
 	}
-	if _, active := ctl.room(t0.Add(2*time.Second), 4, nil); active != 2 {
+	if _, _, active := ctl.room(t0.Add(2*time.Second), 4, nil); active != 2 {
 		t.Fatalf("active = %d later, want the two still in flight", active)
 	}
-	if room, _ := ctl.room(t0, 4, map[uuid.UUID]int{busy.ID: 8}); len(room) != 2 || room[busy.ID] != 1 {
+	if room, _, _ := ctl.room(t0, 4, map[uuid.UUID]int{busy.ID: 8}); len(room) != 2 || room[busy.ID] != 1 {
 		t.Fatalf("room with 8 kept ahead = %v, want the busy connection's 1 free slot", room)
 	}
 	if !ctl.acquire(busy, t0) {
 		t.Fatal("could not take the last slot")
 	}
-	if room, _ := ctl.room(t0, 4, map[uuid.UUID]int{busy.ID: 8}); room[busy.ID] != 0 || len(room) != 2 {
+	if room, _, _ := ctl.room(t0, 4, map[uuid.UUID]int{busy.ID: 8}); room[busy.ID] != 0 || len(room) != 2 {
 		t.Fatalf("room of a saturated connection with a full queue = %v, want 0", room)
 	}
-	if room, _ := ctl.room(t0, 4, map[uuid.UUID]int{busy.ID: 5}); room[busy.ID] != 3 {
+	if room, _, _ := ctl.room(t0, 4, map[uuid.UUID]int{busy.ID: 5}); room[busy.ID] != 3 {
 		t.Fatalf("room of a saturated connection with 5 kept ahead = %d, want 3", room[busy.ID])
 	}
 	if n := ctl.claimsAhead(busy, t0); n != 8 {
@@ -496,7 +496,7 @@ func TestControllerClaimsAheadOnlyForAConnectionThatHasAnswered(t *testing.T) {
 		if n := ctl.claimsAhead(c, t0); n != want {
 			t.Fatalf("shared %v: %d may be claimed ahead once it answered, want %d", shared, n, want)
 		}
-		if room := ctl.aheadRoom(t0, map[uuid.UUID]int{c.ID: 3}); shared && room[c.ID] != want-3 {
+		if _, room, _ := ctl.room(t0, 4, map[uuid.UUID]int{c.ID: 3}); shared && room[c.ID] != want-3 {
 			t.Fatalf("ahead room %v with 3 kept, want %d", room, want-3)
 		}
 	}

@@ -339,11 +339,8 @@ func (e *Engine) claim(ctx context.Context, free int, launch func(*store.Claimed
 	if !e.cfg.SharedLimits {
 		perConn *= 1 + aheadDepth // its slots and what may be claimed ahead (ahead.go)
 	}
-	room, active := e.ctl.room(now, perConn, kept)
-	var ahead, vacated map[uuid.UUID]int
-	if e.cfg.SharedLimits {
-		ahead = e.ctl.aheadRoom(now, kept)
-	}
+	room, ahead, active := e.ctl.room(now, perConn, kept)
+	var vacated map[uuid.UUID]int
 	cp := store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(e.cfg.Lease),
 		Limit: free, PerConnection: perConn, Exclude: exclude, Room: room, Window: claimWindow(active),
 		Full: func(id uuid.UUID) {
