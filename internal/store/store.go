@@ -393,8 +393,12 @@ const SweepConnections = 256
 
 // Claimed is a leased delivery with everything needed to attempt it.
 type Claimed struct {
-	Delivery   *switchyard.Delivery
-	Event      *switchyard.Event // with payload
+	Delivery *switchyard.Delivery
+	// Event is the delivery's event with its payload, read-only: its status, start and counts
+	// are as of the claim at best (another delivery of a fan-out event may have finished since,
+	// and SQLite may answer from the events it has just stored, sqlstore's recentEvents); what
+	// never changes — ids, name, resource, payload, creation time, total rules — is exact.
+	Event      *switchyard.Event
 	Rule       *switchyard.Rule
 	Connection *switchyard.Connection
 	// LeaseUntil identifies this claim: DeliveryRecord only succeeds while it still holds.

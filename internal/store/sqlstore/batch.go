@@ -66,6 +66,7 @@ func (db *DB) EventInsertBatch(ctx context.Context, p store.EventInsertBatchPara
 		return nil, err
 	}
 	db.catalogued.add(p.Events)
+	db.recent.add(p.Events)
 	return out, nil
 }
 

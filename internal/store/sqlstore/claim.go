@@ -134,8 +134,9 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 		return nil, err
 	}
 
-	// On SQLite the events are read after the commit, through the read pool, so that the one
-	// writer is held only for the claim itself (PostgreSQL's claim returned them). The rules and
+	// On SQLite the events are those this process has just stored (recentEvents), or read after
+	// the commit, through the read pool, so that the one writer is held only for the claim
+	// itself (PostgreSQL's claim returned them). The rules and
 	// connections come from the cache of the routing version read in the claim (any change to
 	// them moves it on); only what is missing is read.
 	rules, conns := map[uuid.UUID]*switchyard.Rule{}, map[uuid.UUID]*switchyard.Connection{}
@@ -144,6 +145,13 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 	}
 	fillCached(&db.rules, version, rules)
 	fillCached(&db.conns, version, conns)
+	for id, ev := range events {
+		if ev == nil {
+			if ev = db.recent.take(id, p.Now); ev != nil {
+				events[id] = ev
+			}
+		}
+	}
 	if err := loadMissing(ctx, db.r, `SELECT `+eventCols+`, payload FROM events WHERE id IN (%s)`, events,
 		func(s scanner) (*switchyard.Event, error) { return scanEvent(s, true) }, func(e *switchyard.Event) uuid.UUID { return e.ID }); err != nil {
 		return nil, err

@@ -81,7 +81,7 @@ func openSQLite(path string) (*DB, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	if memory {
-		db := &DB{d: sqliteDialect, w: w, r: w}
+		db := &DB{d: sqliteDialect, w: w, r: w, recent: newRecentEvents()}
 		db.startCommitter()
 		return db, nil
 	}
@@ -93,7 +93,7 @@ func openSQLite(path string) (*DB, error) {
 	r.SetConnMaxLifetime(0)
 	cp := sql.OpenDB(&cachingConnector{drv: &sqlite.Driver{}, dsn: dsn("")})
 	cp.SetMaxOpenConns(1)
-	db := &DB{d: sqliteDialect, w: w, r: r, stop: make(chan struct{}), stopped: make(chan struct{})}
+	db := &DB{d: sqliteDialect, w: w, r: r, stop: make(chan struct{}), stopped: make(chan struct{}), recent: newRecentEvents()}
 	db.startCommitter()
 	go db.checkpoint(cp)
 	return db, nil

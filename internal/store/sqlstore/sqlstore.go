@@ -72,6 +72,9 @@ type DB struct {
 	routes versioned[routeKey, []route]
 	rules  versioned[uuid.UUID, *switchyard.Rule]
 	conns  versioned[uuid.UUID, *switchyard.Connection]
+	// recent keeps just-stored events for the claims of their deliveries (SQLite only; nil on
+	// PostgreSQL).
+	recent *recentEvents
 	// catalogued remembers stored catalogue entries (see catalogue).
 	catalogued catalogKnown
 	// channel is the NOTIFY channel of due work, once read (notify.go).
