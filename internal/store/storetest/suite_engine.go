@@ -419,10 +419,18 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 		s := open(t)
 		tn := NewTenant(t, s)
 		ctx := context.Background()
-		var old []uuid.UUID
+		type orgEvent struct{ org, id uuid.UUID }
+		var old []orgEvent
 		for i := range 5 {
 			e, _ := NewEvent(t, s, tn, EventOpts{CreatedAt: T0.Add(time.Duration(i) * time.Second)}) // no rules: completed at once
-			old = append(old, e.ID)
+			old = append(old, orgEvent{tn.Org.ID, e.ID})
+		}
+		// Retention goes organization by organization: another one's old events go too.
+		NewTenant(t, s) // one with no events at all
+		other := NewTenant(t, s)
+		for i := range 3 {
+			e, _ := NewEvent(t, s, other, EventOpts{CreatedAt: T0.Add(time.Duration(i) * time.Minute)})
+			old = append(old, orgEvent{other.Org.ID, e.ID})
 		}
 		NewRule(t, s, tn, RuleOpts{})
 		pending, _ := NewEvent(t, s, tn, EventOpts{CreatedAt: T0})
@@ -438,11 +446,11 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 			}
 			total += n
 		}
-		if total != 5 {
-			t.Fatalf("deleted %d events, want the 5 old finished ones", total)
+		if total != len(old) {
+			t.Fatalf("deleted %d events, want the %d old finished ones", total, len(old))
 		}
-		for _, id := range old {
-			if _, err := s.EventGet(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: id}); err == nil {
+		for _, e := range old {
+			if _, err := s.EventGet(ctx, store.EventGetParams{OrganizationID: e.org, ID: e.id}); err == nil {
 				t.Fatal("an old event survived")
 			}
 		}
