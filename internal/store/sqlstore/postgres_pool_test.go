@@ -624,3 +624,57 @@ func TestPostgresTransactionsAbortedByADeadlockRunAgain(t *testing.T) {
 		t.Fatalf("rows incremented %d times in %d runs, want 4 in 3 or 4 (the aborted run again)", sum, runs.Load())
 	}
 }
+
+// An outcome that leaves its event as it was does not write the event: a delivery failing
+// again and again leaves its event retrying, and rewriting it was a row version per attempt.
+func TestPostgresUnchangedEventIsNotRewritten(t *testing.T) {
+	t.Parallel()
+	db := openPool(t, 2)
+	ctx := context.Background()
+	tn := storetest.NewTenant(t, db)
+	storetest.NewRule(t, db, tn, storetest.RuleOpts{})
+	ev, _ := storetest.NewEvent(t, db, tn, storetest.EventOpts{})
+	version := func() (xmin string, status string) {
+		t.Helper()
+		if err := db.r.QueryRowContext(ctx, `SELECT xmin::text, status FROM events WHERE id = $1`, ev.ID).Scan(&xmin, &status); err != nil {
+			t.Fatal(err)
+		}
+		return xmin, status
+	}
+	now := storetest.T0
+	attempt := func(status switchyard.Status) {
+		t.Helper()
+		now = now.Add(time.Minute)
+		cs, err := db.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10})
+		if err != nil || len(cs) != 1 {
+			t.Fatalf("claimed %d (err %v), want the event's delivery", len(cs), err)
+		}
+		c := cs[0]
+		p := store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: ev.ID, LeaseUntil: c.LeaseUntil, Status: status,
+			Now: now, EventTotalRules: 1, Attempt: &switchyard.Attempt{ID: uuid.Must(uuid.NewV7()), DeliveryID: c.Delivery.ID,
+				EventID: ev.ID, Number: c.Delivery.AttemptCount + 1, StartedAt: now, CompletedAt: now, Outcome: switchyard.OutcomeTimeout}}
+		if status == switchyard.StatusRetrying {
+			next := now.Add(time.Second)
+			p.NextAttemptAt, p.LastError = &next, "timed out"
+		} else {
+			p.Attempt.Outcome, p.Attempt.HTTPStatus = switchyard.OutcomeDelivered, 200
+		}
+		if err := storetest.RecordDelivery(ctx, db, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	attempt(switchyard.StatusRetrying)
+	first, status := version()
+	if status != string(switchyard.StatusRetrying) {
+		t.Fatalf("status %s after a failed attempt, want retrying", status)
+	}
+	attempt(switchyard.StatusRetrying)
+	attempt(switchyard.StatusRetrying)
+	if again, _ := version(); again != first {
+		t.Fatalf("the event was rewritten (xmin %s → %s) by outcomes that left it retrying", first, again)
+	}
+	attempt(switchyard.StatusCompleted)
+	if last, status := version(); last == first || status != string(switchyard.StatusCompleted) {
+		t.Fatalf("after the delivery completed: xmin %s (was %s), status %s", last, first, status)
+	}
+}
