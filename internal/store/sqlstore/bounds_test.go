@@ -86,7 +86,7 @@ func TestStoreCachesAreBounded(t *testing.T) {
 				all = append(all, ev(10, 1))
 			}
 			c.add(all)
-			if n, _ := c.len(); n != 8 {
+			if n, _ := c.held(); n != 8 {
 				t.Fatalf("%d kept, want 8", n)
 			}
 			for i, e := range all {
@@ -94,7 +94,7 @@ func TestStoreCachesAreBounded(t *testing.T) {
 					t.Errorf("event %d kept: %v", i, got)
 				}
 			}
-			if n, b := c.len(); n != 0 || b != 0 {
+			if n, b := c.held(); n != 0 || b != 0 {
 				t.Fatalf("after every take: %d events, %d bytes", n, b)
 			}
 		})
@@ -106,7 +106,7 @@ func TestStoreCachesAreBounded(t *testing.T) {
 			}
 			c.add(all[:120])
 			c.add(all[120:])
-			n, b := c.len()
+			n, b := c.held()
 			if n != 100 || b > c.budget {
 				t.Fatalf("%d kept in %d bytes, want 100 within %d", n, b, c.budget)
 			}
@@ -128,7 +128,7 @@ func TestStoreCachesAreBounded(t *testing.T) {
 			replayed := ev(10, 1)
 			replayed.Replayed = true
 			c.add([]*switchyard.Event{replayed, ev(10, 0), ev(recentBudget/16, 1)})
-			if n, b := c.len(); n != 0 || b != 0 {
+			if n, b := c.held(); n != 0 || b != 0 {
 				t.Fatalf("%d kept (%d bytes), want none: replayed, no deliveries, too large", n, b)
 			}
 		})

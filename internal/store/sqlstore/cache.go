@@ -90,7 +90,7 @@ func newRecentEvents() *recentEvents {
 	return &recentEvents{m: map[uuid.UUID]*switchyard.Event{}, budget: recentBudget, slots: recentSlots}
 }
 
-// size is what an event counts against recentBudget.
+// recentSize is what an event counts against recentBudget.
 func recentSize(e *switchyard.Event) int {
 	return len(e.Payload) + len(e.Name) + len(e.Resource) + len(e.ResourceID) + len(e.CreatedBy) + recentOverhead
 }
@@ -168,8 +168,8 @@ func (c *recentEvents) take(id uuid.UUID, now time.Time) *switchyard.Event {
 	return &out
 }
 
-// len reports how many events are kept (tests).
-func (c *recentEvents) len() (events, bytes int) {
+// held reports how many events are kept and the bytes they count (tests).
+func (c *recentEvents) held() (events, bytes int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.m), c.bytes

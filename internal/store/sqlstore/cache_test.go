@@ -43,7 +43,7 @@ func TestClaimedEventsFromRecentAreWhatTheDatabaseHolds(t *testing.T) {
 	if _, err := db.EventInsertBatch(ctx, store.EventInsertBatchParams{Events: []*switchyard.Event{one, fan, none}}); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := db.recent.len(); n != 2 {
+	if n, _ := db.recent.held(); n != 2 {
 		t.Fatalf("%d events kept, want the 2 with deliveries", n)
 	}
 
@@ -61,7 +61,7 @@ func TestClaimedEventsFromRecentAreWhatTheDatabaseHolds(t *testing.T) {
 			t.Errorf("claimed event\n%+v\nstored\n%+v", c.Event, stored)
 		}
 	}
-	if n, _ := db.recent.len(); n != 1 {
+	if n, _ := db.recent.held(); n != 1 {
 		t.Fatalf("%d events kept after the claim, want the fan-out one only", n)
 	}
 

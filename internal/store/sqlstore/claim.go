@@ -136,9 +136,9 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 
 	// On SQLite the events are those this process has just stored (recentEvents), or read after
 	// the commit, through the read pool, so that the one writer is held only for the claim
-	// itself (PostgreSQL's claim returned them). The rules and
-	// connections come from the cache of the routing version read in the claim (any change to
-	// them moves it on); only what is missing is read.
+	// itself (PostgreSQL's claim returned them). The rules and connections come from the cache
+	// of the routing version read in the claim (any change to them moves it on); only what is
+	// missing is read.
 	rules, conns := map[uuid.UUID]*switchyard.Rule{}, map[uuid.UUID]*switchyard.Connection{}
 	for _, c := range claimed {
 		rules[c.Delivery.RuleID], conns[c.Delivery.ConnectionID] = nil, nil
@@ -147,9 +147,7 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 	fillCached(&db.conns, version, conns)
 	for id, ev := range events {
 		if ev == nil {
-			if ev = db.recent.take(id, p.Now); ev != nil {
-				events[id] = ev
-			}
+			events[id] = db.recent.take(id, p.Now) // nil if not kept: read below
 		}
 	}
 	if err := loadMissing(ctx, db.r, `SELECT `+eventCols+`, payload FROM events WHERE id IN (%s)`, events,
