@@ -374,10 +374,12 @@ func (db *DB) claimUpdate(ctx context.Context, q claimStmts, ids string, args []
 	update := `UPDATE deliveries SET status = 'processing', next_attempt_at = $1, started_at = COALESCE(started_at, $2), updated_at = $2
 		WHERE id IN (` + ids + `) AND next_attempt_at <= $2
 		RETURNING ` + deliveryCols
-	// start starts events ($%d: now) that satisfy %s.
+	// start starts events ($%d: now) that satisfy %s. Only events not yet started (unstarted)
+	// are written: a fan-out event's later claims, and a retry's, leave it be.
 	const start = `UPDATE events SET started_at = COALESCE(started_at, $%d),
 		status = CASE WHEN status = 'pending' THEN 'processing' ELSE status END
 		WHERE %s`
+	const unstarted = `(started_at IS NULL OR status = 'pending')`
 	var version int64
 	if db.d.name == "postgres" {
 		// The events come back with the claim, saving the read after it (a round trip before
@@ -399,7 +401,6 @@ func (db *DB) claimUpdate(ctx context.Context, q claimStmts, ids string, args []
 		// lookup whatever the planner estimates for the claimed CTE (one row): with
 		// IN (SELECT …) and that condition it chose a nested loop over a scan of events, 6 ms a
 		// claim (docs/benchmarks.md).
-		const unstarted = `(started_at IS NULL OR status = 'pending')`
 		rows, err := q.query(ctx, `WITH claimed AS (`+update+`),
 			locked AS (SELECT id FROM events WHERE id = ANY(ARRAY(SELECT event_id FROM claimed)) AND total_rules > 1
 				AND `+unstarted+` ORDER BY id FOR NO KEY UPDATE),
@@ -456,7 +457,7 @@ func (db *DB) claimUpdate(ctx context.Context, q claimStmts, ids string, args []
 	for id := range eventIDs {
 		eargs = append(eargs, id)
 	}
-	if err := q.exec(ctx, fmt.Sprintf(start, 1, "id IN ("+placeholders(2, len(eventIDs))+")"), eargs...); err != nil {
+	if err := q.exec(ctx, fmt.Sprintf(start, 1, "id IN ("+placeholders(2, len(eventIDs))+") AND "+unstarted), eargs...); err != nil {
 		return nil, nil, 0, fmt.Errorf("starting events: %w", err)
 	}
 	vrows, err := q.query(ctx, `SELECT v FROM routing_version`)
