@@ -1,4 +1,4 @@
-package main
+package docs
 
 import (
 	"context"
@@ -16,8 +16,10 @@ import (
 	"github.com/switchyardhq/switchyard/internal/testutil"
 )
 
-// The deployment files at the repository's root (docs/deploy.md) are tested here: compose.yaml
-// must name only settings the binary has, and the Docker image must build and become ready.
+// The deployment files at the repository's root, which deploy.md describes, are tested here:
+// compose.yaml must name only settings the binary has, and the Docker image must build and
+// become ready. They live beside the docs rather than in cmd/switchyard, whose test binary would
+// link the whole server only to read these files.
 
 var envTag = regexp.MustCompile(`env:"([A-Z0-9_,]+)"`)
 
@@ -27,7 +29,7 @@ func knownEnv(t *testing.T) map[string]bool {
 	t.Helper()
 	var files []string
 	for _, dir := range []string{"cli", "config"} {
-		fs, err := filepath.Glob("../../internal/" + dir + "/*.go")
+		fs, err := filepath.Glob("../internal/" + dir + "/*.go")
 		if err != nil || len(fs) == 0 {
 			t.Fatalf("%s sources: %v", dir, err)
 		}
@@ -52,7 +54,7 @@ func knownEnv(t *testing.T) map[string]bool {
 var perIntegration = regexp.MustCompile(`^SWITCHYARD_(HUBSPOT|SALESFORCE|INTERCOM|ZOOM)_[A-Z_]+$`)
 
 func TestComposeNamesOnlyKnownSettings(t *testing.T) {
-	b, err := os.ReadFile("../../compose.yaml")
+	b, err := os.ReadFile("../compose.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +86,7 @@ func TestComposeNamesOnlyKnownSettings(t *testing.T) {
 	if nodes < 2 {
 		t.Errorf("compose.yaml runs %d switchyard nodes, want at least 2", nodes)
 	}
-	d, err := os.ReadFile("../../Dockerfile")
+	d, err := os.ReadFile("../Dockerfile")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +101,7 @@ func TestComposeNamesOnlyKnownSettings(t *testing.T) {
 		t.Log("docker compose is not installed: compose.yaml checked by this test only")
 		return
 	}
-	cmd := exec.Command("docker", "compose", "-f", "../../compose.yaml", "config", "--quiet")
+	cmd := exec.Command("docker", "compose", "-f", "../compose.yaml", "config", "--quiet")
 	cmd.Env = append(os.Environ(), "SWITCHYARD_ENCRYPTION_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("docker compose config: %v\n%s", err, out)
@@ -130,7 +132,7 @@ func TestDockerImage(t *testing.T) {
 		}
 		return strings.TrimSpace(string(out))
 	}
-	run("build", "-t", tag, "../..")
+	run("build", "-t", tag, "..")
 	t.Cleanup(func() { exec.Command("docker", "image", "rm", "-f", tag).Run() })
 	id := run("run", "-d", "-p", "127.0.0.1::8080", tag)
 	t.Cleanup(func() { exec.Command("docker", "rm", "-f", id).Run() })
