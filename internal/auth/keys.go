@@ -26,17 +26,22 @@ var publishableKeyPattern = regexp.MustCompile(`^mesh_pub_([A-Za-z0-9\-.]+)_([A-
 // validates. The access key is "mk_" and 24 base64url characters (18 random bytes), matching
 // ^mk_[A-Za-z0-9_-]{22,}$; it is public, an identifier rather than a credential. The secret is
 // 43 base64url characters (32 random bytes, 256 bits), matching ^[A-Za-z0-9_-]{43,}$. The secret
-// is used as text: its UTF-8 bytes are the HS256 key, so it is never base64-decoded.
+// is used as text: its UTF-8 bytes are the HS256 key, so it is never base64-decoded. It never
+// begins with '-': one in 64 would, and a command line given `--secret-key <secret>` takes such a
+// secret for a flag (the CLI then refuses it, asking for `--secret-key=<secret>`).
 func GenerateMachineKey() (accessKey, secret string, err error) {
 	id, err := randomBytes(18)
 	if err != nil {
 		return "", "", err
 	}
-	sec, err := randomBytes(32)
-	if err != nil {
-		return "", "", err
+	for secret == "" || secret[0] == '-' {
+		sec, err := randomBytes(32)
+		if err != nil {
+			return "", "", err
+		}
+		secret = base64.RawURLEncoding.EncodeToString(sec)
 	}
-	return AccessKeyPrefix + base64.RawURLEncoding.EncodeToString(id), base64.RawURLEncoding.EncodeToString(sec), nil
+	return AccessKeyPrefix + base64.RawURLEncoding.EncodeToString(id), secret, nil
 }
 
 // GeneratePublishableKey returns a new publishable key of the form
