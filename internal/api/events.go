@@ -139,8 +139,14 @@ func (s *Server) eventCreate(w http.ResponseWriter, r *http.Request) error {
 			s.Accepted() // only events with deliveries give the engine work
 		}
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"event": acceptedEventWire(e)})
+	writeJSON(w, http.StatusCreated, acceptedEventAnswer{Event: acceptedEventWire(e)})
 	return nil
+}
+
+// acceptedEventAnswer is POST /events' answer, {"event": …}: a struct rather than a map, which
+// encoding/json would allocate, iterate and sort on every accepted event.
+type acceptedEventAnswer struct {
+	Event *acceptedEventJSON `json:"event"`
 }
 
 // idempotencyKeyHeader names the header that makes an emit idempotent (docs/decisions.md §4).
