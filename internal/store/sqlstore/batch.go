@@ -235,19 +235,34 @@ func rowArgs[T any](rows []T, args func(T) []any) []any {
 }
 
 func newMultiInsert(what, table, cols string) *multiInsert {
-	m := &multiInsert{what: what, cols: strings.Count(cols, ",") + 1}
-	for k := 0; k <= maxRowsLog2; k++ {
+	n := strings.Count(cols, ",") + 1
+	return &multiInsert{what: what, cols: n,
+		stmts: rowStatements(`INSERT INTO `+table+` (`+cols+`) VALUES `, n, plainRow(n), ``)}
+}
+
+// rowStatements are the texts of a statement for 1<<k rows, k from 0 to maxRowsLog2 (what
+// rowChunks splits rows into): head, the rows' lists of parameters, comma-separated, and tail.
+// row writes the list of the row whose first parameter is $first (each row has cols).
+func rowStatements(head string, cols int, row func(first int) string, tail string) []string {
+	stmts := make([]string, maxRowsLog2+1)
+	for k := range stmts {
 		var b strings.Builder
-		b.WriteString(`INSERT INTO ` + table + ` (` + cols + `) VALUES `)
+		b.WriteString(head)
 		for i := range 1 << k {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString("(" + placeholders(i*m.cols+1, m.cols) + ")")
+			b.WriteString(row(i*cols + 1))
 		}
-		m.stmts = append(m.stmts, b.String())
+		b.WriteString(tail)
+		stmts[k] = b.String()
 	}
-	return m
+	return stmts
+}
+
+// plainRow writes a row of cols parameters without casts: ($1, $2, …).
+func plainRow(cols int) func(first int) string {
+	return func(first int) string { return "(" + placeholders(first, cols) + ")" }
 }
 
 var (

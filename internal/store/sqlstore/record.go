@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -272,27 +271,13 @@ func attemptArgs(a *switchyard.Attempt) []any {
 
 // outcomeUpdates[k] (PostgreSQL) writes 2^k deliveries' outcomes in one statement, each only
 // while its lease holds, and returns the ids it wrote.
-var outcomeUpdates = func() []string {
-	const cols = 8
-	var out []string
-	for k := 0; k <= maxRowsLog2; k++ {
-		var b strings.Builder
-		b.WriteString(`UPDATE deliveries d SET status = v.status, next_attempt_at = v.next, attempt_count = d.attempt_count + v.inc,
-			last_error = v.last_error, completed_at = v.completed_at, updated_at = v.now FROM (VALUES `)
-		for i := range 1 << k {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			n := i * cols
-			fmt.Fprintf(&b, "($%d::uuid, $%d::text, $%d::bigint, $%d::int, $%d::text, $%d::bigint, $%d::bigint, $%d::bigint)",
-				n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
-		}
-		b.WriteString(`) AS v(id, status, next, inc, last_error, completed_at, now, lease)
-			WHERE d.id = v.id AND d.next_attempt_at = v.lease RETURNING d.id`)
-		out = append(out, b.String())
-	}
-	return out
-}()
+var outcomeUpdates = rowStatements(`UPDATE deliveries d SET status = v.status, next_attempt_at = v.next,
+	attempt_count = d.attempt_count + v.inc, last_error = v.last_error, completed_at = v.completed_at, updated_at = v.now
+	FROM (VALUES `, 8, func(n int) string {
+	return fmt.Sprintf("($%d::uuid, $%d::text, $%d::bigint, $%d::int, $%d::text, $%d::bigint, $%d::bigint, $%d::bigint)",
+		n, n+1, n+2, n+3, n+4, n+5, n+6, n+7)
+}, `) AS v(id, status, next, inc, last_error, completed_at, now, lease)
+	WHERE d.id = v.id AND d.next_attempt_at = v.lease RETURNING d.id`)
 
 // outcomeArgs are a delivery's new values for recording its outcome while its lease holds: its
 // id, status, next attempt, attempts made (0 or 1), last error, completion and update times, and
@@ -457,24 +442,10 @@ func (v *eventStatuses) add(id uuid.UUID, counts switchyard.StatusCounts, now in
 // eventStatusesSQL): the events' values as a VALUES list, applied with UPDATE … FROM. A
 // statement per event was about 8 % of the SQLite writer's time on the backlog bench
 // (docs/benchmarks.md).
-var eventStatusUpdates = func() []string {
-	stmts := make([]string, maxRowsLog2+1)
-	for k := range stmts {
-		var b strings.Builder
-		b.WriteString(`UPDATE events SET status = v.column2, completed_count = v.column3, failed_count = v.column4,
-			completed_at = v.column5 FROM (VALUES `)
-		for i := range 1 << k {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(" + placeholders(i*5+1, 5) + ")")
-		}
-		b.WriteString(`) AS v WHERE events.id = v.column1 AND NOT (events.status = v.column2 AND events.completed_count = v.column3
-			AND events.failed_count = v.column4 AND events.completed_at IS NOT DISTINCT FROM v.column5)`)
-		stmts[k] = b.String()
-	}
-	return stmts
-}()
+var eventStatusUpdates = rowStatements(`UPDATE events SET status = v.column2, completed_count = v.column3,
+	failed_count = v.column4, completed_at = v.column5 FROM (VALUES `, 5, plainRow(5), `) AS v
+	WHERE events.id = v.column1 AND NOT (events.status = v.column2 AND events.completed_count = v.column3
+		AND events.failed_count = v.column4 AND events.completed_at IS NOT DISTINCT FROM v.column5)`)
 
 // setEventStatuses stores the statuses of events with one delivery, which follow from that
 // delivery's new status (touchedEvent.only): in few statements on SQLite; on PostgreSQL, whose
