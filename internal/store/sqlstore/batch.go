@@ -205,7 +205,7 @@ type multiInsert struct {
 const maxRowsLog2 = 6
 
 // rowChunks splits rows into the runs that statements of 1<<k rows take, largest first (k up to
-// maxRowsLog2), yielding each run with its k: a multiInsert's stmts[k], or outcomeUpdates[k].
+// maxRowsLog2), yielding each run with its k: the index of its statement in rowStatements' texts.
 func rowChunks[T any](rows []T) iter.Seq2[int, []T] {
 	return func(yield func(int, []T) bool) {
 		for len(rows) > 0 {

@@ -71,6 +71,11 @@ type touchedEvent struct {
 	only *switchyard.Status
 }
 
+// onlyCounts are the counts of an event with one delivery (only set): that delivery's status.
+func (t *touchedEvent) onlyCounts() switchyard.StatusCounts {
+	return switchyard.StatusCounts{*t.only: 1}
+}
+
 // touchedEvents sets errs[i] for each outcome whose lease did not hold (held[i] false) and returns
 // the events the others touch, in id order: so that concurrent recorders (PostgreSQL) lock them
 // in the same order and cannot deadlock.
@@ -208,9 +213,9 @@ func (db *DB) recordPipelined(ctx context.Context, ps []store.DeliveryRecordPara
 		k := 0
 		var ev eventStatuses
 		for _, t := range touched {
-			c := switchyard.StatusCounts{}
+			var c switchyard.StatusCounts
 			if t.only != nil {
-				c[*t.only] = 1
+				c = t.onlyCounts()
 			} else {
 				c, k = counts[k], k+1
 			}
@@ -239,8 +244,8 @@ func (db *DB) recordPipelined(ctx context.Context, ps []store.DeliveryRecordPara
 	return errs, nil
 }
 
-// queueRows queues rows on b with stmts, where stmts[k] takes 1<<k rows (a multiInsert's, or
-// outcomeUpdates), and returns how many statements it queued.
+// queueRows queues rows on b with stmts, where stmts[k] takes 1<<k rows (rowStatements), and
+// returns how many statements it queued.
 func queueRows[T any](b *pgx.Batch, stmts []string, rows []T, args func(T) []any) int {
 	n := 0
 	for k, chunk := range rowChunks(rows) {
@@ -448,20 +453,25 @@ var eventStatusUpdates = rowStatements(`UPDATE events SET status = v.column2, co
 		AND events.failed_count = v.column4 AND events.completed_at IS NOT DISTINCT FROM v.column5)`)
 
 // setEventStatuses stores the statuses of events with one delivery, which follow from that
-// delivery's new status (touchedEvent.only): in few statements on SQLite; on PostgreSQL, whose
-// usual path is recordPipelined, one each.
+// delivery's new status (touchedEvent.only), in few statements: eventStatusUpdates on SQLite,
+// eventStatusesSQL on PostgreSQL (as recordPipelined, its usual path, does).
 func (db *DB) setEventStatuses(ctx context.Context, tx *sql.Tx, events []*touchedEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
 	if db.d.name == "postgres" {
+		var v eventStatuses
 		for _, t := range events {
-			if err := db.setEventStatus(ctx, tx, t.id, switchyard.StatusCounts{*t.only: 1}, t.now); err != nil {
-				return err
-			}
+			v.add(t.id, t.onlyCounts(), t.now)
+		}
+		if _, err := tx.ExecContext(ctx, eventStatusesSQL, v.ids, v.status, v.completed, v.failed, v.at); err != nil {
+			return fmt.Errorf("updating events: %w", err)
 		}
 		return nil
 	}
 	for k, chunk := range rowChunks(events) {
 		args := rowArgs(chunk, func(t *touchedEvent) []any {
-			return append([]any{t.id}, eventStatusArgs(switchyard.StatusCounts{*t.only: 1}, t.now)...)
+			return append([]any{t.id}, eventStatusArgs(t.onlyCounts(), t.now)...)
 		})
 		if _, err := tx.ExecContext(ctx, eventStatusUpdates[k], args...); err != nil {
 			return fmt.Errorf("updating events: %w", err)
