@@ -446,12 +446,9 @@ func TestSessionsAPI(t *testing.T) {
 // columns, read with a connection of its own.
 func readSessionsTable(t *testing.T, d storetest.Dialect, dbURL string) []string {
 	t.Helper()
-	driver, dsn := "pgx", dbURL
+	driver, dsn := "sqlite", strings.TrimPrefix(dbURL, "sqlite://")
 	if d.Name == "postgres" {
-		dsn = storetest.DriverURL(t, dbURL)
-	}
-	if d.Name == "sqlite" {
-		driver, dsn = "sqlite", strings.TrimPrefix(dbURL, "sqlite://")
+		driver, dsn = "pgx", storetest.DriverURL(t, dbURL)
 	}
 	db, err := sql.Open(driver, dsn)
 	if err != nil {

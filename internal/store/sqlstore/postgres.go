@@ -98,29 +98,34 @@ func poolSizes(rawURL string) (string, poolConfig, error) {
 		return "", poolConfig{}, fmt.Errorf("parsing the PostgreSQL URL: %s", redactURL(rawURL))
 	}
 	q := u.Query()
+	var pool poolConfig
+	if pool.max, err = intParam(q, "pool_max_conns", 2, 1000, "2 to 1000", defaultPoolSize); err != nil {
+		return "", poolConfig{}, err
+	}
+	if pool.min, err = intParam(q, "pool_min_conns", 0, pool.max, fmt.Sprintf("0 to pool_max_conns (%d)", pool.max), pool.max); err != nil {
+		return "", poolConfig{}, err
+	}
 	if !q.Has("pool_max_conns") && !q.Has("pool_min_conns") {
-		return rawURL, poolConfig{max: defaultPoolSize, min: defaultPoolSize}, nil
-	}
-	pool := poolConfig{max: defaultPoolSize}
-	if v := q.Get("pool_max_conns"); q.Has("pool_max_conns") {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 2 || n > 1000 {
-			return "", poolConfig{}, fmt.Errorf("pool_max_conns must be a whole number from 2 to 1000, not %q", v)
-		}
-		pool.max = n
-	}
-	pool.min = pool.max
-	if v := q.Get("pool_min_conns"); q.Has("pool_min_conns") {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > pool.max {
-			return "", poolConfig{}, fmt.Errorf("pool_min_conns must be a whole number from 0 to pool_max_conns (%d), not %q", pool.max, v)
-		}
-		pool.min = n
+		return rawURL, pool, nil
 	}
 	q.Del("pool_max_conns")
 	q.Del("pool_min_conns")
 	u.RawQuery = q.Encode()
 	return u.String(), pool, nil
+}
+
+// intParam is the whole number q gives for name, from lo to hi (span says so in the error), or
+// def when q does not have it.
+func intParam(q url.Values, name string, lo, hi int, span string, def int) (int, error) {
+	if !q.Has(name) {
+		return def, nil
+	}
+	v := q.Get(name)
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%s must be a whole number from %s, not %q", name, span, v)
+	}
+	return n, nil
 }
 
 // OpenPool opens the pool's first connections (pool_min_conns; by default all of
