@@ -158,13 +158,7 @@ func (c *recentEvents) take(id uuid.UUID, now time.Time) *switchyard.Event {
 		return nil
 	}
 	out := *e
-	if out.StartedAt == nil {
-		at := fromMicros(micros(now))
-		out.StartedAt = &at
-	}
-	if out.Status == switchyard.StatusPending {
-		out.Status = switchyard.StatusProcessing
-	}
+	startEvent(&out, fromMicros(micros(now)))
 	return &out
 }
 
@@ -173,12 +167,4 @@ func (c *recentEvents) held() (events, bytes int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.m), c.bytes
-}
-
-func microsPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	at := fromMicros(micros(*t))
-	return &at
 }

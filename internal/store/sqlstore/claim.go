@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -168,6 +169,17 @@ func (db *DB) DeliveryClaim(ctx context.Context, p store.DeliveryClaimParams) ([
 		c.Event, c.Rule, c.Connection = events[c.Delivery.EventID], rules[c.Delivery.RuleID], conns[c.Delivery.ConnectionID]
 	}
 	return claimed, nil
+}
+
+// startEvent gives an event read before its claim's start (claimUpdate's start) what the start
+// did to its row: started at at, if it was not, and processing if it was pending.
+func startEvent(ev *switchyard.Event, at time.Time) {
+	if ev.StartedAt == nil {
+		ev.StartedAt = &at
+	}
+	if ev.Status == switchyard.StatusPending {
+		ev.Status = switchyard.StatusProcessing
+	}
 }
 
 // dueRanked is the query of the ids a claim takes ($2 now, $3 the most to take) among
@@ -426,13 +438,7 @@ func (db *DB) claimUpdate(ctx context.Context, q claimStmts, ids string, args []
 			if err != nil {
 				return nil, err
 			}
-			if ev.StartedAt == nil {
-				at := started
-				ev.StartedAt = &at
-			}
-			if ev.Status == switchyard.StatusPending {
-				ev.Status = switchyard.StatusProcessing
-			}
+			startEvent(ev, started)
 			evs = append(evs, ev)
 			return d, nil
 		}, "claimed deliveries")

@@ -27,6 +27,15 @@ func nullMicros(t *time.Time) any {
 	return t.UnixMicro()
 }
 
+// microsPtr is t as the database keeps it: to the microsecond, in UTC (nil stays nil).
+func microsPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	at := fromMicros(micros(*t))
+	return &at
+}
+
 func timePtr(v sql.NullInt64) *time.Time {
 	if !v.Valid {
 		return nil
