@@ -511,12 +511,28 @@ func (e *Engine) unattemptable(c *store.Claimed) store.DeliveryRecordParams {
 	return rec
 }
 
+// attemptLog is an attempt's logger, which says which delivery and event it is about. It is made
+// the first time the attempt logs something: most log nothing, and making it for each (the two
+// ids formatted, the handler's attributes copied) was about 1 % of the e2e benchmark's CPU.
+type attemptLog struct {
+	base *slog.Logger
+	d    *switchyard.Delivery
+	l    *slog.Logger
+}
+
+func (a *attemptLog) get() *slog.Logger {
+	if a.l == nil {
+		a.l = a.base.With(slog.String("delivery_id", a.d.ID.String()), slog.String("event_id", a.d.EventID.String()))
+	}
+	return a.l
+}
+
 // attempt makes one attempt at a claimed delivery (whose connection slot is held) and returns
 // its outcome to record. With shared limits it also returns the delivery kept ahead for the
 // connection that is to take over the slot (handOver), if any.
 func (e *Engine) attempt(hard context.Context, c *store.Claimed) (store.DeliveryRecordParams, *aheadItem) {
 	d := c.Delivery
-	log := e.log.With(slog.String("delivery_id", d.ID.String()), slog.String("event_id", d.EventID.String()))
+	log := &attemptLog{base: e.log, d: d}
 	rec := store.DeliveryRecordParams{DeliveryID: d.ID, EventID: d.EventID, LeaseUntil: c.LeaseUntil,
 		EventTotalRules: c.Event.TotalRules}
 	outcome, attempted, retryAfter := e.deliver(hard, c, &rec, log)
@@ -539,7 +555,7 @@ func (e *Engine) attempt(hard context.Context, c *store.Claimed) (store.Delivery
 		until = e.shareOutcome(c, outcome, attempted, retryAfter, until, rec.Now, log)
 	}
 	if !until.IsZero() {
-		log.Warn("circuit opened: deferring the connection's waiting deliveries", slog.String("connection_id", c.Connection.ID.String()),
+		log.get().Warn("circuit opened: deferring the connection's waiting deliveries", slog.String("connection_id", c.Connection.ID.String()),
 			slog.Time("until", until))
 		// Only what is due now: what comes due during the cool-down (deliveries parked while
 		// the connection was stuck, retries) is parked as it comes due (see park), instead of
@@ -547,7 +563,7 @@ func (e *Engine) attempt(hard context.Context, c *store.Claimed) (store.Delivery
 		// UPDATEs just as its timeout wave is being recorded, was the isolation bench's tail.
 		if _, err := e.cfg.Store.DeliveryDefer(context.Background(), store.DeliveryDeferParams{
 			ConnectionID: c.Connection.ID, Until: until, DueBy: rec.Now, Now: rec.Now}); err != nil {
-			log.Error("deferring deliveries", slog.Any("error", err))
+			log.get().Error("deferring deliveries", slog.Any("error", err))
 		}
 	}
 	return rec, succ
@@ -556,7 +572,7 @@ func (e *Engine) attempt(hard context.Context, c *store.Claimed) (store.Delivery
 // deliver runs the adapter and fills rec with the attempt and the delivery's next state. It
 // reports the outcome, whether an attempt was really made, and the destination's Retry-After.
 func (e *Engine) deliver(hard context.Context, c *store.Claimed, rec *store.DeliveryRecordParams,
-	log *slog.Logger) (switchyard.Outcome, bool, time.Duration) {
+	log *attemptLog) (switchyard.Outcome, bool, time.Duration) {
 	d := c.Delivery
 	p, err := e.senders.acquire(hard, c.Connection, e.cfg.Now())
 	switch {
@@ -565,7 +581,7 @@ func (e *Engine) deliver(hard context.Context, c *store.Claimed, rec *store.Deli
 		return switchyard.OutcomeInternalError, false, 0
 	case err != nil:
 		// Our failure, not the destination's: retry later without using up an attempt.
-		log.Error("provisioning the connection", slog.Any("error", err))
+		log.get().Error("provisioning the connection", slog.Any("error", err))
 		e.internalRetry(rec, d, "Switchyard could not prepare the connection (its secrets or credentials).", e.cfg.InternalRetry)
 		return switchyard.OutcomeInternalError, false, 0
 	}
@@ -608,7 +624,7 @@ func (e *Engine) deliver(hard context.Context, c *store.Claimed, rec *store.Deli
 		return switchyard.OutcomeInternalError, false, 0
 	}
 	if res.Outcome == switchyard.OutcomeInternalError {
-		log.Error("adapter failed on our side", slog.String("message", res.Message))
+		log.get().Error("adapter failed on our side", slog.String("message", res.Message))
 		e.internalRetry(rec, d, res.Message, e.cfg.InternalRetry)
 		return res.Outcome, false, 0
 	}
@@ -643,9 +659,9 @@ func (e *Engine) deliver(hard context.Context, c *store.Claimed, rec *store.Deli
 	if res.Deactivate != "" {
 		if err := e.cfg.Store.ConnectionDeactivate(context.Background(), store.ConnectionDeactivateParams{
 			ConnectionID: conn.ID, Reason: res.Deactivate, Now: end}); err != nil {
-			log.Error("deactivating connection", slog.Any("error", err))
+			log.get().Error("deactivating connection", slog.Any("error", err))
 		} else {
-			log.Warn("connection deactivated", slog.String("connection_id", conn.ID.String()), slog.String("reason", res.Deactivate))
+			log.get().Warn("connection deactivated", slog.String("connection_id", conn.ID.String()), slog.String("reason", res.Deactivate))
 		}
 	}
 	return res.Outcome, true, res.RetryAfter

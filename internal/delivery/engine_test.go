@@ -1,9 +1,13 @@
 package delivery_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -117,6 +121,24 @@ func (f *fixture) delivery(t *testing.T, eventID uuid.UUID) (*switchyard.Deliver
 	return ds[0], as
 }
 
+// lockedBuffer is a log destination the engine's goroutines may write to while a test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 func outcomes(as []*switchyard.Attempt) []switchyard.Outcome {
 	var out []switchyard.Outcome
 	for _, a := range as {
@@ -183,11 +205,19 @@ func TestEngine(t *testing.T) {
 		t.Run("410 Gone fails the delivery and deactivates the connection", func(t *testing.T) {
 			t.Parallel()
 			f := setup(t, d, func(_ int64, w http.ResponseWriter) { w.WriteHeader(http.StatusGone) })
-			f.run(t, 5*time.Millisecond)
+			var logs lockedBuffer
+			f.runWith(t, delivery.Config{PollInterval: 10 * time.Millisecond, Schedule: []time.Duration{5 * time.Millisecond},
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			ev := f.waitEvent(t, f.emit(t).ID, "failure", terminal)
-			_, as := f.delivery(t, ev.ID)
+			del, as := f.delivery(t, ev.ID)
 			if ev.Status != switchyard.StatusFailed || len(as) != 1 || as[0].Outcome != switchyard.OutcomeDestinationGone {
 				t.Fatalf("event %+v attempts %v", ev, outcomes(as))
+			}
+			// The attempt's warning says which delivery and event it is about (its logger is made
+			// only when it logs).
+			want := "delivery_id=" + del.ID.String() + " event_id=" + ev.ID.String()
+			if got := logs.String(); !strings.Contains(got, "connection deactivated") || !strings.Contains(got, want) {
+				t.Fatalf("log %q, want the deactivation with %s", got, want)
 			}
 			c, err := f.store.ConnectionGet(context.Background(), store.ConnectionGetParams{OrganizationID: f.tenant.Org.ID, ID: f.conn.ID})
 			if err != nil || c.Active || c.InactiveReason != "destination_gone" {

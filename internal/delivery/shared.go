@@ -55,7 +55,7 @@ func (e *Engine) followCluster(ctx context.Context) {
 // (zero for none). opened is the controller's answer: this node counted enough consecutive
 // failures to open the circuit.
 func (e *Engine) shareOutcome(c *store.Claimed, outcome switchyard.Outcome, attempted bool, retryAfter time.Duration,
-	opened, now time.Time, log *slog.Logger) time.Time {
+	opened, now time.Time, log *attemptLog) time.Time {
 	id := c.Connection.ID
 	if attempted && outcome == switchyard.OutcomeRateLimited {
 		// As the controller pauses itself: what the destination asked, 1 s to 1 min.
@@ -67,14 +67,14 @@ func (e *Engine) shareOutcome(c *store.Claimed, outcome switchyard.Outcome, atte
 	case c.Probe && !attempted:
 		// The probe never ran (our failure): another, at once, on whichever node claims next.
 		if err := e.cfg.Store.CircuitClose(ctx, store.CircuitCloseParams{ConnectionID: id, Reprobe: true, Now: now}); err != nil {
-			log.Error("handing back the circuit's probe", slog.Any("error", err))
+			log.get().Error("handing back the circuit's probe", slog.Any("error", err))
 		}
 		return time.Time{}
 	case c.Probe && breakerFailure(outcome):
 		res, err := e.cfg.Store.CircuitOpen(ctx, store.CircuitOpenParams{ConnectionID: id, Cooldown: e.cfg.BreakerCooldown,
 			MaxCooldown: e.cfg.BreakerMaxCooldown, Probe: true, Now: now})
 		if err != nil {
-			log.Error("reopening the circuit", slog.Any("error", err))
+			log.get().Error("reopening the circuit", slog.Any("error", err))
 			return time.Time{}
 		}
 		e.ctl.sharedOpened(id, res.OpenUntil)
@@ -82,14 +82,14 @@ func (e *Engine) shareOutcome(c *store.Claimed, outcome switchyard.Outcome, atte
 	case c.Probe:
 		// The destination answered: healthy again, for every node.
 		if err := e.cfg.Store.CircuitClose(ctx, store.CircuitCloseParams{ConnectionID: id, Now: now}); err != nil {
-			log.Error("closing the circuit", slog.Any("error", err))
+			log.get().Error("closing the circuit", slog.Any("error", err))
 		}
 		return time.Time{}
 	case !opened.IsZero():
 		res, err := e.cfg.Store.CircuitOpen(ctx, store.CircuitOpenParams{ConnectionID: id, Cooldown: e.cfg.BreakerCooldown,
 			MaxCooldown: e.cfg.BreakerMaxCooldown, Now: now})
 		if err != nil {
-			log.Error("opening the circuit", slog.Any("error", err))
+			log.get().Error("opening the circuit", slog.Any("error", err))
 			return opened // this node's own opening still parks what is waiting
 		}
 		e.ctl.sharedOpened(id, res.OpenUntil)
@@ -102,10 +102,10 @@ func (e *Engine) shareOutcome(c *store.Claimed, outcome switchyard.Outcome, atte
 }
 
 // sharePause pauses a connection or provider account for every node.
-func (e *Engine) sharePause(key string, until, now time.Time, log *slog.Logger) {
+func (e *Engine) sharePause(key string, until, now time.Time, log *attemptLog) {
 	ctx, cancel := context.WithTimeout(context.Background(), sharedWriteTimeout)
 	defer cancel()
 	if err := e.cfg.Store.LimitPause(ctx, store.LimitPauseParams{Key: key, Until: until, Now: now}); err != nil {
-		log.Error("pausing for the cluster", slog.Any("error", err))
+		log.get().Error("pausing for the cluster", slog.Any("error", err))
 	}
 }
