@@ -28,20 +28,21 @@ import (
 
 // Scenario names, in the order a run measures them.
 const (
-	ScenarioLimits        = "limits"
-	ScenarioIngestSingle  = "ingest-single"
-	ScenarioIngestBulk    = "ingest-bulk"
-	ScenarioE2EThroughput = "e2e-throughput"
-	ScenarioE2ELatency    = "e2e-latency"
-	ScenarioFanout        = "fanout"
-	ScenarioBacklog       = "backlog"
-	ScenarioIsolation     = "isolation"
-	ScenarioSaaS          = "saas"
+	ScenarioLimits           = "limits"
+	ScenarioIngestSingle     = "ingest-single"
+	ScenarioIngestBulk       = "ingest-bulk"
+	ScenarioE2EThroughput    = "e2e-throughput"
+	ScenarioIngestDelivering = "ingest-delivering"
+	ScenarioE2ELatency       = "e2e-latency"
+	ScenarioFanout           = "fanout"
+	ScenarioBacklog          = "backlog"
+	ScenarioIsolation        = "isolation"
+	ScenarioSaaS             = "saas"
 )
 
 // Scenarios lists every scenario in the order a run measures them.
 func Scenarios() []string {
-	return []string{ScenarioLimits, ScenarioIngestSingle, ScenarioIngestBulk, ScenarioE2EThroughput, ScenarioE2ELatency,
+	return []string{ScenarioLimits, ScenarioIngestSingle, ScenarioIngestBulk, ScenarioE2EThroughput, ScenarioIngestDelivering, ScenarioE2ELatency,
 		ScenarioFanout, ScenarioBacklog, ScenarioIsolation, ScenarioSaaS}
 }
 
@@ -286,6 +287,8 @@ func (r *runner) scenario(name string) func(context.Context) ([]Result, error) {
 		return r.ingestBulk
 	case ScenarioE2EThroughput:
 		return r.e2eThroughput
+	case ScenarioIngestDelivering:
+		return r.ingestDelivering
 	case ScenarioE2ELatency:
 		return r.e2eLatency
 	case ScenarioFanout:

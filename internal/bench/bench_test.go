@@ -198,8 +198,8 @@ func TestRunMeasuresIngestAndLatencyEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	rep, err := Run(ctx, Options{Scenarios: []string{ScenarioIngestSingle, ScenarioE2ELatency, ScenarioBacklog}, Duration: 500 * time.Millisecond,
-		Warmup: 200 * time.Millisecond, Concurrency: 8, Rate: 200, Backlog: 450, DrainTimeout: 20 * time.Second,
+	rep, err := Run(ctx, Options{Scenarios: []string{ScenarioIngestSingle, ScenarioIngestDelivering, ScenarioE2ELatency, ScenarioBacklog},
+		Duration: 500 * time.Millisecond, Warmup: 200 * time.Millisecond, Concurrency: 8, Rate: 200, Backlog: 450, DrainTimeout: 20 * time.Second,
 		CPUProfile: filepath.Join(dir, "cpu.pprof")})
 	if err != nil {
 		t.Fatal(err)
@@ -226,6 +226,14 @@ func TestRunMeasuresIngestAndLatencyEndToEnd(t *testing.T) {
 	if v := get(ScenarioIngestSingle, "", "errors"); v != 0 {
 		t.Errorf("ingest-single errors = %v", v)
 	}
+	// ingest-delivering: events accepted while the one connection delivers them, and then every
+	// one of them delivered.
+	if accepted, during := get(ScenarioIngestDelivering, "", "accepted"), get(ScenarioIngestDelivering, "", "delivered during load"); accepted <= 0 || during <= 0 {
+		t.Errorf("ingest-delivering accepted %v/s, delivered during load %v/s", accepted, during)
+	}
+	if v, errs := get(ScenarioIngestDelivering, "", "undelivered"), get(ScenarioIngestDelivering, "", "errors"); v != 0 || errs != 0 {
+		t.Errorf("ingest-delivering undelivered %v, errors %v", v, errs)
+	}
 	accepted, delivered := get(ScenarioE2ELatency, "", "accepted"), get(ScenarioE2ELatency, "", "delivered")
 	if accepted < 50 || delivered != accepted {
 		t.Errorf("e2e-latency accepted %v, delivered %v: want every accepted event delivered", accepted, delivered)
@@ -243,7 +251,7 @@ func TestRunMeasuresIngestAndLatencyEndToEnd(t *testing.T) {
 	if v := get(ScenarioBacklog, "", "errors"); v != 0 {
 		t.Errorf("backlog errors = %v", v)
 	}
-	if len(rep.Profiles) != 3 {
+	if len(rep.Profiles) != 4 {
 		t.Errorf("profiles written: %v, want one per measured phase", rep.Profiles)
 	}
 	var table bytes.Buffer

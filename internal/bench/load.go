@@ -389,6 +389,9 @@ type deliveryStats struct {
 	firstAccept, lastReceipt int64
 	// latencies are, per event with a delivery, its first receipt minus its request start.
 	latencies []time.Duration
+	// duringLoad is how many deliveries the receiver got while the measured load ran (of any
+	// event, the warm-up's stragglers included).
+	duringLoad int64
 }
 
 // awaitDeliveries waits until every tracked event for which want(tag) > 0 has been received

@@ -335,7 +335,7 @@ func (r *runner) saasRun(ctx context.Context, g *rig, tap *hubspotTap, list stri
 		}
 		return o
 	}
-	st, lr, cpu := r.deliveryLoadOf(ctx, g, ScenarioSaaS, send, 1, r.deliveryBudget(), func() {
+	st, lr, cpu := r.deliveryLoadOf(ctx, g, ScenarioSaaS, r.opts.Concurrency, send, 1, r.deliveryBudget(), func() {
 		before, receiptsBefore, failed, contactsBefore = tap.counts(), g.recv.total.Load(), tap.failed.Load(), tap.fake.ContactCount()
 	})
 	// Every membership the fake accepted from the warm-up's drain on: the tracked events', and

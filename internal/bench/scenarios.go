@@ -209,6 +209,50 @@ func (r *runner) e2eThroughput(ctx context.Context) ([]Result, error) {
 	return one(res, err)
 }
 
+// ingestDeliveringClients is ingest-delivering's closed-loop client count: the shape in which
+// issue 13 set its figure (32 clients, one webhook destination).
+const ingestDeliveringClients = 32
+
+// ingestDelivering measures single-event ingest while the events are being delivered: 32
+// clients closed loop, every event routed by one rule to one webhook connection with default
+// settings (--connection-concurrency attempts in flight). Its figure is the events accepted per
+// second in the measured phase, as ingest-single's; beside it stand the deliveries received
+// during that phase, the end-to-end rate once drained and the drain itself, so that an ingest
+// rate the one connection does not keep up with shows as such.
+func (r *runner) ingestDelivering(ctx context.Context) ([]Result, error) {
+	res, err := r.withRig(ctx, ScenarioIngestDelivering, func(g *rig) (Result, error) {
+		name := func(int) string { return "bench.delivering" }
+		if err := g.in.routes(ctx, g.recv, 1, answerOK, 0, "Bench hook", name); err != nil {
+			return Result{}, err
+		}
+		bodies := eventBodies("bench.delivering", 1024)
+		send := func(ctx context.Context, seq uint64, buf *bytes.Buffer) outcome {
+			return r.post(ctx, g.in.eventsURL(), g.in.pubKey, bodies[seq%uint64(len(bodies))], buf, 1, true)
+		}
+		st, lr, cpu := r.deliveryLoadOf(ctx, g, ScenarioIngestDelivering, ingestDeliveringClients, send, 1, r.deliveryBudget(), nil)
+		out := Result{Scenario: ScenarioIngestDelivering,
+			Setup: fmt.Sprintf("POST /api/v1/events, %d clients closed loop, every event routed by 1 rule to 1 connection (signed webhook, "+
+				"one local endpoint, default settings: %d attempts in flight); sent for %s (budget %d events), then drained",
+				ingestDeliveringClients, r.opts.ConnectionConcurrency, lr.window().Round(time.Millisecond), r.deliveryBudget()),
+			Errors: lr.errorCounts()}
+		accepted := perSecond(lr.events, lr.window())
+		out.add("accepted", accepted, "events/s")
+		out.add("of HTTP limit", 100*ratio(accepted, r.limits.httpRPS), "%")
+		out.add("delivered during load", perSecond(st.duringLoad, lr.window()), "deliveries/s")
+		out.add("delivered", st.rate(), "deliveries/s")
+		out.add("undelivered", float64(st.expected-st.delivered), "count")
+		out.add("duplicates", float64(st.duplicates), "count")
+		out.add("drain after load", ms(time.Duration(max(0, st.lastReceipt-lr.t1)))/1000, "s")
+		l := summarize(lr.latencies)
+		out.add("answer p50", ms(l.P50), "ms")
+		out.add("answer p99", ms(l.P99), "ms")
+		out.add("errors", float64(lr.errors), "count")
+		out.addCPU(cpu)
+		return out, nil
+	})
+	return one(res, err)
+}
+
 // deliveryLoad runs a delivery scenario's load: an unmeasured warm-up (its deliveries are
 // waited for), then the measured closed-loop phase tracking every accepted event, then the
 // drain. The profiles cover the measured phase and the drain.
@@ -217,16 +261,16 @@ func (r *runner) deliveryLoad(ctx context.Context, g *rig, label string, bodies 
 	send := func(ctx context.Context, seq uint64, buf *bytes.Buffer) outcome {
 		return r.post(ctx, g.in.eventsURL(), g.in.pubKey, bodies[seq%uint64(len(bodies))], buf, 1, true)
 	}
-	return r.deliveryLoadOf(ctx, g, label, send, rules, budget, nil)
+	return r.deliveryLoadOf(ctx, g, label, r.opts.Concurrency, send, rules, budget, nil)
 }
 
-// deliveryLoadOf is deliveryLoad with the requests made by send (its outcomes' ids are what the
-// receiver records). afterWarmup, when not nil, runs once the warm-up's deliveries have arrived,
-// just before the measured phase.
-func (r *runner) deliveryLoadOf(ctx context.Context, g *rig, label string, send requestFunc, rules int,
+// deliveryLoadOf is deliveryLoad with clients closed-loop clients and the requests made by send
+// (its outcomes' ids are what the receiver records). afterWarmup, when not nil, runs once the
+// warm-up's deliveries have arrived, just before the measured phase.
+func (r *runner) deliveryLoadOf(ctx context.Context, g *rig, label string, clients int, send requestFunc, rules int,
 	budget int64, afterWarmup func()) (deliveryStats, loadResult, cpuUse) {
 	eventBudget := max(1, budget/int64(rules))
-	warm := &closedLoad{workers: r.opts.Concurrency, duration: r.opts.Warmup, budget: max(1, eventBudget/10), send: send}
+	warm := &closedLoad{workers: clients, duration: r.opts.Warmup, budget: max(1, eventBudget/10), send: send}
 	before := g.recv.total.Load()
 	wr := warm.run(ctx, r.clock, g.line.meter)
 	g.line.setPhase("drain")
@@ -235,12 +279,17 @@ func (r *runner) deliveryLoadOf(ctx context.Context, g *rig, label string, send 
 		afterWarmup()
 	}
 
-	var sp *span
-	load := &closedLoad{workers: r.opts.Concurrency, duration: r.opts.Duration, budget: eventBudget, track: true, send: send,
-		onMeasure: func() { sp = r.begin(label) }}
+	var (
+		sp           *span
+		receiptsAtT0 int64
+	)
+	load := &closedLoad{workers: clients, duration: r.opts.Duration, budget: eventBudget, track: true, send: send,
+		onMeasure: func() { sp, receiptsAtT0 = r.begin(label), g.recv.total.Load() }}
 	lr := load.run(ctx, r.clock, g.line.meter)
+	receiptsDuring := g.recv.total.Load() - receiptsAtT0
 	g.line.setPhase("drain")
 	st := awaitDeliveries(ctx, g.recv, lr.tracked, func(int) int { return rules }, r.opts.DrainTimeout)
+	st.duringLoad = receiptsDuring
 	return st, lr, r.end(sp)
 }
 

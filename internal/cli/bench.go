@@ -14,7 +14,7 @@ import (
 // receiving endpoint, drives load over loopback and reports throughput and latency beside the
 // machine's own limits (docs/benchmarks.md).
 type BenchCmd struct {
-	Scenario              []string      `name:"scenario" placeholder:"NAME" help:"Scenario to run, repeatable: limits, ingest-single, ingest-bulk, e2e-throughput, e2e-latency, fanout, backlog, isolation, saas (default: all). The limits are measured in every run; saas also measures e2e-throughput (its baseline) and the HubSpot fake's own capacity."`
+	Scenario              []string      `name:"scenario" placeholder:"NAME" help:"Scenario to run, repeatable: limits, ingest-single, ingest-bulk, e2e-throughput, ingest-delivering, e2e-latency, fanout, backlog, isolation, saas (default: all). The limits are measured in every run; saas also measures e2e-throughput (its baseline) and the HubSpot fake's own capacity."`
 	Duration              time.Duration `name:"duration" default:"10s" help:"Length of each measured phase."`
 	Warmup                time.Duration `name:"warmup" default:"2s" help:"Unmeasured warm-up before each measured phase."`
 	Concurrency           int           `name:"concurrency" default:"64" help:"Closed-loop clients (ingest, e2e-throughput, fanout, limits)."`
