@@ -306,7 +306,7 @@ func every(ctx context.Context, d time.Duration, fn func()) {
 
 // workerIdle is how long a worker whose attempts are done waits for another claimed delivery
 // before it ends. A worker that goes on saves starting a goroutine for each attempt and growing
-// its stack to what an HTTP request needs each time: ~3 % of the CPU of e2e-throughput, where
+// its stack to what an HTTP request needs each time: about 2 % of the CPU of e2e-throughput, where
 // most attempts had a goroutine of their own (docs/benchmarks.md).
 const workerIdle = time.Second
 
