@@ -168,11 +168,16 @@ func (r *runner) ingestMetrics(out *Result, lr *loadResult, perRequest int, cpu 
 	}
 	out.add("of HTTP limit", 100*ratio(requests, r.limits.httpRPS), "%")
 	out.add("of store limit", 100*ratio(events, r.limits.storeRows), "%")
+	answerMetrics(out, lr)
+	out.add("errors", float64(lr.errors), "count")
+	out.addCPU(cpu)
+}
+
+// answerMetrics adds how long the load's successful requests waited for their answers.
+func answerMetrics(out *Result, lr *loadResult) {
 	l := summarize(lr.latencies)
 	out.add("answer p50", ms(l.P50), "ms")
 	out.add("answer p99", ms(l.P99), "ms")
-	out.add("errors", float64(lr.errors), "count")
-	out.addCPU(cpu)
 }
 
 // e2eConnections is how many connections e2e-throughput spreads its events over: enough that
@@ -240,12 +245,8 @@ func (r *runner) ingestDelivering(ctx context.Context) ([]Result, error) {
 		out.add("of HTTP limit", 100*ratio(accepted, r.limits.httpRPS), "%")
 		out.add("delivered during load", perSecond(st.duringLoad, lr.window()), "deliveries/s")
 		out.add("delivered", st.rate(), "deliveries/s")
-		out.add("undelivered", float64(st.expected-st.delivered), "count")
-		out.add("duplicates", float64(st.duplicates), "count")
-		out.add("drain after load", ms(time.Duration(max(0, st.lastReceipt-lr.t1)))/1000, "s")
-		l := summarize(lr.latencies)
-		out.add("answer p50", ms(l.P50), "ms")
-		out.add("answer p99", ms(l.P99), "ms")
+		drainMetrics(&out, &lr, &st)
+		answerMetrics(&out, &lr)
 		out.add("errors", float64(lr.errors), "count")
 		out.addCPU(cpu)
 		return out, nil
@@ -301,14 +302,20 @@ func (r *runner) deliveryMetrics(out *Result, lr *loadResult, st *deliveryStats,
 	out.add("of HTTP limit", 100*ratio(delivered, r.limits.httpRPS), "%")
 	out.add("of store limit", 100*ratio(delivered, r.limits.storeRows), "%")
 	out.add("deliveries", float64(st.delivered), "count")
-	out.add("undelivered", float64(st.expected-st.delivered), "count")
-	out.add("duplicates", float64(st.duplicates), "count")
-	out.add("drain after load", ms(time.Duration(max(0, st.lastReceipt-lr.t1)))/1000, "s")
+	drainMetrics(out, lr, st)
 	l := summarize(st.latencies)
 	out.add("first delivery p50", ms(l.P50), "ms")
 	out.add("first delivery p99", ms(l.P99), "ms")
 	out.add("errors", float64(lr.errors), "count")
 	out.addCPU(cpu)
+}
+
+// drainMetrics adds what waiting for a delivery scenario's deliveries found: those that never
+// came, those that came more than once, and how long after the load the last one arrived.
+func drainMetrics(out *Result, lr *loadResult, st *deliveryStats) {
+	out.add("undelivered", float64(st.expected-st.delivered), "count")
+	out.add("duplicates", float64(st.duplicates), "count")
+	out.add("drain after load", ms(time.Duration(max(0, st.lastReceipt-lr.t1)))/1000, "s")
 }
 
 // waitTotal waits until the receiver has seen n deliveries, or timeout passes, or ctx ends.
@@ -355,9 +362,7 @@ func (r *runner) e2eLatency(ctx context.Context) ([]Result, error) {
 		out.add("accepted", float64(lr.events), "count")
 		out.add("delivered", float64(st.delivered), "count")
 		out.add("undelivered", float64(st.expected-st.delivered), "count")
-		a := summarize(lr.latencies)
-		out.add("answer p50", ms(a.P50), "ms")
-		out.add("answer p99", ms(a.P99), "ms")
+		answerMetrics(&out, &lr)
 		out.add("errors", float64(lr.errors), "count")
 		out.add("dropped (client)", float64(lr.dropped), "count")
 		out.addCPU(cpu)

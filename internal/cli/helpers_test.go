@@ -22,6 +22,7 @@ import (
 	"github.com/switchyardhq/switchyard/internal/app"
 	"github.com/switchyardhq/switchyard/internal/config"
 	"github.com/switchyardhq/switchyard/internal/secret"
+	"github.com/switchyardhq/switchyard/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -68,24 +69,6 @@ func startServer(t *testing.T) *testServer {
 		t.Fatal(err)
 	}
 	return &testServer{url: "http://" + ls.API.Addr().String(), creds: creds, app: a}
-}
-
-// syncBuffer is a bytes.Buffer safe to read while a command writes to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // shell is a user's environment: variables, a configuration directory, standard input.
@@ -148,9 +131,9 @@ func (sh *shell) ok(args ...string) string {
 
 // start runs a command that follows a stream in the background; stop cancels it and returns
 // its exit code.
-func (sh *shell) start(args ...string) (stdout, stderr *syncBuffer, stop func() int) {
+func (sh *shell) start(args ...string) (stdout, stderr *testutil.SyncBuffer, stop func() int) {
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	stdout, stderr = &testutil.SyncBuffer{}, &testutil.SyncBuffer{}
 	done := make(chan int, 1)
 	go func() { done <- run(args, stdout, stderr, sh.host(ctx)) }()
 	var once sync.Once

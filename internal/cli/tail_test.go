@@ -14,7 +14,7 @@ import (
 )
 
 // following waits until a tail has read its first page and says it is following.
-func following(t *testing.T, stderr *syncBuffer) {
+func following(t *testing.T, stderr *testutil.SyncBuffer) {
 	t.Helper()
 	testutil.Eventually(t, 10*time.Second, "tail to start following", func() bool {
 		return strings.Contains(stderr.String(), "following events")

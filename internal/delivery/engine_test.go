@@ -1,13 +1,11 @@
 package delivery_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -121,24 +119,6 @@ func (f *fixture) delivery(t *testing.T, eventID uuid.UUID) (*switchyard.Deliver
 	return ds[0], as
 }
 
-// lockedBuffer is a log destination the engine's goroutines may write to while a test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func outcomes(as []*switchyard.Attempt) []switchyard.Outcome {
 	var out []switchyard.Outcome
 	for _, a := range as {
@@ -205,7 +185,7 @@ func TestEngine(t *testing.T) {
 		t.Run("410 Gone fails the delivery and deactivates the connection", func(t *testing.T) {
 			t.Parallel()
 			f := setup(t, d, func(_ int64, w http.ResponseWriter) { w.WriteHeader(http.StatusGone) })
-			var logs lockedBuffer
+			var logs testutil.SyncBuffer
 			f.runWith(t, delivery.Config{PollInterval: 10 * time.Millisecond, Schedule: []time.Duration{5 * time.Millisecond},
 				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			ev := f.waitEvent(t, f.emit(t).ID, "failure", terminal)

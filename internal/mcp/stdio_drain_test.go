@@ -1,32 +1,14 @@
 package mcp_test
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/switchyardhq/switchyard/client"
 	"github.com/switchyardhq/switchyard/internal/mcp"
+	"github.com/switchyardhq/switchyard/internal/testutil"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestServeStdioAnswersWhatWasReadBeforeTheInputEnded: a script that writes its requests and
 // closes stdin still gets every answer.
@@ -43,7 +25,7 @@ func TestServeStdioAnswersWhatWasReadBeforeTheInputEnded(t *testing.T) {
 		`{"jsonrpc":"2.0","id":2,"method":"tools/list"}`,
 		`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"meshes_get_event","arguments":{"event_id":"nope"}}}`,
 	}, "\n") + "\n"
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	if err := mcp.ServeStdio(context.Background(), srv, strings.NewReader(in), &out); err != nil {
 		t.Fatal(err)
 	}

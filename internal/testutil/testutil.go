@@ -1,5 +1,6 @@
 // Package testutil holds what tests of several packages share: waiting for asynchronous work
-// without sleeping blindly (docs/conventions.md §9).
+// without sleeping blindly (docs/conventions.md §9), checking that no goroutine is left running,
+// and a buffer goroutines may write to while the test reads it.
 package testutil
 
 import (
