@@ -23,7 +23,7 @@ var postgresDialect = dialect{
 	name:  "postgres",
 	goose: goose.DialectPostgres,
 	lockDue: func(ids string) string {
-		return `SELECT id FROM deliveries WHERE id IN (` + ids + `) AND next_attempt_at <= $2 FOR UPDATE SKIP LOCKED`
+		return `SELECT id FROM deliveries WHERE id = ANY(ARRAY(` + ids + `)) AND next_attempt_at <= $2 FOR UPDATE SKIP LOCKED`
 	},
 	isUniqueViolation: func(err error) bool {
 		var e *pgconn.PgError

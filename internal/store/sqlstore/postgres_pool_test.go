@@ -687,3 +687,66 @@ func TestPostgresUnchangedEventIsNotRewritten(t *testing.T) {
 		t.Fatalf("after the delivery completed: xmin %s (was %s), status %s", last, first, status)
 	}
 }
+
+// A claim stays a handful of primary-key lookups however stale the planner's statistics are.
+// Gathered (autovacuum's ANALYZE) while the queue was idle, they say almost nothing is due; a
+// burst then queues thousands. With the ids taken as IN (…) PostgreSQL chose to walk every due
+// delivery and run the ranking subquery once for each: seconds a claim, growing with the square
+// of the backlog, so that deliveries all but stopped (docs/benchmarks.md). The bound below is
+// some hundred times what the claim takes and a fraction of what that plan took.
+func TestPostgresClaimAfterStatisticsOfAnIdleQueue(t *testing.T) {
+	db := openLongPool(t, 4, "queues 20,000 deliveries")
+	ctx := context.Background()
+	tn := storetest.NewTenant(t, db)
+	storetest.NewRule(t, db, tn, storetest.RuleOpts{})
+	insert := func(n int, at time.Time) {
+		t.Helper()
+		for n > 0 {
+			events := make([]*switchyard.Event, min(n, 1000))
+			for i := range events {
+				events[i] = &switchyard.Event{ID: uuid.Must(uuid.NewV7()), OrganizationID: tn.Org.ID, WorkspaceID: tn.Workspace.ID,
+					Name: "user.signup", Resource: switchyard.DefaultResource, Payload: []byte(`{"email":"a@example.com"}`),
+					CreatedBy: "test", CreatedAt: at}
+			}
+			if _, err := db.EventInsertBatch(ctx, store.EventInsertBatchParams{Events: events}); err != nil {
+				t.Fatal(err)
+			}
+			n -= len(events)
+		}
+	}
+	// An idle queue: every delivery settled when the statistics are gathered.
+	insert(500, storetest.T0)
+	at := storetest.T0.Add(time.Second)
+	for {
+		cs, err := db.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: at, LeaseUntil: at.Add(time.Minute), Limit: 128})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cs) == 0 {
+			break
+		}
+		records := make([]store.DeliveryRecordParams, len(cs))
+		for i, c := range cs {
+			records[i] = store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID, LeaseUntil: c.LeaseUntil,
+				EventTotalRules: 1, Status: switchyard.StatusCompleted, Now: at}
+		}
+		if _, err := db.DeliveryRecordBatch(ctx, records); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.w.ExecContext(ctx, `ANALYZE deliveries, events`); err != nil {
+		t.Fatal(err)
+	}
+	// The burst.
+	insert(20000, at)
+	now := at.Add(time.Second)
+	for range 3 {
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		cs, err := db.DeliveryClaim(cctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 16, PerConnection: 16,
+			Window: 32})
+		cancel()
+		if err != nil || len(cs) != 16 {
+			t.Fatalf("claimed %d of 16 (err %v)", len(cs), err)
+		}
+	}
+}
