@@ -30,6 +30,8 @@ type instance struct {
 	cancel  context.CancelFunc
 	done    chan error
 	cleanup func()
+	// storeURL is the instance's store.
+	storeURL string
 	// workspace and pubKey are the bench workspace and its publishable key.
 	workspace string
 	pubKey    string
@@ -78,7 +80,7 @@ func (r *runner) startInstance(ctx context.Context, label string, configure func
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	in := &instance{r: r, app: a, base: "http://" + ln.Addr().String(), creds: creds, cancel: cancel,
-		done: make(chan error, 1), cleanup: cleanup}
+		done: make(chan error, 1), cleanup: cleanup, storeURL: storeURL}
 	go side("switchyard", func() { in.done <- a.Run(runCtx, app.Listeners{API: ln}) })
 
 	var ws struct {
@@ -361,4 +363,25 @@ func (in *instance) oauthConnect(ctx context.Context, typ, name string) (string,
 		return "", fmt.Errorf("the OAuth callback sent the customer to %s, not a connected connection", done.Redacted())
 	}
 	return id, nil
+}
+
+// analyze has PostgreSQL gather statistics on the store's busiest tables, as autovacuum does
+// within its first minute of any real deployment (autovacuum_naptime). A scenario's fresh tables
+// are otherwise never analyzed while it runs, and the store's prepared statements keep the
+// generic plans PostgreSQL chose while the tables were nearly empty — sequential scans of events
+// and deliveries in each outcome batch, whose cost grows with every row the scenario adds
+// (docs/benchmarks.md). SQLite needs nothing.
+func (in *instance) analyze(ctx context.Context) error {
+	if in.r.backend.name() != "postgres" {
+		return nil
+	}
+	db, _, err := in.r.backend.openRaw(in.storeURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `ANALYZE events, deliveries, attempts`); err != nil {
+		return fmt.Errorf("analyzing the store's tables: %w", err)
+	}
+	return nil
 }

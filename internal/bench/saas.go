@@ -335,9 +335,12 @@ func (r *runner) saasRun(ctx context.Context, g *rig, tap *hubspotTap, list stri
 		}
 		return o
 	}
-	st, lr, cpu := r.deliveryLoadOf(ctx, g, ScenarioSaaS, r.opts.Concurrency, send, 1, r.deliveryBudget(), func() {
+	st, lr, cpu, err := r.deliveryLoadOf(ctx, g, ScenarioSaaS, r.opts.Concurrency, send, 1, r.deliveryBudget(), func() {
 		before, receiptsBefore, failed, contactsBefore = tap.counts(), g.recv.total.Load(), tap.failed.Load(), tap.fake.ContactCount()
 	})
+	if err != nil {
+		return Result{}, 0, err
+	}
 	// Every membership the fake accepted from the warm-up's drain on: the tracked events', and
 	// those of the requests still in flight when the measured phase ended (not tracked, but their
 	// calls are counted too).

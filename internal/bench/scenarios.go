@@ -199,7 +199,10 @@ func (r *runner) e2eThroughput(ctx context.Context) ([]Result, error) {
 			return Result{}, err
 		}
 		bodies := eventBodiesFor(name, 1024)
-		st, lr, cpu := r.deliveryLoad(ctx, g, ScenarioE2EThroughput, bodies, 1, r.deliveryBudget())
+		st, lr, cpu, err := r.deliveryLoad(ctx, g, ScenarioE2EThroughput, bodies, 1, r.deliveryBudget())
+		if err != nil {
+			return Result{}, err
+		}
 		out := Result{Scenario: ScenarioE2EThroughput,
 			Setup: fmt.Sprintf("POST /api/v1/events, %d clients closed loop; %d connections (signed webhooks, one local endpoint each), "+
 				"1 matching rule per event; sent for %s (budget %d events), then drained",
@@ -234,7 +237,10 @@ func (r *runner) ingestDelivering(ctx context.Context) ([]Result, error) {
 		send := func(ctx context.Context, seq uint64, buf *bytes.Buffer) outcome {
 			return r.post(ctx, g.in.eventsURL(), g.in.pubKey, bodies[seq%uint64(len(bodies))], buf, 1, true)
 		}
-		st, lr, cpu := r.deliveryLoadOf(ctx, g, ScenarioIngestDelivering, ingestDeliveringClients, send, 1, r.deliveryBudget(), nil)
+		st, lr, cpu, err := r.deliveryLoadOf(ctx, g, ScenarioIngestDelivering, ingestDeliveringClients, send, 1, r.deliveryBudget(), nil)
+		if err != nil {
+			return Result{}, err
+		}
 		out := Result{Scenario: ScenarioIngestDelivering,
 			Setup: fmt.Sprintf("POST /api/v1/events, %d clients closed loop, every event routed by 1 rule to 1 connection (signed webhook, "+
 				"one local endpoint, default settings: %d attempts in flight); sent for %s (budget %d events), then drained",
@@ -255,10 +261,11 @@ func (r *runner) ingestDelivering(ctx context.Context) ([]Result, error) {
 }
 
 // deliveryLoad runs a delivery scenario's load: an unmeasured warm-up (its deliveries are
-// waited for), then the measured closed-loop phase tracking every accepted event, then the
-// drain. The profiles cover the measured phase and the drain.
+// waited for, then PostgreSQL's statistics gathered, as autovacuum would have by then in a real
+// deployment: instance.analyze), then the measured closed-loop phase tracking every accepted
+// event, then the drain. The profiles cover the measured phase and the drain.
 func (r *runner) deliveryLoad(ctx context.Context, g *rig, label string, bodies [][]byte, rules int,
-	budget int64) (deliveryStats, loadResult, cpuUse) {
+	budget int64) (deliveryStats, loadResult, cpuUse, error) {
 	send := func(ctx context.Context, seq uint64, buf *bytes.Buffer) outcome {
 		return r.post(ctx, g.in.eventsURL(), g.in.pubKey, bodies[seq%uint64(len(bodies))], buf, 1, true)
 	}
@@ -269,13 +276,16 @@ func (r *runner) deliveryLoad(ctx context.Context, g *rig, label string, bodies 
 // (its outcomes' ids are what the receiver records). afterWarmup, when not nil, runs once the
 // warm-up's deliveries have arrived, just before the measured phase.
 func (r *runner) deliveryLoadOf(ctx context.Context, g *rig, label string, clients int, send requestFunc, rules int,
-	budget int64, afterWarmup func()) (deliveryStats, loadResult, cpuUse) {
+	budget int64, afterWarmup func()) (deliveryStats, loadResult, cpuUse, error) {
 	eventBudget := max(1, budget/int64(rules))
 	warm := &closedLoad{workers: clients, duration: r.opts.Warmup, budget: max(1, eventBudget/10), send: send}
 	before := g.recv.total.Load()
 	wr := warm.run(ctx, r.clock, g.line.meter)
 	g.line.setPhase("drain")
 	waitTotal(ctx, g.recv, before+wr.events*int64(rules), r.opts.DrainTimeout)
+	if err := g.in.analyze(ctx); err != nil {
+		return deliveryStats{}, loadResult{}, cpuUse{}, err
+	}
 	if afterWarmup != nil {
 		afterWarmup()
 	}
@@ -291,7 +301,7 @@ func (r *runner) deliveryLoadOf(ctx context.Context, g *rig, label string, clien
 	g.line.setPhase("drain")
 	st := awaitDeliveries(ctx, g.recv, lr.tracked, func(int) int { return rules }, r.opts.DrainTimeout)
 	st.duringLoad = receiptsDuring
-	return st, lr, r.end(sp)
+	return st, lr, r.end(sp), nil
 }
 
 // deliveryMetrics adds a delivery scenario's numbers.
@@ -470,7 +480,10 @@ func (r *runner) fanout(ctx context.Context) ([]Result, error) {
 				return Result{}, err
 			}
 			bodies := eventBodies("bench.fanout", 1024)
-			st, lr, cpu := r.deliveryLoad(ctx, g, label, bodies, n, r.deliveryBudget())
+			st, lr, cpu, err := r.deliveryLoad(ctx, g, label, bodies, n, r.deliveryBudget())
+			if err != nil {
+				return Result{}, err
+			}
 			res := Result{Scenario: ScenarioFanout, Variant: variant,
 				Setup: fmt.Sprintf("%d rule(s) on %d connection(s), one endpoint each; %d clients closed loop for %s (budget %d deliveries), then drained",
 					n, n, r.opts.Concurrency, lr.window().Round(time.Millisecond), r.deliveryBudget()),
