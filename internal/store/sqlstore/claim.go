@@ -383,17 +383,12 @@ func reportFull(p store.DeliveryClaimParams, perConn int, claimed []*store.Claim
 // commit (the outcome's) flushes it too (docs/postgres.md). On SQLite, where a statement costs no
 // round trip, it is three.
 func (db *DB) claimUpdate(ctx context.Context, q claimStmts, ids string, args []any) ([]*switchyard.Delivery, []*switchyard.Event, int64, error) {
-	// On PostgreSQL the ids are taken as = ANY(ARRAY(…)), here and in lockDue: an array computed
-	// once, then primary-key lookups. With IN (…) the planner may instead walk every due delivery
-	// and run the ranking subquery once for each, which it did when the table's statistics had been
+	// The ids through idIn, here and in lockDue: as id IN (…), PostgreSQL walked every due
+	// delivery and ran the ranking subquery once for each when the table's statistics had been
 	// gathered while nothing was due (autovacuum on an idle queue) and a burst then queued
-	// thousands: claims of seconds each, quadratic in the backlog (docs/benchmarks.md).
-	in := `id IN (` + ids + `)`
-	if db.d.name == "postgres" {
-		in = `id = ANY(ARRAY(` + ids + `))`
-	}
+	// thousands — claims of seconds each, quadratic in the backlog (docs/benchmarks.md).
 	update := `UPDATE deliveries SET status = 'processing', next_attempt_at = $1, started_at = COALESCE(started_at, $2), updated_at = $2
-		WHERE ` + in + ` AND next_attempt_at <= $2
+		WHERE ` + db.d.idIn(ids) + ` AND next_attempt_at <= $2
 		RETURNING ` + deliveryCols
 	// start starts events ($%d: now) that satisfy %s. Only events not yet started (unstarted)
 	// are written: a fan-out event's later claims, and a retry's, leave it be.

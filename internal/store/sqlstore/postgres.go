@@ -19,12 +19,16 @@ import (
 	pgxuuid "github.com/vgarvardt/pgx-google-uuid/v5"
 )
 
+// postgresIDIn is the PostgreSQL dialect's idIn.
+func postgresIDIn(query string) string { return `id = ANY(ARRAY(` + query + `))` }
+
 var postgresDialect = dialect{
 	name:  "postgres",
 	goose: goose.DialectPostgres,
 	lockDue: func(ids string) string {
-		return `SELECT id FROM deliveries WHERE id = ANY(ARRAY(` + ids + `)) AND next_attempt_at <= $2 FOR UPDATE SKIP LOCKED`
+		return `SELECT id FROM deliveries WHERE ` + postgresIDIn(ids) + ` AND next_attempt_at <= $2 FOR UPDATE SKIP LOCKED`
 	},
+	idIn: postgresIDIn,
 	isUniqueViolation: func(err error) bool {
 		var e *pgconn.PgError
 		return errors.As(err, &e) && e.Code == "23505"

@@ -20,6 +20,7 @@ var sqliteDialect = dialect{
 	name:    "sqlite",
 	goose:   goose.DialectSQLite3,
 	lockDue: func(ids string) string { return ids },
+	idIn:    func(query string) string { return `id IN (` + query + `)` },
 	isUniqueViolation: func(err error) bool {
 		var e *sqlite.Error
 		return errors.As(err, &e) &&

@@ -36,6 +36,11 @@ type dialect struct {
 	// for the claiming transaction (PostgreSQL: FOR UPDATE SKIP LOCKED, re-checking dueness).
 	// SQLite has one writer, so the query stands as it is.
 	lockDue func(ids string) string
+	// idIn is the condition that id is one of the ids a query selects. On PostgreSQL it is
+	// id = ANY(ARRAY(query)): the ids computed once, then primary-key lookups, whatever the
+	// planner's statistics say. As id IN (query), statistics gathered while nothing was due let
+	// it walk every due delivery and run the query once for each (docs/postgres.md, "Statistics").
+	idIn func(query string) string
 	// isUniqueViolation recognises the driver's unique-constraint error.
 	isUniqueViolation func(error) bool
 	// isForeignKeyViolation recognises the driver's foreign-key error.
