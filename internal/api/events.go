@@ -180,7 +180,7 @@ func (s *Server) writeEvent(w http.ResponseWriter, r *http.Request, withPayload 
 		return err
 	}
 	orgID := principalFrom(r.Context()).OrganizationID
-	e, err := s.Store.EventGet(r.Context(), store.EventGetParams{OrganizationID: orgID, ID: id, WithPayload: withPayload})
+	e, ds, err := s.Store.EventGetWithDeliveries(r.Context(), store.EventGetParams{OrganizationID: orgID, ID: id, WithPayload: withPayload})
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound("Event")
 	} else if err != nil {
@@ -190,10 +190,6 @@ func (s *Server) writeEvent(w http.ResponseWriter, r *http.Request, withPayload 
 		return err
 	}
 	if err := principalFrom(r.Context()).inResource(e.Resource, e.ResourceID, "Event"); err != nil {
-		return err
-	}
-	ds, err := s.Store.DeliveryListByEvent(r.Context(), store.DeliveryListByEventParams{OrganizationID: orgID, EventID: id})
-	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, eventWire(e, ds))

@@ -91,6 +91,10 @@ type Store interface {
 	EventGet(ctx context.Context, p EventGetParams) (*switchyard.Event, error)
 	// DeliveryListByEvent returns the deliveries of one event of the organization, oldest first.
 	DeliveryListByEvent(ctx context.Context, p DeliveryListByEventParams) ([]*switchyard.Delivery, error)
+	// EventGetWithDeliveries returns what EventGet and DeliveryListByEvent do, read together: the
+	// event's status and counts are those its deliveries' states add up to, never a state from
+	// before an outcome beside deliveries from after it.
+	EventGetWithDeliveries(ctx context.Context, p EventGetParams) (*switchyard.Event, []*switchyard.Delivery, error)
 
 	// DeliveryClaim leases up to Limit due deliveries (due time at or before Now, including
 	// deliveries whose earlier lease expired) until LeaseUntil, marks them processing and returns

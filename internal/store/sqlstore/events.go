@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
 
 	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
@@ -61,6 +62,46 @@ func eventArgs(e *switchyard.Event) []any {
 	return []any{e.ID, e.OrganizationID, e.WorkspaceID, e.Name, e.Resource, e.ResourceID, e.Status, e.TotalRules,
 		e.CompletedCount, e.FailedCount, nullMicros(e.StartedAt), nullMicros(e.CompletedAt), e.CreatedBy,
 		micros(e.CreatedAt), string(e.Payload)}
+}
+
+// EventGetWithDeliveries reads an event and its deliveries in one statement, so that both come
+// from one snapshot on either database. Read one after the other, an outcome committed in between
+// gave an event still pending beside its one delivery already failed (a CLI test waiting for the
+// outcome saw exactly that). An event without deliveries is read alone: its deliveries, if it has
+// any, are inserted with it.
+func (db *DB) EventGetWithDeliveries(ctx context.Context, p store.EventGetParams) (*switchyard.Event, []*switchyard.Delivery, error) {
+	cols := qualified("e", eventCols)
+	if p.WithPayload {
+		cols += `, e.payload`
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT `+qualified("d", deliveryCols)+`, `+cols+`
+		FROM deliveries d JOIN events e ON e.id = d.event_id
+		WHERE d.event_id = $1 AND d.organization_id = $2 AND e.organization_id = $2 ORDER BY d.created_at, d.id`, p.ID, p.OrganizationID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the event and its deliveries: %w", err)
+	}
+	var ev *switchyard.Event
+	ds, err := collect(rows, func(s scanner) (*switchyard.Delivery, error) {
+		var d *switchyard.Delivery
+		e, err := scanEvent(scanFunc(func(evDest ...any) error {
+			var err error
+			d, err = scanDelivery(withExtra{s, evDest})
+			return err
+		}), p.WithPayload)
+		if err != nil {
+			return nil, err
+		}
+		ev = e
+		return d, nil
+	}, "the event's deliveries")
+	if err != nil {
+		return nil, nil, err
+	}
+	if ev == nil {
+		e, err := db.EventGet(ctx, p)
+		return e, nil, err
+	}
+	return ev, ds, nil
 }
 
 // EventGet returns one event of the organization.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -233,6 +234,24 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 		if got, _ := s.EventGet(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: unmatched.ID}); got.Status != switchyard.StatusCompleted || got.CompletedAt == nil {
 			t.Fatalf("event without rules: %+v, want completed", got)
+		}
+
+		// Read together, the event and its deliveries are what the two reads give apart.
+		both, withDs, err := s.EventGetWithDeliveries(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: e.ID, WithPayload: true})
+		if err != nil || !reflect.DeepEqual(both, got) || !reflect.DeepEqual(withDs, listed) {
+			t.Fatalf("event with deliveries: %+v %v (err %v), want %+v %v", both, withDs, err, got, listed)
+		}
+		if bare, _, _ := s.EventGetWithDeliveries(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: e.ID}); bare == nil || bare.Payload != nil {
+			t.Fatal("payload returned without WithPayload")
+		}
+		alone, noDs, err := s.EventGetWithDeliveries(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: unmatched.ID})
+		if err != nil || alone.ID != unmatched.ID || alone.Status != switchyard.StatusCompleted || len(noDs) != 0 {
+			t.Fatalf("event without deliveries: %+v %v (err %v)", alone, noDs, err)
+		}
+		for _, id := range []uuid.UUID{e.ID, unmatched.ID} {
+			if _, _, err := s.EventGetWithDeliveries(ctx, store.EventGetParams{OrganizationID: other.Org.ID, ID: id}); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("other org's event with deliveries: err = %v", err)
+			}
 		}
 	})
 
