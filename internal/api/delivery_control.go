@@ -231,13 +231,14 @@ func (s *Server) eventCancel(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	e, err := s.Store.EventCancel(ctx, store.EventCancelParams{OrganizationID: orgID, ID: id, Now: s.Now().UTC()})
-	if errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Store.EventCancel(ctx, store.EventCancelParams{OrganizationID: orgID, ID: id, Now: s.Now().UTC()}); errors.Is(err, store.ErrNotFound) {
 		return notFound("Event")
 	} else if err != nil {
 		return err
 	}
-	ds, err := s.Store.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: orgID, EventID: id})
+	// The answer from one read of the event and its deliveries, so that its counts are theirs
+	// (an outcome may land between the cancel and the read).
+	e, ds, err := s.Store.EventGetWithDeliveries(ctx, store.EventGetParams{OrganizationID: orgID, ID: id})
 	if err != nil {
 		return err
 	}

@@ -289,15 +289,11 @@ func (h *Handler) load(ctx context.Context, ss *api.Session, page string, q url.
 		}
 		withPayload := (ss.Role == api.SessionRoleAdmin || ss.Role == api.SessionRoleOwner) &&
 			slices.Contains(ss.Scopes, api.SessionScopePayloadRead)
-		e, err := h.cfg.Store.EventGet(ctx, store.EventGetParams{OrganizationID: org, ID: id, WithPayload: withPayload})
+		e, ds, err := h.cfg.Store.EventGetWithDeliveries(ctx, store.EventGetParams{OrganizationID: org, ID: id, WithPayload: withPayload})
 		if errors.Is(err, store.ErrNotFound) || (err == nil && (e.WorkspaceID != ws ||
 			(resource != "" && (e.Resource != resource || e.ResourceID != resourceID)))) {
 			return nil, http.StatusNotFound, nil
 		} else if err != nil {
-			return nil, 0, err
-		}
-		ds, err := h.cfg.Store.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: org, EventID: id})
-		if err != nil {
 			return nil, 0, err
 		}
 		names, err := h.connectionNames(ctx, ss)

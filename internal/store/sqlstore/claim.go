@@ -433,12 +433,7 @@ func (db *DB) claimUpdate(ctx context.Context, q claimStmts, ids string, args []
 			started = fromMicros(args[1].(int64)) // $2, now: what started sets started_at to
 		)
 		ds, err := collect(rows, func(s scanner) (*switchyard.Delivery, error) {
-			var d *switchyard.Delivery
-			ev, err := scanEvent(scanFunc(func(evDest ...any) error {
-				var err error
-				d, err = scanDelivery(withExtra{s, append([]any{&version, &syncOff}, evDest...)})
-				return err
-			}), true)
+			d, ev, err := scanDeliveryAndEvent(s, true, &version, &syncOff)
 			if err != nil {
 				return nil, err
 			}
@@ -496,6 +491,18 @@ func qualified(alias, cols string) string {
 type scanFunc func(dest ...any) error
 
 func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
+
+// scanDeliveryAndEvent scans a row of a delivery's columns (deliveryCols), then extra, then an
+// event's (eventCols, and its payload with withPayload): a delivery read joined to its event.
+func scanDeliveryAndEvent(s scanner, withPayload bool, extra ...any) (*switchyard.Delivery, *switchyard.Event, error) {
+	var d *switchyard.Delivery
+	ev, err := scanEvent(scanFunc(func(evDest ...any) error {
+		var err error
+		d, err = scanDelivery(withExtra{s, slices.Concat(extra, evDest)})
+		return err
+	}), withPayload)
+	return d, ev, err
+}
 
 // withExtra scans a row's leading columns with a scan function's destinations and the
 // columns after them into extra.

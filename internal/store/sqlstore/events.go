@@ -82,12 +82,7 @@ func (db *DB) EventGetWithDeliveries(ctx context.Context, p store.EventGetParams
 	}
 	var ev *switchyard.Event
 	ds, err := collect(rows, func(s scanner) (*switchyard.Delivery, error) {
-		var d *switchyard.Delivery
-		e, err := scanEvent(scanFunc(func(evDest ...any) error {
-			var err error
-			d, err = scanDelivery(withExtra{s, evDest})
-			return err
-		}), p.WithPayload)
+		d, e, err := scanDeliveryAndEvent(s, p.WithPayload)
 		if err != nil {
 			return nil, err
 		}
