@@ -209,16 +209,8 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, wsID uuid.UU
 	if err != nil {
 		return err
 	}
-	page, err := s.Store.EventList(ctx, store.EventListParams{ListParams: lq.list(p), WorkspaceID: wsID, Event: lq.event,
-		Resource: lq.resource, ResourceID: lq.resourceID, Status: lq.status})
-	if err != nil {
-		return err
-	}
-	ids := make([]uuid.UUID, 0, len(page.Records))
-	for _, e := range page.Records {
-		ids = append(ids, e.ID)
-	}
-	ds, err := s.Store.DeliveryListByEvents(ctx, store.DeliveryListByEventsParams{OrganizationID: p.OrganizationID, EventIDs: ids})
+	page, ds, err := s.Store.EventListWithDeliveries(ctx, store.EventListParams{ListParams: lq.list(p), WorkspaceID: wsID,
+		Event: lq.event, Resource: lq.resource, ResourceID: lq.resourceID, Status: lq.status})
 	if err != nil {
 		return err
 	}

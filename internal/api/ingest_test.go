@@ -66,7 +66,7 @@ func TestIngesterGroupCommitIsolatesABadRequest(t *testing.T) {
 		t.Fatalf("single request: %v", err)
 	}
 	for _, e := range append(bulk, single) {
-		ds, err := db.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: tn.Org.ID, EventID: e.ID})
+		_, ds, err := db.EventGetWithDeliveries(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: e.ID})
 		if err != nil || len(ds) != 1 {
 			t.Fatalf("event %s: %d deliveries (err %v), want it stored with its delivery", e.ID, len(ds), err)
 		}

@@ -181,7 +181,7 @@ func crashCheckSettled(t *testing.T, dbURL string, orgID uuid.UUID, events []uui
 	statuses := map[switchyard.Status]int{}
 	var bad []string
 	for _, id := range events {
-		ds, err := st.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: orgID, EventID: id})
+		_, ds, err := st.EventGetWithDeliveries(ctx, store.EventGetParams{OrganizationID: orgID, ID: id})
 		if err != nil {
 			t.Fatalf("listing the deliveries of event %s: %v", id, err)
 		}

@@ -143,7 +143,7 @@ func processingDeliveries(t *testing.T, f *fixture, events []*switchyard.Event) 
 	t.Helper()
 	n := 0
 	for _, e := range events {
-		ds, err := f.store.DeliveryListByEvent(context.Background(), store.DeliveryListByEventParams{OrganizationID: f.tenant.Org.ID, EventID: e.ID})
+		_, ds, err := f.store.EventGetWithDeliveries(context.Background(), store.EventGetParams{OrganizationID: f.tenant.Org.ID, ID: e.ID})
 		if err != nil {
 			t.Fatal(err)
 		}

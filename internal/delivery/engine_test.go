@@ -108,7 +108,7 @@ func (f *fixture) waitEvent(t *testing.T, id uuid.UUID, what string, cond func(*
 
 func (f *fixture) delivery(t *testing.T, eventID uuid.UUID) (*switchyard.Delivery, []*switchyard.Attempt) {
 	t.Helper()
-	ds, err := f.store.DeliveryListByEvent(context.Background(), store.DeliveryListByEventParams{OrganizationID: f.tenant.Org.ID, EventID: eventID})
+	_, ds, err := f.store.EventGetWithDeliveries(context.Background(), store.EventGetParams{OrganizationID: f.tenant.Org.ID, ID: eventID})
 	if err != nil || len(ds) != 1 {
 		t.Fatalf("deliveries: %v (err %v)", ds, err)
 	}

@@ -201,7 +201,7 @@ func TestCircuitBreakerDefersWithoutUsingAttempts(t *testing.T) {
 		// The deliveries the breaker held back completed on their first attempt.
 		once := 0
 		for _, e := range events {
-			ds, _ := s.DeliveryListByEvent(context.Background(), store.DeliveryListByEventParams{OrganizationID: tn.Org.ID, EventID: e.ID})
+			_, ds, _ := s.EventGetWithDeliveries(context.Background(), store.EventGetParams{OrganizationID: tn.Org.ID, ID: e.ID})
 			if ds[0].Status == switchyard.StatusCompleted && ds[0].AttemptCount == 1 {
 				once++
 			}
@@ -230,7 +230,7 @@ func TestOpenCircuitParksNewDeliveries(t *testing.T) {
 		later := emit(t, s, tn, "e", 5)
 		waitFor(t, "the deliveries accepted while open to be parked", func() bool {
 			for _, e := range later {
-				ds, err := s.DeliveryListByEvent(context.Background(), store.DeliveryListByEventParams{OrganizationID: tn.Org.ID, EventID: e.ID})
+				_, ds, err := s.EventGetWithDeliveries(context.Background(), store.EventGetParams{OrganizationID: tn.Org.ID, ID: e.ID})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -245,7 +245,7 @@ func TestOpenCircuitParksNewDeliveries(t *testing.T) {
 			return countStatus(t, s, tn, later, switchyard.StatusCompleted) == len(later)
 		})
 		for _, e := range later {
-			ds, _ := s.DeliveryListByEvent(context.Background(), store.DeliveryListByEventParams{OrganizationID: tn.Org.ID, EventID: e.ID})
+			_, ds, _ := s.EventGetWithDeliveries(context.Background(), store.EventGetParams{OrganizationID: tn.Org.ID, ID: e.ID})
 			if ds[0].AttemptCount != 1 {
 				t.Fatalf("a parked delivery used %d attempts, want 1", ds[0].AttemptCount)
 			}
@@ -264,7 +264,7 @@ func TestShutdownHandsBackAttemptsInFlight(t *testing.T) {
 		stop := startEngine(t, s, delivery.Config{ShutdownGrace: 50 * time.Millisecond})
 		waitFor(t, "the attempt to start", func() bool { return held.Load() == 1 })
 		stop()
-		ds, err := s.DeliveryListByEvent(context.Background(), store.DeliveryListByEventParams{OrganizationID: tn.Org.ID, EventID: e.ID})
+		_, ds, err := s.EventGetWithDeliveries(context.Background(), store.EventGetParams{OrganizationID: tn.Org.ID, ID: e.ID})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -138,7 +138,7 @@ func TestEngineAppliesMappings(t *testing.T) {
 		}) {
 			t.Fatalf("event %+v did not fail", ev)
 		}
-		ds, _ := db.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: tn.Org.ID, EventID: id})
+		_, ds, _ := db.EventGetWithDeliveries(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: id})
 		as, _ := db.AttemptListByDelivery(ctx, store.AttemptListByDeliveryParams{OrganizationID: tn.Org.ID, DeliveryID: ds[0].ID})
 		if len(as) != 1 || as[0].Outcome != switchyard.OutcomeMappingError || ds[0].NextAttemptAt != nil {
 			t.Fatalf("attempts %+v, delivery %+v: want one mapping_error and no retry", as, ds[0])

@@ -270,12 +270,12 @@ func (h *Handler) load(ctx context.Context, ss *api.Session, page string, q url.
 		if len(name) > 255 {
 			name = ""
 		}
-		p, err := h.cfg.Store.EventList(ctx, store.EventListParams{ListParams: list, WorkspaceID: ws, Resource: resource,
-			ResourceID: resourceID, Status: status, Event: name})
+		p, ds, err := h.cfg.Store.EventListWithDeliveries(ctx, store.EventListParams{ListParams: list, WorkspaceID: ws,
+			Resource: resource, ResourceID: resourceID, Status: status, Event: name})
 		if err != nil {
 			return nil, 0, err
 		}
-		rules, err := h.ruleStatuses(ctx, ss, p.Records)
+		rules, err := h.ruleStatuses(ctx, ss, ds)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -349,20 +349,12 @@ type ruleStatus struct {
 	Status           switchyard.Status
 }
 
-// ruleStatuses returns, by event id, the status of each rule's delivery of the events (one
-// query for the page), labelled with the connection's name.
-func (h *Handler) ruleStatuses(ctx context.Context, ss *api.Session, events []*switchyard.Event) (map[uuid.UUID][]ruleStatus, error) {
+// ruleStatuses returns, by event id, the status of each rule's delivery of a page's events
+// (ds, read with the page), labelled with the connection's name.
+func (h *Handler) ruleStatuses(ctx context.Context, ss *api.Session, ds []*switchyard.Delivery) (map[uuid.UUID][]ruleStatus, error) {
 	out := map[uuid.UUID][]ruleStatus{}
-	if len(events) == 0 {
+	if len(ds) == 0 {
 		return out, nil
-	}
-	ids := make([]uuid.UUID, len(events))
-	for i, e := range events {
-		ids[i] = e.ID
-	}
-	ds, err := h.cfg.Store.DeliveryListByEvents(ctx, store.DeliveryListByEventsParams{OrganizationID: ss.OrganizationID, EventIDs: ids})
-	if err != nil {
-		return nil, err
 	}
 	names, err := h.connectionNames(ctx, ss)
 	if err != nil {

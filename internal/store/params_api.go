@@ -112,12 +112,6 @@ type EventCancelParams struct {
 	Now            time.Time
 }
 
-// DeliveryListByEventsParams selects the deliveries of some events.
-type DeliveryListByEventsParams struct {
-	OrganizationID uuid.UUID
-	EventIDs       []uuid.UUID
-}
-
 // DeliveryGetParams selects a delivery by its event and rule (the API's /events/{e}/rules/{r}).
 type DeliveryGetParams struct {
 	OrganizationID uuid.UUID

@@ -89,11 +89,9 @@ type Store interface {
 
 	// EventGet returns one event of the organization, without its payload unless WithPayload.
 	EventGet(ctx context.Context, p EventGetParams) (*switchyard.Event, error)
-	// DeliveryListByEvent returns the deliveries of one event of the organization, oldest first.
-	DeliveryListByEvent(ctx context.Context, p DeliveryListByEventParams) ([]*switchyard.Delivery, error)
-	// EventGetWithDeliveries returns what EventGet and DeliveryListByEvent do, read together: the
-	// event's status and counts are those its deliveries' states add up to, never a state from
-	// before an outcome beside deliveries from after it.
+	// EventGetWithDeliveries returns what EventGet does and the event's deliveries, oldest first,
+	// read together: the event's status and counts are those its deliveries' states add up to,
+	// never a state from before an outcome beside deliveries from after it.
 	EventGetWithDeliveries(ctx context.Context, p EventGetParams) (*switchyard.Event, []*switchyard.Delivery, error)
 
 	// DeliveryClaim leases up to Limit due deliveries (due time at or before Now, including
@@ -179,8 +177,10 @@ type Store interface {
 	// version, or when a concurrent save took the version; ErrNotFound for an unknown connection.
 	MappingSave(ctx context.Context, p MappingSaveParams) (*switchyard.Mapping, error)
 
-	// EventList lists the organization's events (or one workspace's), newest first, filtered.
-	EventList(ctx context.Context, p EventListParams) (*Page[*switchyard.Event], error)
+	// EventListWithDeliveries lists the organization's events (or one workspace's), newest
+	// first, filtered, and the deliveries of the listed events, oldest first — read together, as
+	// EventGetWithDeliveries reads one event with its deliveries.
+	EventListWithDeliveries(ctx context.Context, p EventListParams) (*Page[*switchyard.Event], []*switchyard.Delivery, error)
 	// EventInsertBatch does what EventInsert does for each event, all in one transaction: all
 	// are stored or none. It returns each event's deliveries, in input order.
 	EventInsertBatch(ctx context.Context, p EventInsertBatchParams) ([][]*switchyard.Delivery, error)
@@ -188,8 +188,6 @@ type Store interface {
 	// status re-derived.
 	EventCancel(ctx context.Context, p EventCancelParams) (*switchyard.Event, error)
 
-	// DeliveryListByEvents returns the deliveries of several events, oldest first.
-	DeliveryListByEvents(ctx context.Context, p DeliveryListByEventsParams) ([]*switchyard.Delivery, error)
 	// DeliveryGet returns the delivery of one event through one rule.
 	DeliveryGet(ctx context.Context, p DeliveryGetParams) (*switchyard.Delivery, error)
 	// DeliveryRetry makes a failed, canceled or later-scheduled delivery due now (pending) and
@@ -305,12 +303,6 @@ type ConnectionGetParams struct {
 type RuleGetParams struct {
 	OrganizationID uuid.UUID
 	ID             uuid.UUID
-}
-
-// DeliveryListByEventParams selects the deliveries of one event of an organization.
-type DeliveryListByEventParams struct {
-	OrganizationID uuid.UUID
-	EventID        uuid.UUID
 }
 
 // AttemptListByDeliveryParams selects the attempts of one delivery of an organization.

@@ -170,7 +170,7 @@ func (db *DB) AttemptList(ctx context.Context, p store.AttemptListParams) (*stor
 		w.args = in.args
 		w.conds = append(w.conds, `EXISTS (SELECT 1 FROM deliveries d WHERE d.id = attempts.delivery_id AND `+in.conds[0]+`)`)
 	}
-	return listWhere(ctx, db, "attempts", attemptCols, "started_at", w, p.ListParams, scanAttempt,
+	return listWhere(ctx, db.r, "attempts", attemptCols, "started_at", w, p.ListParams, scanAttempt,
 		func(a *switchyard.Attempt) (time.Time, uuid.UUID) { return a.StartedAt, a.ID })
 }
 

@@ -1,11 +1,9 @@
 package sqlstore
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
 
-	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
 
@@ -31,17 +29,6 @@ func scanDelivery(s scanner) (*switchyard.Delivery, error) {
 	d.NextAttemptAt, d.StartedAt, d.CompletedAt = timePtr(next), timePtr(startedAt), timePtr(completedAt)
 	d.CreatedAt = fromMicros(createdAt)
 	return &d, nil
-}
-
-// DeliveryListByEvent returns one event's deliveries, oldest first.
-func (db *DB) DeliveryListByEvent(ctx context.Context, p store.DeliveryListByEventParams) ([]*switchyard.Delivery, error) {
-	orgID, eventID := p.OrganizationID, p.EventID
-	rows, err := db.r.QueryContext(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE event_id = $1 AND organization_id = $2 ORDER BY created_at, id`,
-		eventID, orgID)
-	if err != nil {
-		return nil, fmt.Errorf("listing deliveries: %w", err)
-	}
-	return collect(rows, scanDelivery, "deliveries")
 }
 
 // collect scans every row and closes rows.

@@ -65,7 +65,7 @@ func (w *where) inIf(col string, ids []uuid.UUID) {
 // listWhere reads one page of table, newest first by (sortCol, id), under the conditions of w.
 // It is the one implementation of the API's pagination: the cursor encodes the last row's sort
 // key and id, so rows inserted meanwhile never shift a page.
-func listWhere[T any](ctx context.Context, db *DB, table, cols, sortCol string, w where, p store.ListParams,
+func listWhere[T any](ctx context.Context, q queryer, table, cols, sortCol string, w where, p store.ListParams,
 	scan func(scanner) (T, error), key func(T) (time.Time, uuid.UUID)) (*store.Page[T], error) {
 	if p.Cursor != "" {
 		c, err := decodeCursor(p.Cursor)
@@ -75,12 +75,12 @@ func listWhere[T any](ctx context.Context, db *DB, table, cols, sortCol string, 
 		at, id := w.arg(c.createdAt), w.arg(c.id)
 		w.conds = append(w.conds, fmt.Sprintf("(%[1]s < %[2]s OR (%[1]s = %[2]s AND id < %[3]s))", sortCol, at, id))
 	}
-	q := `SELECT ` + cols + ` FROM ` + table
+	query := `SELECT ` + cols + ` FROM ` + table
 	if len(w.conds) > 0 {
-		q += ` WHERE ` + strings.Join(w.conds, ` AND `)
+		query += ` WHERE ` + strings.Join(w.conds, ` AND `)
 	}
-	q += fmt.Sprintf(` ORDER BY %s DESC, id DESC LIMIT %d`, sortCol, p.Limit+1)
-	rows, err := db.r.QueryContext(ctx, q, w.args...)
+	query += fmt.Sprintf(` ORDER BY %s DESC, id DESC LIMIT %d`, sortCol, p.Limit+1)
+	rows, err := q.QueryContext(ctx, query, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing %s: %w", table, err)
 	}
@@ -102,7 +102,7 @@ func (db *DB) ConnectionList(ctx context.Context, p store.ConnectionListParams) 
 	w.eq("organization_id", p.OrganizationID)
 	w.eqIf("workspace_id", p.WorkspaceID)
 	w.inIf("workspace_id", p.Workspaces)
-	return listWhere(ctx, db, "connections", connectionCols, "created_at", w, p.ListParams, scanConnection,
+	return listWhere(ctx, db.r, "connections", connectionCols, "created_at", w, p.ListParams, scanConnection,
 		func(c *switchyard.Connection) (time.Time, uuid.UUID) { return c.CreatedAt, c.ID })
 }
 
@@ -115,12 +115,13 @@ func (db *DB) RuleList(ctx context.Context, p store.RuleListParams) (*store.Page
 	w.eqIf("event", p.Event)
 	w.eqIf("resource", p.Resource)
 	w.eqIf("resource_id", p.ResourceID)
-	return listWhere(ctx, db, "rules", ruleCols, "created_at", w, p.ListParams, scanRule,
+	return listWhere(ctx, db.r, "rules", ruleCols, "created_at", w, p.ListParams, scanRule,
 		func(r *switchyard.Rule) (time.Time, uuid.UUID) { return r.CreatedAt, r.ID })
 }
 
-// EventList lists events (without payloads), newest first.
-func (db *DB) EventList(ctx context.Context, p store.EventListParams) (*store.Page[*switchyard.Event], error) {
+// EventListWithDeliveries lists events (without payloads), newest first, and the deliveries
+// of the listed events, oldest first, both read in one snapshot.
+func (db *DB) EventListWithDeliveries(ctx context.Context, p store.EventListParams) (*store.Page[*switchyard.Event], []*switchyard.Delivery, error) {
 	var w where
 	w.eq("organization_id", p.OrganizationID)
 	w.eqIf("workspace_id", p.WorkspaceID)
@@ -129,24 +130,32 @@ func (db *DB) EventList(ctx context.Context, p store.EventListParams) (*store.Pa
 	w.eqIf("status", p.Status)
 	w.eqIf("resource", p.Resource)
 	w.eqIf("resource_id", p.ResourceID)
-	return listWhere(ctx, db, "events", eventCols, "created_at", w, p.ListParams,
-		func(s scanner) (*switchyard.Event, error) { return scanEvent(s, false) },
-		func(e *switchyard.Event) (time.Time, uuid.UUID) { return e.CreatedAt, e.ID })
-}
-
-// DeliveryListByEvents returns the deliveries of the given events, oldest first.
-func (db *DB) DeliveryListByEvents(ctx context.Context, p store.DeliveryListByEventsParams) ([]*switchyard.Delivery, error) {
-	if len(p.EventIDs) == 0 {
-		return nil, nil
-	}
-	args := []any{p.OrganizationID}
-	for _, id := range p.EventIDs {
-		args = append(args, id)
-	}
-	rows, err := db.r.QueryContext(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE organization_id = $1 AND event_id IN (`+
-		placeholders(2, len(p.EventIDs))+`) ORDER BY created_at, id`, args...)
+	var (
+		page *store.Page[*switchyard.Event]
+		ds   []*switchyard.Delivery
+	)
+	err := db.snapshot(ctx, func(q queryer) error {
+		var err error
+		page, err = listWhere(ctx, q, "events", eventCols, "created_at", w, p.ListParams,
+			func(s scanner) (*switchyard.Event, error) { return scanEvent(s, false) },
+			func(e *switchyard.Event) (time.Time, uuid.UUID) { return e.CreatedAt, e.ID })
+		if err != nil || len(page.Records) == 0 {
+			return err
+		}
+		args := []any{p.OrganizationID}
+		for _, e := range page.Records {
+			args = append(args, e.ID)
+		}
+		rows, err := q.QueryContext(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE organization_id = $1 AND event_id IN (`+
+			placeholders(2, len(page.Records))+`) ORDER BY created_at, id`, args...)
+		if err != nil {
+			return fmt.Errorf("listing the events' deliveries: %w", err)
+		}
+		ds, err = collect(rows, scanDelivery, "deliveries")
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("listing deliveries: %w", err)
+		return nil, nil, err
 	}
-	return collect(rows, scanDelivery, "deliveries")
+	return page, ds, nil
 }

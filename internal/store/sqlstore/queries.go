@@ -181,7 +181,7 @@ func (db *DB) WorkspaceList(ctx context.Context, p store.ListParams) (*store.Pag
 	var w where
 	w.eq("organization_id", p.OrganizationID)
 	w.inIf("id", p.Workspaces)
-	return listWhere(ctx, db, "workspaces", workspaceCols, "created_at", w, p, scanWorkspace,
+	return listWhere(ctx, db.r, "workspaces", workspaceCols, "created_at", w, p, scanWorkspace,
 		func(w *switchyard.Workspace) (time.Time, uuid.UUID) { return w.CreatedAt, w.ID })
 }
 
@@ -190,7 +190,7 @@ func listPage[T any](ctx context.Context, db *DB, p store.ListParams, table, col
 	scan func(scanner) (T, error), key func(T) (time.Time, uuid.UUID)) (*store.Page[T], error) {
 	var w where
 	w.eq(scopeCol, scope)
-	return listWhere(ctx, db, table, cols, "created_at", w, p, scan, key)
+	return listWhere(ctx, db.r, table, cols, "created_at", w, p, scan, key)
 }
 
 // --- connections ---

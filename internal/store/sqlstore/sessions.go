@@ -116,7 +116,7 @@ func (db *DB) SessionList(ctx context.Context, p store.SessionListParams) (*stor
 	}
 	w.eqIf("resource", p.Resource)
 	w.eqIf("resource_id", p.ResourceID)
-	return listWhere(ctx, db, "sessions", sessionCols, "created_at", w, p.ListParams, scanSession,
+	return listWhere(ctx, db.r, "sessions", sessionCols, "created_at", w, p.ListParams, scanSession,
 		func(s *store.Session) (time.Time, uuid.UUID) { return s.CreatedAt, s.ID })
 }
 

@@ -203,6 +203,27 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return db.txAlone(ctx, fn)
 }
 
+// snapshot runs fn's reads in one read-only transaction, so that they all see the database as
+// of one moment: a list of events and their deliveries never shows an event's status from
+// before an outcome beside its delivery's from after it. On SQLite (WAL) a transaction's reads
+// share the snapshot its first read takes; on PostgreSQL that takes REPEATABLE READ, which
+// costs a read-only transaction nothing more than BEGIN and COMMIT.
+func (db *DB) snapshot(ctx context.Context, fn func(queryer) error) error {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if db.d.name == "postgres" {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := db.r.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("beginning a read: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
 // txAborted is how many times txAlone runs a transaction the database aborted (isAborted).
 const txAborted = 3
 

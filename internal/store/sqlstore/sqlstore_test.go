@@ -99,7 +99,7 @@ func TestRoutingChangedByAnotherNode(t *testing.T) {
 		if len(ds) != 1 || ds[0].RuleID != replacement.ID {
 			t.Fatalf("after the change: deliveries for rules %v, want one for rule %s", ruleIDs(ds), replacement.ID)
 		}
-		stored, err := b.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: tn.Org.ID, EventID: e.ID})
+		_, stored, err := b.EventGetWithDeliveries(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: e.ID})
 		if err != nil {
 			t.Fatal(err)
 		}

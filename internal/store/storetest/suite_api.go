@@ -138,7 +138,7 @@ func RunAPI(t *testing.T, open func(t *testing.T) store.Store) {
 		if _, err := s.MappingGet(ctx, store.MappingGetParams{OrganizationID: a.Org.ID, ConnectionID: a.Connection.ID}); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("its mapping: err = %v", err)
 		}
-		got, _ := s.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: a.Org.ID, EventID: e.ID})
+		_, got, _ := s.EventGetWithDeliveries(ctx, store.EventGetParams{OrganizationID: a.Org.ID, ID: e.ID})
 		if len(got) != 1 || got[0].Status != switchyard.StatusCanceled || got[0].NextAttemptAt != nil || got[0].CompletedAt == nil {
 			t.Fatalf("its pending delivery %+v, want canceled", got[0])
 		}
@@ -292,7 +292,8 @@ func RunAPI(t *testing.T, open func(t *testing.T) store.Store) {
 			p.OrganizationID = a.Org.ID
 			return pageAll(t, func(cursor string) (*store.Page[*switchyard.Event], error) {
 				p.Limit, p.Cursor = 2, cursor
-				return s.EventList(ctx, p)
+				page, _, err := s.EventListWithDeliveries(ctx, p)
+				return page, err
 			}, func(e *switchyard.Event) uuid.UUID { return e.ID })
 		}
 		sameIDs(t, "organization-wide", list(store.EventListParams{}), []uuid.UUID{e4.ID, e3.ID, e2.ID, e1.ID})
@@ -302,20 +303,81 @@ func RunAPI(t *testing.T, open func(t *testing.T) store.Store) {
 		sameIDs(t, "by resource id", list(store.EventListParams{ResourceID: "u2"}), []uuid.UUID{e3.ID})
 		sameIDs(t, "by status", list(store.EventListParams{Status: switchyard.StatusPending}), []uuid.UUID{e2.ID})
 		sameIDs(t, "by status completed", list(store.EventListParams{Status: switchyard.StatusCompleted, WorkspaceID: a.Workspace.ID}), []uuid.UUID{e3.ID, e1.ID})
-		page, err := s.EventList(ctx, store.EventListParams{ListParams: store.ListParams{OrganizationID: a.Org.ID, Limit: 50}})
+		page, ds, err := s.EventListWithDeliveries(ctx, store.EventListParams{ListParams: store.ListParams{OrganizationID: a.Org.ID, Limit: 50}})
 		if err != nil || page.Records[0].Payload != nil {
 			t.Fatalf("lists must not carry payloads (err %v)", err)
 		}
-		if _, err := s.EventList(ctx, store.EventListParams{ListParams: store.ListParams{OrganizationID: a.Org.ID, Limit: 5, Cursor: "not*a*cursor"}}); switchyard.ErrorCode(err) != switchyard.EINVALID {
+		if _, _, err := s.EventListWithDeliveries(ctx, store.EventListParams{ListParams: store.ListParams{OrganizationID: a.Org.ID, Limit: 5, Cursor: "not*a*cursor"}}); switchyard.ErrorCode(err) != switchyard.EINVALID {
 			t.Fatalf("bad cursor: err = %v, want EINVALID", err)
 		}
-		ds, err := s.DeliveryListByEvents(ctx, store.DeliveryListByEventsParams{OrganizationID: a.Org.ID, EventIDs: []uuid.UUID{e1.ID, e2.ID, e3.ID}})
-		if err != nil || len(ds) != 1 || ds[0].EventID != e2.ID {
-			t.Fatalf("deliveries of the listed events: %v, %v", ds, err)
+		if len(ds) != 1 || ds[0].EventID != e2.ID {
+			t.Fatalf("deliveries of the listed events: %v", ds)
 		}
-		if leaked, _ := s.DeliveryListByEvents(ctx, store.DeliveryListByEventsParams{OrganizationID: b.Org.ID, EventIDs: []uuid.UUID{e2.ID}}); len(leaked) != 0 {
-			t.Fatal("another organization sees the deliveries")
+		if _, ds, _ := s.EventListWithDeliveries(ctx, store.EventListParams{ListParams: store.ListParams{OrganizationID: a.Org.ID, Limit: 2}}); len(ds) != 0 {
+			t.Fatalf("deliveries of events not on the page: %v", ds)
 		}
+		if bPage, leaked, _ := s.EventListWithDeliveries(ctx, store.EventListParams{ListParams: store.ListParams{OrganizationID: b.Org.ID, Limit: 50}}); len(bPage.Records) != 1 || len(leaked) != 0 {
+			t.Fatalf("another organization's list: %d events, deliveries %v", len(bPage.Records), leaked)
+		}
+	})
+
+	t.Run("A page of events is read with its deliveries as of one moment", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		tn := NewTenant(t, s)
+		ctx := context.Background()
+		NewRule(t, s, tn, RuleOpts{})
+		const n = 120
+		for i := range n {
+			NewEvent(t, s, tn, EventOpts{CreatedAt: T0.Add(time.Duration(i) * time.Millisecond)})
+		}
+		now := T0.Add(time.Minute)
+		cs, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Hour), Limit: n})
+		if err != nil || len(cs) != n {
+			t.Fatalf("claimed %d deliveries (err %v), want %d", len(cs), err, n)
+		}
+		// Outcomes commit one by one while the pages are read: each event has one delivery, so
+		// its status is its delivery's in every committed state, and only a read that takes the
+		// event from before an outcome and the delivery from after it can tell them apart.
+		done := make(chan error, 1)
+		go func() {
+			for _, c := range cs {
+				if err := RecordDelivery(ctx, s, store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID,
+					LeaseUntil: c.LeaseUntil, Attempt: newAttempt(c, now), Status: switchyard.StatusCompleted, Now: now}); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+		reads := 0
+		for finished := false; !finished; reads++ {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+				finished = true // one more read, of the final state
+			default:
+			}
+			page, ds, err := s.EventListWithDeliveries(ctx, store.EventListParams{ListParams: store.ListParams{OrganizationID: tn.Org.ID, Limit: n}})
+			if err != nil || len(page.Records) != n || len(ds) != n {
+				t.Fatalf("read %d: %d events, %d deliveries (err %v), want %d of each", reads, len(page.Records), len(ds), err, n)
+			}
+			status := make(map[uuid.UUID]switchyard.Status, n)
+			for _, d := range ds {
+				status[d.EventID] = d.Status
+			}
+			for _, e := range page.Records {
+				if e.Status != status[e.ID] {
+					t.Fatalf("read %d: event %s is %s beside its delivery %s", reads, e.ID, e.Status, status[e.ID])
+				}
+				if finished && e.Status != switchyard.StatusCompleted {
+					t.Fatalf("after every outcome: event %s is %s", e.ID, e.Status)
+				}
+			}
+		}
+		t.Logf("%d reads while %d outcomes committed", reads, n)
 	})
 
 	t.Run("Mappings save versions with optimistic concurrency", func(t *testing.T) {
@@ -610,7 +672,7 @@ func sameIDs(t *testing.T, what string, got, want []uuid.UUID) {
 
 func mustDeliveries(t *testing.T, s store.Store, orgID, eventID uuid.UUID) []*switchyard.Delivery {
 	t.Helper()
-	ds, err := s.DeliveryListByEvent(context.Background(), store.DeliveryListByEventParams{OrganizationID: orgID, EventID: eventID})
+	_, ds, err := s.EventGetWithDeliveries(context.Background(), store.EventGetParams{OrganizationID: orgID, ID: eventID})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -273,7 +273,7 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 				if err != nil || len(as) != 1 {
 					t.Fatalf("record %d: %d attempts logged (err %v), want 1", i, len(as), err)
 				}
-				ds, err := s.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: tn.Org.ID, EventID: c.Delivery.EventID})
+				_, ds, err := s.EventGetWithDeliveries(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: c.Delivery.EventID})
 				if err != nil || len(ds) != 1 || ds[0].AttemptCount != 1 {
 					t.Fatalf("record %d: deliveries %+v (err %v), want one with attempt_count 1", i, ds, err)
 				}
@@ -329,7 +329,7 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 		if err != store.ErrLeaseLost {
 			t.Fatalf("err = %v, want ErrLeaseLost", err)
 		}
-		ds, _ := s.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: tn.Org.ID, EventID: e.ID})
+		_, ds, _ := s.EventGetWithDeliveries(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: e.ID})
 		as, _ := s.AttemptListByDelivery(ctx, store.AttemptListByDeliveryParams{OrganizationID: tn.Org.ID, DeliveryID: c.Delivery.ID})
 		if ds[0].AttemptCount != 1 || len(as) != 1 || ds[0].Status != switchyard.StatusProcessing {
 			t.Fatalf("delivery %+v with %d attempts; want the attempt logged and counted, the status untouched", ds[0], len(as))
@@ -362,7 +362,7 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 		if err != nil || len(again) != 1 || again[0].Delivery.AttemptCount != 0 {
 			t.Fatalf("after release claimed %v (err %v)", again, err)
 		}
-		ds, _ := s.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: tn.Org.ID, EventID: again[0].Delivery.EventID})
+		_, ds, _ := s.EventGetWithDeliveries(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: again[0].Delivery.EventID})
 		if ds[0].Status != switchyard.StatusProcessing {
 			t.Fatalf("status %s", ds[0].Status)
 		}
@@ -406,7 +406,7 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 			DueBy: T0.Add(90 * time.Minute), Now: T0}); err != nil || n != 3 {
 			t.Fatalf("deferred %d due by 90 min (err %v), want the 3 parked ones", n, err)
 		}
-		ds, _ := s.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: tn.Org.ID, EventID: later.ID})
+		_, ds, _ := s.EventGetWithDeliveries(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: later.ID})
 		for _, d := range ds {
 			if d.ConnectionID == tn.Connection.ID && (d.NextAttemptAt == nil || !d.NextAttemptAt.Equal(T0.Add(2*time.Hour))) {
 				t.Fatalf("a delivery not yet due was moved: %v", d.NextAttemptAt)
@@ -459,7 +459,7 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 				t.Fatalf("kept event %s: %v", id, err)
 			}
 		}
-		if ds, _ := s.DeliveryListByEvent(ctx, store.DeliveryListByEventParams{OrganizationID: tn.Org.ID, EventID: pending.ID}); len(ds) != 1 {
+		if _, ds, _ := s.EventGetWithDeliveries(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: pending.ID}); len(ds) != 1 {
 			t.Fatal("the pending event lost its delivery")
 		}
 	})

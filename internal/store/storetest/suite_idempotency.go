@@ -42,7 +42,7 @@ func RunIdempotency(t *testing.T, open func(t *testing.T) store.Store) {
 		if a.Replayed || !b.Replayed || b.ID != a.ID {
 			t.Fatalf("batch: a replayed %v, b replayed %v, same id %v", a.Replayed, b.Replayed, a.ID == b.ID)
 		}
-		page, err := s.EventList(ctx, store.EventListParams{ListParams: store.ListParams{OrganizationID: tn.Org.ID, Limit: 50}})
+		page, _, err := s.EventListWithDeliveries(ctx, store.EventListParams{ListParams: store.ListParams{OrganizationID: tn.Org.ID, Limit: 50}})
 		if err != nil || len(page.Records) != 2 {
 			t.Fatalf("stored %d events (err %v), want 2", len(page.Records), err)
 		}

@@ -243,12 +243,12 @@ func RunKeys(t *testing.T, open func(t *testing.T) store.Store) {
 		if err != nil || len(rules.Records) != 1 || rules.Records[0].ID != inRule.ID {
 			t.Fatalf("rules %+v, %v", rules, err)
 		}
-		events, err := s.EventList(ctx, store.EventListParams{ListParams: limit})
+		events, _, err := s.EventListWithDeliveries(ctx, store.EventListParams{ListParams: limit})
 		if err != nil || len(events.Records) != 1 || events.Records[0].ID != inEvent.ID {
 			t.Fatalf("events %+v, %v", events, err)
 		}
 		// A workspace filter inside the limit narrows it; one outside it finds nothing.
-		if events, _ := s.EventList(ctx, store.EventListParams{ListParams: limit, WorkspaceID: a.Workspace.ID}); len(events.Records) != 0 {
+		if events, _, _ := s.EventListWithDeliveries(ctx, store.EventListParams{ListParams: limit, WorkspaceID: a.Workspace.ID}); len(events.Records) != 0 {
 			t.Fatalf("a workspace outside the limit listed %+v", events.Records)
 		}
 		if attempts, err := s.AttemptList(ctx, store.AttemptListParams{ListParams: limit, DeliveryID: inDeliveries[0].ID}); err != nil || len(attempts.Records) != 1 {
@@ -257,7 +257,7 @@ func RunKeys(t *testing.T, open func(t *testing.T) store.Store) {
 		if attempts, err := s.AttemptList(ctx, store.AttemptListParams{ListParams: limit, DeliveryID: outDeliveries[0].ID}); err != nil || len(attempts.Records) != 0 {
 			t.Fatalf("attempts outside the limit: %+v, %v", attempts, err)
 		}
-		all, err := s.EventList(ctx, store.EventListParams{ListParams: store.ListParams{OrganizationID: a.Org.ID, Limit: 50}})
+		all, _, err := s.EventListWithDeliveries(ctx, store.EventListParams{ListParams: store.ListParams{OrganizationID: a.Org.ID, Limit: 50}})
 		if err != nil || len(all.Records) != 2 || all.Records[0].ID != outEvent.ID && all.Records[1].ID != outEvent.ID {
 			t.Fatalf("without a limit: %+v, %v", all, err)
 		}
