@@ -1,0 +1,10 @@
+package salesforce
+
+import (
+	"testing"
+
+	"github.com/switchyardhq/switchyard/internal/testutil"
+)
+
+// TestMain fails the package's tests if any of them leaves a goroutine running (the fake provider's servers and the adapter's HTTP connections).
+func TestMain(m *testing.M) { testutil.VerifyNoLeaks(m) }
