@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -281,6 +282,14 @@ func TestResponseBodiesAreHeldToTheDocument(t *testing.T) {
 		if (err == nil) != c.ok {
 			t.Errorf("%d %s %s: err = %v, want ok %v", c.status, c.contentType, c.body, err, c.ok)
 		}
+	}
+	// A refused body is refused by its schema, not by a schema that failed to compile.
+	var invalid *jsonschema.ValidationError
+	if err := spec.checkBody(route, 200, "application/json", []byte(`{"id":"x"}`)); !errors.As(err, &invalid) {
+		t.Errorf("a workspace without its fields: err = %v, want a validation error", err)
+	}
+	if _, err := spec.bodySchema("/paths/~1api~1v1~1workspaces~1{workspace_id}/get/responses/200/content/application~1json/schema"); err != nil {
+		t.Errorf("an operation's own response schema: %v", err)
 	}
 	a, errA := spec.bodySchema("/components/responses/NotFound/content/application~1json/schema")
 	b, errB := spec.bodySchema("/components/responses/NotFound/content/application~1json/schema")
