@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -94,8 +95,14 @@ func (b *sqliteBackend) close() error {
 	return nil
 }
 
-// postgresWriters is sqlstore's PostgreSQL pool size (internal/store/sqlstore/postgres.go).
+// postgresWriters is sqlstore's default PostgreSQL pool size (internal/store/sqlstore/postgres.go).
 const postgresWriters = 20
+
+// poolParams are the store URL's pool parameters (sqlstore's, pgxpool's names): given on
+// --database-url they size each store the bench makes, and the raw limit's writers with them.
+// The PostgreSQL server refuses them as connection settings, so the bench's own connections
+// go without.
+var poolParams = []string{"pool_max_conns", "pool_min_conns"}
 
 // postgresBackend creates a database switchyard_bench_<random> on the admin URL's server, one
 // schema per store inside it, and drops the database at the end.
@@ -103,6 +110,7 @@ type postgresBackend struct {
 	admin  string
 	dbName string
 	dbURL  string
+	pool   url.Values // poolParams as given on the admin URL
 	db     *sql.DB
 	n      int
 }
@@ -112,6 +120,20 @@ func newPostgresBackend(ctx context.Context, adminURL string) (*postgresBackend,
 	if err != nil {
 		return nil, fmt.Errorf("parsing --database-url: %w", err)
 	}
+	q, pool := u.Query(), url.Values{}
+	for _, k := range poolParams {
+		if q.Has(k) {
+			pool.Set(k, q.Get(k))
+			q.Del(k)
+		}
+	}
+	if v := pool.Get("pool_max_conns"); v != "" {
+		if n, err := strconv.Atoi(v); err != nil || n < 2 {
+			return nil, fmt.Errorf("--database-url: pool_max_conns must be a number of at least 2, not %q", v)
+		}
+	}
+	u.RawQuery = q.Encode()
+	adminURL = u.String()
 	admin, err := sql.Open("pgx", adminURL)
 	if err != nil {
 		return nil, fmt.Errorf("opening the admin connection: %w", err)
@@ -124,7 +146,7 @@ func newPostgresBackend(ctx context.Context, adminURL string) (*postgresBackend,
 		return nil, fmt.Errorf("creating database %s: %w", name, err)
 	}
 	u.Path = "/" + name
-	b := &postgresBackend{admin: adminURL, dbName: name, dbURL: u.String()}
+	b := &postgresBackend{admin: adminURL, dbName: name, dbURL: u.String(), pool: pool}
 	if b.db, err = sql.Open("pgx", b.dbURL); err != nil {
 		_ = b.close()
 		return nil, fmt.Errorf("opening %s: %w", name, err)
@@ -146,6 +168,9 @@ func (b *postgresBackend) newStore(ctx context.Context, label string) (string, f
 	}
 	q := u.Query()
 	q.Set("search_path", schema)
+	for k, v := range b.pool {
+		q[k] = v
+	}
 	u.RawQuery = q.Encode()
 	return u.String(), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -155,13 +180,26 @@ func (b *postgresBackend) newStore(ctx context.Context, label string) (string, f
 }
 
 func (b *postgresBackend) openRaw(storeURL string) (*sql.DB, int, error) {
-	db, err := sql.Open("pgx", storeURL)
+	u, err := url.Parse(storeURL)
+	if err != nil {
+		return nil, 0, fmt.Errorf("parsing the store URL: %w", err)
+	}
+	q := u.Query()
+	for _, k := range poolParams {
+		q.Del(k)
+	}
+	u.RawQuery = q.Encode()
+	db, err := sql.Open("pgx", u.String())
 	if err != nil {
 		return nil, 0, fmt.Errorf("opening postgres: %w", err)
 	}
-	db.SetMaxOpenConns(postgresWriters)
-	db.SetMaxIdleConns(postgresWriters)
-	return db, postgresWriters, nil
+	writers := postgresWriters
+	if n, err := strconv.Atoi(b.pool.Get("pool_max_conns")); err == nil {
+		writers = n
+	}
+	db.SetMaxOpenConns(writers)
+	db.SetMaxIdleConns(writers)
+	return db, writers, nil
 }
 
 func (b *postgresBackend) serverMatch() string { return " " + b.dbName + " " }

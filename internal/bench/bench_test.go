@@ -3,9 +3,12 @@ package bench
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"math"
 	"net/http"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -339,5 +342,108 @@ func TestRunMeasuresSaaSBesideWebhooks(t *testing.T) {
 	var table bytes.Buffer
 	if err := rep.WriteTable(&table); err != nil || !strings.Contains(table.String(), "vs webhook e2e") {
 		t.Fatalf("table: %v\n%s", err, table.String())
+	}
+}
+
+// The bench on PostgreSQL: a throwaway database with a schema per store, statistics gathered
+// after each delivery scenario's warm-up (instance.analyze), the server's CPU measured, and the
+// database dropped at the end. The pool parameters on the URL keep the stores small, beside the
+// other suites on the same server.
+func TestRunOnPostgres(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("starts servers and drives load for a few seconds")
+	}
+	base := os.Getenv("TEST_DATABASE_URL")
+	if base == "" {
+		if os.Getenv("SWITCHYARD_REQUIRE_POSTGRES") == "1" {
+			t.Fatal("SWITCHYARD_REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set")
+		}
+		t.Skip("TEST_DATABASE_URL is not set")
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	benchDatabases := func() map[string]bool {
+		t.Helper()
+		rows, err := admin.QueryContext(context.Background(), `SELECT datname FROM pg_database WHERE datname LIKE 'switchyard\_bench\_%'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		names := map[string]bool{}
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			names[n] = true
+		}
+		return names
+	}
+	before := benchDatabases()
+
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("pool_max_conns", "4")
+	q.Set("pool_min_conns", "1")
+	u.RawQuery = q.Encode()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, Options{Scenarios: []string{ScenarioIngestDelivering, ScenarioBacklog, ScenarioE2ELatency}, DatabaseURL: u.String(),
+		Duration: 500 * time.Millisecond, Warmup: 200 * time.Millisecond, Concurrency: 8, Rate: 200, Backlog: 300, DrainTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(scenario, variant, name string) float64 {
+		t.Helper()
+		for _, s := range rep.Summary {
+			if s.Scenario == scenario && s.Variant == variant && s.Name == name {
+				return s.Median
+			}
+		}
+		t.Fatalf("no %s %s %s in %+v", scenario, variant, name, rep.Summary)
+		return 0
+	}
+	if v := get(ScenarioLimits, "store-insert", "rows"); v <= 0 {
+		t.Errorf("store limit = %v rows/s", v)
+	}
+	for _, res := range rep.Runs[0].Results {
+		if res.Scenario == ScenarioLimits && res.Variant == "store-insert" && !strings.Contains(res.Setup, "4 writer(s)") {
+			t.Errorf("the raw limit's writers do not follow pool_max_conns: %s", res.Setup)
+		}
+	}
+	if accepted, undelivered, errs := get(ScenarioIngestDelivering, "", "accepted"), get(ScenarioIngestDelivering, "", "undelivered"),
+		get(ScenarioIngestDelivering, "", "errors"); accepted <= 0 || undelivered != 0 || errs != 0 {
+		t.Errorf("ingest-delivering: accepted %v/s, undelivered %v, errors %v", accepted, undelivered, errs)
+	}
+	if v := get(ScenarioIngestDelivering, "", "postgres CPU"); v <= 0 {
+		t.Errorf("ingest-delivering: postgres CPU %v cores, want the server's backends measured", v)
+	}
+	if accepted, undelivered := get(ScenarioBacklog, "", "accepted"), get(ScenarioBacklog, "", "undelivered"); accepted != 300 || undelivered != 0 {
+		t.Errorf("backlog accepted %v, undelivered %v: want 300 accepted, all delivered", accepted, undelivered)
+	}
+	if accepted, delivered := get(ScenarioE2ELatency, "", "accepted"), get(ScenarioE2ELatency, "", "delivered"); accepted < 50 || delivered != accepted {
+		t.Errorf("e2e-latency accepted %v, delivered %v: want every accepted event delivered", accepted, delivered)
+	}
+	for name := range benchDatabases() {
+		if !before[name] {
+			t.Errorf("database %s is left behind", name)
+		}
+	}
+}
+
+// A pool size the store would refuse is refused before the bench creates anything.
+func TestPostgresPoolParametersAreChecked(t *testing.T) {
+	for _, v := range []string{"1", "many"} {
+		_, err := newBackend(context.Background(), "postgres://postgres@127.0.0.1:1/postgres?pool_max_conns="+v)
+		if err == nil || !strings.Contains(err.Error(), "pool_max_conns") {
+			t.Errorf("pool_max_conns=%s: err = %v", v, err)
+		}
 	}
 }

@@ -20,7 +20,7 @@ type BenchCmd struct {
 	Concurrency           int           `name:"concurrency" default:"64" help:"Closed-loop clients (ingest, e2e-throughput, fanout, limits)."`
 	Rate                  int           `name:"rate" default:"1000" help:"Offered events/s of the open-loop scenarios (e2e-latency, isolation)."`
 	Backlog               int           `name:"backlog" default:"20000" help:"Events the backlog scenario bulk-emits to its one connection before measuring how fast they are delivered."`
-	DatabaseURL           string        `name:"database-url" placeholder:"postgres://…" help:"PostgreSQL admin URL: the bench creates a throwaway database switchyard_bench_<random> there and drops it afterwards. Default: SQLite in a temporary directory."`
+	DatabaseURL           string        `name:"database-url" placeholder:"postgres://…" help:"PostgreSQL admin URL: the bench creates a throwaway database switchyard_bench_<random> there and drops it afterwards; pool_max_conns and pool_min_conns on it size each store's pool (and the raw insert limit's writers). Default: SQLite in a temporary directory."`
 	CPUProfile            string        `name:"cpuprofile" placeholder:"FILE" help:"Write a CPU profile of the measured phase(s) (one file per phase when there are several)."`
 	MemProfile            string        `name:"memprofile" placeholder:"FILE" help:"Write allocation profiles at the start (FILE.base) and end of the measured phase(s)."`
 	Runs                  int           `name:"runs" default:"1" help:"Repeat everything N times and report the median."`
