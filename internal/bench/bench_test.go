@@ -207,16 +207,7 @@ func TestRunMeasuresIngestAndLatencyEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	get := func(scenario, variant, name string) float64 {
-		t.Helper()
-		for _, s := range rep.Summary {
-			if s.Scenario == scenario && s.Variant == variant && s.Name == name {
-				return s.Median
-			}
-		}
-		t.Fatalf("no %s %s %s in %+v", scenario, variant, name, rep.Summary)
-		return 0
-	}
+	get := medianOf(t, rep)
 	if v := get(ScenarioLimits, "http", "requests"); v <= 0 {
 		t.Errorf("HTTP limit = %v", v)
 	}
@@ -293,16 +284,7 @@ func TestRunMeasuresSaaSBesideWebhooks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	get := func(scenario, variant, name string) float64 {
-		t.Helper()
-		for _, s := range rep.Summary {
-			if s.Scenario == scenario && s.Variant == variant && s.Name == name {
-				return s.Median
-			}
-		}
-		t.Fatalf("no %s %s %s in %+v", scenario, variant, name, rep.Summary)
-		return 0
-	}
+	get := medianOf(t, rep)
 	delivered, deliveries := get(ScenarioSaaS, "hubspot", "delivered"), get(ScenarioSaaS, "hubspot", "deliveries")
 	// A few hundred on an idle machine; far fewer under the race detector on a busy one.
 	if delivered <= 0 || deliveries < 10 {
@@ -400,16 +382,7 @@ func TestRunOnPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	get := func(scenario, variant, name string) float64 {
-		t.Helper()
-		for _, s := range rep.Summary {
-			if s.Scenario == scenario && s.Variant == variant && s.Name == name {
-				return s.Median
-			}
-		}
-		t.Fatalf("no %s %s %s in %+v", scenario, variant, name, rep.Summary)
-		return 0
-	}
+	get := medianOf(t, rep)
 	if v := get(ScenarioLimits, "store-insert", "rows"); v <= 0 {
 		t.Errorf("store limit = %v rows/s", v)
 	}
@@ -445,5 +418,19 @@ func TestPostgresPoolParametersAreChecked(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "pool_max_conns") {
 			t.Errorf("pool_max_conns=%s: err = %v", v, err)
 		}
+	}
+}
+
+// medianOf returns a reader of rep's medians that fails t when rep lacks the metric.
+func medianOf(t *testing.T, rep *Report) func(scenario, variant, name string) float64 {
+	return func(scenario, variant, name string) float64 {
+		t.Helper()
+		for _, s := range rep.Summary {
+			if s.Scenario == scenario && s.Variant == variant && s.Name == name {
+				return s.Median
+			}
+		}
+		t.Fatalf("no %s %s %s in %+v", scenario, variant, name, rep.Summary)
+		return 0
 	}
 }
