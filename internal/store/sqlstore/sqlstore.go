@@ -9,10 +9,8 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,11 +20,9 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/switchyardhq/switchyard/internal/store"
+	"github.com/switchyardhq/switchyard/internal/store/sqlstore/migrations"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
-
-//go:embed migrations
-var migrations embed.FS
 
 // dialect is what differs between SQLite and PostgreSQL.
 type dialect struct {
@@ -137,10 +133,6 @@ func (db *DB) Migrate(ctx context.Context) (int, error) { return db.MigrateSteps
 // file name and how long it took (for `switchyard migrate`'s progress on a large store). A nil
 // step applies them all at once, as Migrate does.
 func (db *DB) MigrateSteps(ctx context.Context, step func(name string, took time.Duration)) (int, error) {
-	sub, err := fs.Sub(migrations, "migrations/"+db.d.name)
-	if err != nil {
-		return 0, err
-	}
 	var opts []goose.ProviderOption
 	if db.d.sessionLocker != nil {
 		opt, err := db.d.sessionLocker(ctx, db.w)
@@ -149,9 +141,9 @@ func (db *DB) MigrateSteps(ctx context.Context, step func(name string, took time
 		}
 		opts = append(opts, opt)
 	}
-	p, err := goose.NewProvider(db.d.goose, db.w, sub, opts...)
+	p, err := migrations.Provider(db.d.name, db.d.goose, db.w, opts...)
 	if err != nil {
-		return 0, fmt.Errorf("preparing migrations: %w", err)
+		return 0, err
 	}
 	if step == nil {
 		res, err := p.Up(ctx)

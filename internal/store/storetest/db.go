@@ -11,16 +11,22 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to create and drop schemas
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // the "sqlite" driver, to migrate the SQLite template
+
+	"github.com/switchyardhq/switchyard/internal/store/sqlstore/migrations"
 )
 
 // Dialect is one database a test can run on.
 type Dialect struct {
 	// Name is "sqlite" or "postgres".
 	Name string
-	// NewURL returns the URL of a fresh, empty database private to t, removed when t ends.
+	// NewURL returns the URL of a fresh database private to t, removed when t ends: empty on
+	// PostgreSQL, migrated already on SQLite (SQLiteURL).
 	NewURL func(t testing.TB) string
 }
 
@@ -49,11 +55,48 @@ func Each(t *testing.T, fn func(t *testing.T, d Dialect)) {
 	}
 }
 
-// SQLiteURL returns the URL of a new SQLite file in t's temporary directory.
+// SQLiteURL returns the URL of a new SQLite file in t's temporary directory, already migrated:
+// a copy of a template this process migrated once, so that a test's store opens without running
+// every migration again (16–19 ms of CPU a store, a large part of the suites' time). Opening it
+// runs the migrations as ever, and finds none to apply.
 func SQLiteURL(t testing.TB) string {
 	t.Helper()
-	return "sqlite://" + filepath.Join(t.TempDir(), "switchyard.db")
+	template, err := sqliteTemplate()
+	if err != nil {
+		t.Fatalf("making the SQLite template: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "switchyard.db")
+	if err := os.WriteFile(path, template, 0o600); err != nil {
+		t.Fatalf("copying the SQLite template: %v", err)
+	}
+	return "sqlite://" + path
 }
+
+// sqliteTemplate is the bytes of a SQLite database with every migration applied, made once per
+// test process in a directory removed at once.
+var sqliteTemplate = sync.OnceValues(func() ([]byte, error) {
+	dir, err := os.MkdirTemp("", "switchyard-storetest-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "template.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(ON)")
+	if err != nil {
+		return nil, err
+	}
+	p, err := migrations.Provider("sqlite", goose.DialectSQLite3, db)
+	if err == nil {
+		_, err = p.Up(context.Background())
+	}
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return os.ReadFile(path)
+})
 
 // PostgresURL creates a new schema in the TEST_DATABASE_URL database and returns a URL whose
 // search_path selects it; the schema is dropped when t ends.
