@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -134,7 +135,7 @@ func (db *DB) EventListWithDeliveries(ctx context.Context, p store.EventListPara
 		page *store.Page[*switchyard.Event]
 		ds   []*switchyard.Delivery
 	)
-	err := db.snapshot(ctx, func(q queryer) error {
+	err := db.snapshot(ctx, func(q *sql.Tx) error {
 		var err error
 		page, err = listWhere(ctx, q, "events", eventCols, "created_at", w, p.ListParams,
 			func(s scanner) (*switchyard.Event, error) { return scanEvent(s, false) },

@@ -200,7 +200,7 @@ func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 // before an outcome beside its delivery's from after it. On SQLite (WAL) a transaction's reads
 // share the snapshot its first read takes; on PostgreSQL that takes REPEATABLE READ, which
 // costs a read-only transaction nothing more than BEGIN and COMMIT.
-func (db *DB) snapshot(ctx context.Context, fn func(queryer) error) error {
+func (db *DB) snapshot(ctx context.Context, fn func(*sql.Tx) error) error {
 	opts := &sql.TxOptions{ReadOnly: true}
 	if db.d.name == "postgres" {
 		opts.Isolation = sql.LevelRepeatableRead
