@@ -95,45 +95,13 @@ func RunActivity(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Activity is read as of one moment", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
-		ctx := context.Background()
 		tn := NewTenant(t, s)
-		NewRule(t, s, tn, RuleOpts{})
 		const n = 120
-		for i := range n {
-			NewEvent(t, s, tn, EventOpts{CreatedAt: T0.Add(time.Duration(i) * time.Millisecond)})
-		}
-		now := T0.Add(time.Minute)
-		cs, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Hour), Limit: n})
-		if err != nil || len(cs) != n {
-			t.Fatalf("claimed %d deliveries (err %v), want %d", len(cs), err, n)
-		}
 		// Each outcome completes an event and adds its delivered attempt in one transaction, so
-		// every committed state has as many completed events as delivered attempts; only reads
-		// from two moments can tell them apart.
-		done := make(chan error, 1)
-		go func() {
-			for _, c := range cs {
-				a := &switchyard.Attempt{ID: uuid.Must(uuid.NewV7()), DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID, Number: 1,
-					StartedAt: now, CompletedAt: now, Outcome: switchyard.OutcomeDelivered, HTTPStatus: 200}
-				if err := RecordDelivery(ctx, s, store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID,
-					LeaseUntil: c.LeaseUntil, Attempt: a, Status: switchyard.StatusCompleted, Now: now}); err != nil {
-					done <- err
-					return
-				}
-			}
-			done <- nil
-		}()
-		for reads, finished := 0, false; !finished; reads++ {
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatal(err)
-				}
-				finished = true // one more read, of the final state
-			default:
-			}
-			a, err := s.WorkspaceActivity(ctx, store.WorkspaceActivityParams{OrganizationID: tn.Org.ID, WorkspaceID: tn.Workspace.ID,
-				Since: T0.Add(-time.Hour), Now: now})
+		// every committed state has as many completed events as delivered attempts.
+		whileOutcomesCommit(t, s, tn, n, func(reads int, final bool) {
+			a, err := s.WorkspaceActivity(context.Background(), store.WorkspaceActivityParams{OrganizationID: tn.Org.ID,
+				WorkspaceID: tn.Workspace.ID, Since: T0.Add(-time.Hour), Now: T0.Add(time.Minute)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -141,9 +109,9 @@ func RunActivity(t *testing.T, open func(t *testing.T) store.Store) {
 			for _, h := range a.Hours {
 				completed += h[switchyard.StatusCompleted]
 			}
-			if completed != a.Delivered || (finished && completed != n) {
+			if completed != a.Delivered || (final && completed != n) {
 				t.Fatalf("read %d: %d events completed beside %d attempts delivered", reads, completed, a.Delivered)
 			}
-		}
+		})
 	})
 }

@@ -325,42 +325,10 @@ func RunAPI(t *testing.T, open func(t *testing.T) store.Store) {
 		t.Parallel()
 		s := open(t)
 		tn := NewTenant(t, s)
-		ctx := context.Background()
-		NewRule(t, s, tn, RuleOpts{})
 		const n = 120
-		for i := range n {
-			NewEvent(t, s, tn, EventOpts{CreatedAt: T0.Add(time.Duration(i) * time.Millisecond)})
-		}
-		now := T0.Add(time.Minute)
-		cs, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Hour), Limit: n})
-		if err != nil || len(cs) != n {
-			t.Fatalf("claimed %d deliveries (err %v), want %d", len(cs), err, n)
-		}
-		// Outcomes commit one by one while the pages are read: each event has one delivery, so
-		// its status is its delivery's in every committed state, and only a read that takes the
-		// event from before an outcome and the delivery from after it can tell them apart.
-		done := make(chan error, 1)
-		go func() {
-			for _, c := range cs {
-				if err := RecordDelivery(ctx, s, store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID,
-					LeaseUntil: c.LeaseUntil, Attempt: newAttempt(c, now), Status: switchyard.StatusCompleted, Now: now}); err != nil {
-					done <- err
-					return
-				}
-			}
-			done <- nil
-		}()
-		reads := 0
-		for finished := false; !finished; reads++ {
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatal(err)
-				}
-				finished = true // one more read, of the final state
-			default:
-			}
-			page, ds, err := s.EventListWithDeliveries(ctx, store.EventListParams{ListParams: store.ListParams{OrganizationID: tn.Org.ID, Limit: n}})
+		// Each event has one delivery, so its status is its delivery's in every committed state.
+		whileOutcomesCommit(t, s, tn, n, func(reads int, final bool) {
+			page, ds, err := s.EventListWithDeliveries(context.Background(), store.EventListParams{ListParams: store.ListParams{OrganizationID: tn.Org.ID, Limit: n}})
 			if err != nil || len(page.Records) != n || len(ds) != n {
 				t.Fatalf("read %d: %d events, %d deliveries (err %v), want %d of each", reads, len(page.Records), len(ds), err, n)
 			}
@@ -372,12 +340,11 @@ func RunAPI(t *testing.T, open func(t *testing.T) store.Store) {
 				if e.Status != status[e.ID] {
 					t.Fatalf("read %d: event %s is %s beside its delivery %s", reads, e.ID, e.Status, status[e.ID])
 				}
-				if finished && e.Status != switchyard.StatusCompleted {
+				if final && e.Status != switchyard.StatusCompleted {
 					t.Fatalf("after every outcome: event %s is %s", e.ID, e.Status)
 				}
 			}
-		}
-		t.Logf("%d reads while %d outcomes committed", reads, n)
+		})
 	})
 
 	t.Run("Mappings save versions with optimistic concurrency", func(t *testing.T) {
@@ -706,5 +673,48 @@ func record(t *testing.T, s store.Store, c *store.Claimed, status switchyard.Sta
 	if err := RecordDelivery(context.Background(), s, store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID,
 		LeaseUntil: c.LeaseUntil, Attempt: newAttempt(c, now), Status: status, NextAttemptAt: next, Now: now}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// whileOutcomesCommit stores n events on the tenant, each routed by one rule to one delivery,
+// claims them all, and records their outcomes (delivered, completed) one by one, each in its own
+// commit, in a goroutine, while it calls read over and over — and once more after the last
+// outcome, with final true. A read that takes part of its answer from before an outcome and
+// part from after it shows there.
+func whileOutcomesCommit(t *testing.T, s store.Store, tn *Tenant, n int, read func(reads int, final bool)) {
+	t.Helper()
+	ctx := context.Background()
+	NewRule(t, s, tn, RuleOpts{})
+	for i := range n {
+		NewEvent(t, s, tn, EventOpts{CreatedAt: T0.Add(time.Duration(i) * time.Millisecond)})
+	}
+	now := T0.Add(time.Minute)
+	cs, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Hour), Limit: n})
+	if err != nil || len(cs) != n {
+		t.Fatalf("claimed %d deliveries (err %v), want %d", len(cs), err, n)
+	}
+	done := make(chan error, 1)
+	go func() {
+		for _, c := range cs {
+			a := &switchyard.Attempt{ID: uuid.Must(uuid.NewV7()), DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID, Number: 1,
+				StartedAt: now, CompletedAt: now, Outcome: switchyard.OutcomeDelivered, HTTPStatus: 200}
+			if err := RecordDelivery(ctx, s, store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID,
+				LeaseUntil: c.LeaseUntil, Attempt: a, Status: switchyard.StatusCompleted, Now: now}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for reads, final := 0, false; !final; reads++ {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			final = true
+		default:
+		}
+		read(reads, final)
 	}
 }
