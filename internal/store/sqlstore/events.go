@@ -68,13 +68,10 @@ func eventArgs(e *switchyard.Event) []any {
 // from one snapshot on either database. Read one after the other, an outcome committed in between
 // gave an event still pending beside its one delivery already failed (a CLI test waiting for the
 // outcome saw exactly that). An event without deliveries is read alone: its deliveries, if it has
-// any, are inserted with it.
+// any, are inserted with it. The payload, which never changes, is read on its own: in the join it
+// came once for every delivery (20 rules and a 64 KiB payload: 3 MB read and allocated).
 func (db *DB) EventGetWithDeliveries(ctx context.Context, p store.EventGetParams) (*switchyard.Event, []*switchyard.Delivery, error) {
-	cols := qualified("e", eventCols)
-	if p.WithPayload {
-		cols += `, e.payload`
-	}
-	rows, err := db.r.QueryContext(ctx, `SELECT `+qualified("d", deliveryCols)+`, `+cols+`
+	rows, err := db.r.QueryContext(ctx, `SELECT `+qualified("d", deliveryCols)+`, `+qualified("e", eventCols)+`
 		FROM deliveries d JOIN events e ON e.id = d.event_id
 		WHERE d.event_id = $1 AND d.organization_id = $2 AND e.organization_id = $2 ORDER BY d.created_at, d.id`, p.ID, p.OrganizationID)
 	if err != nil {
@@ -82,7 +79,7 @@ func (db *DB) EventGetWithDeliveries(ctx context.Context, p store.EventGetParams
 	}
 	var ev *switchyard.Event
 	ds, err := collect(rows, func(s scanner) (*switchyard.Delivery, error) {
-		d, e, err := scanDeliveryAndEvent(s, p.WithPayload)
+		d, e, err := scanDeliveryAndEvent(s, false)
 		if err != nil {
 			return nil, err
 		}
@@ -95,6 +92,14 @@ func (db *DB) EventGetWithDeliveries(ctx context.Context, p store.EventGetParams
 	if ev == nil {
 		e, err := db.EventGet(ctx, p)
 		return e, nil, err
+	}
+	if p.WithPayload {
+		var payload string
+		if err := db.r.QueryRowContext(ctx, `SELECT payload FROM events WHERE id = $1 AND organization_id = $2`,
+			p.ID, p.OrganizationID).Scan(&payload); err != nil {
+			return nil, nil, notFound("event", err)
+		}
+		ev.Payload = []byte(payload)
 	}
 	return ev, ds, nil
 }
