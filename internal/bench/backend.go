@@ -10,12 +10,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, as sqlstore uses it
 	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver, as sqlstore uses it
+
+	"github.com/switchyardhq/switchyard/internal/store/sqlstore"
 )
 
 // backend hands out fresh, empty stores: every scenario (and variant) starts from an empty
@@ -95,13 +96,8 @@ func (b *sqliteBackend) close() error {
 	return nil
 }
 
-// postgresWriters is sqlstore's default PostgreSQL pool size (internal/store/sqlstore/postgres.go).
-const postgresWriters = 20
-
 // poolParams are the store URL's pool parameters (sqlstore's, pgxpool's names): given on
 // --database-url they size each store the bench makes, and the raw limit's writers with them.
-// The PostgreSQL server refuses them as connection settings, so the bench's own connections
-// go without.
 var poolParams = []string{"pool_max_conns", "pool_min_conns"}
 
 // postgresBackend creates a database switchyard_bench_<random> on the admin URL's server, one
@@ -120,20 +116,20 @@ func newPostgresBackend(ctx context.Context, adminURL string) (*postgresBackend,
 	if err != nil {
 		return nil, fmt.Errorf("parsing --database-url: %w", err)
 	}
+	// The bench's own connections go without the pool parameters (the server refuses them as
+	// settings); each store's URL gets them back. Sizes the store would refuse fail here, first.
 	q, pool := u.Query(), url.Values{}
 	for _, k := range poolParams {
 		if q.Has(k) {
 			pool.Set(k, q.Get(k))
-			q.Del(k)
 		}
 	}
-	if v := pool.Get("pool_max_conns"); v != "" {
-		if n, err := strconv.Atoi(v); err != nil || n < 2 {
-			return nil, fmt.Errorf("--database-url: pool_max_conns must be a number of at least 2, not %q", v)
-		}
+	if adminURL, _, err = sqlstore.PoolURL(adminURL); err != nil {
+		return nil, fmt.Errorf("--database-url: %w", err)
 	}
-	u.RawQuery = q.Encode()
-	adminURL = u.String()
+	if u, err = url.Parse(adminURL); err != nil {
+		return nil, fmt.Errorf("parsing --database-url: %w", err)
+	}
 	admin, err := sql.Open("pgx", adminURL)
 	if err != nil {
 		return nil, fmt.Errorf("opening the admin connection: %w", err)
@@ -180,22 +176,13 @@ func (b *postgresBackend) newStore(ctx context.Context, label string) (string, f
 }
 
 func (b *postgresBackend) openRaw(storeURL string) (*sql.DB, int, error) {
-	u, err := url.Parse(storeURL)
+	dsn, writers, err := sqlstore.PoolURL(storeURL)
 	if err != nil {
-		return nil, 0, fmt.Errorf("parsing the store URL: %w", err)
+		return nil, 0, err
 	}
-	q := u.Query()
-	for _, k := range poolParams {
-		q.Del(k)
-	}
-	u.RawQuery = q.Encode()
-	db, err := sql.Open("pgx", u.String())
+	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, 0, fmt.Errorf("opening postgres: %w", err)
-	}
-	writers := postgresWriters
-	if n, err := strconv.Atoi(b.pool.Get("pool_max_conns")); err == nil {
-		writers = n
 	}
 	db.SetMaxOpenConns(writers)
 	db.SetMaxIdleConns(writers)

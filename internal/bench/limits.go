@@ -76,7 +76,8 @@ func (r *runner) measureHTTPLimit(ctx context.Context) (Result, error) {
 
 // measureStoreLimit inserts event-sized rows (a ~200-byte payload) into a scratch table of a
 // fresh store of the bench's kind, with sqlstore's driver, pragmas and pool size: one prepared
-// INSERT run 100 times per transaction, from as many writers as sqlstore's write pool has (SQLite 1, PostgreSQL 20).
+// INSERT run 100 times per transaction, from as many writers as sqlstore's write pool has (SQLite 1,
+// PostgreSQL pool_max_conns, 20 by default).
 func (r *runner) measureStoreLimit(ctx context.Context) (Result, error) {
 	storeURL, cleanup, err := r.backend.newStore(ctx, "limits")
 	if err != nil {

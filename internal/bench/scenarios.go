@@ -199,7 +199,7 @@ func (r *runner) e2eThroughput(ctx context.Context) ([]Result, error) {
 			return Result{}, err
 		}
 		bodies := eventBodiesFor(name, 1024)
-		st, lr, cpu, err := r.deliveryLoad(ctx, g, ScenarioE2EThroughput, bodies, 1, r.deliveryBudget())
+		st, lr, cpu, err := r.deliveryLoad(ctx, g, ScenarioE2EThroughput, r.opts.Concurrency, bodies, 1, r.deliveryBudget())
 		if err != nil {
 			return Result{}, err
 		}
@@ -234,10 +234,7 @@ func (r *runner) ingestDelivering(ctx context.Context) ([]Result, error) {
 			return Result{}, err
 		}
 		bodies := eventBodies("bench.delivering", 1024)
-		send := func(ctx context.Context, seq uint64, buf *bytes.Buffer) outcome {
-			return r.post(ctx, g.in.eventsURL(), g.in.pubKey, bodies[seq%uint64(len(bodies))], buf, 1, true)
-		}
-		st, lr, cpu, err := r.deliveryLoadOf(ctx, g, ScenarioIngestDelivering, ingestDeliveringClients, send, 1, r.deliveryBudget(), nil)
+		st, lr, cpu, err := r.deliveryLoad(ctx, g, ScenarioIngestDelivering, ingestDeliveringClients, bodies, 1, r.deliveryBudget())
 		if err != nil {
 			return Result{}, err
 		}
@@ -260,19 +257,20 @@ func (r *runner) ingestDelivering(ctx context.Context) ([]Result, error) {
 	return one(res, err)
 }
 
-// deliveryLoad runs a delivery scenario's load: an unmeasured warm-up (its deliveries are
-// waited for, then PostgreSQL's statistics gathered, as autovacuum would have by then in a real
-// deployment: instance.analyze), then the measured closed-loop phase tracking every accepted
-// event, then the drain. The profiles cover the measured phase and the drain.
-func (r *runner) deliveryLoad(ctx context.Context, g *rig, label string, bodies [][]byte, rules int,
+// deliveryLoad runs a delivery scenario's load from clients closed-loop clients, each posting
+// bodies: an unmeasured warm-up (its deliveries are waited for, then PostgreSQL's statistics
+// gathered, as autovacuum would have by then in a real deployment: instance.analyze), then the
+// measured closed-loop phase tracking every accepted event, then the drain. The profiles cover
+// the measured phase and the drain.
+func (r *runner) deliveryLoad(ctx context.Context, g *rig, label string, clients int, bodies [][]byte, rules int,
 	budget int64) (deliveryStats, loadResult, cpuUse, error) {
 	send := func(ctx context.Context, seq uint64, buf *bytes.Buffer) outcome {
 		return r.post(ctx, g.in.eventsURL(), g.in.pubKey, bodies[seq%uint64(len(bodies))], buf, 1, true)
 	}
-	return r.deliveryLoadOf(ctx, g, label, r.opts.Concurrency, send, rules, budget, nil)
+	return r.deliveryLoadOf(ctx, g, label, clients, send, rules, budget, nil)
 }
 
-// deliveryLoadOf is deliveryLoad with clients closed-loop clients and the requests made by send
+// deliveryLoadOf is deliveryLoad with the requests made by send
 // (its outcomes' ids are what the receiver records). afterWarmup, when not nil, runs once the
 // warm-up's deliveries have arrived, just before the measured phase.
 func (r *runner) deliveryLoadOf(ctx context.Context, g *rig, label string, clients int, send requestFunc, rules int,
@@ -480,7 +478,7 @@ func (r *runner) fanout(ctx context.Context) ([]Result, error) {
 				return Result{}, err
 			}
 			bodies := eventBodies("bench.fanout", 1024)
-			st, lr, cpu, err := r.deliveryLoad(ctx, g, label, bodies, n, r.deliveryBudget())
+			st, lr, cpu, err := r.deliveryLoad(ctx, g, label, r.opts.Concurrency, bodies, n, r.deliveryBudget())
 			if err != nil {
 				return Result{}, err
 			}

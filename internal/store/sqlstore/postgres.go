@@ -89,6 +89,14 @@ func openPostgres(rawURL string) (*DB, error) {
 	return &DB{d: postgresDialect, w: db, r: db, warm: pool.min}, nil
 }
 
+// PoolURL returns a PostgreSQL URL as the driver takes it (without the pool parameters) and the
+// most connections a store opened on rawURL keeps (pool_max_conns, defaultPoolSize without it),
+// refusing sizes the store would refuse. The bench sizes its raw-insert writers by it.
+func PoolURL(rawURL string) (string, int, error) {
+	dsn, pool, err := poolSizes(rawURL)
+	return dsn, pool.max, err
+}
+
 // poolConfig is the pool's size: at most max connections, min of them opened by OpenPool.
 type poolConfig struct{ max, min int }
 
