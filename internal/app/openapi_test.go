@@ -34,9 +34,15 @@ type apiSpec struct {
 	// compiler holds the document as one JSON Schema 2020-12 resource; bodies compiles each
 	// response body's schema once (by its location in the document) — kin-openapi compiles a
 	// schema again for every body it validates, which was a third of this package's test CPU.
-	compiler  *jsonschema.Compiler
-	bodies    sync.Map   // JSON pointer → *jsonschema.Schema or error
-	compileMu sync.Mutex // the compiler is not safe for concurrent use
+	compiler *jsonschema.Compiler
+	mu       sync.Mutex // guards bodies and the compiler, which is not safe for concurrent use
+	bodies   map[string]compiledSchema
+}
+
+// compiledSchema is what compiling one location of the document gave.
+type compiledSchema struct {
+	schema *jsonschema.Schema
+	err    error
 }
 
 // specURL is where the compiler keeps docs/openapi.json.
@@ -62,7 +68,7 @@ var loadAPISpec = sync.OnceValues(func() (*apiSpec, error) {
 	if err := compiler.AddResource(specURL, raw); err != nil {
 		return nil, err
 	}
-	spec := &apiSpec{doc: doc, mux: http.NewServeMux(), compiler: compiler}
+	spec := &apiSpec{doc: doc, mux: http.NewServeMux(), compiler: compiler, bodies: map[string]compiledSchema{}}
 	for path, item := range doc.Paths.Map() {
 		for method := range item.Operations() {
 			spec.mux.HandleFunc(method+" "+path, func(http.ResponseWriter, *http.Request) {})
@@ -151,6 +157,7 @@ func (s *apiSpec) checkBody(route *routers.Route, status int, contentType string
 	for key, m := range ref.Value.Content {
 		if m == media {
 			at += "/content/" + pointerToken(key) + "/schema"
+			break
 		}
 	}
 	schema, err := s.bodySchema(at)
@@ -166,21 +173,14 @@ func (s *apiSpec) checkBody(route *routers.Route, status int, contentType string
 
 // bodySchema compiles the schema at pointer in the document, once.
 func (s *apiSpec) bodySchema(pointer string) (*jsonschema.Schema, error) {
-	if v, ok := s.bodies.Load(pointer); ok {
-		if err, ok := v.(error); ok {
-			return nil, err
-		}
-		return v.(*jsonschema.Schema), nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.bodies[pointer]
+	if !ok {
+		c.schema, c.err = s.compiler.Compile(specURL + "#" + pointer)
+		s.bodies[pointer] = c
 	}
-	s.compileMu.Lock()
-	defer s.compileMu.Unlock()
-	schema, err := s.compiler.Compile(specURL + "#" + pointer)
-	if err != nil {
-		s.bodies.Store(pointer, err)
-		return nil, err
-	}
-	s.bodies.Store(pointer, schema)
-	return schema, nil
+	return c.schema, c.err
 }
 
 // pointerToken escapes one JSON Pointer reference token (RFC 6901).
