@@ -730,7 +730,8 @@ func TestPostgresClaimAfterStatisticsOfAnIdleQueue(t *testing.T) {
 			records[i] = store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID, LeaseUntil: c.LeaseUntil,
 				EventTotalRules: 1, Status: switchyard.StatusCompleted, Now: at}
 		}
-		if _, err := db.DeliveryRecordBatch(ctx, records); err != nil {
+		errs, err := db.DeliveryRecordBatch(ctx, records)
+		if err = errors.Join(append(errs, err)...); err != nil {
 			t.Fatal(err)
 		}
 	}
