@@ -23,8 +23,7 @@ import (
 func postgresIDIn(query string) string { return `id = ANY(ARRAY(` + query + `))` }
 
 var postgresDialect = dialect{
-	name:  "postgres",
-	goose: goose.DialectPostgres,
+	name: "postgres",
 	lockDue: func(ids string) string {
 		return `SELECT id FROM deliveries WHERE ` + postgresIDIn(ids) + ` AND next_attempt_at <= $2 FOR UPDATE SKIP LOCKED`
 	},

@@ -11,14 +11,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
 var sqliteDialect = dialect{
 	name:    "sqlite",
-	goose:   goose.DialectSQLite3,
 	lockDue: func(ids string) string { return ids },
 	idIn:    func(query string) string { return `id IN (` + query + `)` },
 	isUniqueViolation: func(err error) bool {

@@ -26,8 +26,8 @@ import (
 
 // dialect is what differs between SQLite and PostgreSQL.
 type dialect struct {
-	name  string
-	goose goose.Dialect
+	// name is "sqlite" or "postgres", also the name of the dialect's migrations (migrations.Provider).
+	name string
 	// lockDue wraps a query selecting due delivery ids ($2 is now) so that the rows are locked
 	// for the claiming transaction (PostgreSQL: FOR UPDATE SKIP LOCKED, re-checking dueness).
 	// SQLite has one writer, so the query stands as it is.
@@ -141,7 +141,7 @@ func (db *DB) MigrateSteps(ctx context.Context, step func(name string, took time
 		}
 		opts = append(opts, opt)
 	}
-	p, err := migrations.Provider(db.d.name, db.d.goose, db.w, opts...)
+	p, err := migrations.Provider(db.d.name, db.w, opts...)
 	if err != nil {
 		return 0, err
 	}

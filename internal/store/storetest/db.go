@@ -15,8 +15,7 @@ import (
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to create and drop schemas
-	"github.com/pressly/goose/v3"
-	_ "modernc.org/sqlite" // the "sqlite" driver, to migrate the SQLite template
+	_ "modernc.org/sqlite"             // the "sqlite" driver, to migrate the SQLite template
 
 	"github.com/switchyardhq/switchyard/internal/store/sqlstore/migrations"
 )
@@ -85,7 +84,7 @@ var sqliteTemplate = sync.OnceValues(func() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := migrations.Provider("sqlite", goose.DialectSQLite3, db)
+	p, err := migrations.Provider("sqlite", db)
 	if err == nil {
 		_, err = p.Up(context.Background())
 	}

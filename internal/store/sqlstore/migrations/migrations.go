@@ -16,9 +16,16 @@ import (
 //go:embed postgres sqlite
 var files embed.FS
 
+// dialects are the goose dialects of the migration directories.
+var dialects = map[string]goose.Dialect{"sqlite": goose.DialectSQLite3, "postgres": goose.DialectPostgres}
+
 // Provider returns a goose provider for db over the named dialect's migrations ("sqlite" or
-// "postgres"), which goose speaks as d.
-func Provider(name string, d goose.Dialect, db *sql.DB, opts ...goose.ProviderOption) (*goose.Provider, error) {
+// "postgres").
+func Provider(name string, db *sql.DB, opts ...goose.ProviderOption) (*goose.Provider, error) {
+	d, ok := dialects[name]
+	if !ok {
+		return nil, fmt.Errorf("no migrations for %q", name)
+	}
 	sub, err := fs.Sub(files, name)
 	if err != nil {
 		return nil, err
