@@ -42,9 +42,6 @@ type Store interface {
 	// returns the existing first organization, workspace and key (Created false).
 	Bootstrap(ctx context.Context, p BootstrapParams) (*BootstrapResult, error)
 
-	// OrganizationInsert stores a new organization.
-	OrganizationInsert(ctx context.Context, o *switchyard.Organization) error
-
 	// MachineKeyInsert stores a new machine key.
 	MachineKeyInsert(ctx context.Context, k *switchyard.MachineKey) error
 	// MachineKeyGetByAccessKey finds a key (revoked or not) by its access key.

@@ -291,10 +291,3 @@ func (db *DB) RuleGet(ctx context.Context, p store.RuleGetParams) (*switchyard.R
 	}
 	return r, nil
 }
-
-// OrganizationInsert stores a new organization.
-func (db *DB) OrganizationInsert(ctx context.Context, o *switchyard.Organization) error {
-	_, err := db.w.ExecContext(ctx, `INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)`,
-		o.ID, o.Name, micros(o.CreatedAt))
-	return db.insertErr("organization", err)
-}

@@ -24,7 +24,7 @@ type Tenant struct {
 var T0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 
 // NewTenant creates an organization, key, workspace and connection. The first tenant of a store
-// is made by Bootstrap; later ones are inserted directly.
+// is made by Bootstrap; later ones by OrganizationCreate.
 func NewTenant(t testing.TB, s store.Store) *Tenant {
 	t.Helper()
 	ctx := context.Background()
@@ -39,15 +39,10 @@ func NewTenant(t testing.TB, s store.Store) *Tenant {
 		t.Fatalf("bootstrap: %v", err)
 	}
 	if !res.Created {
-		// The store already had its first organization: this tenant needs inserting.
-		if err := s.OrganizationInsert(ctx, tn.Org); err != nil {
-			t.Fatalf("inserting organization: %v", err)
-		}
-		if err := s.MachineKeyInsert(ctx, tn.Key); err != nil {
-			t.Fatalf("inserting key: %v", err)
-		}
-		if err := s.WorkspaceInsert(ctx, tn.Workspace); err != nil {
-			t.Fatalf("inserting workspace: %v", err)
+		// The store already had its first organization: this tenant is created as the API's
+		// tenant creation does it.
+		if err := s.OrganizationCreate(ctx, store.OrganizationCreateParams{Organization: tn.Org, MachineKey: tn.Key, Workspace: tn.Workspace}); err != nil {
+			t.Fatalf("creating organization: %v", err)
 		}
 	}
 	tn.Connection = NewConnection(tn.Workspace)
