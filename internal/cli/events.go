@@ -532,11 +532,7 @@ type eventWithAttempts struct {
 
 // Run shows the event.
 func (c *EventsGetCmd) Run(e *env) error {
-	id, err := parseID("event id", c.ID)
-	if err != nil {
-		return err
-	}
-	cl, _, err := c.client(e)
+	cl, id, err := c.clientFor(e, "event id", c.ID)
 	if err != nil {
 		return err
 	}

@@ -151,6 +151,21 @@ func parseID(what, s string) (uuid.UUID, error) {
 	return id, nil
 }
 
+// clientFor is the start of a command about one resource: the id it was given, parsed (what
+// names it in the error), then a client. A malformed id is refused before any profile or server
+// is consulted.
+func (f *apiFlags) clientFor(e *env, what, raw string) (*client.Client, uuid.UUID, error) {
+	id, err := parseID(what, raw)
+	if err != nil {
+		return nil, uuid.Nil, err
+	}
+	cl, _, err := f.client(e)
+	if err != nil {
+		return nil, uuid.Nil, err
+	}
+	return cl, id, nil
+}
+
 // workspaceID is the workspace of a command that needs one: the flag, else SWITCHYARD_WORKSPACE,
 // else the profile's.
 func (s *settings) workspaceID(flag string) (uuid.UUID, error) {

@@ -145,11 +145,7 @@ func (c *WorkspacesGetCmd) Help() string {
 
 // Run shows the workspace.
 func (c *WorkspacesGetCmd) Run(e *env) error {
-	id, err := parseID("workspace id", c.ID)
-	if err != nil {
-		return err
-	}
-	cl, _, err := c.client(e)
+	cl, id, err := c.clientFor(e, "workspace id", c.ID)
 	if err != nil {
 		return err
 	}
@@ -260,11 +256,7 @@ Example:
 
 // Run rotates.
 func (c *WorkspacesRotateKeyCmd) Run(e *env) error {
-	id, err := parseID("workspace id", c.ID)
-	if err != nil {
-		return err
-	}
-	cl, _, err := c.client(e)
+	cl, id, err := c.clientFor(e, "workspace id", c.ID)
 	if err != nil {
 		return err
 	}
@@ -362,11 +354,7 @@ func (c *ConnectionsGetCmd) Help() string {
 
 // Run shows the connection.
 func (c *ConnectionsGetCmd) Run(e *env) error {
-	id, err := parseID("connection id", c.ID)
-	if err != nil {
-		return err
-	}
-	cl, _, err := c.client(e)
+	cl, id, err := c.clientFor(e, "connection id", c.ID)
 	if err != nil {
 		return err
 	}
@@ -493,11 +481,7 @@ func (c *ConnectionsDeleteCmd) Help() string {
 
 // Run deletes.
 func (c *ConnectionsDeleteCmd) Run(e *env) error {
-	id, err := parseID("connection id", c.ID)
-	if err != nil {
-		return err
-	}
-	cl, _, err := c.client(e)
+	cl, id, err := c.clientFor(e, "connection id", c.ID)
 	if err != nil {
 		return err
 	}
@@ -609,11 +593,7 @@ func (c *RulesGetCmd) Help() string {
 
 // Run shows the rule.
 func (c *RulesGetCmd) Run(e *env) error {
-	id, err := parseID("rule id", c.ID)
-	if err != nil {
-		return err
-	}
-	cl, _, err := c.client(e)
+	cl, id, err := c.clientFor(e, "rule id", c.ID)
 	if err != nil {
 		return err
 	}
@@ -697,11 +677,7 @@ func (c *RulesDeleteCmd) Help() string {
 
 // Run deletes.
 func (c *RulesDeleteCmd) Run(e *env) error {
-	id, err := parseID("rule id", c.ID)
-	if err != nil {
-		return err
-	}
-	cl, _, err := c.client(e)
+	cl, id, err := c.clientFor(e, "rule id", c.ID)
 	if err != nil {
 		return err
 	}
@@ -798,11 +774,7 @@ Example:
 
 // Run shows the health.
 func (c *ConnectionsHealthCmd) Run(e *env) error {
-	id, err := parseID("connection id", c.ID)
-	if err != nil {
-		return err
-	}
-	cl, _, err := c.client(e)
+	cl, id, err := c.clientFor(e, "connection id", c.ID)
 	if err != nil {
 		return err
 	}
