@@ -2,8 +2,6 @@ package hubspot
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -72,36 +70,15 @@ func (p *Provisioner) Provision(_ context.Context, pv destination.Provision) (de
 	if pv.Connection == nil {
 		return nil, &switchyard.Error{Code: switchyard.EINVALID, Message: "HubSpot: no connection to provision."}
 	}
-	s := &Sender{p: p, conn: pv.Connection, scope: pv.Account, secrets: append([]string(nil), p.secrets...)}
+	s := &Sender{p: p, conn: pv.Connection, secrets: slices.Clone(p.secrets)}
 	s.members.s = s
 	s.creates.s = s
-	pasted, _ := pv.Connection.Metadata[KeyPrivateAppToken].(string)
-	pasted = strings.TrimSpace(pasted)
-	switch {
-	case pv.Tokens != nil:
-		s.tokens = pv.Tokens
-	case pasted != "":
-		s.tokens = destination.StaticTokens{AccessToken: pasted}
-		s.pasted = true
-		s.secrets = append(s.secrets, pasted)
-	default:
-		s.tokens = destination.NoCredentials{}
-	}
-	if s.scope == "" {
-		s.scope = fallbackScope(pasted, pv.Connection)
+	cred := destination.BearerCredentials(pv, Type, KeyPrivateAppToken)
+	s.tokens, s.scope, s.pasted = cred.Tokens, cred.Scope, cred.Pasted != ""
+	if s.pasted {
+		s.secrets = append(s.secrets, cred.Pasted)
 	}
 	return s, nil
-}
-
-// fallbackScope names the rate-limit scope of a connection whose portal is not known (a pasted
-// token: Identify runs only in the OAuth flow). HubSpot limits a private app per app, so every
-// connection pasting the same token shares it; the token itself is never part of the scope.
-func fallbackScope(token string, conn *switchyard.Connection) string {
-	if token != "" {
-		sum := sha256.Sum256([]byte(token))
-		return Type + ":token:" + hex.EncodeToString(sum[:8])
-	}
-	return Type + ":connection:" + conn.ID.String()
 }
 
 // Identify names the portal a token belongs to, "hubspot:portal:<hub id>". An OAuth access

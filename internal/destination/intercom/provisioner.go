@@ -2,13 +2,10 @@ package intercom
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -68,34 +65,13 @@ func (p *Provisioner) Provision(_ context.Context, pv destination.Provision) (de
 	if pv.Connection == nil {
 		return nil, &switchyard.Error{Code: switchyard.EINVALID, Message: "Intercom: no connection to provision."}
 	}
-	s := &Sender{p: p, conn: pv.Connection, scope: pv.Account, secrets: p.secrets}
-	pasted, _ := pv.Connection.Metadata[KeyAccessToken].(string)
-	pasted = strings.TrimSpace(pasted)
-	switch {
-	case pv.Tokens != nil:
-		s.tokens = pv.Tokens
-	case pasted != "":
-		s.tokens = destination.StaticTokens{AccessToken: pasted}
-		s.pasted = true
-		s.secrets = append(s.secrets, pasted)
-	default:
-		s.tokens = destination.NoCredentials{}
-	}
-	if s.scope == "" {
-		s.scope = fallbackScope(pasted, pv.Connection)
+	s := &Sender{p: p, conn: pv.Connection, secrets: slices.Clone(p.secrets)}
+	cred := destination.BearerCredentials(pv, Type, KeyAccessToken)
+	s.tokens, s.scope, s.pasted = cred.Tokens, cred.Scope, cred.Pasted != ""
+	if s.pasted {
+		s.secrets = append(s.secrets, cred.Pasted)
 	}
 	return s, nil
-}
-
-// fallbackScope names the rate-limit scope of a connection whose workspace is not known (a
-// pasted token: Identify runs only in the OAuth flow). Every connection pasting the same token
-// shares it; the token itself is never part of the scope.
-func fallbackScope(token string, conn *switchyard.Connection) string {
-	if token != "" {
-		sum := sha256.Sum256([]byte(token))
-		return Type + ":token:" + hex.EncodeToString(sum[:8])
-	}
-	return Type + ":connection:" + conn.ID.String()
 }
 
 // Identify names the workspace a token belongs to, "intercom:app:<id_code>", from GET /me.
