@@ -64,9 +64,10 @@ type Config struct {
 	// PublicURL is the URL browsers reach this server at (no trailing slash); session launch
 	// URLs are built on it. "": launch URLs are relative.
 	PublicURL string
-	// Health reports this node's delivery controller state (circuits, 429 pauses) for the
-	// health and backlog routes (health.go); nil: every circuit reads as closed.
-	Health func(now time.Time) []delivery.ConnectionHealth
+	// Health reports the circuits and 429 pauses that are not simply healthy (delivery.Engine.Health:
+	// the cluster's with shared limits, else this node's) for the health and backlog routes
+	// (health.go); nil: every circuit reads as closed.
+	Health func(ctx context.Context, now time.Time) ([]delivery.ConnectionHealth, error)
 }
 
 // Server is the HTTP API.

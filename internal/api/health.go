@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -13,8 +14,8 @@ import (
 
 // Operational views (extensions of the Meshes API, for operators and the MCP server's
 // switchyard_* tools): a connection's health and a workspace's delivery backlog. The circuit
-// and pause state is the answering node's (the controller is per node, docs/delivery.md); the
-// queue counts come from the store and are the same on every node.
+// and pause state is the cluster's when limits are shared (PostgreSQL), else the answering
+// node's (docs/delivery.md); the queue counts come from the store and are the same on every node.
 
 // queueJSON is a connection's unfinished deliveries.
 type queueJSON struct {
@@ -87,7 +88,11 @@ func (s *Server) connectionHealth(w http.ResponseWriter, r *http.Request) error 
 		reason := string(conn.InactiveReason)
 		out.InactiveReason = &reason
 	}
-	if h, ok := s.healthOf(now)[conn.ID]; ok {
+	health, err := s.healthOf(r.Context(), now)
+	if err != nil {
+		return err
+	}
+	if h, ok := health[conn.ID]; ok {
 		out.Circuit, out.ConsecutiveFailures = h.Circuit, h.Failures
 		out.OpenUntil, out.PausedUntil = timeOrNil(h.OpenUntil), timeOrNil(h.PausedUntil)
 	}
@@ -112,7 +117,10 @@ func (s *Server) workspaceBacklog(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	health := s.healthOf(now)
+	health, err := s.healthOf(r.Context(), now)
+	if err != nil {
+		return err
+	}
 	out := &backlogJSON{WorkspaceID: wsID, Connections: []connectionBacklogJSON{}, AsOf: now.UTC()}
 	var oldest *time.Time
 	for _, q := range queues {
@@ -147,16 +155,20 @@ func (s *Server) workspaceBacklog(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-// healthOf indexes this node's controller state by connection.
-func (s *Server) healthOf(now time.Time) map[uuid.UUID]delivery.ConnectionHealth {
+// healthOf indexes the circuits and pauses that are not simply healthy by connection.
+func (s *Server) healthOf(ctx context.Context, now time.Time) (map[uuid.UUID]delivery.ConnectionHealth, error) {
 	out := map[uuid.UUID]delivery.ConnectionHealth{}
 	if s.Health == nil {
-		return out
+		return out, nil
 	}
-	for _, h := range s.Health(now) {
+	hs, err := s.Health(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hs {
 		out[h.ConnectionID] = h
 	}
-	return out
+	return out, nil
 }
 
 func queueWire(q store.ConnectionQueue, now time.Time) queueJSON {

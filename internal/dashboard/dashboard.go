@@ -69,9 +69,9 @@ type Config struct {
 	PublicURL string
 	Logger    *slog.Logger
 	Now       func() time.Time
-	// Health, when set, reports this node's open circuits and paused connections (the
-	// delivery engine's controller state, delivery.Engine.Health).
-	Health func(now time.Time) []delivery.ConnectionHealth
+	// Health, when set, reports the open circuits and paused connections
+	// (delivery.Engine.Health: the cluster's with shared limits, else this node's).
+	Health func(ctx context.Context, now time.Time) ([]delivery.ConnectionHealth, error)
 	// SessionTTL is a session's fixed lifetime (default SessionTTL).
 	SessionTTL time.Duration
 }

@@ -73,7 +73,7 @@ func setupWith(t *testing.T, d storetest.Dialect, publicURL string, health func(
 	c := &clock{now: time.Now().UTC()}
 	cfg := dashboard.Config{Store: db, Keys: noKeys{}, PublicURL: publicURL, Now: c.Now}
 	if health != nil {
-		cfg.Health = func(time.Time) []delivery.ConnectionHealth { return health(tn) }
+		cfg.Health = func(context.Context, time.Time) ([]delivery.ConnectionHealth, error) { return health(tn), nil }
 	}
 	h := dashboard.New(cfg)
 	srv := httptest.NewServer(h)

@@ -93,7 +93,12 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	var health []healthRow
 	if h.cfg.Health != nil {
-		for _, ch := range h.cfg.Health(now) {
+		hs, err := h.cfg.Health(ctx, now)
+		if err != nil {
+			h.fail(w, r, "dashboard health", err)
+			return
+		}
+		for _, ch := range hs {
 			c := connByID[ch.ConnectionID]
 			if c == nil {
 				continue // the controller knows every tenant's connections: show only this one's

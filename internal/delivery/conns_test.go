@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -325,8 +326,12 @@ func TestEngineHealth(t *testing.T) {
 	}
 	e.ctl.release(limited.ID, switchyard.OutcomeRateLimited, true, 10*time.Second, 0, t0)
 	e.ctl.release(fine.ID, switchyard.OutcomeDelivered, true, 0, 0, t0)
+	hs, err := e.Health(context.Background(), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	got := map[uuid.UUID]ConnectionHealth{}
-	for _, h := range e.Health(t0) {
+	for _, h := range hs {
 		got[h.ConnectionID] = h
 	}
 	if h, ok := got[broken.ID]; !ok || h.Circuit != "open" || !h.OpenUntil.After(t0) {

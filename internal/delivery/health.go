@@ -1,6 +1,8 @@
 package delivery
 
 import (
+	"context"
+	"fmt"
 	"sort"
 	"time"
 
@@ -24,13 +26,19 @@ type ConnectionHealth struct {
 }
 
 // Health lists the connections whose circuit is not closed or that are paused after a 429, most
-// recently opened first. With SharedLimits it is the cluster's view (as last read, at most
-// clusterFollow old); otherwise this node's, like the controller.
-func (e *Engine) Health(now time.Time) []ConnectionHealth {
+// recently opened first. With SharedLimits it is the cluster's view: as this node last followed
+// it (at most clusterStale old) or, on a node that does not deliver (--role api) or has not
+// followed it yet, read from the store now. Otherwise it is this node's, like the controller.
+func (e *Engine) Health(ctx context.Context, now time.Time) ([]ConnectionHealth, error) {
 	if e.cfg.SharedLimits {
-		if out, ok := e.clusterHealth(now); ok {
-			return out
+		states, fresh := e.cluster.get()
+		if !fresh {
+			var err error
+			if states, err = e.cfg.Store.LimitList(ctx, store.LimitListParams{Now: now}); err != nil {
+				return nil, fmt.Errorf("reading the cluster's connection limits: %w", err)
+			}
 		}
+		return e.clusterHealth(states, now), nil
 	}
 	ctl := e.ctl
 	ctl.mu.Lock()
@@ -54,17 +62,11 @@ func (e *Engine) Health(now time.Time) []ConnectionHealth {
 		out = append(out, h)
 	}
 	sortHealth(out)
-	return out
+	return out, nil
 }
 
-// clusterHealth is Health from the cluster's pauses and circuits; false until they were read.
-func (e *Engine) clusterHealth(now time.Time) ([]ConnectionHealth, bool) {
-	e.cluster.mu.Lock()
-	states, read := e.cluster.states, e.cluster.read
-	e.cluster.mu.Unlock()
-	if !read {
-		return nil, false
-	}
+// clusterHealth is Health from the cluster's pauses and circuits.
+func (e *Engine) clusterHealth(states []store.LimitState, now time.Time) []ConnectionHealth {
 	var out []ConnectionHealth
 	for _, l := range states {
 		if l.ConnectionID == uuid.Nil {
@@ -91,7 +93,7 @@ func (e *Engine) clusterHealth(now time.Time) ([]ConnectionHealth, bool) {
 		out = append(out, h)
 	}
 	sortHealth(out)
-	return out, true
+	return out
 }
 
 func sortHealth(out []ConnectionHealth) {

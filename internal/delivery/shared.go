@@ -25,11 +25,28 @@ const clusterFollow = 200 * time.Millisecond
 // sharedWriteTimeout bounds one write of a limit.
 const sharedWriteTimeout = 5 * time.Second
 
+// clusterStale is how old a followed view of the cluster's pauses and circuits may be for Health:
+// older (the engine stopped, or the store is slow to answer), Health reads them afresh.
+const clusterStale = 5 * clusterFollow
+
 // clusterView is the last list of the cluster's pauses and circuits.
 type clusterView struct {
 	mu     sync.Mutex
 	states []store.LimitState
-	read   bool // states were read at least once
+	at     time.Time // when states were read (the wall clock: Config.Now may be a test's); zero: never
+}
+
+func (v *clusterView) set(states []store.LimitState) {
+	v.mu.Lock()
+	v.states, v.at = states, time.Now()
+	v.mu.Unlock()
+}
+
+// get returns the last list read, and whether it is at most clusterStale old.
+func (v *clusterView) get() ([]store.LimitState, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.states, !v.at.IsZero() && time.Since(v.at) <= clusterStale
 }
 
 // followCluster reads the cluster's pauses and circuits every clusterFollow until ctx ends.
@@ -41,9 +58,7 @@ func (e *Engine) followCluster(ctx context.Context) {
 			e.log.Error("reading the cluster's connection limits", slog.Any("error", err))
 		case err == nil:
 			e.ctl.syncShared(states)
-			e.cluster.mu.Lock()
-			e.cluster.states, e.cluster.read = states, true
-			e.cluster.mu.Unlock()
+			e.cluster.set(states)
 		}
 	}
 	follow()

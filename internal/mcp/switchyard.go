@@ -168,7 +168,7 @@ func (t *tools) addSwitchyard() {
 	add(t, "switchyard_get_connection_health",
 		"Get a connection's health: whether it is active (and why it was deactivated, e.g. revoked credentials), its circuit "+
 			"breaker (closed, open until a time, half-open), a pause after the provider's 429, and its queue (due, scheduled "+
-			"retries, in flight, age of the oldest due delivery). Circuit and pause are the answering node's view.",
+			"retries, in flight, age of the oldest due delivery). Circuit and pause are the cluster's with shared limits (PostgreSQL), else the answering node's.",
 		object(req("connection_id", id(connDesc))), readOnly,
 		func(ctx context.Context, c *client.Client, in connectionArg) (json.RawMessage, error) {
 			cid, err := uuidArg("connection_id", in.ConnectionID)
