@@ -30,38 +30,26 @@ type caller struct {
 
 // newCaller returns a caller with the connection's tokens, rate-limit scope and secrets.
 func (p *Provisioner) newCaller(tokens destination.Tokens, scope string, secrets []string) *caller {
-	return &caller{p: p, Caller: &destination.Caller{Client: p.http.Client, Tokens: tokens, Rules: providerRules, Refine: refine,
-		Scope: scope, Secrets: secrets, Timeout: callTimeout, UserAgent: p.userAgent, MaxBody: maxBody}}
+	return &caller{p: p, Caller: &destination.Caller{Client: p.HTTP.Client, Tokens: tokens, Rules: providerRules, Refine: refine,
+		Scope: scope, Secrets: secrets, Timeout: callTimeout, UserAgent: p.UserAgent, MaxBody: maxBody}}
 }
 
 // call sends one request (body JSON-encoded when not nil) and decodes a 2xx answer into out
 // (when not nil). It returns nil on success, or the attempt's result: the provider's refusal
 // classified, a transport failure, or a token problem.
 func (c *caller) call(ctx context.Context, method, path string, query url.Values, body, out any) *destination.Result {
-	_, res := c.JSON(ctx, destination.Call{Method: method, URL: c.p.url(path, query), Body: body}, out)
+	_, res := c.JSON(ctx, destination.Call{Method: method, URL: c.p.URL(path, query), Body: body}, out)
 	return res
 }
 
 // send is call without decoding: a 2xx answer's status and body, or the result of anything
 // else. A refusal's body is returned too (the caller may read a 409's existing id).
 func (c *caller) send(ctx context.Context, method, path string, query url.Values, body any) (int, []byte, *destination.Result) {
-	a, res := c.Send(ctx, destination.Call{Method: method, URL: c.p.url(path, query), Body: body})
+	a, res := c.Send(ctx, destination.Call{Method: method, URL: c.p.URL(path, query), Body: body})
 	if a == nil {
 		return 0, nil, res
 	}
 	return a.Status, a.Body, res
-}
-
-// url is the API URL of path (already escaped where it carries values, url.PathEscape) and
-// query.
-func (p *Provisioner) url(path string, query url.Values) string {
-	u := *p.base
-	u.RawPath = strings.TrimRight(u.EscapedPath(), "/") + path
-	if p, err := url.PathUnescape(u.RawPath); err == nil {
-		u.Path = p
-	}
-	u.RawQuery = query.Encode()
-	return u.String()
 }
 
 // refine waits as long as the policy a 429's body names (HubSpot sends no Retry-After).

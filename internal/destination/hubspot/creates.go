@@ -282,7 +282,7 @@ func (s *Sender) contactFor(ctx context.Context, c *caller, email string, props 
 	select {
 	case <-b.done:
 	case <-ctx.Done():
-		res := destination.ClassifyTransportError(ctx, ctx.Err(), callTimeout, s.p.base)
+		res := destination.ClassifyTransportError(ctx, ctx.Err(), callTimeout, s.p.Base)
 		prefix(&res, "creating the contact")
 		return nil, &res
 	}

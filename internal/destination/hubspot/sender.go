@@ -63,8 +63,8 @@ func (s *Sender) Deliver(ctx context.Context, req *destination.Request) destinat
 	s.active.Add(1)
 	res := s.deliver(ctx, req)
 	s.active.Add(-1)
-	if s.p.logger.Enabled(ctx, slog.LevelDebug) {
-		s.p.logger.LogAttrs(ctx, slog.LevelDebug, "hubspot attempt",
+	if s.p.Logger.Enabled(ctx, slog.LevelDebug) {
+		s.p.Logger.LogAttrs(ctx, slog.LevelDebug, "hubspot attempt",
 			slog.String("delivery_id", req.DeliveryID.String()), slog.Int("attempt", req.Attempt),
 			slog.String("action", req.Action), slog.String("outcome", string(res.Outcome)),
 			slog.Int("http_status", res.HTTPStatus), slog.Duration("duration", time.Since(start)))
@@ -480,7 +480,7 @@ func (s *Sender) removeFromList(ctx context.Context, c *caller, ct *contact, lis
 func (s *Sender) membership(ctx context.Context, c *caller, listID string, remove bool, ct *contact, step string) (*membershipBatch, *destination.Result) {
 	b, err := s.members.change(ctx, listID, remove, ct.id, ct.group)
 	if err != nil {
-		res := destination.ClassifyTransportError(ctx, err, callTimeout, s.p.base)
+		res := destination.ClassifyTransportError(ctx, err, callTimeout, s.p.Base)
 		prefix(&res, step)
 		return nil, &res
 	}

@@ -26,8 +26,8 @@ type caller struct {
 // newCaller returns a caller with the connection's tokens, rate-limit scope and secrets. Every
 // call names the API version (Intercom-Version).
 func (p *Provisioner) newCaller(tokens destination.Tokens, scope string, secrets []string) *caller {
-	return &caller{p: p, Caller: &destination.Caller{Client: p.http.Client, Tokens: tokens, Rules: providerRules,
-		Scope: scope, Secrets: secrets, Timeout: callTimeout, UserAgent: p.userAgent, MaxBody: maxBody,
+	return &caller{p: p, Caller: &destination.Caller{Client: p.HTTP.Client, Tokens: tokens, Rules: providerRules,
+		Scope: scope, Secrets: secrets, Timeout: callTimeout, UserAgent: p.UserAgent, MaxBody: maxBody,
 		Header: http.Header{"Intercom-Version": {APIVersion}}}}
 }
 
@@ -35,7 +35,7 @@ func (p *Provisioner) newCaller(tokens destination.Tokens, scope string, secrets
 // (when not nil). It returns nil on success, or the attempt's result: the provider's refusal
 // classified, a transport failure, or a token problem.
 func (c *caller) call(ctx context.Context, method, path string, query url.Values, body, out any) *destination.Result {
-	_, res := c.JSON(ctx, destination.Call{Method: method, URL: c.p.url(path, query), Body: body}, out)
+	_, res := c.JSON(ctx, destination.Call{Method: method, URL: c.p.URL(path, query), Body: body}, out)
 	return res
 }
 
@@ -43,19 +43,11 @@ func (c *caller) call(ctx context.Context, method, path string, query url.Values
 // else. 409 is left to the caller (a create that conflicts names the existing contact): it
 // comes back as a result with HTTPStatus 409 and the body in b.
 func (c *caller) send(ctx context.Context, method, path string, query url.Values, body any) (int, []byte, *destination.Result) {
-	a, res := c.Send(ctx, destination.Call{Method: method, URL: c.p.url(path, query), Body: body})
+	a, res := c.Send(ctx, destination.Call{Method: method, URL: c.p.URL(path, query), Body: body})
 	if a == nil {
 		return 0, nil, res
 	}
 	return a.Status, a.Body, res
-}
-
-// url is the API URL of path and query.
-func (p *Provisioner) url(path string, query url.Values) string {
-	u := *p.base
-	u.Path = strings.TrimRight(u.Path, "/") + path
-	u.RawQuery = query.Encode()
-	return u.String()
 }
 
 // errorBody is Intercom's error.list.

@@ -2,9 +2,7 @@ package intercom
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"time"
 
@@ -20,15 +18,10 @@ const DefaultUserAgent = "Switchyard-Intercom/1"
 // callTimeout bounds each API call (the attempt's context may bound it more).
 const callTimeout = 30 * time.Second
 
-// Provisioner is the Intercom integration's server-wide part: the one HTTP client every
-// connection shares and the provider's endpoints. It is safe for concurrent use.
+// Provisioner is the Intercom integration's server-wide part (destination.REST: the one HTTP client
+// every connection shares and the provider's endpoints). It is safe for concurrent use.
 type Provisioner struct {
-	http      *destination.HTTPClient
-	base      *url.URL
-	userAgent string
-	logger    *slog.Logger
-	// secrets never appear in a Message or Response (the app's client secret).
-	secrets []string
+	destination.REST
 }
 
 var (
@@ -42,22 +35,8 @@ var (
 // (tests point them at a fake). Unless opts.AllowPrivate, connections to loopback, private,
 // link-local and metadata addresses are refused when dialled.
 func New(opts destination.Options) *Provisioner {
-	app := opts.App(Integration())
-	p := &Provisioner{
-		http: destination.NewHTTPClient(opts, destination.HTTPClientConfig{
-			AnyPort: true, MaxIdleConnsPerHost: 128, ResponseHeaderTimeout: callTimeout}),
-		base:      destination.ParseBaseURL(app.APIBase, APIBase),
-		userAgent: opts.UserAgentOr(DefaultUserAgent),
-		logger:    opts.LoggerOrDiscard(),
-	}
-	if app.ClientSecret != "" {
-		p.secrets = append(p.secrets, app.ClientSecret)
-	}
-	return p
+	return &Provisioner{REST: destination.NewREST(opts, Integration(), DefaultUserAgent, callTimeout)}
 }
-
-// Cleanup closes idle connections when the server stops.
-func (p *Provisioner) Cleanup() { p.http.Cleanup() }
 
 // Provision builds the sender of one connection value: the managed credential when the
 // connection was made through OAuth, else the pasted access token. It makes no network call.
@@ -65,7 +44,7 @@ func (p *Provisioner) Provision(_ context.Context, pv destination.Provision) (de
 	if pv.Connection == nil {
 		return nil, &switchyard.Error{Code: switchyard.EINVALID, Message: "Intercom: no connection to provision."}
 	}
-	s := &Sender{p: p, conn: pv.Connection, secrets: slices.Clone(p.secrets)}
+	s := &Sender{p: p, conn: pv.Connection, secrets: slices.Clone(p.Secrets)}
 	cred := destination.BearerCredentials(pv, Type, KeyAccessToken)
 	s.tokens, s.scope, s.pasted = cred.Tokens, cred.Scope, cred.Pasted != ""
 	if s.pasted {
@@ -79,7 +58,7 @@ func (p *Provisioner) Identify(ctx context.Context, tok *oauth2.Token) (string, 
 	if tok == nil || tok.AccessToken == "" {
 		return "", &switchyard.Error{Code: switchyard.EINVALID, Message: "Intercom: no access token to identify."}
 	}
-	c := p.newCaller(destination.StaticTokens{AccessToken: tok.AccessToken}, "", append(slices.Clone(p.secrets), tok.AccessToken))
+	c := p.newCaller(destination.StaticTokens{AccessToken: tok.AccessToken}, "", append(slices.Clone(p.Secrets), tok.AccessToken))
 	var me meResponse
 	if res := c.call(ctx, http.MethodGet, "/me", nil, nil, &me); res != nil {
 		return "", resultError(*res)

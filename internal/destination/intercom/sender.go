@@ -51,8 +51,8 @@ func (s *Sender) Deliver(ctx context.Context, req *destination.Request) destinat
 	}
 	start := time.Now()
 	res := s.deliver(ctx, req)
-	if s.p.logger.Enabled(ctx, slog.LevelDebug) {
-		s.p.logger.LogAttrs(ctx, slog.LevelDebug, "intercom attempt",
+	if s.p.Logger.Enabled(ctx, slog.LevelDebug) {
+		s.p.Logger.LogAttrs(ctx, slog.LevelDebug, "intercom attempt",
 			slog.String("delivery_id", req.DeliveryID.String()), slog.Int("attempt", req.Attempt),
 			slog.String("action", req.Action), slog.String("outcome", string(res.Outcome)),
 			slog.Int("http_status", res.HTTPStatus), slog.Duration("duration", time.Since(start)))
