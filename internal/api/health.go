@@ -69,8 +69,8 @@ type backlogJSON struct {
 	AsOf        time.Time               `json:"as_of"`
 }
 
-// connectionHealth answers a connection's state: active or deactivated (and why), this node's
-// circuit and 429 pause, and its queue.
+// connectionHealth answers a connection's state: active or deactivated (and why), its circuit
+// and 429 pause (the cluster's with shared limits, else this node's), and its queue.
 func (s *Server) connectionHealth(w http.ResponseWriter, r *http.Request) error {
 	conn, err := s.connection(r)
 	if err != nil {
