@@ -5,7 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"regexp"
+	"strings"
 )
 
 // AccessKeyPrefix starts every machine access key, as in Meshes.
@@ -17,10 +17,6 @@ const PublishableKeyPrefix = "mesh_pub_"
 // MaxPublishableKeyLen bounds the publishable keys ValidPublishableKey accepts. Generated keys
 // are 67 characters; the bound only stops absurd header values before any lookup.
 const MaxPublishableKeyLen = 200
-
-// publishableKeyPattern is the @mesheshq/events constructor's check, verbatim, so that every key
-// this server accepts is one that client would also accept.
-var publishableKeyPattern = regexp.MustCompile(`^mesh_pub_([A-Za-z0-9\-.]+)_([A-Za-z0-9\-.]+)_([^_]+)$`)
 
 // GenerateMachineKey returns a new machine key pair in the formats the @mesheshq/api client
 // validates. The access key is "mk_" and 24 base64url characters (18 random bytes), matching
@@ -62,11 +58,40 @@ func GeneratePublishableKey() (string, error) {
 	return PublishableKeyPrefix + hex.EncodeToString(head[:4]) + "_" + hex.EncodeToString(head[4:]) + "_" + tail, nil
 }
 
-// ValidPublishableKey reports whether s has the shape of a publishable key: the events client's
-// pattern and at most MaxPublishableKeyLen characters. It says nothing about whether the key
-// exists; it lets the ingestion path reject garbage before touching the store.
+// ValidPublishableKey reports whether s has the shape of a publishable key: the @mesheshq/events
+// constructor's pattern, ^mesh_pub_([A-Za-z0-9\-.]+)_([A-Za-z0-9\-.]+)_([^_]+)$, so that every key
+// this server accepts is one that client would also accept, and at most MaxPublishableKeyLen
+// characters. It says nothing about whether the key exists; it lets the ingestion path reject
+// garbage before touching the store. (Checked by hand on every ingest request: the regular
+// expression was 1.4 % of single-event ingest's CPU. FuzzValidPublishableKey holds the two equal.)
 func ValidPublishableKey(s string) bool {
-	return len(s) <= MaxPublishableKeyLen && publishableKeyPattern.MatchString(s)
+	rest, ok := strings.CutPrefix(s, PublishableKeyPrefix)
+	if !ok || len(s) > MaxPublishableKeyLen {
+		return false
+	}
+	// The first two segments cannot hold '_', so each ends at the next one; the last is the rest.
+	a, rest, ok := strings.Cut(rest, "_")
+	if !ok || !publishableSegment(a) {
+		return false
+	}
+	b, c, ok := strings.Cut(rest, "_")
+	return ok && publishableSegment(b) && c != "" && !strings.Contains(c, "_")
+}
+
+// publishableSegment reports whether s is one of the first two segments of a publishable key:
+// one or more of [A-Za-z0-9.-].
+func publishableSegment(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // randomBytes returns n bytes from crypto/rand.

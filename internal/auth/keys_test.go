@@ -167,6 +167,20 @@ func TestValidPublishableKey(t *testing.T) {
 	}
 }
 
+// ValidPublishableKey is the events client's pattern and the length bound, whatever the input.
+func FuzzValidPublishableKey(f *testing.F) {
+	for _, s := range []string{"mesh_pub_abc.def_ghi-jkl_asdf123", "mesh_pub_a_b_c", "mesh_pub_a_b_c_d", "mesh_pub__b_c",
+		"mesh_pub_a_b_", "mesh_pub_a_b_c\n", "mesh_pub_a_b_\xff", "mesh_pub_\xff_b_c", "mesh_pub_a.-_B9_\u00e9"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := len(s) <= auth.MaxPublishableKeyLen && clientPublishableKeyPattern.MatchString(s)
+		if got := auth.ValidPublishableKey(s); got != want {
+			t.Fatalf("ValidPublishableKey(%q) = %v, the pattern says %v", s, got, want)
+		}
+	})
+}
+
 func TestBearerToken(t *testing.T) {
 	t.Parallel()
 
