@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -42,7 +43,9 @@ type node struct {
 }
 
 // startNode opens the store at url (as application_name name, so the test can find its
-// sessions) and runs an election on it with a short interval.
+// sessions) and runs an election on it with a short interval: 100 ms, so that a leader that lost
+// its lock stands back 300 ms (lostLeadPause intervals) — long enough, on a busy machine, for the
+// other node's next try to come first, as it does with the default 5 s.
 func startNode(t *testing.T, url, name string) *node {
 	t.Helper()
 	if name != "" {
@@ -53,7 +56,7 @@ func startNode(t *testing.T, url, name string) *node {
 		t.Fatal(err)
 	}
 	n := &node{name: name, store: &counting{DB: db}}
-	n.leader = &cluster.Leader{Store: n.store, Interval: 20 * time.Millisecond, Lead: func(ctx context.Context) {
+	n.leader = &cluster.Leader{Store: n.store, Interval: 100 * time.Millisecond, Lead: func(ctx context.Context) {
 		n.running.Add(1)
 		defer n.running.Add(-1)
 		<-ctx.Done()
@@ -111,7 +114,15 @@ func TestLeaderOnPostgres(t *testing.T) {
 		if err != nil || killed != 1 {
 			t.Fatalf("terminating the leader's lock session: %d killed, %v", killed, err)
 		}
+		var state string
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Log("last seen: " + state)
+			}
+		})
 		testutil.Eventually(t, 10*time.Second, "the follower to take over", func() bool {
+			state = fmt.Sprintf("the old leader leads %v (%d terms); the follower leads %v after %d tries",
+				leader.leader.Leading(), leader.leader.Terms(), follower.leader.Leading(), follower.store.tries.Load())
 			return follower.leader.Leading() && follower.running.Load() == 1
 		})
 		testutil.Eventually(t, 10*time.Second, "the old leader to stop its chores", func() bool {
