@@ -131,6 +131,25 @@ func TestAPIAndWorkerNodes(t *testing.T) {
 	t.Run("the worker leads the maintenance", func(t *testing.T) {
 		testutil.Eventually(t, 10*time.Second, "the worker to lead", worker.app.Leading)
 	})
+
+	t.Run("an api node reports the circuit the worker opened", func(t *testing.T) {
+		// Five failures in a row (the default threshold) open the circuit for the cluster; the
+		// api node, whose engine never runs, reads it from the store when asked.
+		failing := newHook(t, http.StatusInternalServerError)
+		broken := api.createConnection(t, ws, failing.url(), nil)
+		api.createRule(t, ws, broken, "role.fail", nil)
+		for range 5 {
+			api.emit(t, ws, "role.fail", nil)
+		}
+		testutil.Eventually(t, 15*time.Second, "the api node to report the circuit open", func() bool {
+			code, body := api.callRaw(t, "GET", "/api/v1/connections/"+broken.String()+"/health", "")
+			return code == http.StatusOK && strings.Contains(body, `"circuit":"open"`)
+		})
+		if code, body := api.callRaw(t, "GET", "/api/v1/connections/"+conn.String()+"/health", ""); code != http.StatusOK ||
+			!strings.Contains(body, `"circuit":"closed"`) {
+			t.Errorf("the healthy connection's health on the api node: %d %s", code, body)
+		}
+	})
 }
 
 func TestMaintenanceRunsOnOneNode(t *testing.T) {
