@@ -75,7 +75,9 @@ func decodeJSONSyntax(body []byte, v any) error {
 		}
 		return &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body is not valid JSON."}
 	}
-	if dec.More() {
+	// Only white space may follow the document. (Decoder.More would let a stray '}' or ']'
+	// through: it reports no more values before a closing bracket.)
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) != 0 {
 		return &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body has data after the JSON document."}
 	}
 	return nil

@@ -29,7 +29,7 @@ func (m *metadataFlags) apply(base map[string]any) (map[string]any, error) {
 		var obj map[string]any
 		dec := json.NewDecoder(strings.NewReader(m.Metadata))
 		dec.UseNumber()
-		if err := dec.Decode(&obj); err != nil || obj == nil {
+		if err := dec.Decode(&obj); err != nil || obj == nil || strings.TrimSpace(m.Metadata[dec.InputOffset():]) != "" {
 			return nil, usagef("--metadata must be a JSON object")
 		}
 		for k, v := range obj {

@@ -179,3 +179,24 @@ func TestConnectionsAndRulesCommands(t *testing.T) {
 		}
 	})
 }
+
+// --metadata is one JSON object and nothing after it: a stray brace or a second document is a
+// usage error, not silently dropped.
+func TestMetadataFlagIsOneObject(t *testing.T) {
+	t.Parallel()
+	for value, ok := range map[string]bool{
+		`{"a":1}`:         true,
+		` {"a":1} `:       true,
+		`{"a":1}}`:        false,
+		`{"a":1} {"b":2}`: false,
+		`{"a":1} x`:       false,
+		`[1]`:             false,
+		`null`:            false,
+	} {
+		m := &metadataFlags{Metadata: value}
+		got, err := m.apply(nil)
+		if ok != (err == nil) {
+			t.Errorf("--metadata %s: %v, %v; want accepted %v", value, got, err, ok)
+		}
+	}
+}

@@ -181,7 +181,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, h http.Header, body []by
 	}
 	var m map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&m); err != nil || m == nil || dec.More() {
+	if err := dec.Decode(&m); err != nil || m == nil || len(bytes.TrimSpace(body[dec.InputOffset():])) != 0 {
 		msg := "Unexpected end-of-input: expected close marker for OBJECT"
 		if err != nil && !strings.Contains(err.Error(), "EOF") {
 			msg = "Unexpected character: " + err.Error()

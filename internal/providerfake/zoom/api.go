@@ -393,7 +393,7 @@ func (s *Server) addRegistrant(w http.ResponseWriter, r *http.Request, h http.He
 	}
 	var in map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&in); err != nil || in == nil || dec.More() {
+	if err := dec.Decode(&in); err != nil || in == nil || len(bytes.TrimSpace(body[dec.InputOffset():])) != 0 {
 		invalidBody(w, h)
 		return
 	}
