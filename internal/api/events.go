@@ -277,17 +277,17 @@ func (s *Server) eventBulkCreate(w http.ResponseWriter, r *http.Request) error {
 	// An Idempotency-Key header on a bulk request gives each item without its own key the key
 	// "<header>:<index>", so that retrying the same request stores nothing twice.
 	bulkKey := r.Header.Get(idempotencyKeyHeader)
-	for i, raw := range items {
-		var req eventRequest
-		if err := decodeJSON(raw, &req); err != nil {
-			fail(i, err)
+	for i := range items {
+		if items[i].err != nil {
+			fail(i, items[i].err)
 			continue
 		}
+		req := &items[i].req
 		if bulkKey != "" && req.IdempotencyKey == nil {
 			k := bulkKey + ":" + strconv.Itoa(i)
 			req.IdempotencyKey = &k
 		}
-		e, err := s.validateEvent(&req, p, "")
+		e, err := s.validateEvent(req, p, "")
 		if err != nil {
 			fail(i, err)
 			continue
@@ -348,23 +348,62 @@ func (s *Server) eventBulkCreate(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// bulkItems reads a bulk request's body: a JSON array of 1–100 items, each kept raw so that it
-// is validated on its own.
-func (s *Server) bulkItems(r *http.Request) ([]json.RawMessage, error) {
+// bulkItem is one item of a bulk request: what it decoded to, or its own refusal.
+type bulkItem struct {
+	req eventRequest
+	err error
+}
+
+// bulkItems reads a bulk request's body: a JSON array of 1–100 items, each decoded on its own so
+// that a bad item is refused in its record and does not stop its neighbours. A body that is not
+// such an array (or not JSON) is refused as a whole. It is one pass of the decoder over the body:
+// each item is read and decoded where it stands (decoding the array into raw items first, then
+// each item, read every byte four times — a quarter of the CPU of a bulk of 8 KB payloads).
+func (s *Server) bulkItems(r *http.Request) ([]bulkItem, error) {
 	body, err := readBody(r, s.Limits.MaxBodyBytes)
 	if err != nil {
 		return nil, err
 	}
+	return decodeBulk(body)
+}
+
+var errNotBulk = &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body must be a JSON array of 1 to 100 events."}
+
+// decodeBulk is bulkItems on a body already read.
+func decodeBulk(body []byte) ([]bulkItem, error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 || trimmed[0] != '[' {
-		return nil, &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body must be a JSON array of 1 to 100 events."}
+		return nil, errNotBulk
 	}
-	var items []json.RawMessage
-	if err := decodeJSONSyntax(body, &items); err != nil {
-		return nil, err
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if _, err := dec.Token(); err != nil { // the '['
+		return nil, errNotJSON
+	}
+	var items []bulkItem
+	for dec.More() {
+		start := dec.InputOffset()
+		var it bulkItem
+		if err := dec.Decode(&it.req); err != nil {
+			var typeErr *json.UnmarshalTypeError
+			if !errors.As(err, &typeErr) {
+				return nil, errNotJSON // the decoder stops at bad syntax: the body is not JSON
+			}
+			it.err = decodeError(err) // the item was read whole; the next one follows
+		} else {
+			// The item's text (less the comma and white space before it) is held to the text rule.
+			it.err = checkJSONText(bytes.TrimLeft(body[start:dec.InputOffset()], ", \t\r\n"))
+		}
+		items = append(items, it)
+	}
+	if _, err := dec.Token(); err != nil { // the ']'
+		return nil, errNotJSON
+	}
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) != 0 {
+		return nil, &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body has data after the JSON document."}
 	}
 	if len(items) == 0 || len(items) > maxBulkEvents {
-		return nil, &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body must be a JSON array of 1 to 100 events.",
+		return nil, &switchyard.Error{Code: switchyard.EINVALID, Message: errNotBulk.Message,
 			Fields: []switchyard.FieldError{{Param: "events", Msg: "must hold 1 to 100 events"}}}
 	}
 	return items, nil

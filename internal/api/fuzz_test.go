@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -289,4 +290,66 @@ func holdsNUL(v any) bool {
 		}
 	}
 	return false
+}
+
+// bulkByRawItems is how bulk bodies were read before decodeBulk: the array into raw items, then
+// each item decoded (decodeJSON) on its own. FuzzDecodeBulk holds decodeBulk to it.
+func bulkByRawItems(body []byte) ([]bulkItem, error) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 || trimmed[0] != '[' {
+		return nil, errNotBulk
+	}
+	var raws []json.RawMessage
+	if err := decodeJSONSyntax(body, &raws); err != nil {
+		return nil, err
+	}
+	if len(raws) == 0 || len(raws) > maxBulkEvents {
+		return nil, &switchyard.Error{Code: switchyard.EINVALID, Message: errNotBulk.Message,
+			Fields: []switchyard.FieldError{{Param: "events", Msg: "must hold 1 to 100 events"}}}
+	}
+	items := make([]bulkItem, len(raws))
+	for i, raw := range raws {
+		items[i].err = decodeJSON(raw, &items[i].req)
+	}
+	return items, nil
+}
+
+// decodeBulk reads every body as the two-step reading did: the same refusal of the whole body,
+// or the same items with the same refusals and the same decoded requests.
+func FuzzDecodeBulk(f *testing.F) {
+	for _, seed := range bulkSeeds {
+		f.Add([]byte(seed))
+	}
+	for _, seed := range []string{`[1,"x",null,{}]`, `[{"event":1}]`, `[{"event":"a"}]]`, `[{"event":"a"}] x`, `[{"event":"a"},]`,
+		`[{"payload":{"a":"\u0000"}},{"event":"b","payload":[1,2]}]`, `[{"event":"a","payload":{"x":1}}` + "\n]\n"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, gotErr := decodeBulk(body)
+		want, wantErr := bulkByRawItems(body)
+		if !sameError(gotErr, wantErr) {
+			t.Fatalf("body %q: error %v, the two-step reading says %v", body, gotErr, wantErr)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("body %q: %d items, the two-step reading %d", body, len(got), len(want))
+		}
+		for i := range got {
+			if !sameError(got[i].err, want[i].err) {
+				t.Fatalf("body %q, item %d: %v, the two-step reading %v", body, i, got[i].err, want[i].err)
+			}
+			if got[i].err == nil && !reflect.DeepEqual(got[i].req, want[i].req) {
+				t.Fatalf("body %q, item %d: %+v, the two-step reading %+v", body, i, got[i].req, want[i].req)
+			}
+		}
+	})
+}
+
+// sameError reports whether a and b are both nil, or API errors saying the same.
+func sameError(a, b error) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	ae, aok := a.(*switchyard.Error)
+	be, bok := b.(*switchyard.Error)
+	return aok && bok && ae.Code == be.Code && ae.Message == be.Message && reflect.DeepEqual(ae.Fields, be.Fields)
 }

@@ -66,14 +66,7 @@ func decodeJSONSyntax(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return invalid(switchyard.FieldError{Param: typeErr.Field, Msg: "must be " + jsonKind(typeErr.Type.Kind().String())})
-		}
-		if errors.As(err, &typeErr) {
-			return &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body has the wrong JSON type."}
-		}
-		return &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body is not valid JSON."}
+		return decodeError(err)
 	}
 	// Only white space may follow the document. (Decoder.More would let a stray '}' or ']'
 	// through: it reports no more values before a closing bracket.)
@@ -81,6 +74,22 @@ func decodeJSONSyntax(body []byte, v any) error {
 		return &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body has data after the JSON document."}
 	}
 	return nil
+}
+
+// errNotJSON refuses a body that is not JSON text.
+var errNotJSON = &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body is not valid JSON."}
+
+// decodeError is the API's error for what json.Decoder.Decode returned: a value of the wrong
+// type names its field, anything else is not JSON.
+func decodeError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field != "" {
+		return invalid(switchyard.FieldError{Param: typeErr.Field, Msg: "must be " + jsonKind(typeErr.Type.Kind().String())})
+	}
+	if errors.As(err, &typeErr) {
+		return &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body has the wrong JSON type."}
+	}
+	return errNotJSON
 }
 
 func jsonKind(goKind string) string {
