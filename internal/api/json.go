@@ -57,8 +57,8 @@ func decodeJSON(body []byte, v any) error {
 	return checkJSONText(body)
 }
 
-// decodeJSONSyntax is decodeJSON without the text rule, for a bulk request's outer array: each
-// item is held to the rule on its own, so that one bad item cannot refuse its neighbours.
+// decodeJSONSyntax is decodeJSON without the text rule: the document's syntax, its types, and
+// nothing after it. (Bulk requests are read by decodeBulk, item by item.)
 func decodeJSONSyntax(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body must be a JSON document."}
