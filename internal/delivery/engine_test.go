@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -61,8 +62,9 @@ func (f *fixture) run(t *testing.T, schedule ...time.Duration) {
 	f.runWith(t, delivery.Config{PollInterval: 10 * time.Millisecond, Schedule: schedule})
 }
 
-// runWith starts an engine configured as cfg on the fixture's store until the test ends.
-func (f *fixture) runWith(t *testing.T, cfg delivery.Config) {
+// runWith starts an engine configured as cfg on the fixture's store until the test ends, and
+// returns it.
+func (f *fixture) runWith(t *testing.T, cfg delivery.Config) *delivery.Engine {
 	t.Helper()
 	box, err := secret.New(secret.GenerateKey())
 	if err != nil {
@@ -79,6 +81,7 @@ func (f *fixture) runWith(t *testing.T, cfg delivery.Config) {
 			t.Errorf("engine: %v", err)
 		}
 	})
+	return e
 }
 
 // emit inserts an event now and returns it.
@@ -350,4 +353,36 @@ func canceled() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	return ctx
+}
+
+// A slot freed while the engine waits out its wake delay is refilled at once. The delay gathers
+// the events of the next moment into one claim; under steady ingest the engine is woken all the
+// time, and waiting out the delay with a busy connection's slot free held its deliveries below
+// its ingest. Here the delay is an hour: the second delivery is claimed only because the first
+// attempt's end freed the connection's one slot.
+func TestFreedSlotEndsTheWakeDelay(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		release := make(chan struct{})
+		var once sync.Once
+		f := setup(t, d, func(n int64, w http.ResponseWriter) {
+			if n == 1 {
+				<-release // the first attempt holds the connection's one slot
+			}
+			w.WriteHeader(http.StatusOK)
+		})
+		t.Cleanup(func() { once.Do(func() { close(release) }) })
+		first := f.emit(t)
+		e := f.runWith(t, delivery.Config{ConnectionConcurrency: 1, PollInterval: time.Hour, WakeDelay: time.Hour})
+		testutil.Eventually(t, 10*time.Second, "the first attempt to start", func() bool { return f.hits.Load() == 1 })
+
+		second := f.emit(t)
+		e.Wake() // the engine now waits out the delay before it claims
+		if testutil.Poll(100*time.Millisecond, func() bool { return f.hits.Load() > 1 }) {
+			t.Fatal("the second delivery was attempted while the first held the only slot")
+		}
+		once.Do(func() { close(release) })
+		f.waitEvent(t, first.ID, "the first event to complete", terminal)
+		f.waitEvent(t, second.ID, "the second event to complete within the test, not the hour's delay", terminal)
+	})
 }
