@@ -226,6 +226,8 @@ func TestRunMeasuresIngestAndLatencyEndToEnd(t *testing.T) {
 	// one of them delivered.
 	if accepted, during := get(ScenarioIngestDelivering, "", "accepted"), get(ScenarioIngestDelivering, "", "delivered during load"); accepted <= 0 || during <= 0 {
 		t.Errorf("ingest-delivering accepted %v/s, delivered during load %v/s", accepted, during)
+	} else if kept := get(ScenarioIngestDelivering, "", "deliveries kept up"); math.Abs(kept-100*during/accepted) > 0.01 {
+		t.Errorf("ingest-delivering: deliveries kept up %v %%, want %v %%", kept, 100*during/accepted)
 	}
 	if v, errs := get(ScenarioIngestDelivering, "", "undelivered"), get(ScenarioIngestDelivering, "", "errors"); v != 0 || errs != 0 {
 		t.Errorf("ingest-delivering undelivered %v, errors %v", v, errs)

@@ -225,8 +225,9 @@ const ingestDeliveringClients = 32
 // clients closed loop, every event routed by one rule to one webhook connection with default
 // settings (--connection-concurrency attempts in flight). Its figure is the events accepted per
 // second in the measured phase, as ingest-single's; beside it stand the deliveries received
-// during that phase, the end-to-end rate once drained and the drain itself, so that an ingest
-// rate the one connection does not keep up with shows as such.
+// during that phase (and their share of the accepted, "deliveries kept up"), the end-to-end rate
+// once drained and the drain itself, so that an ingest rate the one connection does not keep up
+// with shows as such.
 func (r *runner) ingestDelivering(ctx context.Context) ([]Result, error) {
 	res, err := r.withRig(ctx, ScenarioIngestDelivering, func(g *rig) (Result, error) {
 		name := func(int) string { return "bench.delivering" }
@@ -246,7 +247,11 @@ func (r *runner) ingestDelivering(ctx context.Context) ([]Result, error) {
 		accepted := perSecond(lr.events, lr.window())
 		out.add("accepted", accepted, "events/s")
 		out.add("of HTTP limit", 100*ratio(accepted, r.limits.httpRPS), "%")
-		out.add("delivered during load", perSecond(st.duringLoad, lr.window()), "deliveries/s")
+		during := perSecond(st.duringLoad, lr.window())
+		out.add("delivered during load", during, "deliveries/s")
+		// How much of the ingest the deliveries kept up with: below 100 %, the accepted rate
+		// builds a backlog and is not one the connection sustains.
+		out.add("deliveries kept up", 100*ratio(during, accepted), "%")
 		out.add("delivered", st.rate(), "deliveries/s")
 		drainMetrics(&out, &lr, &st)
 		answerMetrics(&out, &lr)
