@@ -2,13 +2,13 @@ package delivery_test
 
 import (
 	"context"
+	"net/http"
 	"testing"
 	"time"
 
 	"github.com/switchyardhq/switchyard/internal/delivery"
 	"github.com/switchyardhq/switchyard/internal/destination/builtin"
 	"github.com/switchyardhq/switchyard/internal/store"
-	"github.com/switchyardhq/switchyard/internal/store/sqlstore"
 	"github.com/switchyardhq/switchyard/internal/store/storetest"
 )
 
@@ -18,13 +18,8 @@ import (
 func TestHealthOfANodeThatDoesNotDeliver(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
-		s, err := sqlstore.Open(context.Background(), d.NewURL(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		tn := storetest.NewTenant(t, s)
-		broken, limited := tn.Connection, storetest.NewConnection(tn.Workspace)
+		f := setup(t, d, func(int64, http.ResponseWriter) {}) // the engine's fixture; no attempt is made
+		s, broken, limited := f.store, f.conn, f.tenant.Connection
 		ctx, now := context.Background(), time.Now().UTC().Truncate(time.Millisecond)
 		if _, err := s.CircuitOpen(ctx, store.CircuitOpenParams{ConnectionID: broken.ID, Cooldown: 30 * time.Second,
 			MaxCooldown: time.Minute, Now: now}); err != nil {
