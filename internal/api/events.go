@@ -367,7 +367,13 @@ func (s *Server) bulkItems(r *http.Request) ([]bulkItem, error) {
 	return decodeBulk(body)
 }
 
-var errNotBulk = &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body must be a JSON array of 1 to 100 events."}
+var (
+	// errNotBulk refuses a bulk body that is not a JSON array; errBulkSize one of no events or
+	// more than maxBulkEvents.
+	errNotBulk  = &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body must be a JSON array of 1 to 100 events."}
+	errBulkSize = &switchyard.Error{Code: switchyard.EINVALID, Message: errNotBulk.Message,
+		Fields: []switchyard.FieldError{{Param: "events", Msg: "must hold 1 to 100 events"}}}
+)
 
 // decodeBulk is bulkItems on a body already read.
 func decodeBulk(body []byte) ([]bulkItem, error) {
@@ -400,11 +406,10 @@ func decodeBulk(body []byte) ([]bulkItem, error) {
 		return nil, errNotJSON
 	}
 	if len(bytes.TrimSpace(body[dec.InputOffset():])) != 0 {
-		return nil, &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body has data after the JSON document."}
+		return nil, errTrailingData
 	}
 	if len(items) == 0 || len(items) > maxBulkEvents {
-		return nil, &switchyard.Error{Code: switchyard.EINVALID, Message: errNotBulk.Message,
-			Fields: []switchyard.FieldError{{Param: "events", Msg: "must hold 1 to 100 events"}}}
+		return nil, errBulkSize
 	}
 	return items, nil
 }

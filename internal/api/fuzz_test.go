@@ -304,8 +304,7 @@ func bulkByRawItems(body []byte) ([]bulkItem, error) {
 		return nil, err
 	}
 	if len(raws) == 0 || len(raws) > maxBulkEvents {
-		return nil, &switchyard.Error{Code: switchyard.EINVALID, Message: errNotBulk.Message,
-			Fields: []switchyard.FieldError{{Param: "events", Msg: "must hold 1 to 100 events"}}}
+		return nil, errBulkSize
 	}
 	items := make([]bulkItem, len(raws))
 	for i, raw := range raws {

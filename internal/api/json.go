@@ -71,13 +71,17 @@ func decodeJSONSyntax(body []byte, v any) error {
 	// Only white space may follow the document. (Decoder.More would let a stray '}' or ']'
 	// through: it reports no more values before a closing bracket.)
 	if len(bytes.TrimSpace(body[dec.InputOffset():])) != 0 {
-		return &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body has data after the JSON document."}
+		return errTrailingData
 	}
 	return nil
 }
 
-// errNotJSON refuses a body that is not JSON text.
-var errNotJSON = &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body is not valid JSON."}
+var (
+	// errNotJSON refuses a body that is not JSON text.
+	errNotJSON = &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body is not valid JSON."}
+	// errTrailingData refuses a body with more than white space after its JSON document.
+	errTrailingData = &switchyard.Error{Code: switchyard.EINVALID, Message: "Request body has data after the JSON document."}
+)
 
 // decodeError is the API's error for what json.Decoder.Decode returned: a value of the wrong
 // type names its field, anything else is not JSON.
