@@ -378,6 +378,10 @@ func TestFreedSlotEndsTheWakeDelay(t *testing.T) {
 
 		second := f.emit(t)
 		e.Wake() // the engine now waits out the delay before it claims
+		// The connection's one slot is held: nothing else may start. (Asserting it for 100 ms
+		// also lets the engine take the wake before the slot frees; should the freed slot come
+		// first, the engine may claim at once either way and this run proves less, but it
+		// cannot fail with the change in place.)
 		if testutil.Poll(100*time.Millisecond, func() bool { return f.hits.Load() > 1 }) {
 			t.Fatal("the second delivery was attempted while the first held the only slot")
 		}
