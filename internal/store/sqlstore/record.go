@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -271,7 +273,19 @@ var attemptInsert = newMultiInsert("attempt", "attempts", attemptCols)
 
 func attemptArgs(a *switchyard.Attempt) []any {
 	return []any{a.ID, a.DeliveryID, a.EventID, a.Number, micros(a.StartedAt), micros(a.CompletedAt), a.Outcome, a.HTTPStatus,
-		a.Message, a.ResponseExcerpt}
+		storableText(a.Message), storableText(a.ResponseExcerpt)}
+}
+
+// storableText is s as both stores can hold it: NUL dropped, invalid UTF-8 replaced by U+FFFD.
+// It is applied to the text a destination supplies (a provider's error message, the start of its
+// answer, the account it names), which may hold anything: PostgreSQL refuses NUL and invalid
+// UTF-8 in text, and an outcome refused for its message would be lost with its whole batch, again
+// at every retry of the delivery. (Text from the API is refused instead, before it is accepted.)
+func storableText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }
 
 // outcomeUpdates[k] (PostgreSQL) writes 2^k deliveries' outcomes in one statement, each only
@@ -297,7 +311,7 @@ func outcomeArgs(p *store.DeliveryRecordParams) []any {
 	if p.Attempt != nil {
 		inc = 1
 	}
-	return []any{p.DeliveryID, p.Status, nullMicros(p.NextAttemptAt), inc, p.LastError, completedAt, now, micros(p.LeaseUntil)}
+	return []any{p.DeliveryID, p.Status, nullMicros(p.NextAttemptAt), inc, storableText(p.LastError), completedAt, now, micros(p.LeaseUntil)}
 }
 
 // countAttemptSQL counts an attempt that was made and logged although the delivery's lease was

@@ -336,6 +336,36 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	// An outcome's text comes from the destination (a provider's error message, the start of
+	// its answer), which may hold anything; PostgreSQL's text refuses NUL and invalid UTF-8.
+	// Refusing the outcome would lose it and every other outcome of its batch, again at every
+	// retry of the delivery: the store keeps the text with those replaced instead.
+	t.Run("An outcome is recorded whatever its text holds", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		tn := NewTenant(t, s)
+		ctx := context.Background()
+		e, c, now := ClaimOne(t, s, tn)
+		const bad = "caf\xc3\x28 \x00null\x00 \xff end"
+		err := RecordDelivery(ctx, s, store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: e.ID, LeaseUntil: c.LeaseUntil,
+			Attempt: &switchyard.Attempt{ID: uuid.Must(uuid.NewV7()), DeliveryID: c.Delivery.ID, EventID: e.ID, Number: 1,
+				StartedAt: now, CompletedAt: now, Outcome: switchyard.OutcomeValidationFailed, HTTPStatus: 400,
+				Message: "HubSpot answered 400: " + bad, ResponseExcerpt: bad},
+			Status: switchyard.StatusFailed, LastError: "HubSpot answered 400: " + bad, Now: now})
+		if err != nil {
+			t.Fatalf("recording an outcome with NUL and invalid UTF-8 in its text: %v", err)
+		}
+		const want = "caf\uFFFD( null \uFFFD end"
+		_, ds, _ := s.EventGetWithDeliveries(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: e.ID})
+		as, _ := s.AttemptListByDelivery(ctx, store.AttemptListByDeliveryParams{OrganizationID: tn.Org.ID, DeliveryID: c.Delivery.ID})
+		if len(ds) != 1 || ds[0].Status != switchyard.StatusFailed || ds[0].LastError != "HubSpot answered 400: "+want {
+			t.Fatalf("deliveries %+v, want one failed with last error %q", ds, "HubSpot answered 400: "+want)
+		}
+		if len(as) != 1 || as[0].Message != "HubSpot answered 400: "+want || as[0].ResponseExcerpt != want {
+			t.Fatalf("attempts %+v, want one with the text kept, NUL dropped and invalid bytes replaced", as)
+		}
+	})
+
 	t.Run("Inserting a rule on a connection that no longer exists is not found", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
