@@ -58,9 +58,10 @@ type Config struct {
 	SharedLimits bool `name:"shared-limits" env:"SWITCHYARD_SHARED_LIMITS" default:"true" negatable:"" help:"PostgreSQL: hold each connection's limits for the whole cluster (--no-shared-limits: per node; right for a single delivering node)."`
 	// Workers is how many delivery attempts may run at once in this process.
 	Workers int `name:"workers" env:"SWITCHYARD_WORKERS" default:"512" help:"Delivery attempts in flight at once (mostly waiting on the network)."`
-	// ConnectionConcurrency is how many attempts one connection may have in flight per node,
-	// unless the connection's max_concurrency says otherwise.
-	ConnectionConcurrency int `name:"connection-concurrency" env:"SWITCHYARD_CONNECTION_CONCURRENCY" default:"16" help:"Attempts in flight per connection per node (a connection's max_concurrency overrides it)."`
+	// ConnectionConcurrency is how many attempts one connection may have in flight (for the
+	// cluster with shared limits, else per node), unless the connection's max_concurrency says
+	// otherwise.
+	ConnectionConcurrency int `name:"connection-concurrency" env:"SWITCHYARD_CONNECTION_CONCURRENCY" default:"16" help:"Attempts in flight per connection (on PostgreSQL for all nodes together unless --no-shared-limits, on SQLite per process); a connection's max_concurrency overrides it."`
 	// DeliveryLease is how long a claimed delivery is reserved for its worker; after a crash it
 	// is delivered again once the lease runs out. It must exceed the longest connection timeout.
 	DeliveryLease time.Duration `name:"delivery-lease" env:"SWITCHYARD_DELIVERY_LEASE" default:"2m" help:"How long a claimed delivery stays reserved (crash recovery delay); must exceed connection timeouts."`

@@ -27,9 +27,9 @@ const (
 // deliveryFields are appended to every integration's Fields by NewRegistry.
 var deliveryFields = []Field{
 	{Key: KeyMaxConcurrency, Label: "Max concurrent deliveries", Type: FieldNumber,
-		HelpText: fmt.Sprintf("Deliveries in flight to this connection at once, per node (1–%d). Default: the server's setting.", MaxConcurrencyLimit)},
+		HelpText: fmt.Sprintf("Deliveries in flight to this connection at once, across all of the server's nodes (1–%d). Default: the server's setting.", MaxConcurrencyLimit)},
 	{Key: KeyRateLimitPerSecond, Label: "Rate limit (per second)", Type: FieldNumber,
-		HelpText: "Most deliveries per second to this connection, per node. 0 or empty: no limit."},
+		HelpText: "Most deliveries per second to this connection, across all of the server's nodes. 0 or empty: no limit."},
 	{Key: KeyRetrySchedule, Label: "Retry schedule", Type: FieldText,
 		HelpText: "Waits before each retry, comma-separated Go durations (e.g. 5s,1m,5m,30m,2h,6h,12h). Default: the server's schedule."},
 }
