@@ -403,14 +403,20 @@ func FuzzListQuery(f *testing.F) {
 	if rec.Code != http.StatusCreated {
 		f.Fatalf("seeding events: %d %s", rec.Code, rec.Body)
 	}
-	lists := map[string]http.Handler{
-		"/api/v1/events":       s.handle(s.eventList),
-		"/api/v1/rules":        s.handle(s.ruleList),
-		"/api/v1/connections":  s.handle(s.connectionList),
-		"/api/v1/integrations": s.handle(s.integrationList),
+	// Each list with the filters it reads (the others are ignored).
+	lists := []struct {
+		path    string
+		h       http.Handler
+		filters []string
+	}{
+		{"/api/v1/events", s.handle(s.eventList), []string{"event", "resource", "resource_id", "status"}},
+		{"/api/v1/rules", s.handle(s.ruleList), []string{"event", "resource", "resource_id"}},
+		{"/api/v1/connections", s.handle(s.connectionList), nil},
+		{"/api/v1/integrations", s.handle(s.integrationList), nil},
 	}
 	// A real cursor of each list, as a client would send back.
-	for path, h := range lists {
+	for _, l := range lists {
+		path, h := l.path, l.h
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, as(httptest.NewRequest(http.MethodGet, path+"?limit=1", nil)))
 		var page pageJSON[json.RawMessage]
@@ -422,7 +428,8 @@ func FuzzListQuery(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, query string) {
-		for path, h := range lists {
+		for _, l := range lists {
+			path, h := l.path, l.h
 			req := as(httptest.NewRequest(http.MethodGet, path, nil))
 			req.URL.RawQuery = query
 			rec := httptest.NewRecorder()
@@ -438,6 +445,13 @@ func FuzzListQuery(f *testing.F) {
 			var page pageJSON[json.RawMessage]
 			if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil || page.Records == nil {
 				t.Fatalf("GET %s?%s: not a page: %s (%v)", path, query, rec.Body, err)
+			}
+			// What reached the store as a filter is text PostgreSQL can hold (the fuzz store is
+			// SQLite, which would take anything).
+			for _, k := range l.filters {
+				if v := req.URL.Query().Get(k); !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+					t.Fatalf("GET %s?%s: accepted the filter %s=%q", path, query, k, v)
+				}
 			}
 			want := 50
 			if v := req.URL.Query().Get("limit"); v != "" {
