@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/switchyardhq/switchyard/internal/destination"
 	"github.com/switchyardhq/switchyard/internal/mapping"
 	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
@@ -43,6 +44,7 @@ func (s *Server) ruleCreate(w http.ResponseWriter, r *http.Request) error {
 	case action == "":
 		f.add("metadata.action", "is required")
 	}
+	f = append(f, destination.NormaliseNumbers(req.Metadata)...)
 	if err := f.err(); err != nil {
 		return err
 	}

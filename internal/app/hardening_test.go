@@ -171,6 +171,59 @@ func TestHostileTextIsRefusedAtTheEdge(t *testing.T) {
 	})
 }
 
+// A number in connection or rule metadata that no float64 holds is refused with a 400 naming its
+// key: stored, it could not be read back, and the rule or connection failed every list it was on
+// and every claim that met its deliveries — on PostgreSQL the deliveries of every tenant behind
+// it stopped. Numbers a float64 holds are stored as the float64 they are read back as.
+func TestMetadataNumbersBeyondAFloatAreRefused(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		s := startApp(t, d)
+		ws := s.creds.WorkspaceID.String()
+		h := newHook(t, 200)
+		conn := s.createConnection(t, s.creds.WorkspaceID, h.url(), nil)
+		for _, c := range []struct{ path, body, param string }{
+			{"/api/v1/rules", `{"workspace":"` + ws + `","connection":"` + conn.String() + `","event":"e","metadata":{"action":"send_webhook","x":1e400}}`, "metadata.x"},
+			{"/api/v1/rules", `{"workspace":"` + ws + `","connection":"` + conn.String() + `","event":"e","metadata":{"action":"send_webhook","deep":{"a":[1,-1e400]}}}`, "metadata.deep"},
+			{"/api/v1/connections", `{"workspace":"` + ws + `","type":"webhook","name":"N","metadata":{"url":"` + h.url() + `","skip_url_test":true,"x":1e1000000}}`, "metadata.x"},
+		} {
+			code, b := s.send(t, "POST", c.path, c.body, s.bearer(t))
+			if code != http.StatusBadRequest {
+				t.Fatalf("POST %s with %s: %d %s, want 400", c.path, c.body, code, b)
+			}
+			if params := errorParams(t, b); len(params) != 1 || params[0] != c.param {
+				t.Errorf("POST %s: error names %v, want [%s]", c.path, params, c.param)
+			}
+		}
+		// In range: accepted, and read back as it was answered.
+		code, b := s.send(t, "POST", "/api/v1/rules", `{"workspace":"`+ws+`","connection":"`+conn.String()+
+			`","event":"big","metadata":{"action":"send_webhook","x":1.5e300,"id":12345678901234567890}}`, s.bearer(t))
+		var created struct {
+			Rule struct {
+				ID       uuid.UUID       `json:"id"`
+				Metadata json.RawMessage `json:"metadata"`
+			} `json:"rule"`
+		}
+		if err := json.Unmarshal(b, &created); err != nil || code != http.StatusCreated {
+			t.Fatalf("a rule with large numbers in range: %d %s", code, b)
+		}
+		var read struct {
+			Metadata json.RawMessage `json:"metadata"`
+		}
+		if code := s.call(t, "GET", "/api/v1/rules/"+created.Rule.ID.String(), nil, nil, &read); code != http.StatusOK ||
+			string(read.Metadata) != string(created.Rule.Metadata) {
+			t.Fatalf("rule read back (%d) as %s, created as %s", code, read.Metadata, created.Rule.Metadata)
+		}
+		for _, path := range []string{"/api/v1/rules", "/api/v1/connections"} {
+			if code, b := s.send(t, "GET", path, "", s.bearer(t)); code != http.StatusOK {
+				t.Fatalf("GET %s: %d %s", path, code, b)
+			}
+		}
+		s.emit(t, s.creds.WorkspaceID, "big", nil)
+		h.waitRequest(t)
+	})
+}
+
 func containsID(ids []uuid.UUID, id uuid.UUID) bool {
 	for _, x := range ids {
 		if x == id {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -60,6 +61,12 @@ func (i *Integration) ValidateMetadata(meta map[string]any, opts Options) (map[s
 		out[f.Key] = nv
 	}
 
+	for _, e := range NormaliseNumbers(out) {
+		if !failed[e.Param] {
+			failed[e.Param] = true
+			errs = append(errs, e)
+		}
+	}
 	if i.Check != nil {
 		for _, e := range i.Check(out, opts) {
 			if !failed[e.Param] {
@@ -220,4 +227,52 @@ func isHTTPURL(s string) bool {
 	}
 	scheme := strings.ToLower(u.Scheme)
 	return (scheme == "http" || scheme == "https") && u.Host != "" && u.Hostname() != ""
+}
+
+// NormaliseNumbers turns every number in meta, however deep in its objects and arrays, into the
+// float64 it is read back as (metadata is stored as JSON and decoded with encoding/json), and
+// refuses, naming its top-level key, a number no float64 holds (beyond ±1.8e308): stored, it
+// could not be read back, and every read of the connection or rule — lists, the claims of its
+// deliveries — would fail. meta is changed in place.
+func NormaliseNumbers(meta map[string]any) []switchyard.FieldError {
+	var errs []switchyard.FieldError
+	for k, v := range meta {
+		nv, ok := normaliseNumber(v)
+		if !ok {
+			errs = append(errs, switchyard.FieldError{Param: ParamPrefix + k,
+				Msg: "holds a number beyond what can be stored (±1.8e308)"})
+			continue
+		}
+		meta[k] = nv
+	}
+	slices.SortFunc(errs, func(a, b switchyard.FieldError) int { return strings.Compare(a.Param, b.Param) })
+	return errs
+}
+
+func normaliseNumber(v any) (any, bool) {
+	switch v := v.(type) {
+	case json.Number:
+		f, err := strconv.ParseFloat(string(v), 64)
+		if err != nil || math.IsInf(f, 0) {
+			return v, false
+		}
+		return f, true
+	case map[string]any:
+		for k, e := range v {
+			ne, ok := normaliseNumber(e)
+			if !ok {
+				return v, false
+			}
+			v[k] = ne
+		}
+	case []any:
+		for n, e := range v {
+			ne, ok := normaliseNumber(e)
+			if !ok {
+				return v, false
+			}
+			v[n] = ne
+		}
+	}
+	return v, true
 }

@@ -1,6 +1,7 @@
 package builtin_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -28,6 +29,7 @@ func FuzzValidateMetadata(f *testing.F) {
 		`{"max_concurrency":257,"rate_limit_per_second":100001,"retry_schedule":"1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s"}`,
 		`{"max_concurrency":1e308,"rate_limit_per_second":"NaN","retry_schedule":"25h"}`,
 		`{"max_concurrency":null,"rate_limit_per_second":true,"retry_schedule":5,"extra":{"kept":[1]}}`,
+		`{"extra":{"huge":[1,1e400]},"n":12345678901234567890,"tiny":1e-400}`,
 		`{"url":"https://hooks.example.com/in","custom_headers":{"X-A":"1"}}`,
 	} {
 		for typ := range uint8(5) {
@@ -37,8 +39,11 @@ func FuzzValidateMetadata(f *testing.F) {
 	list := builtin.Registry().List()
 	f.Fuzz(func(t *testing.T, typ uint8, data []byte, allowPrivate bool) {
 		in := list[int(typ)%len(list)]
+		// Decoded as the API decodes bodies: numbers as json.Number.
 		var meta map[string]any
-		if json.Unmarshal(data, &meta) != nil || meta == nil {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		if dec.Decode(&meta) != nil || meta == nil {
 			return
 		}
 		opts := destination.Options{AllowPrivate: allowPrivate}
@@ -52,6 +57,9 @@ func FuzzValidateMetadata(f *testing.F) {
 			return
 		}
 		checkDeliverySettings(t, in.Type, got)
+		if n, ok := findNumber(got); ok {
+			t.Fatalf("%s: validated metadata keeps the json.Number %s, not the float64 it is read back as", in.Type, n)
+		}
 		b, err := json.Marshal(got)
 		if err != nil {
 			t.Fatalf("%s: validated metadata does not marshal: %v", in.Type, err)
@@ -97,4 +105,25 @@ func checkDeliverySettings(t *testing.T, typ string, meta map[string]any) {
 			t.Fatalf("%s: accepted retry_schedule %q, which the engine cannot parse: %v", typ, s, err)
 		}
 	}
+}
+
+// findNumber returns a json.Number held anywhere in v.
+func findNumber(v any) (json.Number, bool) {
+	switch v := v.(type) {
+	case json.Number:
+		return v, true
+	case map[string]any:
+		for _, e := range v {
+			if n, ok := findNumber(e); ok {
+				return n, true
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if n, ok := findNumber(e); ok {
+				return n, true
+			}
+		}
+	}
+	return "", false
 }

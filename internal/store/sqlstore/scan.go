@@ -69,12 +69,43 @@ func marshalMetadata(m map[string]any) (string, error) {
 	return string(b), nil
 }
 
+// unmarshalMetadata decodes stored metadata; numbers are float64, as encoding/json gives them.
+// A number no float64 holds (beyond ±1.8e308) is kept as the json.Number it is: the API refuses
+// one now, but an older version stored them, and a row that could not be read failed every list
+// it was on and every claim that met its deliveries (docs/delivery.md).
 func unmarshalMetadata(s string) (map[string]any, error) {
 	m := map[string]any{}
-	if err := json.Unmarshal([]byte(s), &m); err != nil {
+	if err := json.Unmarshal([]byte(s), &m); err == nil {
+		return m, nil
+	}
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	m = map[string]any{}
+	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("decoding metadata: %w", err)
 	}
+	floatsWherePossible(m)
 	return m, nil
+}
+
+// floatsWherePossible replaces each json.Number in v, however deep, by its float64 unless it is
+// out of a float64's range.
+func floatsWherePossible(v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		if f, err := strconv.ParseFloat(string(v), 64); err == nil {
+			return f
+		}
+	case map[string]any:
+		for k, e := range v {
+			v[k] = floatsWherePossible(e)
+		}
+	case []any:
+		for n, e := range v {
+			v[n] = floatsWherePossible(e)
+		}
+	}
+	return v
 }
 
 // placeholders returns "$from, $from+1, …" for n values: the IN lists of batched statements.

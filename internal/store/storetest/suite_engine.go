@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -363,6 +364,57 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 		if len(as) != 1 || as[0].Message != "HubSpot answered 400: "+want || as[0].ResponseExcerpt != want {
 			t.Fatalf("attempts %+v, want one with the text kept, NUL dropped and invalid bytes replaced", as)
+		}
+	})
+
+	// Metadata holding a number beyond a float64's range (the API accepted one until it refused
+	// them) must stay readable: such a rule failed every list it was on and every claim that met
+	// its deliveries, on PostgreSQL stopping the deliveries of every tenant behind it.
+	t.Run("Metadata with a number beyond a float64 is read back, and its deliveries are claimed", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		tn := NewTenant(t, s)
+		ctx := context.Background()
+		conn := NewConnection(tn.Workspace)
+		conn.Metadata["huge"] = json.Number("1e400")
+		if err := s.ConnectionInsert(ctx, conn); err != nil {
+			t.Fatal(err)
+		}
+		r := &switchyard.Rule{ID: uuid.Must(uuid.NewV7()), OrganizationID: conn.OrganizationID, WorkspaceID: conn.WorkspaceID,
+			ConnectionID: conn.ID, Type: conn.Type, Event: "user.signup", Resource: switchyard.DefaultResource,
+			Metadata: map[string]any{"action": "send_webhook", "tiny": json.Number("-1e400"), "n": json.Number("7"),
+				"deep": map[string]any{"list": []any{json.Number("1e999"), json.Number("2.5")}}},
+			Active: true, CreatedBy: "test", CreatedAt: T0, UpdatedAt: T0}
+		if err := s.RuleInsert(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.RuleGet(ctx, store.RuleGetParams{OrganizationID: tn.Org.ID, ID: r.ID})
+		if err != nil {
+			t.Fatalf("reading the rule: %v", err)
+		}
+		deep, _ := got.Metadata["deep"].(map[string]any)
+		list, _ := deep["list"].([]any)
+		if _, ok := got.Metadata["tiny"].(json.Number); !ok || got.Metadata["n"] != 7.0 || len(list) != 2 || list[1] != 2.5 {
+			t.Fatalf("rule metadata read back as %#v: want the numbers a float64 holds as float64, the others kept", got.Metadata)
+		}
+		if _, ok := list[0].(json.Number); !ok {
+			t.Fatalf("rule metadata read back as %#v", got.Metadata)
+		}
+		if page, err := s.RuleList(ctx, store.RuleListParams{ListParams: store.ListParams{OrganizationID: tn.Org.ID, Limit: 10}}); err != nil || len(page.Records) != 1 {
+			t.Fatalf("listing the rules: %v", err)
+		}
+		c, err := s.ConnectionGet(ctx, store.ConnectionGetParams{OrganizationID: tn.Org.ID, ID: conn.ID})
+		if err != nil {
+			t.Fatalf("reading the connection: %v", err)
+		}
+		if _, ok := c.Metadata["huge"].(json.Number); !ok {
+			t.Fatalf("connection metadata read back as %#v", c.Metadata)
+		}
+		NewEvent(t, s, tn, EventOpts{})
+		now := T0.Add(time.Second)
+		cs, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10})
+		if err != nil || len(cs) != 1 || cs[0].Rule == nil || cs[0].Connection == nil {
+			t.Fatalf("claimed %d (err %v), want the rule's delivery with its rule and connection", len(cs), err)
 		}
 	})
 
