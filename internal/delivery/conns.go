@@ -127,7 +127,7 @@ func (ctl *controller) get(c *switchyard.Connection) *conn {
 		st.limiter = nil
 		if v, ok := c.Metadata[destination.KeyRateLimitPerSecond].(float64); ok && v > 0 && !ctl.shared {
 			// (Shared limits: the claim draws on the cluster's rate budget instead.)
-			st.limiter = rate.NewLimiter(rate.Limit(v), max(1, int(v)))
+			st.limiter = rate.NewLimiter(rate.Limit(max(v, destination.MinRatePerSecond)), max(1, int(v)))
 		}
 		st.schedule = ctl.schedule
 		if v, ok := c.Metadata[destination.KeyRetrySchedule].(string); ok && v != "" {

@@ -20,8 +20,13 @@ const (
 // Bounds of the delivery settings.
 const (
 	MaxConcurrencyLimit = 256
-	maxScheduleEntries  = 20
-	maxScheduleStep     = 24 * time.Hour
+	// MinRatePerSecond is the smallest rate_limit_per_second other than 0 (none): one delivery
+	// every 1,000 s. Below it the interval between deliveries, in microseconds, overflowed the
+	// cluster's rate budget (a rate of 1e-300 let everything through).
+	MinRatePerSecond   = 0.001
+	MaxRatePerSecond   = 100000
+	maxScheduleEntries = 20
+	maxScheduleStep    = 24 * time.Hour
 )
 
 // deliveryFields are appended to every integration's Fields by NewRegistry.
@@ -29,7 +34,7 @@ var deliveryFields = []Field{
 	{Key: KeyMaxConcurrency, Label: "Max concurrent deliveries", Type: FieldNumber,
 		HelpText: fmt.Sprintf("Deliveries in flight to this connection at once, across all of the server's nodes (1–%d). Default: the server's setting.", MaxConcurrencyLimit)},
 	{Key: KeyRateLimitPerSecond, Label: "Rate limit (per second)", Type: FieldNumber,
-		HelpText: "Most deliveries per second to this connection, across all of the server's nodes. 0 or empty: no limit."},
+		HelpText: "Most deliveries per second to this connection, across all of the server's nodes (0.001–100000). 0 or empty: no limit."},
 	{Key: KeyRetrySchedule, Label: "Retry schedule", Type: FieldText,
 		HelpText: "Waits before each retry, comma-separated Go durations (e.g. 5s,1m,5m,30m,2h,6h,12h). Default: the server's schedule."},
 }
@@ -41,8 +46,8 @@ func checkDeliveryFields(meta map[string]any) []switchyard.FieldError {
 		errs = append(errs, switchyard.FieldError{Param: ParamPrefix + KeyMaxConcurrency,
 			Msg: fmt.Sprintf("must be a whole number from 1 to %d", MaxConcurrencyLimit)})
 	}
-	if v, ok := meta[KeyRateLimitPerSecond].(float64); ok && (v < 0 || v > 100000) {
-		errs = append(errs, switchyard.FieldError{Param: ParamPrefix + KeyRateLimitPerSecond, Msg: "must be from 0 to 100000"})
+	if v, ok := meta[KeyRateLimitPerSecond].(float64); ok && (v < 0 || v > MaxRatePerSecond || (v > 0 && v < MinRatePerSecond)) {
+		errs = append(errs, switchyard.FieldError{Param: ParamPrefix + KeyRateLimitPerSecond, Msg: "must be 0 (no limit) or from 0.001 to 100000"})
 	}
 	if v, ok := meta[KeyRetrySchedule].(string); ok && v != "" {
 		if _, err := ParseRetrySchedule(v); err != nil {

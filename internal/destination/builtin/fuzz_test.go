@@ -79,9 +79,9 @@ func FuzzValidateMetadata(f *testing.F) {
 }
 
 // checkDeliverySettings fails unless the delivery settings of accepted metadata are what the
-// engine reads them as: a whole max_concurrency from 1 to the limit, a rate from 0 to 100,000,
-// a retry schedule it can parse — each as a number or string, not in some other form the engine
-// would silently ignore.
+// engine reads them as: a whole max_concurrency from 1 to the limit, a rate of 0 or from 0.001
+// to 100,000, a retry schedule it can parse — each as a number or string, not in some other form
+// the engine would silently ignore.
 func checkDeliverySettings(t *testing.T, typ string, meta map[string]any) {
 	t.Helper()
 	if v, ok := meta[destination.KeyMaxConcurrency]; ok {
@@ -92,7 +92,7 @@ func checkDeliverySettings(t *testing.T, typ string, meta map[string]any) {
 	}
 	if v, ok := meta[destination.KeyRateLimitPerSecond]; ok {
 		n, isNum := v.(float64)
-		if !isNum || n < 0 || n > 100000 || n != n {
+		if !isNum || n < 0 || n > destination.MaxRatePerSecond || (n > 0 && n < destination.MinRatePerSecond) || n != n {
 			t.Fatalf("%s: accepted rate_limit_per_second %#v", typ, v)
 		}
 	}

@@ -313,7 +313,7 @@ func perClaimCeiling(md map[string]any, def int) connectionCeiling {
 		c.max = int(v)
 	}
 	if v, ok := md[destination.KeyRateLimitPerSecond].(float64); ok && v > 0 {
-		c.rate = v
+		c.rate = max(v, destination.MinRatePerSecond) // (stored before the API refused less)
 	}
 	return c
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -279,6 +280,27 @@ func RunLimits(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("after a long idle spell a claim took %d, want the burst of 5, not more", len(cs))
 		}
 	})
+
+	// The API refuses rates below destination.MinRatePerSecond; one stored before it did is
+	// read as that minimum. (A rate of 1e-300 made the interval overflow into 1 µs: no limit.)
+	for _, tiny := range []float64{1e-300, 1e-12} {
+		t.Run(fmt.Sprintf("A rate below the smallest (%g) still limits", tiny), func(t *testing.T) {
+			t.Parallel()
+			s := open(t)
+			setup(t, s, map[string]any{"rate_limit_per_second": tiny}, 10)
+			if cs := claim(t, s, now); len(cs) != 1 {
+				t.Fatalf("first claim took %d, want the burst of 1", len(cs))
+			}
+			for _, later := range []time.Duration{0, time.Second, 10 * time.Minute} {
+				if cs := claim(t, s, now.Add(later)); len(cs) != 0 {
+					t.Fatalf("a claim %s later took %d, want 0", later, len(cs))
+				}
+			}
+			if cs := claim(t, s, now.Add(1001*time.Second)); len(cs) != 1 {
+				t.Fatalf("a claim 1,001 s later took %d, want 1", len(cs))
+			}
+		})
+	}
 
 	t.Run("A pause stops shared claims until it ends and is never shortened", func(t *testing.T) {
 		t.Parallel()
