@@ -34,8 +34,16 @@ type eventRequest struct {
 // dotted product-event name).
 const maxEventNameLen = 255
 
-// checkEventName validates an event name: 1–255 characters, not blank, no control characters.
-// (Invalid UTF-8 never gets here from a body: checkJSONText refuses it first.)
+// ValidEventName reports whether name is one the API accepts for an event: what a filter by
+// event name may hold (the embed UI ignores any other, as it ignores a bad status).
+func ValidEventName(name string) bool {
+	var f fields
+	f.checkEventName("event", &name)
+	return len(f) == 0
+}
+
+// checkEventName validates an event name: 1–255 characters of valid UTF-8, not blank, no
+// control characters (NUL included).
 func (f *fields) checkEventName(param string, v *string) {
 	n := len(*f)
 	f.checkString(param, v, true, 1, maxEventNameLen, nil, "")

@@ -257,6 +257,31 @@ func TestEmbedPagesEnforceTheSessionType(t *testing.T) {
 
 }
 
+// An events filter the stores cannot hold — NUL, invalid UTF-8, control characters — shows as
+// no filter, as any other bad value does, on both stores: on PostgreSQL it reached the query and
+// answered 500. The operator dashboard's workspace page shares the filter.
+func TestEmbedEventsFilterOfHostileText(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		s := startApp(t, d)
+		s.emit(t, s.creds.WorkspaceID, "order.paid", nil)
+		work := s.embedSession(t, map[string]any{})
+		for _, filter := range []string{"%00", "order%00paid", "%FF", "caf%C3%28", "a%01b"} {
+			req, _ := http.NewRequest("GET", s.url+"/embed/pages/events?event="+filter, nil)
+			req.Header.Set("Authorization", "Bearer "+work.AccessToken)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "order.paid") {
+				t.Errorf("events?event=%s: %d %.200q, want 200 listing every event", filter, resp.StatusCode, b)
+			}
+		}
+	})
+}
+
 // The mapping page shows what a connection maps with — generated until saved, then the saved
 // version — with a save form for admins only; resource sessions have none.
 func TestEmbedMappingPage(t *testing.T) {

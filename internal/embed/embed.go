@@ -267,8 +267,8 @@ func (h *Handler) load(ctx context.Context, ss *api.Session, page string, q url.
 			status = ""
 		}
 		name := strings.TrimSpace(q.Get("event"))
-		if len(name) > 255 {
-			name = ""
+		if !api.ValidEventName(name) {
+			name = "" // and so is a name no event can have, which the stores could not even hold
 		}
 		p, ds, err := h.cfg.Store.EventListWithDeliveries(ctx, store.EventListParams{ListParams: list, WorkspaceID: ws,
 			Resource: resource, ResourceID: resourceID, Status: status, Event: name})
