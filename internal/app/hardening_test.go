@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -221,6 +222,38 @@ func TestMetadataNumbersBeyondAFloatAreRefused(t *testing.T) {
 		}
 		s.emit(t, s.creds.WorkspaceID, "big", nil)
 		h.waitRequest(t)
+	})
+}
+
+// A credential that cannot be one — a publishable key with bytes that are not UTF-8 (net/http
+// passes them; it refuses control characters itself), a JWT whose kid holds a NUL — is refused with a 401 before the store sees
+// it: on PostgreSQL the lookup itself failed and answered 500, to anyone, unauthenticated.
+func TestHostileCredentialsAreRefused(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		s := startApp(t, d)
+		b64 := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+		jwtWithKid := func(kid string) string {
+			return b64(`{"alg":"HS256","typ":"JWT","kid":"`+kid+`"}`) + "." + b64(`{"iat":1,"exp":2}`) + "." + b64("signature")
+		}
+		for _, c := range []struct {
+			name    string
+			path    string
+			headers map[string]string
+		}{
+			{"a publishable key with a byte that is not UTF-8", "/api/v1/events", map[string]string{"X-Meshes-Publishable-Key": "mesh_pub_a_b_c\xff"}},
+			{"a JWT whose kid is a NUL", "/api/v1/workspaces", map[string]string{"Authorization": "Bearer " + jwtWithKid(`\u0000`)}},
+			{"a JWT whose kid holds a NUL", "/api/v1/workspaces", map[string]string{"Authorization": "Bearer " + jwtWithKid(`mk_\u0000abcdefghijklmnopqrstuvwxyz`)}},
+		} {
+			method, body := "GET", ""
+			if c.path == "/api/v1/events" {
+				method, body = "POST", `{"event":"e","payload":{}}`
+			}
+			code, b := s.send(t, method, c.path, body, c.headers)
+			if code != http.StatusUnauthorized {
+				t.Errorf("%s: %d %s, want 401", c.name, code, b)
+			}
+		}
 	})
 }
 

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // AccessKeyPrefix starts every machine access key, as in Meshes.
@@ -75,8 +77,40 @@ func ValidPublishableKey(s string) bool {
 		return false
 	}
 	b, c, ok := strings.Cut(rest, "_")
-	return ok && publishableSegment(b) && c != "" && !strings.Contains(c, "_")
+	return ok && publishableSegment(b) && c != "" && !strings.Contains(c, "_") && printable(c)
 }
+
+// printable reports whether s is valid UTF-8 without control characters. The events client's
+// pattern lets the last segment of a publishable key hold anything but '_'; net/http passes a
+// header's bytes that are not UTF-8, and PostgreSQL refused them in the key's lookup (a 500 to
+// anyone). No generated key holds them, so no key the client would send is lost.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	return !strings.ContainsFunc(s, unicode.IsControl)
+}
+
+// ValidAccessKey reports whether s has the shape of a machine access key, which the JWT's kid
+// names: AccessKeyPrefix and base64url characters, at most 256 in all. Every generated key has it
+// (GenerateMachineKey); a kid without it is refused before any store lookup.
+func ValidAccessKey(s string) bool {
+	rest, ok := strings.CutPrefix(s, AccessKeyPrefix)
+	if !ok || rest == "" || len(s) > maxAccessKeyLen {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		switch c := rest[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// maxAccessKeyLen bounds the access keys ValidAccessKey accepts (generated ones are 27).
+const maxAccessKeyLen = 256
 
 // publishableSegment reports whether s is one of the first two segments of a publishable key:
 // one or more of [A-Za-z0-9.-].

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/switchyardhq/switchyard/internal/auth"
 )
@@ -167,14 +169,16 @@ func TestValidPublishableKey(t *testing.T) {
 	}
 }
 
-// ValidPublishableKey is the events client's pattern and the length bound, whatever the input.
+// ValidPublishableKey is the events client's pattern, the length bound and printable text (valid
+// UTF-8, no control characters), whatever the input.
 func FuzzValidPublishableKey(f *testing.F) {
 	for _, s := range []string{"mesh_pub_abc.def_ghi-jkl_asdf123", "mesh_pub_a_b_c", "mesh_pub_a_b_c_d", "mesh_pub__b_c",
 		"mesh_pub_a_b_", "mesh_pub_a_b_c\n", "mesh_pub_a_b_\xff", "mesh_pub_\xff_b_c", "mesh_pub_a.-_B9_\u00e9"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		want := len(s) <= auth.MaxPublishableKeyLen && clientPublishableKeyPattern.MatchString(s)
+		want := len(s) <= auth.MaxPublishableKeyLen && clientPublishableKeyPattern.MatchString(s) &&
+			utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
 		if got := auth.ValidPublishableKey(s); got != want {
 			t.Fatalf("ValidPublishableKey(%q) = %v, the pattern says %v", s, got, want)
 		}
@@ -216,5 +220,35 @@ func TestBearerToken(t *testing.T) {
 				t.Fatalf("BearerToken(%q) = %q, %v; want %q, %v", tt.values, got, ok, tt.want, tt.wantOK)
 			}
 		})
+	}
+}
+
+func TestValidAccessKey(t *testing.T) {
+	t.Parallel()
+	for range 20 {
+		access, _, err := auth.GenerateMachineKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !auth.ValidAccessKey(access) {
+			t.Fatalf("the generated access key %q is not valid", access)
+		}
+	}
+	for key, want := range map[string]bool{
+		"mk_yMnKy8zNzs_Q0dLT1NXW19jZ":    true,
+		"mk_x":                           true,
+		"mk_":                            false,
+		"MK_abc":                         false,
+		"key-1":                          false,
+		"mk_abc\x00def":                  false,
+		"mk_abc\xffdef":                  false,
+		"mk_caf\u00e9":                   false,
+		"mk_a b":                         false,
+		"mk_" + strings.Repeat("a", 253): true,
+		"mk_" + strings.Repeat("a", 254): false,
+	} {
+		if got := auth.ValidAccessKey(key); got != want {
+			t.Errorf("ValidAccessKey(%q) = %v, want %v", key, got, want)
+		}
 	}
 }

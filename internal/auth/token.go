@@ -170,6 +170,12 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 			keyFailed = invalid("missing kid header")
 			return nil, keyFailed
 		}
+		if !ValidAccessKey(kid) {
+			// No key has such an access key, and the store need not be asked: on PostgreSQL a
+			// kid holding a NUL failed the lookup itself.
+			keyFailed = invalid("unknown or revoked machine key")
+			return nil, keyFailed
+		}
 		k, secret, err := v.Keys.MachineKeySecret(ctx, kid)
 		switch {
 		case errors.Is(err, ErrKeyNotFound):

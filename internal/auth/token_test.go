@@ -323,6 +323,10 @@ func TestVerifyRejects(t *testing.T) {
 		{"a numeric kid", sign(`{"alg":"HS256","typ":"JWT","kid":42}`, marshal(t, claims), secret), "Invalid token: missing kid header"},
 		{"an over-long kid", sign(joseHeader("mk_"+strings.Repeat("a", 300)), marshal(t, claims), secret),
 			"Invalid token: missing kid header"},
+		{"a kid that is no access key", sign(joseHeader("key-1"), marshal(t, claims), secret),
+			"Invalid token: unknown or revoked machine key"},
+		{"a kid holding a NUL", sign(joseHeader(`mk_abc\u0000def`), marshal(t, claims), secret),
+			"Invalid token: unknown or revoked machine key"},
 		{"an unknown key", sign(joseHeader(unknownAccessKey), marshal(t, with(claims, map[string]any{
 			"iss": auth.IssuerPrefix + unknownAccessKey})), secret), "Invalid token: unknown or revoked machine key"},
 		{"a kid in another case than the key's", sign(joseHeader(strings.ToUpper(testAccessKey)), marshal(t, claims), secret),
