@@ -3,6 +3,8 @@ package app_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -28,9 +30,17 @@ var hostileQueries = []string{
 	"resource=%FF", "resource_id=%00", "force_delete=%00", "refresh=%FF",
 }
 
+// hostileHeaders are headers added, one at a time, to every route's valid request.
+var hostileHeaders = []map[string]string{
+	{"Idempotency-Key": "k\xff"}, {"Idempotency-Key": strings.Repeat("k", 300)}, {"Idempotency-Key": " "},
+	{"X-Request-Id": "r\xff"}, {"X-Request-Id": strings.Repeat("r", 10_000)},
+	{"Content-Type": "text/plain\xff"}, {"Origin": "https://\xff.example"},
+	{"X-Meshes-Publishable-Key": "mesh_pub_a_b_\xff"},
+}
+
 // TestNoRouteAnswers500ToHostileInput sends every route of the route table its request with one
 // part made hostile at a time — each leaf of the body replaced by each of hostileValues, then
-// each of hostileQueries — as the owner of the records, so that the request gets as far into
+// each of hostileQueries and hostileHeaders — as the owner of the records, so that the request gets as far into
 // validation and the store as it can. No answer may be a 5xx: bad input is the caller's error
 // (400, 404, 409, 413, 422), never the server's. On PostgreSQL, which refuses what SQLite
 // stores, several routes answered 500 before (NUL and bad bytes in credentials and filters,
@@ -58,10 +68,14 @@ func TestNoRouteAnswers500ToHostileInput(t *testing.T) {
 				path = rc.path(doomed)
 			}
 			headers := s.bearer(t)
-			check := func(what, path, body string) {
+			check := func(what, path, body string, extra ...map[string]string) {
 				t.Helper()
 				sent++
-				code, b := s.send(t, method, path, body, headers)
+				hs := maps.Clone(headers)
+				for _, e := range extra {
+					maps.Copy(hs, e)
+				}
+				code, b := s.send(t, method, path, body, hs)
 				if code >= 500 {
 					t.Errorf("%s %s with %s: %d %.300s", method, path, what, code, b)
 				}
@@ -72,6 +86,9 @@ func TestNoRouteAnswers500ToHostileInput(t *testing.T) {
 					sep = "&"
 				}
 				check("the query "+q, path+sep+q, bodyText(t, rc, f))
+			}
+			for _, hh := range hostileHeaders {
+				check(fmt.Sprintf("the header %.60q", hh), path, bodyText(t, rc, f), hh)
 			}
 			if rc.body == nil {
 				continue
