@@ -105,6 +105,34 @@ func TestNoRouteAnswers500ToHostileInput(t *testing.T) {
 		if sent < 1000 {
 			t.Fatalf("sent only %d hostile requests: has the route table lost its bodies?", sent)
 		}
+		// The embed UI's pages (a session's bearer token) with each hostile query, and ids and
+		// filters of every kind.
+		work := s.embedSession(t, map[string]any{"role": "admin", "scopes": []string{"events.payload:read"}})
+		embedQueries := append(slices.Clone(hostileQueries), "id=%00", "id=%FF", "id="+f.event.String()+"%00",
+			"id="+f.conn.String(), "id="+f.event.String(), "event="+strings.Repeat("e", 300))
+		shown := 0
+		for _, page := range []string{"dashboard", "events", "event", "connections", "rules", "mapping", "nothing%00"} {
+			for _, q := range embedQueries {
+				sent++
+				code, b := s.send(t, "GET", "/embed/pages/"+page+"?"+q, "", map[string]string{"Authorization": "Bearer " + work.AccessToken})
+				if code >= 500 {
+					t.Errorf("GET /embed/pages/%s?%s: %d %.300s", page, q, code, b)
+				}
+				if code == http.StatusOK {
+					shown++
+				}
+			}
+		}
+		if shown < 50 {
+			t.Errorf("only %d embed pages were shown: is the session's token refused?", shown)
+		}
+		for _, q := range []string{"launch=%00", "launch=%FF", "launch=" + strings.Repeat("l", 5000)} {
+			sent++
+			if code, b := s.send(t, "GET", "/embed/launch?"+q, "", nil); code >= 500 {
+				t.Errorf("GET /embed/launch?%s: %d %.300s", q, code, b)
+			}
+		}
+
 		// What was accepted meanwhile can be read back: every read answers as a read should,
 		// and the engine still delivers (an unreadable rule or connection once failed every
 		// list it was on and every claim that met it).
