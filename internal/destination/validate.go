@@ -237,19 +237,22 @@ func isHTTPURL(s string) bool {
 func NormaliseNumbers(meta map[string]any) []switchyard.FieldError {
 	var errs []switchyard.FieldError
 	for k, v := range meta {
-		nv, ok := normaliseNumber(v)
+		nv, ok := FloatNumbers(v)
+		meta[k] = nv
 		if !ok {
 			errs = append(errs, switchyard.FieldError{Param: ParamPrefix + k,
 				Msg: "holds a number beyond what can be stored (±1.8e308)"})
-			continue
 		}
-		meta[k] = nv
 	}
 	slices.SortFunc(errs, func(a, b switchyard.FieldError) int { return strings.Compare(a.Param, b.Param) })
 	return errs
 }
 
-func normaliseNumber(v any) (any, bool) {
+// FloatNumbers replaces each json.Number in v, however deep in its objects and arrays (changed
+// in place), by its float64, and returns the result; ok is false when some number is beyond a
+// float64's range, and those are left as they are.
+func FloatNumbers(v any) (_ any, ok bool) {
+	ok = true
 	switch v := v.(type) {
 	case json.Number:
 		f, err := strconv.ParseFloat(string(v), 64)
@@ -259,20 +262,14 @@ func normaliseNumber(v any) (any, bool) {
 		return f, true
 	case map[string]any:
 		for k, e := range v {
-			ne, ok := normaliseNumber(e)
-			if !ok {
-				return v, false
-			}
-			v[k] = ne
+			ne, eok := FloatNumbers(e)
+			v[k], ok = ne, ok && eok
 		}
 	case []any:
 		for n, e := range v {
-			ne, ok := normaliseNumber(e)
-			if !ok {
-				return v, false
-			}
-			v[n] = ne
+			ne, eok := FloatNumbers(e)
+			v[n], ok = ne, ok && eok
 		}
 	}
-	return v, true
+	return v, ok
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/switchyardhq/switchyard/internal/destination"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
 
@@ -84,28 +85,8 @@ func unmarshalMetadata(s string) (map[string]any, error) {
 	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("decoding metadata: %w", err)
 	}
-	floatsWherePossible(m)
+	destination.FloatNumbers(m) // the ones out of range stay json.Number
 	return m, nil
-}
-
-// floatsWherePossible replaces each json.Number in v, however deep, by its float64 unless it is
-// out of a float64's range.
-func floatsWherePossible(v any) any {
-	switch v := v.(type) {
-	case json.Number:
-		if f, err := strconv.ParseFloat(string(v), 64); err == nil {
-			return f
-		}
-	case map[string]any:
-		for k, e := range v {
-			v[k] = floatsWherePossible(e)
-		}
-	case []any:
-		for n, e := range v {
-			v[n] = floatsWherePossible(e)
-		}
-	}
-	return v
 }
 
 // placeholders returns "$from, $from+1, …" for n values: the IN lists of batched statements.
