@@ -96,17 +96,7 @@ func printable(s string) bool {
 // (GenerateMachineKey); a kid without it is refused before any store lookup.
 func ValidAccessKey(s string) bool {
 	rest, ok := strings.CutPrefix(s, AccessKeyPrefix)
-	if !ok || rest == "" || len(s) > maxAccessKeyLen {
-		return false
-	}
-	for i := 0; i < len(rest); i++ {
-		switch c := rest[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
-		default:
-			return false
-		}
-	}
-	return true
+	return ok && len(s) <= maxAccessKeyLen && alnumAnd(rest, '-', '_')
 }
 
 // maxAccessKeyLen bounds the access keys ValidAccessKey accepts (generated ones are 27).
@@ -114,13 +104,16 @@ const maxAccessKeyLen = 256
 
 // publishableSegment reports whether s is one of the first two segments of a publishable key:
 // one or more of [A-Za-z0-9.-].
-func publishableSegment(s string) bool {
+func publishableSegment(s string) bool { return alnumAnd(s, '-', '.') }
+
+// alnumAnd reports whether s is one or more ASCII letters, digits and the two extra bytes.
+func alnumAnd(s string, x, y byte) bool {
 	if s == "" {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.':
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == x, c == y:
 		default:
 			return false
 		}
