@@ -57,7 +57,7 @@ func (a *App) runNode(ctx context.Context, g *errgroup.Group) {
 		}
 		host, _ := os.Hostname()
 		m := &cluster.Membership{Store: a.Store, ID: a.node.id, Role: a.cfg.Role, Host: host, Logger: a.log,
-			Beat: a.cfg.ElectionInterval(), Stale: 3 * a.cfg.ElectionInterval(),
+			Beat: a.cfg.ElectionInterval(), Stale: 3 * a.cfg.ElectionInterval(), ClockOffset: a.metrics.ClockOffset,
 			APINodes: func(n int) {
 				a.api.ShareRateLimits(n)
 				a.log.Info("cluster: API rate limits shared among the live API nodes", slog.Int("api_nodes", n))

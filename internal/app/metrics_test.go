@@ -2,10 +2,14 @@ package app_test
 
 import (
 	"io"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/switchyardhq/switchyard/internal/config"
 	"github.com/switchyardhq/switchyard/internal/store/storetest"
 )
 
@@ -51,4 +55,35 @@ func TestMetricsEndpoint(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
+}
+
+// On PostgreSQL the cluster heartbeat measures the node's clock against the database's and
+// exports it: one machine here, so about zero.
+func TestClockOffsetMetric(t *testing.T) {
+	t.Parallel()
+	var pg *storetest.Dialect
+	for _, d := range storetest.Dialects(t) {
+		if d.Name == "postgres" {
+			pg = &d
+		}
+	}
+	if pg == nil {
+		t.Skip("the cluster heartbeat runs on PostgreSQL only (TEST_DATABASE_URL)")
+	}
+	s := startApp(t, *pg, func(c *config.Config) { c.ClusterInterval = 100 * time.Millisecond })
+	eventually(t, "the clock offset to be measured", func() bool {
+		resp, err := http.Get(s.metricsURL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "switchyard_node_clock_offset_seconds "); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				return err == nil && f != 0 && math.Abs(f) < 0.2 // 0: not measured yet
+			}
+		}
+		return false
+	})
 }

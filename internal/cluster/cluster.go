@@ -29,6 +29,11 @@ const (
 	// DefaultElection is how often a follower tries to take the leader lock, and a leader
 	// checks that it still holds it.
 	DefaultElection = 5 * time.Second
+	// DefaultMaxClockOffset is how far a node's clock may be from the database's before
+	// Membership warns. The nodes compare times they each wrote — leases, the shared rate
+	// budget, pauses, circuits, heartbeats — so an offset skews them all: a node whose clock is
+	// a second ahead holds a connection's shared rate budget a second ahead of the others'.
+	DefaultMaxClockOffset = 250 * time.Millisecond
 )
 
 // Membership keeps this node's heartbeat row fresh and reports how many live nodes serve the
@@ -46,8 +51,16 @@ type Membership struct {
 	// APINodes is called with the number of live nodes serving the API (roles all and api; at
 	// least 1) after the first heartbeat and whenever the number changes.
 	APINodes func(n int)
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// ClockOffset, if set, is called after each heartbeat with how far this node's clock is
+	// ahead of the database's (negative: behind), measured at the middle of the heartbeat's
+	// round trip. Past MaxClockOffset (default DefaultMaxClockOffset, beyond what the round trip
+	// leaves uncertain) Membership logs a warning, once until the offset is back within it.
+	ClockOffset    func(d time.Duration)
+	MaxClockOffset time.Duration
+	Logger         *slog.Logger
+	Now            func() time.Time
+
+	clockOff bool // the last heartbeat found the clock off (checkClock; only Run's goroutine)
 }
 
 // beatTimeout bounds one heartbeat, which a shutdown waits for.
@@ -67,6 +80,9 @@ func (m *Membership) Run(ctx context.Context) {
 	}
 	if m.Now == nil {
 		m.Now = time.Now
+	}
+	if m.MaxClockOffset <= 0 {
+		m.MaxClockOffset = DefaultMaxClockOffset
 	}
 	started, last, failing := m.Now(), 0, false
 	t := time.NewTicker(m.Beat)
@@ -106,12 +122,15 @@ func (m *Membership) Run(ctx context.Context) {
 	}
 }
 
-// beat refreshes the row and counts the live API nodes.
+// beat refreshes the row, checks this node's clock against the database's, and counts the live
+// API nodes.
 func (m *Membership) beat(ctx context.Context, started time.Time) (int, error) {
 	now := m.Now()
-	if err := m.Store.NodeBeat(ctx, store.NodeBeatParams{ID: m.ID, Role: m.Role, Host: m.Host, StartedAt: started, Now: now}); err != nil {
+	dbNow, err := m.Store.NodeBeat(ctx, store.NodeBeatParams{ID: m.ID, Role: m.Role, Host: m.Host, StartedAt: started, Now: now})
+	if err != nil {
 		return 0, err
 	}
+	m.checkClock(now, m.Now(), dbNow)
 	nodes, err := m.Store.NodeList(ctx, store.NodeListParams{SeenSince: now.Add(-m.Stale)})
 	if err != nil {
 		return 0, err
@@ -123,6 +142,25 @@ func (m *Membership) beat(ctx context.Context, started time.Time) (int, error) {
 		}
 	}
 	return max(1, api), nil
+}
+
+// checkClock compares this node's clock, between sent and received (a heartbeat's round trip),
+// with the database's clock read in between.
+func (m *Membership) checkClock(sent, received, dbNow time.Time) {
+	rtt := received.Sub(sent)
+	offset := sent.Add(rtt / 2).Sub(dbNow)
+	if m.ClockOffset != nil {
+		m.ClockOffset(offset)
+	}
+	off := offset.Abs() > m.MaxClockOffset+rtt/2
+	switch {
+	case off && !m.clockOff:
+		m.Logger.Warn("cluster: this node's clock is off the database's; leases, shared rate limits, pauses and circuits are skewed by as much (keep the nodes' clocks synchronised, e.g. with NTP)",
+			slog.Duration("ahead_by", offset), slog.Duration("round_trip", rtt), slog.Duration("max", m.MaxClockOffset))
+	case !off && m.clockOff:
+		m.Logger.Info("cluster: this node's clock agrees with the database's again", slog.Duration("ahead_by", offset))
+	}
+	m.clockOff = off
 }
 
 // Leader elects one node among those running it on one database, through store.Cluster's

@@ -1,10 +1,14 @@
 package cluster_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -199,6 +203,68 @@ func TestMembershipCountsAPINodes(t *testing.T) {
 	})
 }
 
+// A node's heartbeat measures how far its clock is from the database's and warns, once, past the
+// bound; on PostgreSQL, a node whose clock runs 3 s ahead is told so, and one on time is not.
+// (SQLite has one node, whose clock is the cluster's.)
+func TestMembershipMeasuresTheClockOffset(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		db, err := sqlstore.Open(context.Background(), d.NewURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		for _, ahead := range []time.Duration{0, 3 * time.Second, -3 * time.Second} {
+			var (
+				mu      sync.Mutex
+				offsets []time.Duration
+				logs    bytes.Buffer
+			)
+			ms := &cluster.Membership{Store: db, ID: uuid.New(), Role: "all", Host: "test", Beat: 10 * time.Millisecond,
+				Now:         func() time.Time { return time.Now().Add(ahead) },
+				ClockOffset: func(d time.Duration) { mu.Lock(); offsets = append(offsets, d); mu.Unlock() },
+				Logger:      slog.New(slog.NewTextHandler(&syncWriter{w: &logs, mu: &mu}, nil))}
+			ctx, cancel := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			wg.Go(func() { ms.Run(ctx) })
+			testutil.Eventually(t, 5*time.Second, "three heartbeats", func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return len(offsets) >= 3
+			})
+			cancel()
+			wg.Wait()
+			mu.Lock()
+			want := ahead
+			if d.Name == "sqlite" {
+				want = 0
+			}
+			for _, got := range offsets {
+				if (got - want).Abs() > 200*time.Millisecond {
+					t.Errorf("%s ahead: measured offsets %v, want about %s", ahead, offsets, want)
+					break
+				}
+			}
+			if warned := strings.Count(logs.String(), "clock is off"); warned != map[bool]int{true: 1, false: 0}[want != 0] {
+				t.Errorf("%s ahead: warned %d times, want %d:\n%s", ahead, warned, map[bool]int{true: 1, false: 0}[want != 0], logs.String())
+			}
+			mu.Unlock()
+		}
+	})
+}
+
+// syncWriter serialises writes to w under mu.
+type syncWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
+}
+
 func TestSweeperRemovesDepartedNodes(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
@@ -211,7 +277,7 @@ func TestSweeperRemovesDepartedNodes(t *testing.T) {
 		now := time.Now()
 		live := uuid.New()
 		for id, seen := range map[uuid.UUID]time.Time{uuid.New(): now.Add(-2 * time.Hour), live: now.Add(-time.Minute)} {
-			if err := db.NodeBeat(ctx, store.NodeBeatParams{ID: id, Role: "all", Host: "h", StartedAt: seen, Now: seen}); err != nil {
+			if _, err := db.NodeBeat(ctx, store.NodeBeatParams{ID: id, Role: "all", Host: "h", StartedAt: seen, Now: seen}); err != nil {
 				t.Fatal(err)
 			}
 		}

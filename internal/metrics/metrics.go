@@ -22,6 +22,7 @@ type Metrics struct {
 	queueDepth      prometheus.Gauge
 	queueOldestAge  prometheus.Gauge
 	circuitState    *prometheus.GaugeVec
+	clockOffset     prometheus.Gauge
 }
 
 // latencyBuckets span 1 ms to about 65 s.
@@ -47,8 +48,10 @@ func New() *Metrics {
 		circuitState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "switchyard_connection_circuit_state", Help: "Circuit breaker state per connection on this node: 0 closed, 1 half-open, 2 open."},
 			[]string{"connection_id"}),
+		clockOffset: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "switchyard_node_clock_offset_seconds", Help: "How far this node's clock is ahead of the database's (negative: behind), measured at each cluster heartbeat (PostgreSQL)."}),
 	}
-	r.MustRegister(m.eventsAccepted, m.deliveries, m.attemptDuration, m.endToEnd, m.queueDepth, m.queueOldestAge, m.circuitState,
+	r.MustRegister(m.eventsAccepted, m.deliveries, m.attemptDuration, m.endToEnd, m.queueDepth, m.queueOldestAge, m.circuitState, m.clockOffset,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -106,4 +109,11 @@ func (m *Metrics) Circuit(connectionID string, state int) {
 		return
 	}
 	m.circuitState.WithLabelValues(connectionID).Set(float64(state))
+}
+
+// ClockOffset records how far this node's clock is ahead of the database's.
+func (m *Metrics) ClockOffset(d time.Duration) {
+	if m != nil {
+		m.clockOffset.Set(d.Seconds())
+	}
 }

@@ -13,8 +13,10 @@ import (
 // It is apart from Store because it is plumbing of the process, not of the domain: an advisory
 // lock lives on a database session, and a node's heartbeat says nothing about any tenant.
 type Cluster interface {
-	// NodeBeat records that node ID is alive (inserting its row on the first beat).
-	NodeBeat(ctx context.Context, p NodeBeatParams) error
+	// NodeBeat records that node ID is alive (inserting its row on the first beat) and returns
+	// the database's clock as it wrote the row (PostgreSQL; SQLite, which has one node, returns
+	// p.Now), so that the node can tell how far its own clock is from the cluster's.
+	NodeBeat(ctx context.Context, p NodeBeatParams) (dbNow time.Time, err error)
 	// NodeList returns the nodes seen since SeenSince, oldest first.
 	NodeList(ctx context.Context, p NodeListParams) ([]Node, error)
 	// NodeDelete removes a node's row (the node is stopping). A missing row is not an error.

@@ -16,14 +16,22 @@ import (
 var _ store.Cluster = (*DB)(nil)
 
 // NodeBeat implements store.Cluster.
-func (db *DB) NodeBeat(ctx context.Context, p store.NodeBeatParams) error {
-	_, err := db.w.ExecContext(ctx, `INSERT INTO nodes (id, role, host, started_at, seen_at) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (id) DO UPDATE SET role = excluded.role, seen_at = excluded.seen_at`,
-		p.ID, p.Role, p.Host, micros(p.StartedAt), micros(p.Now))
-	if err != nil {
-		return fmt.Errorf("recording a node heartbeat: %w", err)
+func (db *DB) NodeBeat(ctx context.Context, p store.NodeBeatParams) (time.Time, error) {
+	const upsert = `INSERT INTO nodes (id, role, host, started_at, seen_at) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (id) DO UPDATE SET role = excluded.role, seen_at = excluded.seen_at`
+	args := []any{p.ID, p.Role, p.Host, micros(p.StartedAt), micros(p.Now)}
+	if db.d.name != "postgres" {
+		if _, err := db.w.ExecContext(ctx, upsert, args...); err != nil {
+			return time.Time{}, fmt.Errorf("recording a node heartbeat: %w", err)
+		}
+		return p.Now, nil // one node per file: its clock is the cluster's
 	}
-	return nil
+	var at int64
+	err := db.w.QueryRowContext(ctx, upsert+` RETURNING (extract(epoch FROM clock_timestamp()) * 1000000)::bigint`, args...).Scan(&at)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("recording a node heartbeat: %w", err)
+	}
+	return fromMicros(at), nil
 }
 
 // NodeList implements store.Cluster.
