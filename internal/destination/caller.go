@@ -241,7 +241,7 @@ func (c *Caller) Status() int { return c.status }
 
 // Redact removes every secret (Secrets and the tokens handed out) from a result's texts.
 func (c *Caller) Redact(res *Result) {
-	res.Message = c.redact(res.Message)
+	res.Message = CleanText(c.redact(res.Message)) // (a Refine may have added the provider's words)
 	res.Response = c.redact(res.Response)
 }
 

@@ -81,7 +81,7 @@ func Classify(status int, header http.Header, body []byte, rules *ProviderRules,
 		res.Message = rules.Name + " answered " + res.Message
 	}
 	if outcome != switchyard.OutcomeDelivered && rules.ErrorMessage != nil {
-		if msg := strings.TrimSpace(rules.ErrorMessage(status, body)); msg != "" {
+		if msg := strings.TrimSpace(CleanText(rules.ErrorMessage(status, body))); msg != "" {
 			res.Message += ": " + ScrubAddresses(truncate(msg, 300))
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"code.dny.dev/ssrf"
 
@@ -229,8 +230,17 @@ func Excerpt(resp *http.Response, b []byte) string {
 			sb.WriteString("…")
 		}
 	}
-	// Excerpts are stored as text: keep them valid UTF-8 and free of NULs (PostgreSQL refuses both).
-	return strings.ReplaceAll(strings.ToValidUTF8(sb.String(), "\uFFFD"), "\x00", "")
+	return CleanText(sb.String())
+}
+
+// CleanText is s as text can be stored: NUL dropped, bytes that are not UTF-8 replaced by
+// U+FFFD. Results are stored as text, and PostgreSQL refuses both; what a destination answers
+// may hold anything (a JSON error message may hold \u0000). s itself when already clean.
+func CleanText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }
 
 // Redact replaces secret values in s, in case a destination echoes our request back.

@@ -7,12 +7,11 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/switchyardhq/switchyard/internal/destination"
 	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
@@ -276,17 +275,13 @@ func attemptArgs(a *switchyard.Attempt) []any {
 		storableText(a.Message), storableText(a.ResponseExcerpt)}
 }
 
-// storableText is s as both stores can hold it: NUL dropped, invalid UTF-8 replaced by U+FFFD.
-// It is applied to the text a destination supplies (a provider's error message, the start of its
-// answer, the account it names), which may hold anything: PostgreSQL refuses NUL and invalid
-// UTF-8 in text, and an outcome refused for its message would be lost with its whole batch, again
-// at every retry of the delivery. (Text from the API is refused instead, before it is accepted.)
-func storableText(s string) string {
-	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
-		return s
-	}
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
-}
+// storableText is the text a destination supplies (a provider's error message, the start of its
+// answer, the account it names) as both stores can hold it (destination.CleanText). The
+// integrations clean what they return already; the store does not rely on it: PostgreSQL refuses
+// NUL and invalid UTF-8 in text, and an outcome refused for its message would be lost with its
+// whole batch, again at every retry of the delivery. (Text from the API is refused instead,
+// before it is accepted.)
+func storableText(s string) string { return destination.CleanText(s) }
 
 // outcomeUpdates[k] (PostgreSQL) writes 2^k deliveries' outcomes in one statement, each only
 // while its lease holds, and returns the ids it wrote.
