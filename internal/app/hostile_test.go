@@ -40,11 +40,12 @@ var hostileHeaders = []map[string]string{
 
 // TestNoRouteAnswers500ToHostileInput sends every route of the route table its request with one
 // part made hostile at a time — each leaf of the body replaced by each of hostileValues, then
-// each of hostileQueries and hostileHeaders — as the owner of the records, so that the request gets as far into
-// validation and the store as it can. No answer may be a 5xx: bad input is the caller's error
-// (400, 404, 409, 413, 422), never the server's. On PostgreSQL, which refuses what SQLite
-// stores, several routes answered 500 before (NUL and bad bytes in credentials and filters,
-// metadata numbers beyond a float64).
+// each of hostileQueries and hostileHeaders — as the owner of the records, so that the request
+// gets as far into validation and the store as it can; then the embed UI's pages. No answer may
+// be a 5xx: bad input is the caller's error (400, 401, 404, 409, 413, 422), never the server's.
+// On PostgreSQL, which refuses what SQLite stores, several routes answered 500 before (NUL and
+// bad bytes in credentials and filters), and metadata numbers beyond a float64 were stored and
+// then made every read of them fail.
 func TestNoRouteAnswers500ToHostileInput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a few thousand requests per store; not in -short")
