@@ -88,6 +88,15 @@ func TestNoRouteAnswers500ToHostileInput(t *testing.T) {
 				}
 				check("the query "+q, path+sep+q, bodyText(t, rc, f))
 			}
+			// Each id in the path replaced by what is no id (path parameters reach the store).
+			for _, id := range f.ids() {
+				if !strings.Contains(path, id.String()) {
+					continue
+				}
+				for _, bad := range []string{"x", "%00", "%FF", id.String() + "%00", strings.ToUpper(id.String()), "sess_%00", strings.Repeat("a", 5000)} {
+					check("the id "+bad, strings.Replace(path, id.String(), bad, 1), bodyText(t, rc, f))
+				}
+			}
 			for _, hh := range hostileHeaders {
 				check(fmt.Sprintf("the header %.60q", hh), path, bodyText(t, rc, f), hh)
 			}
