@@ -59,56 +59,64 @@ func TestNoRouteAnswers500ToHostileInput(t *testing.T) {
 		// the creates that name them and for the delivery at the end.
 		doomed := newFixture(t, s, s.creds.WorkspaceID, h)
 		sent := 0
-		for _, rc := range routeTable() {
-			if rc.path == nil || rc.auth == authNone {
-				continue
-			}
-			method, _, _ := strings.Cut(rc.route, " ")
-			path := rc.path(f)
-			if method == "DELETE" {
-				path = rc.path(doomed)
-			}
-			headers := s.bearer(t)
-			check := func(what, path, body string, extra ...map[string]string) {
-				t.Helper()
-				sent++
-				hs := maps.Clone(headers)
-				for _, e := range extra {
-					maps.Copy(hs, e)
-				}
-				code, b := s.send(t, method, path, body, hs)
-				if code >= 500 {
-					t.Errorf("%s %s with %s: %d %.300s", method, path, what, code, b)
-				}
-			}
-			for _, q := range hostileQueries {
-				sep := "?"
-				if strings.Contains(path, "?") {
-					sep = "&"
-				}
-				check("the query "+q, path+sep+q, bodyText(t, rc, f))
-			}
-			// Each id in the path replaced by what is no id (path parameters reach the store).
-			for _, id := range f.ids() {
-				if !strings.Contains(path, id.String()) {
+		// The owner's machine key, then an admin session bound to one resource: the embed UI's
+		// principal, whose requests take the resource checks and forced filters as well.
+		res := s.embedSession(t, map[string]any{"role": "admin", "session_type": "resource", "resource": "user", "resource_id": "usr_1"})
+		for _, as := range []string{"owner", "resource session"} {
+			for _, rc := range routeTable() {
+				if rc.path == nil || rc.auth == authNone {
 					continue
 				}
-				for _, bad := range []string{"x", "%00", "%FF", id.String() + "%00", strings.ToUpper(id.String()), "sess_%00", strings.Repeat("a", 5000)} {
-					check("the id "+bad, strings.Replace(path, id.String(), bad, 1), bodyText(t, rc, f))
+				method, _, _ := strings.Cut(rc.route, " ")
+				path := rc.path(f)
+				if method == "DELETE" {
+					path = rc.path(doomed)
 				}
-			}
-			for _, hh := range hostileHeaders {
-				check(fmt.Sprintf("the header %.60q", hh), path, bodyText(t, rc, f), hh)
-			}
-			if rc.body == nil {
-				continue
-			}
-			base := bodyText(t, rc, f)
-			for _, doc := range mutations(t, base) {
-				check("the body "+shorten(doc), path, doc)
-			}
-			for _, doc := range []string{`null`, `[]`, `"x"`, `{}`, `{"a":1}{}`, "\xff", ``} {
-				check("the body "+doc, path, doc)
+				headers := s.bearer(t)
+				if as == "resource session" {
+					headers = map[string]string{"Authorization": "Bearer " + res.AccessToken}
+				}
+				check := func(what, path, body string, extra ...map[string]string) {
+					t.Helper()
+					sent++
+					hs := maps.Clone(headers)
+					for _, e := range extra {
+						maps.Copy(hs, e)
+					}
+					code, b := s.send(t, method, path, body, hs)
+					if code >= 500 {
+						t.Errorf("%s %s with %s, as the %s: %d %.300s", method, path, what, as, code, b)
+					}
+				}
+				for _, q := range hostileQueries {
+					sep := "?"
+					if strings.Contains(path, "?") {
+						sep = "&"
+					}
+					check("the query "+q, path+sep+q, bodyText(t, rc, f))
+				}
+				// Each id in the path replaced by what is no id (path parameters reach the store).
+				for _, id := range f.ids() {
+					if !strings.Contains(path, id.String()) {
+						continue
+					}
+					for _, bad := range []string{"x", "%00", "%FF", id.String() + "%00", strings.ToUpper(id.String()), "sess_%00", strings.Repeat("a", 5000)} {
+						check("the id "+bad, strings.Replace(path, id.String(), bad, 1), bodyText(t, rc, f))
+					}
+				}
+				for _, hh := range hostileHeaders {
+					check(fmt.Sprintf("the header %.60q", hh), path, bodyText(t, rc, f), hh)
+				}
+				if rc.body == nil {
+					continue
+				}
+				base := bodyText(t, rc, f)
+				for _, doc := range mutations(t, base) {
+					check("the body "+shorten(doc), path, doc)
+				}
+				for _, doc := range []string{`null`, `[]`, `"x"`, `{}`, `{"a":1}{}`, "\xff", ``} {
+					check("the body "+doc, path, doc)
+				}
 			}
 		}
 		t.Logf("%d hostile requests", sent)
