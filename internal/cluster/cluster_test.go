@@ -159,11 +159,7 @@ func TestLeaderOnSQLiteAlwaysLeads(t *testing.T) {
 func TestMembershipCountsAPINodes(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
-		db, err := sqlstore.Open(context.Background(), d.NewURL(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
+		db := openStore(t, d)
 		type member struct {
 			count atomic.Int64
 			stop  func()
@@ -209,11 +205,7 @@ func TestMembershipCountsAPINodes(t *testing.T) {
 func TestMembershipMeasuresTheClockOffset(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
-		db, err := sqlstore.Open(context.Background(), d.NewURL(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
+		db := openStore(t, d)
 		for _, ahead := range []time.Duration{0, 3 * time.Second, -3 * time.Second} {
 			var (
 				mu      sync.Mutex
@@ -253,6 +245,17 @@ func TestMembershipMeasuresTheClockOffset(t *testing.T) {
 	})
 }
 
+// openStore opens a fresh store of dialect d, closed when the test ends.
+func openStore(t *testing.T, d storetest.Dialect) *sqlstore.DB {
+	t.Helper()
+	db, err := sqlstore.Open(context.Background(), d.NewURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // syncWriter serialises writes to w under mu.
 type syncWriter struct {
 	w  io.Writer
@@ -269,11 +272,7 @@ func TestSweeperRemovesDepartedNodes(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
 		ctx := context.Background()
-		db, err := sqlstore.Open(ctx, d.NewURL(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
+		db := openStore(t, d)
 		now := time.Now()
 		live := uuid.New()
 		for id, seen := range map[uuid.UUID]time.Time{uuid.New(): now.Add(-2 * time.Hour), live: now.Add(-time.Minute)} {
