@@ -30,11 +30,18 @@ type recorder struct {
 	wg       sync.WaitGroup
 	maxBatch int
 	settled  *settledSet // nil unless limits are shared; what is written leaves it
+	// retryWait is the first wait before a failed write is tried again (tripled each time).
+	retryWait time.Duration
 }
 
 func newRecorder(s store.Store, log *slog.Logger, maxBatch, writers int, settled *settledSet) *recorder {
+	return newRecorderRetrying(s, log, maxBatch, writers, settled, 50*time.Millisecond)
+}
+
+// newRecorderRetrying is newRecorder whose failed writes are first tried again after retryWait.
+func newRecorderRetrying(s store.Store, log *slog.Logger, maxBatch, writers int, settled *settledSet, retryWait time.Duration) *recorder {
 	r := &recorder{store: s, log: log, in: make(chan store.DeliveryRecordParams, maxBatch), maxBatch: maxBatch, settled: settled,
-		overflow: make(chan struct{}, 1), stop: make(chan struct{})}
+		overflow: make(chan struct{}, 1), stop: make(chan struct{}), retryWait: retryWait}
 	r.wg.Go(r.run)
 	for range max(1, writers) - 1 {
 		r.wg.Go(r.spare)
@@ -117,30 +124,62 @@ func (s *settledSet) list() []uuid.UUID {
 }
 
 // write stores one batch, trying again briefly if the database fails, and takes its deliveries
-// out of the settled set. Should it keep failing, the outcomes are dropped: the leases expire and
-// the deliveries are attempted again — at least once, never lost.
-func (r *recorder) write(batch []store.DeliveryRecordParams) {
-	defer r.settled.remove(batch)
-	var (
-		errs []error
-		err  error
-	)
-	for try, wait := 0, 50*time.Millisecond; try < 5; try, wait = try+1, wait*3 {
-		if errs, err = r.store.DeliveryRecordBatch(context.Background(), batch); err == nil {
-			break
-		}
-		r.log.Error("recording delivery outcomes", slog.Int("batch", len(batch)), slog.Any("error", err))
-		time.Sleep(wait)
-	}
-	if err != nil {
-		r.log.Error("giving up on recording delivery outcomes; their leases will expire and they will be retried",
-			slog.Int("batch", len(batch)))
+// out of the settled set. A batch the database keeps refusing is then written outcome by
+// outcome, so that an outcome it refuses costs only itself — one bad row failed the whole batch,
+// every tenant's outcomes in it, again at each retry of its delivery (a provider's message with
+// a NUL did, before the integrations and the store cleaned it). Should the database refuse the
+// single outcomes too, it is down: the rest are dropped, their leases expire and the deliveries
+// are attempted again — at least once, never lost.
+func (r *recorder) write(b []store.DeliveryRecordParams) {
+	defer r.settled.remove(b)
+	if r.writeBatch(b, batchTries) || len(b) == 1 {
 		return
 	}
-	for i, e := range errs {
-		if errors.Is(e, store.ErrLeaseLost) {
-			r.log.Warn("delivery lease expired or was revoked before its outcome was recorded",
-				slog.String("delivery_id", batch[i].DeliveryID.String()))
+	r.log.Warn("writing the outcomes of a failed batch one by one", slog.Int("batch", len(b)))
+	refused := 0 // in a row
+	for i := range b {
+		if r.writeBatch(b[i:i+1], singleTries) {
+			refused = 0
+			continue
+		}
+		r.log.Error("dropping a delivery outcome the database refuses; its lease will expire and it will be retried",
+			slog.String("delivery_id", b[i].DeliveryID.String()))
+		if refused++; refused == downAfter && i+1 < len(b) {
+			r.log.Error("giving up on recording delivery outcomes; their leases will expire and they will be retried",
+				slog.Int("dropped", len(b)-i-1))
+			return
 		}
 	}
+}
+
+// How often write tries a batch, and each of its outcomes alone once the batch failed; and after
+// how many single outcomes refused in a row it takes the database for down.
+const (
+	batchTries  = 5
+	singleTries = 2
+	downAfter   = 3
+)
+
+// writeBatch stores b, trying up to tries times with a growing wait (r.retryWait, tripled after
+// each failure), and reports whether it was stored. Outcomes whose lease was lost are logged.
+func (r *recorder) writeBatch(b []store.DeliveryRecordParams, tries int) bool {
+	wait := r.retryWait
+	for try := range tries {
+		errs, err := r.store.DeliveryRecordBatch(context.Background(), b)
+		if err == nil {
+			for i, e := range errs {
+				if errors.Is(e, store.ErrLeaseLost) {
+					r.log.Warn("delivery lease expired or was revoked before its outcome was recorded",
+						slog.String("delivery_id", b[i].DeliveryID.String()))
+				}
+			}
+			return true
+		}
+		r.log.Error("recording delivery outcomes", slog.Int("batch", len(b)), slog.Any("error", err))
+		if try < tries-1 {
+			time.Sleep(wait)
+			wait *= 3
+		}
+	}
+	return false
 }

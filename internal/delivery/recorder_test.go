@@ -12,6 +12,8 @@ import (
 
 	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/store/sqlstore"
+	"github.com/switchyardhq/switchyard/internal/store/storetest"
+	"github.com/switchyardhq/switchyard/internal/switchyard"
 	"github.com/switchyardhq/switchyard/internal/testutil"
 )
 
@@ -64,4 +66,52 @@ func TestRecorderSparesTakeOnlyAFullQueue(t *testing.T) {
 	if len(r.in) != 0 {
 		t.Fatalf("%d outcomes left queued after close", len(r.in))
 	}
+}
+
+// An outcome the database refuses costs only itself: a batch that keeps failing is written
+// outcome by outcome. Here the third outcome's attempt reuses the second's id (a primary-key
+// violation, on both stores), which failed the whole batch — and with it every other outcome,
+// of every tenant, written in it.
+func TestRecorderWritesAFailingBatchOneByOne(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		ctx := context.Background()
+		db, err := sqlstore.Open(ctx, d.NewURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		tn := storetest.NewTenant(t, db)
+		storetest.NewRule(t, db, tn, storetest.RuleOpts{})
+		for range 3 {
+			storetest.NewEvent(t, db, tn, storetest.EventOpts{})
+		}
+		now := storetest.T0.Add(time.Second)
+		cs, err := db.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10})
+		if err != nil || len(cs) != 3 {
+			t.Fatalf("claimed %d (%v)", len(cs), err)
+		}
+		var ps []store.DeliveryRecordParams
+		for _, c := range cs {
+			ps = append(ps, store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID, LeaseUntil: c.LeaseUntil,
+				Attempt: &switchyard.Attempt{ID: uuid.Must(uuid.NewV7()), DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID,
+					Number: 1, StartedAt: now, CompletedAt: now, Outcome: switchyard.OutcomeDelivered, HTTPStatus: 200},
+				Status: switchyard.StatusCompleted, Now: now})
+		}
+		ps[2].Attempt.ID = ps[1].Attempt.ID
+		if _, err := db.DeliveryRecordBatch(ctx, ps); err == nil {
+			t.Fatal("the batch with a duplicate attempt id was stored: the test proves nothing")
+		}
+		r := newRecorderRetrying(db, slog.New(slog.NewTextHandler(io.Discard, nil)), 8, 1, nil, time.Millisecond)
+		for _, p := range ps {
+			r.add(p)
+		}
+		r.close()
+		for i, want := range []switchyard.Status{switchyard.StatusCompleted, switchyard.StatusCompleted, switchyard.StatusProcessing} {
+			_, ds, err := db.EventGetWithDeliveries(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: ps[i].EventID})
+			if err != nil || len(ds) != 1 || ds[0].Status != want {
+				t.Errorf("delivery %d: %+v (%v), want %s", i, ds, err, want)
+			}
+		}
+	})
 }
