@@ -82,22 +82,7 @@ func TestRecorderWritesAFailingBatchOneByOne(t *testing.T) {
 		}
 		t.Cleanup(func() { db.Close() })
 		tn := storetest.NewTenant(t, db)
-		storetest.NewRule(t, db, tn, storetest.RuleOpts{})
-		for range 3 {
-			storetest.NewEvent(t, db, tn, storetest.EventOpts{})
-		}
-		now := storetest.T0.Add(time.Second)
-		cs, err := db.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10})
-		if err != nil || len(cs) != 3 {
-			t.Fatalf("claimed %d (%v)", len(cs), err)
-		}
-		var ps []store.DeliveryRecordParams
-		for _, c := range cs {
-			ps = append(ps, store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID, LeaseUntil: c.LeaseUntil,
-				Attempt: &switchyard.Attempt{ID: uuid.Must(uuid.NewV7()), DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID,
-					Number: 1, StartedAt: now, CompletedAt: now, Outcome: switchyard.OutcomeDelivered, HTTPStatus: 200},
-				Status: switchyard.StatusCompleted, Now: now})
-		}
+		ps := storetest.ClaimDelivered(t, db, tn, 3)
 		ps[2].Attempt.ID = ps[1].Attempt.ID
 		if _, err := db.DeliveryRecordBatch(ctx, ps); err == nil {
 			t.Fatal("the batch with a duplicate attempt id was stored: the test proves nothing")

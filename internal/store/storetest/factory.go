@@ -145,6 +145,30 @@ func ClaimOne(t testing.TB, s store.Store, tn *Tenant) (*switchyard.Event, *stor
 	return e, cs[0], now
 }
 
+// ClaimDelivered inserts a rule on the tenant's connection and n events it matches, claims their
+// deliveries at T0+1 s and returns for each an outcome that completes it (attempt 1, delivered),
+// in claim order.
+func ClaimDelivered(t testing.TB, s store.Store, tn *Tenant, n int) []store.DeliveryRecordParams {
+	t.Helper()
+	NewRule(t, s, tn, RuleOpts{})
+	for range n {
+		NewEvent(t, s, tn, EventOpts{})
+	}
+	now := T0.Add(time.Second)
+	cs, err := s.DeliveryClaim(context.Background(), store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: n + 10})
+	if err != nil || len(cs) != n {
+		t.Fatalf("claimed %d of %d (err %v)", len(cs), n, err)
+	}
+	ps := make([]store.DeliveryRecordParams, 0, n)
+	for _, c := range cs {
+		ps = append(ps, store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID, LeaseUntil: c.LeaseUntil,
+			Attempt: &switchyard.Attempt{ID: uuid.Must(uuid.NewV7()), DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID,
+				Number: 1, StartedAt: now, CompletedAt: now, Outcome: switchyard.OutcomeDelivered, HTTPStatus: 200},
+			Status: switchyard.StatusCompleted, Now: now})
+	}
+	return ps
+}
+
 // RecordDelivery records one outcome through DeliveryRecordBatch, the store's only record path,
 // and returns that record's error (store.ErrLeaseLost when its lease no longer held).
 func RecordDelivery(ctx context.Context, s store.Store, p store.DeliveryRecordParams) error {

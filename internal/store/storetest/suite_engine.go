@@ -228,21 +228,10 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 			s := open(t)
 			tn := NewTenant(t, s)
 			ctx := context.Background()
-			NewRule(t, s, tn, RuleOpts{})
-			for range 3 {
-				NewEvent(t, s, tn, EventOpts{})
-			}
-			now := T0.Add(time.Second)
-			cs, err := s.DeliveryClaim(ctx, store.DeliveryClaimParams{Now: now, LeaseUntil: now.Add(time.Minute), Limit: 10})
-			if err != nil || len(cs) != 3 {
-				t.Fatalf("claimed %d (err %v)", len(cs), err)
-			}
-			var ps []store.DeliveryRecordParams
-			for _, c := range cs {
-				ps = append(ps, store.DeliveryRecordParams{DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID, LeaseUntil: c.LeaseUntil,
-					Attempt: &switchyard.Attempt{ID: uuid.Must(uuid.NewV7()), DeliveryID: c.Delivery.ID, EventID: c.Delivery.EventID,
-						Number: 1, StartedAt: now, CompletedAt: now, Outcome: switchyard.OutcomeDelivered, HTTPStatus: 200},
-					Status: switchyard.StatusCompleted, Now: now, EventTotalRules: total})
+			ps := ClaimDelivered(t, s, tn, 3)
+			now := ps[0].Now
+			for i := range ps {
+				ps[i].EventTotalRules = total
 			}
 			ps[1].LeaseUntil = now // a lease this claimer never held
 			ps[2].Status, ps[2].Attempt.Outcome, ps[2].Attempt.HTTPStatus = switchyard.StatusFailed, switchyard.OutcomeAuthFailed, 401
@@ -269,12 +258,12 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 				}
 			}
 			// Both attempts were made: both are logged and counted, the lost lease's too.
-			for i, c := range cs {
-				as, err := s.AttemptListByDelivery(ctx, store.AttemptListByDeliveryParams{OrganizationID: tn.Org.ID, DeliveryID: c.Delivery.ID})
+			for i, p := range ps {
+				as, err := s.AttemptListByDelivery(ctx, store.AttemptListByDeliveryParams{OrganizationID: tn.Org.ID, DeliveryID: p.DeliveryID})
 				if err != nil || len(as) != 1 {
 					t.Fatalf("record %d: %d attempts logged (err %v), want 1", i, len(as), err)
 				}
-				_, ds, err := s.EventGetWithDeliveries(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: c.Delivery.EventID})
+				_, ds, err := s.EventGetWithDeliveries(ctx, store.EventGetParams{OrganizationID: tn.Org.ID, ID: p.EventID})
 				if err != nil || len(ds) != 1 || ds[0].AttemptCount != 1 {
 					t.Fatalf("record %d: deliveries %+v (err %v), want one with attempt_count 1", i, ds, err)
 				}
