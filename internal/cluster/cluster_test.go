@@ -232,7 +232,7 @@ func TestMembershipMeasuresTheClockOffset(t *testing.T) {
 				want = 0
 			}
 			for _, got := range offsets {
-				if (got - want).Abs() > 200*time.Millisecond {
+				if (got - want).Abs() > time.Second { // (the round trip bounds the error; a loaded machine's can be long)
 					t.Errorf("%s ahead: measured offsets %v, want about %s", ahead, offsets, want)
 					break
 				}
