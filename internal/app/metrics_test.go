@@ -81,7 +81,7 @@ func TestClockOffsetMetric(t *testing.T) {
 		for _, line := range strings.Split(string(b), "\n") {
 			if v, ok := strings.CutPrefix(line, "switchyard_node_clock_offset_seconds "); ok {
 				f, err := strconv.ParseFloat(v, 64)
-				return err == nil && f != 0 && math.Abs(f) < 0.2 // 0: not measured yet
+				return err == nil && f != 0 && math.Abs(f) < 1 // 0: not measured yet; one machine, so well under a second
 			}
 		}
 		return false
