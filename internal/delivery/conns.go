@@ -119,15 +119,12 @@ func (ctl *controller) get(c *switchyard.Connection) *conn {
 	}
 	if !st.version.Equal(c.UpdatedAt) || st.max == 0 {
 		st.version = c.UpdatedAt
-		st.max = ctl.defMax
-		if v, ok := c.Metadata[destination.KeyMaxConcurrency].(float64); ok && v >= 1 {
-			st.max = int(v)
-		}
+		st.max = destination.MaxConcurrencyOf(c.Metadata, ctl.defMax)
 		st.limit = float64(st.max)
 		st.limiter = nil
-		if v, ok := c.Metadata[destination.KeyRateLimitPerSecond].(float64); ok && v > 0 && !ctl.shared {
+		if v := destination.RateLimitOf(c.Metadata); v > 0 && !ctl.shared {
 			// (Shared limits: the claim draws on the cluster's rate budget instead.)
-			st.limiter = rate.NewLimiter(rate.Limit(max(v, destination.MinRatePerSecond)), max(1, int(v)))
+			st.limiter = rate.NewLimiter(rate.Limit(v), max(1, int(v)))
 		}
 		st.schedule = ctl.schedule
 		if v, ok := c.Metadata[destination.KeyRetrySchedule].(string); ok && v != "" {

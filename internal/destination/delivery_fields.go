@@ -39,6 +39,24 @@ var deliveryFields = []Field{
 		HelpText: "Waits before each retry, comma-separated Go durations (e.g. 5s,1m,5m,30m,2h,6h,12h). Default: the server's schedule."},
 }
 
+// MaxConcurrencyOf is a connection's max_concurrency as the limits apply it: the number in its
+// metadata when that is at least 1, else def.
+func MaxConcurrencyOf(meta map[string]any, def int) int {
+	if v, ok := meta[KeyMaxConcurrency].(float64); ok && v >= 1 {
+		return int(v)
+	}
+	return def
+}
+
+// RateLimitOf is a connection's rate_limit_per_second as the limits apply it: 0 for none, and a
+// rate stored below MinRatePerSecond (before the API refused one) raised to it.
+func RateLimitOf(meta map[string]any) float64 {
+	if v, ok := meta[KeyRateLimitPerSecond].(float64); ok && v > 0 {
+		return max(v, MinRatePerSecond)
+	}
+	return 0
+}
+
 // checkDeliveryFields checks the ranges a Field cannot declare.
 func checkDeliveryFields(meta map[string]any) []switchyard.FieldError {
 	var errs []switchyard.FieldError

@@ -305,17 +305,10 @@ type connectionCeiling struct {
 	rate float64 // rate_limit_per_second; 0: none
 }
 
-// perClaimCeiling reads max_concurrency and rate_limit_per_second as the engine's controller does
-// (a number; max_concurrency at least 1), defaulting to def.
+// perClaimCeiling reads max_concurrency and rate_limit_per_second as the engine's controller
+// does (destination.MaxConcurrencyOf, RateLimitOf), defaulting to def.
 func perClaimCeiling(md map[string]any, def int) connectionCeiling {
-	c := connectionCeiling{max: def}
-	if v, ok := md[destination.KeyMaxConcurrency].(float64); ok && v >= 1 {
-		c.max = int(v)
-	}
-	if v, ok := md[destination.KeyRateLimitPerSecond].(float64); ok && v > 0 {
-		c.rate = max(v, destination.MinRatePerSecond) // (stored before the API refused less)
-	}
-	return c
+	return connectionCeiling{max: destination.MaxConcurrencyOf(md, def), rate: destination.RateLimitOf(md)}
 }
 
 // LimitPause pauses a connection or provider account until Until (never shortening a pause).
