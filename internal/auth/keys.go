@@ -92,15 +92,13 @@ func printable(s string) bool {
 }
 
 // ValidAccessKey reports whether s has the shape of a machine access key, which the JWT's kid
-// names: AccessKeyPrefix and base64url characters, at most 256 in all. Every generated key has it
-// (GenerateMachineKey); a kid without it is refused before any store lookup.
+// names: AccessKeyPrefix and base64url characters, at most maxKeyIDLen in all (generated ones are
+// 27). Every generated key has it (GenerateMachineKey); a kid without it is refused before any
+// store lookup.
 func ValidAccessKey(s string) bool {
 	rest, ok := strings.CutPrefix(s, AccessKeyPrefix)
-	return ok && len(s) <= maxAccessKeyLen && alnumAnd(rest, '-', '_')
+	return ok && len(s) <= maxKeyIDLen && alnumAnd(rest, '-', '_')
 }
-
-// maxAccessKeyLen bounds the access keys ValidAccessKey accepts (generated ones are 27).
-const maxAccessKeyLen = 256
 
 // publishableSegment reports whether s is one of the first two segments of a publishable key:
 // one or more of [A-Za-z0-9.-].
