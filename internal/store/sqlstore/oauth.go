@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/switchyardhq/switchyard/internal/destination"
 	"github.com/switchyardhq/switchyard/internal/store"
 	"github.com/switchyardhq/switchyard/internal/switchyard"
 )
@@ -91,7 +92,7 @@ func (db *DB) ConnectionAuthorize(ctx context.Context, p store.ConnectionAuthori
 			VALUES ($1, $2, $3, $4, 1, $5, $5)
 			ON CONFLICT (connection_id) DO UPDATE SET sealed = excluded.sealed, account = excluded.account,
 				version = connection_credentials.version + 1 + connection_credentials.version % 2, updated_at = excluded.updated_at`,
-			id, p.OrganizationID, p.Sealed, storableText(p.Account), micros(p.Now)); err != nil {
+			id, p.OrganizationID, p.Sealed, destination.CleanText(p.Account), micros(p.Now)); err != nil {
 			return fmt.Errorf("storing credential: %w", err)
 		}
 		c, err := scanConnection(tx.QueryRowContext(ctx, `SELECT `+connectionCols+` FROM connections WHERE id = $1`, id))

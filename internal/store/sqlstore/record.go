@@ -270,18 +270,15 @@ func distinctDeliveries(ps []store.DeliveryRecordParams) bool {
 
 var attemptInsert = newMultiInsert("attempt", "attempts", attemptCols)
 
+// attemptArgs are an attempt's values. Its message and excerpt (and a delivery's last error,
+// outcomeArgs) are what a destination supplied, cleaned (destination.CleanText) by the store too,
+// which does not rely on the integrations having done it: PostgreSQL refuses NUL and invalid
+// UTF-8 in text, and an outcome refused for its message failed its whole batch. (Text from the
+// API is refused instead, before it is accepted.)
 func attemptArgs(a *switchyard.Attempt) []any {
 	return []any{a.ID, a.DeliveryID, a.EventID, a.Number, micros(a.StartedAt), micros(a.CompletedAt), a.Outcome, a.HTTPStatus,
-		storableText(a.Message), storableText(a.ResponseExcerpt)}
+		destination.CleanText(a.Message), destination.CleanText(a.ResponseExcerpt)}
 }
-
-// storableText is the text a destination supplies (a provider's error message, the start of its
-// answer, the account it names) as both stores can hold it (destination.CleanText). The
-// integrations clean what they return already; the store does not rely on it: PostgreSQL refuses
-// NUL and invalid UTF-8 in text, and an outcome refused for its message would be lost with its
-// whole batch, again at every retry of the delivery. (Text from the API is refused instead,
-// before it is accepted.)
-func storableText(s string) string { return destination.CleanText(s) }
 
 // outcomeUpdates[k] (PostgreSQL) writes 2^k deliveries' outcomes in one statement, each only
 // while its lease holds, and returns the ids it wrote.
@@ -306,7 +303,7 @@ func outcomeArgs(p *store.DeliveryRecordParams) []any {
 	if p.Attempt != nil {
 		inc = 1
 	}
-	return []any{p.DeliveryID, p.Status, nullMicros(p.NextAttemptAt), inc, storableText(p.LastError), completedAt, now, micros(p.LeaseUntil)}
+	return []any{p.DeliveryID, p.Status, nullMicros(p.NextAttemptAt), inc, destination.CleanText(p.LastError), completedAt, now, micros(p.LeaseUntil)}
 }
 
 // countAttemptSQL counts an attempt that was made and logged although the delivery's lease was

@@ -73,7 +73,8 @@ func marshalMetadata(m map[string]any) (string, error) {
 // unmarshalMetadata decodes stored metadata; numbers are float64, as encoding/json gives them.
 // A number no float64 holds (beyond ±1.8e308) is kept as the json.Number it is: the API refuses
 // one now, but an older version stored them, and a row that could not be read failed every list
-// it was on and every claim that met its deliveries (docs/delivery.md).
+// it was on and every claim that met its deliveries (docs/architecture.md, "Metadata numbers are
+// float64").
 func unmarshalMetadata(s string) (map[string]any, error) {
 	m := map[string]any{}
 	if err := json.Unmarshal([]byte(s), &m); err == nil {
