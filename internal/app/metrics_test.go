@@ -28,22 +28,10 @@ func TestMetricsEndpoint(t *testing.T) {
 		map[string]string{"X-Meshes-Publishable-Key": s.creds.PublishableKey}, nil); code != 201 {
 		t.Fatalf("emit: %d", code)
 	}
-	scrape := func() string {
-		resp, err := http.Get(s.metricsURL + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("/metrics: %d", resp.StatusCode)
-		}
-		return string(b)
-	}
 	eventually(t, "the delivery to be counted", func() bool {
-		return strings.Contains(scrape(), `switchyard_delivery_attempts_total{outcome="delivered"} 1`)
+		return strings.Contains(s.scrape(t), `switchyard_delivery_attempts_total{outcome="delivered"} 1`)
 	})
-	body := scrape()
+	body := s.scrape(t)
 	for _, want := range []string{
 		"switchyard_events_accepted_total 1",
 		"switchyard_delivery_attempt_duration_seconds_count 1",
@@ -57,28 +45,29 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 }
 
+// scrape is the metrics listener's /metrics page.
+func (s *server) scrape(t *testing.T) string {
+	t.Helper()
+	resp, err := http.Get(s.metricsURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/metrics: %d (%v)", resp.StatusCode, err)
+	}
+	return string(b)
+}
+
 // On PostgreSQL the cluster heartbeat measures the node's clock against the database's and
 // exports it: one machine here, so about zero.
 func TestClockOffsetMetric(t *testing.T) {
 	t.Parallel()
-	var pg *storetest.Dialect
-	for _, d := range storetest.Dialects(t) {
-		if d.Name == "postgres" {
-			pg = &d
-		}
-	}
-	if pg == nil {
-		t.Skip("the cluster heartbeat runs on PostgreSQL only (TEST_DATABASE_URL)")
-	}
-	s := startApp(t, *pg, func(c *config.Config) { c.ClusterInterval = 100 * time.Millisecond })
+	pg := storetest.Dialect{Name: "postgres", NewURL: storetest.PostgresURL} // skips without TEST_DATABASE_URL
+	s := startApp(t, pg, func(c *config.Config) { c.ClusterInterval = 100 * time.Millisecond })
 	eventually(t, "the clock offset to be measured", func() bool {
-		resp, err := http.Get(s.metricsURL + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		for _, line := range strings.Split(string(b), "\n") {
+		for _, line := range strings.Split(s.scrape(t), "\n") {
 			if v, ok := strings.CutPrefix(line, "switchyard_node_clock_offset_seconds "); ok {
 				f, err := strconv.ParseFloat(v, 64)
 				return err == nil && f != 0 && math.Abs(f) < 1 // 0: not measured yet; one machine, so well under a second
