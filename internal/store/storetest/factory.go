@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"maps"
 	"testing"
 	"time"
 
@@ -71,6 +72,8 @@ type RuleOpts struct {
 	Event, Resource, ResourceID string
 	Inactive                    bool
 	Connection                  *switchyard.Connection
+	// Metadata holds keys to store beside the send_webhook action.
+	Metadata map[string]any
 }
 
 // NewRule inserts a rule on the tenant's connection (or opts.Connection).
@@ -86,6 +89,7 @@ func NewRule(t testing.TB, s store.Store, tn *Tenant, opts RuleOpts) *switchyard
 	r := &switchyard.Rule{ID: uuid.Must(uuid.NewV7()), OrganizationID: c.OrganizationID, WorkspaceID: c.WorkspaceID,
 		ConnectionID: c.ID, Type: c.Type, Event: opts.Event, Resource: opts.Resource, ResourceID: opts.ResourceID,
 		Metadata: map[string]any{"action": "send_webhook"}, Active: !opts.Inactive, CreatedBy: "test", CreatedAt: T0, UpdatedAt: T0}
+	maps.Copy(r.Metadata, opts.Metadata)
 	if err := s.RuleInsert(context.Background(), r); err != nil {
 		t.Fatalf("inserting rule: %v", err)
 	}

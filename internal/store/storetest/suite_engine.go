@@ -369,14 +369,8 @@ func RunEngine(t *testing.T, open func(t *testing.T) store.Store) {
 		if err := s.ConnectionInsert(ctx, conn); err != nil {
 			t.Fatal(err)
 		}
-		r := &switchyard.Rule{ID: uuid.Must(uuid.NewV7()), OrganizationID: conn.OrganizationID, WorkspaceID: conn.WorkspaceID,
-			ConnectionID: conn.ID, Type: conn.Type, Event: "user.signup", Resource: switchyard.DefaultResource,
-			Metadata: map[string]any{"action": "send_webhook", "tiny": json.Number("-1e400"), "n": json.Number("7"),
-				"deep": map[string]any{"list": []any{json.Number("1e999"), json.Number("2.5")}}},
-			Active: true, CreatedBy: "test", CreatedAt: T0, UpdatedAt: T0}
-		if err := s.RuleInsert(ctx, r); err != nil {
-			t.Fatal(err)
-		}
+		r := NewRule(t, s, tn, RuleOpts{Connection: conn, Metadata: map[string]any{"tiny": json.Number("-1e400"), "n": json.Number("7"),
+			"deep": map[string]any{"list": []any{json.Number("1e999"), json.Number("2.5")}}}})
 		got, err := s.RuleGet(ctx, store.RuleGetParams{OrganizationID: tn.Org.ID, ID: r.ID})
 		if err != nil {
 			t.Fatalf("reading the rule: %v", err)
